@@ -1,0 +1,31 @@
+"""Checks: pre-trends, placebos, refuters, displacement, stigmatisation. Each returns a CheckResult."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from cpeval.errors import CpevalError
+from cpeval.results import CheckResult
+
+if TYPE_CHECKING:
+    from cpeval.data.panel import Panel
+    from cpeval.results import Effect
+
+# A check takes the panel and the effects already estimated and returns one or more CheckResults.
+CheckFunction = Callable[["Panel", Sequence["Effect"]], Sequence[CheckResult]]
+
+# (kind, check name) -> function returning the check function, so checks import lazily.
+CHECKS: dict[tuple[str, str], Callable[[], CheckFunction]] = {}
+
+
+def run_checks(names: Sequence[str], panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
+    """Run the named checks. A check that raises a CpevalError or a numerical error becomes status 'error'."""
+    kind = panel.design.kind  # type: ignore[attr-defined]
+    out: list[CheckResult] = []
+    for name in names:
+        try:
+            out.extend(CHECKS[(kind, name)]()(panel, effects))
+        except (CpevalError, ArithmeticError, ValueError, RuntimeError, KeyError, IndexError) as exc:
+            out.append(CheckResult(name=name, status="error", message=f"{type(exc).__name__}: {exc}"))
+    return out

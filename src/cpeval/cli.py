@@ -1,0 +1,120 @@
+"""The ``cpeval`` command line. Thin: every command calls the same public functions a notebook would.
+
+Imports of pandas, pydantic and the estimators happen inside the command handlers so that
+``cpeval --help`` answers instantly. A CpevalError prints one clean message and exits with code 2; a
+traceback appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from cpeval._io import write_files_atomically
+    from cpeval.pipeline import evaluate
+    from cpeval.report import render_markdown
+
+    import warnings
+
+    from cpeval.errors import CpevalWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CpevalWarning)  # recorded in the result and printed below
+        result = evaluate(args.design, quiet=args.quiet)
+    out = Path(args.out) if args.out else Path("out") / Path(args.design).stem
+    files = {"results.json": result.to_json(), "report.md": render_markdown(result)}
+    written = write_files_atomically(out, files)
+    print(result.summary())
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from cpeval.pipeline import check
+
+    panel = check(args.design)
+    d = panel.design
+    s = panel.summary
+    print(
+        f"{args.design}: design '{d.name}' ({d.kind}, method {d.estimator.method}) and data are valid: "  # type: ignore[attr-defined]
+        f"{s['rows']} rows, {s['units']} units"
+        + (f", {s['periods']} periods ({s['first_period']}-{s['last_period']})" if s.get("periods") else "")
+    )
+    for w in panel.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from cpeval.designs import design_schema
+
+    text = json.dumps(design_schema(), indent=2, sort_keys=True) + "\n"
+    if args.out:
+        from cpeval._io import write_files_atomically
+
+        path = Path(args.out)
+        write_files_atomically(path.parent if str(path.parent) else ".", {path.name: text})
+        print(f"wrote {path}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cpeval import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="cpeval",
+        description="Evaluate crime-prevention programmes from a declarative design file.",
+    )
+    parser.add_argument("--version", action="version", version=f"cpeval {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run an evaluation and write results.json and report.md")
+    p.add_argument("design", help="path to a design .yaml file")
+    p.add_argument("--out", help="output directory (default: out/<design name>)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("check", help="validate a design and its data without estimating")
+    p.add_argument("design", help="path to a design .yaml file")
+    p.set_defaults(handler=_cmd_check)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of design files (for editor validation)")
+    p.add_argument("--out", help="write the schema to this file instead of stdout")
+    p.set_defaults(handler=_cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    from cpeval.errors import CpevalError
+
+    try:
+        return int(args.handler(args))
+    except CpevalError as exc:
+        if args.debug:
+            raise
+        print(f"cpeval: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("cpeval: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

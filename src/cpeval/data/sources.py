@@ -1,0 +1,100 @@
+"""Reading the data a design names: a CSV or parquet file, or a named packaged dataset."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cpeval.errors import DataError, Problem, ProblemCode
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cpeval.designs.base import DesignBase
+
+
+@dataclass(frozen=True)
+class Source:
+    """What was read: the frame, a label for messages, and the sha256 of the bytes read."""
+
+    frame: pd.DataFrame
+    label: str
+    sha256: str
+
+
+def resolve_path(design: DesignBase) -> Path:
+    """The data file's path: relative paths are relative to the design file's folder."""
+    assert design.data.path is not None
+    path = Path(design.data.path)
+    if not path.is_absolute() and design.origin is not None:
+        path = Path(design.origin).parent / path
+    return path
+
+
+def read_source(design: DesignBase) -> Source:
+    if design.data.dataset is not None:
+        return _read_dataset(design.data.dataset)
+    path = resolve_path(design)
+    label = str(design.data.path)
+    if not path.is_file():
+        raise DataError(
+            label,
+            [Problem(ProblemCode.FILE_NOT_FOUND, None, f"no file at {path}; check data.path (it is "
+                     "relative to the design file's folder)")],
+        )
+    raw = path.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    import io
+
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() == ".csv":
+            frame = pd.read_csv(io.BytesIO(raw))
+        else:
+            frame = pd.read_parquet(io.BytesIO(raw))
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, f"cannot parse {path.name}: {exc}")]) from None
+    if frame.empty:
+        raise DataError(label, [Problem(ProblemCode.EMPTY, None, "the file has no data rows")])
+    return Source(frame=frame, label=label, sha256=sha)
+
+
+def _read_dataset(name: str) -> Source:
+    import pandas as pd
+
+    package, _, dataset = name.partition(".")
+    problem: str | None = None
+    frame: pd.DataFrame | None = None
+    if package == "causaldata" and dataset:
+        try:
+            module = importlib.import_module(f"causaldata.{dataset}")
+        except ModuleNotFoundError:
+            problem = (
+                f"cannot load {name!r}: install the 'causaldata' package (pip install causaldata) "
+                "or use data.path with a copy of the file"
+            )
+        else:
+            frame = module.load_pandas().data
+    elif package == "cpeval" and dataset:
+        from cpeval.datasets import NAMED_DATASETS
+
+        if dataset in NAMED_DATASETS:
+            frame = NAMED_DATASETS[dataset]()
+        else:
+            from cpeval.errors import did_you_mean
+
+            problem = (
+                f"no packaged dataset {name!r}; available: "
+                f"{', '.join('cpeval.' + k for k in sorted(NAMED_DATASETS))}"
+                f"{did_you_mean(dataset, NAMED_DATASETS)}"
+            )
+    else:
+        problem = f"data.dataset {name!r} should look like 'causaldata.castle' or 'cpeval.<name>'"
+    if frame is None:
+        raise DataError(name, [Problem(ProblemCode.FILE_NOT_FOUND, None, problem or "not found")])
+    sha = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+    return Source(frame=frame, label=name, sha256=sha)

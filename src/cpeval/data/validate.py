@@ -1,0 +1,364 @@
+"""Data validation: every problem is collected and reported at once, each with a code and a fix."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from cpeval.data.panel import COHORT, TREATED, Panel
+from cpeval.errors import DataError, Problem, ProblemCode, did_you_mean
+
+if TYPE_CHECKING:
+    from cpeval.designs.base import DesignBase
+    from cpeval.designs.did import DidDesign
+    from cpeval.designs.rct import RctDesign
+    from cpeval.designs.synth import SynthDesign
+
+MIN_SYNTH_PRE_PERIODS = 2
+
+
+def _fmt(values: Any, limit: int = 5) -> str:
+    values = list(values)
+    shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in values[:limit])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+
+    def add(self, code: ProblemCode, column: str | None, message: str) -> None:
+        self.problems.append(Problem(code, column, message))
+
+
+def required_columns(design: DesignBase) -> dict[str, str]:
+    """Every column the design names, mapped to the design key that names it."""
+    cols: dict[str, str] = {}
+    d = design.data
+    cols[d.unit] = "data.unit"
+    for key in ("time", "weights", "population"):
+        if getattr(d, key):
+            cols[getattr(d, key)] = f"data.{key}"
+    for i, o in enumerate(design.outcomes):
+        cols.setdefault(o.column, f"outcomes[{i}].column")
+    treatment = design.treatment  # type: ignore[attr-defined]
+    for key in ("indicator", "first_treated", "assignment", "block", "cluster", "received"):
+        col = getattr(treatment, key, None)
+        if col:
+            cols.setdefault(col, f"treatment.{key}")
+    est = design.estimator  # type: ignore[attr-defined]
+    if getattr(est, "cluster", None):
+        cols.setdefault(est.cluster, "estimator.cluster")
+    for i, c in enumerate(getattr(est, "covariates", []) or []):
+        cols.setdefault(c, f"estimator.covariates[{i}]")
+    for i, p in enumerate(getattr(est, "predictors", []) or []):
+        cols.setdefault(p.column, f"estimator.predictors[{i}].column")
+    attrition = getattr(design, "attrition", None)
+    if attrition is not None:
+        cols.setdefault(attrition.observed, "attrition.observed")
+    return cols
+
+
+def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data>", sha256: str = "") -> Panel:
+    """Check ``frame`` against ``design`` and return a :class:`Panel` (a copy; ``frame`` is not touched).
+
+    Raises :class:`DataError` listing every problem found.
+    """
+    c = _Collector()
+    needed = required_columns(design)
+    present = [str(x) for x in frame.columns]
+    missing = [col for col in needed if col not in frame.columns]
+    for col in missing:
+        c.add(
+            ProblemCode.MISSING_COLUMN,
+            col,
+            f"named by {needed[col]} but not in the data{did_you_mean(col, present)}",
+        )
+    if missing:  # nothing else can be checked reliably without the columns
+        raise DataError(source, c.problems)
+
+    df = frame.loc[:, list(needed)].copy()
+    unit, time = design.data.unit, design.data.time
+
+    # identifiers
+    for col in [x for x in (unit, time) if x]:
+        n_na = int(df[col].isna().sum())
+        if n_na:
+            c.add(ProblemCode.MISSING_VALUES, col, f"{n_na} rows have no {needed[col]} value; drop or fill them")
+    if time:
+        df[time] = _coerce_time(df[time], time, c)
+
+    # outcomes
+    for i, o in enumerate(design.outcomes):
+        col = o.column
+        if not _numeric(df, col, f"outcomes[{i}]", c):
+            continue
+        n_na = int(df[col].isna().sum())
+        if n_na:
+            if design.data.missing_outcomes == "drop":
+                c.warnings.append(f"outcome {o.name!r}: {n_na} rows with a missing {col!r} were dropped")
+            else:
+                c.add(
+                    ProblemCode.MISSING_VALUES,
+                    col,
+                    f"{n_na} of {len(df)} rows are missing; fill them, or set data.missing_outcomes: drop "
+                    "to drop those rows for this outcome",
+                )
+        if o.measure in ("count", "rate") and bool((df[col] < 0).any()):
+            c.add(ProblemCode.NEGATIVE_VALUES, col, f"outcome {o.name!r} is a {o.measure} but has negative values")
+        if o.measure == "proportion" and bool(((df[col] < 0) | (df[col] > 1)).any()):
+            c.add(ProblemCode.NOT_BINARY, col, f"outcome {o.name!r} is a proportion but has values outside [0, 1]")
+        if df[col].nunique(dropna=True) <= 1:
+            c.add(ProblemCode.CONSTANT_OUTCOME, col, f"outcome {o.name!r} takes a single value; nothing to estimate")
+
+    for key in ("weights", "population"):
+        col = getattr(design.data, key)
+        if col and _numeric(df, col, f"data.{key}", c):
+            bad = int((~(df[col] > 0)).sum())
+            if bad:
+                c.add(ProblemCode.NON_POSITIVE, col, f"{bad} rows have a missing, zero or negative {key} value")
+    for col, key in needed.items():
+        if key.startswith("estimator.covariates") or key.startswith("estimator.predictors"):
+            if _numeric(df, col, key, c) and bool(df[col].isna().any()):
+                c.add(ProblemCode.MISSING_VALUES, col, f"{int(df[col].isna().sum())} rows are missing ({key})")
+
+    if design.kind == "did":  # type: ignore[attr-defined]
+        _did(df, design, c)  # type: ignore[arg-type]
+    elif design.kind == "synthetic_control":  # type: ignore[attr-defined]
+        _synth(df, design, c)  # type: ignore[arg-type]
+    else:
+        _rct(df, design, c)  # type: ignore[arg-type]
+
+    if c.problems:
+        raise DataError(source, c.problems)
+
+    if time:
+        df = df.sort_values([unit, time], kind="mergesort").reset_index(drop=True)
+    summary = {
+        "rows": len(df),
+        "units": int(df[unit].nunique()),
+        "periods": int(df[time].nunique()) if time else None,
+        "first_period": df[time].min() if time else None,
+        "last_period": df[time].max() if time else None,
+        "treated_units": int(df.loc[df[TREATED] == 1, unit].nunique()) if TREATED in df else None,
+    }
+    return Panel(
+        frame=df, design=design, source=source, sha256=sha256, unit=unit, time=time,
+        warnings=tuple(c.warnings), summary=summary,
+    )
+
+
+def _numeric(df: pd.DataFrame, col: str, key: str, c: _Collector) -> bool:
+    s = df[col]
+    if pd.api.types.is_bool_dtype(s):
+        df[col] = s.astype(float)
+        return True
+    if pd.api.types.is_numeric_dtype(s):
+        return True
+    converted = pd.to_numeric(s, errors="coerce")
+    bad = s[converted.isna() & s.notna()]
+    c.add(
+        ProblemCode.NON_NUMERIC,
+        col,
+        f"{key} must be numeric; {len(bad)} values are not numbers, e.g. {_fmt(bad.unique(), 3)}",
+    )
+    return False
+
+
+def _coerce_time(s: pd.Series, col: str, c: _Collector) -> pd.Series:
+    if pd.api.types.is_integer_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
+        return s
+    if pd.api.types.is_float_dtype(s):
+        ok = s.dropna()
+        if bool((ok == np.round(ok)).all()):
+            return s if s.isna().any() else s.astype("int64")
+        c.add(ProblemCode.BAD_TIME, col, "period values must be whole numbers (e.g. years) or dates")
+        return s
+    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
+    bad = s[parsed.isna() & s.notna()]
+    if len(bad):
+        c.add(ProblemCode.BAD_TIME, col, f"period values must be integers or dates; cannot read {_fmt(bad.unique(), 3)}")
+        return s
+    return parsed
+
+
+def _duplicates(df: pd.DataFrame, unit: str, time: str, c: _Collector) -> None:
+    dup = df.duplicated([unit, time], keep=False)
+    if bool(dup.any()):
+        pairs = df.loc[dup, [unit, time]].drop_duplicates().head(3).itertuples(index=False)
+        c.add(
+            ProblemCode.DUPLICATE_ROWS,
+            f"{unit}, {time}",
+            f"{int(dup.sum())} rows share a unit-period pair, e.g. {', '.join(map(str, map(tuple, pairs)))}; "
+            "a panel needs one row per unit and period (aggregate or deduplicate first)",
+        )
+
+
+def _binary(df: pd.DataFrame, col: str, key: str, c: _Collector) -> bool:
+    if not _numeric(df, col, key, c):
+        return False
+    n_na = int(df[col].isna().sum())
+    if n_na:
+        c.add(ProblemCode.MISSING_VALUES, col, f"{n_na} rows have no {key} value")
+        return False
+    values = set(np.unique(df[col].to_numpy()))
+    if not values <= {0, 1}:
+        c.add(ProblemCode.NOT_BINARY, col, f"{key} must be 0/1; found {_fmt(sorted(values - {0, 1}))}")
+        return False
+    return True
+
+
+def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
+    unit, time = design.data.unit, design.data.time
+    assert time is not None
+    if df[[unit, time]].isna().any().any():
+        return
+    _duplicates(df, unit, time, c)
+    tr = design.treatment
+    periods = np.sort(df[time].unique())
+    if tr.indicator is not None:
+        if not _binary(df, tr.indicator, "treatment.indicator", c):
+            return
+        df[TREATED] = df[tr.indicator].astype("int8")
+        first = df.loc[df[TREATED] == 1].groupby(unit)[time].min()
+        df[COHORT] = df[unit].map(first)
+        if design.requires_absorbing:
+            ordered = df.sort_values([unit, time], kind="mergesort")
+            switched_off = ordered.groupby(unit)[TREATED].diff() < 0
+            if bool(switched_off.any()):
+                units = ordered.loc[switched_off, unit].unique()
+                c.add(
+                    ProblemCode.NOT_ABSORBING,
+                    tr.indicator,
+                    f"treatment switches off in {len(units)} units (e.g. {_fmt(units, 3)}); method "
+                    f"'{design.estimator.method}' needs treatment to stay on once it starts",
+                )
+    else:
+        col = tr.first_treated
+        assert col is not None
+        if not _numeric(df, col, "treatment.first_treated", c):
+            return
+        g = df[col].where(df[col] > 0)  # 0 or empty = never treated
+        if bool((g.groupby(df[unit]).nunique(dropna=False) > 1).any()):
+            units = g.groupby(df[unit]).nunique(dropna=False)
+            c.add(
+                ProblemCode.COHORT_NOT_CONSTANT,
+                col,
+                f"the first treated period must be the same in every row of a unit; it varies in units "
+                f"{_fmt(units[units > 1].index, 3)}",
+            )
+            return
+        df[COHORT] = g
+        df[TREATED] = (g.notna() & (df[time] >= g)).astype("int8")
+
+    cohorts = df.groupby(unit)[COHORT].first()
+    treated_units = cohorts.dropna()
+    if treated_units.empty:
+        c.add(ProblemCode.NO_TREATED_UNITS, None, "no unit is ever treated; check the treatment column")
+        return
+    never = int(cohorts.isna().sum())
+    if design.estimator.control_group == "never_treated" and never == 0 and design.estimator.method != "twfe":
+        c.add(
+            ProblemCode.NO_COMPARISON_UNITS,
+            None,
+            "no never-treated units; set estimator.control_group: not_yet_treated or add comparison units",
+        )
+    if never == 0 and treated_units.nunique() < 2:
+        c.add(
+            ProblemCode.NO_COMPARISON_UNITS,
+            None,
+            "every unit is treated at the same time, so there is no comparison group; a DiD needs "
+            "never-treated units or units treated at different times",
+        )
+    no_pre = treated_units[treated_units <= periods[0]]
+    if len(no_pre):
+        c.add(
+            ProblemCode.TOO_FEW_PRE_PERIODS,
+            None,
+            f"{len(no_pre)} units are treated from the first period {periods[0]!r} (e.g. "
+            f"{_fmt(no_pre.index, 3)}), so they have no pre-treatment period; drop them or extend the data back",
+        )
+
+
+def _synth(df: pd.DataFrame, design: SynthDesign, c: _Collector) -> None:
+    unit, time = design.data.unit, design.data.time
+    assert time is not None
+    if df[[unit, time]].isna().any().any():
+        return
+    _duplicates(df, unit, time, c)
+    ids = {str(u): u for u in df[unit].unique()}
+    treated = []
+    for u in design.treatment.units:
+        if str(u) not in ids:
+            c.add(
+                ProblemCode.UNKNOWN_TREATED_UNIT,
+                unit,
+                f"treatment.units names {u!r}, which is not a unit in the data{did_you_mean(str(u), ids)}",
+            )
+        else:
+            treated.append(ids[str(u)])
+    start = design.treatment.start
+    if pd.api.types.is_datetime64_any_dtype(df[time]):
+        start = pd.Timestamp(start)
+    periods = np.sort(df[time].unique())
+    n_pre = int((periods < start).sum())
+    if n_pre < MIN_SYNTH_PRE_PERIODS:
+        c.add(
+            ProblemCode.TOO_FEW_PRE_PERIODS,
+            time,
+            f"only {n_pre} periods before treatment.start {design.treatment.start!r}; the synthetic control "
+            f"needs at least {MIN_SYNTH_PRE_PERIODS} (and many more to be credible)",
+        )
+    if not bool((periods >= start).any()):
+        c.add(ProblemCode.TOO_FEW_POST_PERIODS, time, f"no periods at or after treatment.start {start!r}")
+    counts = df.groupby(unit)[time].nunique()
+    short = counts[counts < len(periods)]
+    if len(short):
+        c.add(
+            ProblemCode.UNBALANCED_PANEL,
+            f"{unit}, {time}",
+            f"{len(short)} units lack some periods (e.g. {_fmt(short.index, 3)}); the synthetic control needs "
+            "every unit observed in every period",
+        )
+    donors = design.estimator.donors
+    pool = [u for u in ids.values() if u not in treated]
+    if donors is not None:
+        for d in donors:
+            if str(d) not in ids:
+                c.add(ProblemCode.UNKNOWN_TREATED_UNIT, unit, f"estimator.donors names {d!r}, not a unit in the data")
+        pool = [ids[str(d)] for d in donors if str(d) in ids and ids[str(d)] not in treated]
+    if not pool:
+        c.add(ProblemCode.NO_COMPARISON_UNITS, unit, "the donor pool is empty")
+    df[TREATED] = (df[unit].isin(treated) & (df[time] >= start)).astype("int8")
+    if not isinstance(start, pd.Timestamp):
+        df[COHORT] = np.where(df[unit].isin(treated), float(start), np.nan)
+
+
+def _rct(df: pd.DataFrame, design: RctDesign, c: _Collector) -> None:
+    tr = design.treatment
+    if not _binary(df, tr.assignment, "treatment.assignment", c):
+        return
+    df[TREATED] = df[tr.assignment].astype("int8")
+    if tr.received is not None:
+        _binary(df, tr.received, "treatment.received", c)
+    n1 = int(df[TREATED].sum())
+    if n1 == 0:
+        c.add(ProblemCode.NO_TREATED_UNITS, tr.assignment, "no one is assigned to treatment")
+    if n1 == len(df):
+        c.add(ProblemCode.NO_COMPARISON_UNITS, tr.assignment, "no one is assigned to control")
+    for key in ("block", "cluster"):
+        col = getattr(tr, key)
+        if col and bool(df[col].isna().any()):
+            c.add(ProblemCode.MISSING_VALUES, col, f"{int(df[col].isna().sum())} rows have no treatment.{key}")
+    if tr.cluster:
+        varies = df.groupby(tr.cluster)[TREATED].nunique()
+        if bool((varies > 1).any()):
+            c.add(
+                ProblemCode.NOT_BINARY,
+                tr.assignment,
+                f"assignment varies within {int((varies > 1).sum())} clusters of treatment.cluster "
+                f"{tr.cluster!r}; in a cluster-randomised trial everyone in a cluster shares one arm",
+            )

@@ -1,0 +1,35 @@
+"""Small loaders and simulators with known truth.
+
+``NAMED_DATASETS`` maps a name usable as ``data.dataset: cpeval.<name>`` in a design to a function returning
+a DataFrame. Simulators (``simulate_did``, ``simulate_synth``, ``simulate_rct``, ...) live in modules of
+this package and take a ``seed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CASE_DATA = Path(__file__).resolve().parents[3] / "case_studies" / "data"
+
+
+def _case_csv(name: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.read_csv(CASE_DATA / f"{name}.csv")
+
+    load.__doc__ = f"The shipped copy of case_studies/data/{name}.csv (see its README for provenance)."
+    return load
+
+
+NAMED_DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
+    "castle": _case_csv("castle"),
+    "mpdta": _case_csv("mpdta"),
+    "smoking_prop99": _case_csv("smoking_prop99"),
+    "basque": _case_csv("basque"),
+}

@@ -1,0 +1,95 @@
+"""The cpeval error tree.
+
+Every error a user can provoke is a :class:`CpevalError`, and each also inherits the matching built-in
+(``DesignError`` is a ``ValueError``) so that generic handlers keep working. Messages say what was received,
+what was expected and how to fix it. Data problems are collected, not raised one at a time: a
+:class:`DataError` carries every :class:`Problem` found, each with a :class:`ProblemCode`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class CpevalError(Exception):
+    """Base class of every error cpeval raises on purpose."""
+
+
+class DesignError(CpevalError, ValueError):
+    """A design file (or design dict) is malformed, inconsistent or asks for something unavailable."""
+
+
+class ProblemCode(StrEnum):
+    """Reason codes for data problems; tests and users can match on these."""
+
+    FILE_NOT_FOUND = "file_not_found"
+    UNREADABLE = "unreadable"
+    EMPTY = "empty"
+    MISSING_COLUMN = "missing_column"
+    NON_NUMERIC = "non_numeric"
+    MISSING_VALUES = "missing_values"
+    DUPLICATE_ROWS = "duplicate_rows"
+    NOT_BINARY = "not_binary"
+    NOT_ABSORBING = "not_absorbing"
+    COHORT_NOT_CONSTANT = "cohort_not_constant"
+    NO_COMPARISON_UNITS = "no_comparison_units"
+    NO_TREATED_UNITS = "no_treated_units"
+    TOO_FEW_PRE_PERIODS = "too_few_pre_periods"
+    TOO_FEW_POST_PERIODS = "too_few_post_periods"
+    UNKNOWN_TREATED_UNIT = "unknown_treated_unit"
+    UNBALANCED_PANEL = "unbalanced_panel"
+    NEGATIVE_VALUES = "negative_values"
+    NON_POSITIVE = "non_positive"
+    BAD_TIME = "bad_time"
+    CONSTANT_OUTCOME = "constant_outcome"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the data: a code, the column concerned (if any) and a message with the fix."""
+
+    code: ProblemCode
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"column {self.column!r}: " if self.column else ""
+        return f"[{self.code.value}] {where}{self.message}"
+
+
+class DataError(CpevalError, ValueError):
+    """The data do not fit the design. ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]):
+        self.source = source
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        n = len(self.problems)
+        lines = [f"{source}: {n} data problem{'s' if n != 1 else ''} found:"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+    @property
+    def codes(self) -> set[ProblemCode]:
+        return {p.code for p in self.problems}
+
+
+class EstimationError(CpevalError, RuntimeError):
+    """An estimator could not produce an answer (a singular design, a failed optimiser, ...)."""
+
+
+class CpevalWarning(UserWarning):
+    """A statistical warning (few clusters, failed pre-trend test, poor fit). Also recorded in results."""
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest of ``choices``, or an empty string."""
+    choices = [str(c) for c in choices]
+    match = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+    if not match:
+        lowered = {c.lower(): c for c in choices}
+        if str(value).lower() in lowered:
+            match = [lowered[str(value).lower()]]
+    return f"; did you mean {match[0]!r}?" if match else ""

@@ -1,0 +1,1 @@
+"""Estimators: each turns a validated Panel into one Effect per outcome."""

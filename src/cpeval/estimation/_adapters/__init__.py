@@ -1,0 +1,1 @@
+"""The only place linearmodels, dowhy and econml are imported (always lazily, inside functions)."""

@@ -1,0 +1,1 @@
+"""Difference-in-differences estimators."""

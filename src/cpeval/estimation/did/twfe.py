@@ -1,0 +1,96 @@
+"""Two-way fixed-effects difference-in-differences (unit and period effects), via linearmodels PanelOLS."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import TYPE_CHECKING
+
+from cpeval.data.panel import COHORT, TREATED
+from cpeval.errors import CpevalWarning, EstimationError
+from cpeval.estimation.inference import few_clusters_warning, wald_interval
+from cpeval.results import Effect
+
+if TYPE_CHECKING:
+    from cpeval.data.panel import Panel
+    from cpeval.designs.did import DidDesign
+    from cpeval.designs.outcomes import OutcomeSpec
+
+
+class TwoWayFixedEffects:
+    """y_it = a_i + l_t + b D_it (+ g'X_it) + e_it; b is reported as the ATT.
+
+    Standard errors are cluster-robust (by ``estimator.cluster``, default the unit) with the G/(G-1) and
+    (N-1)/(N-K) corrections; intervals and p-values use Student t with G-1 degrees of freedom, as Stata
+    and R ``fixest`` do for clustered errors. Under staggered adoption with effects that change over time
+    this estimator can be badly biased (Goodman-Bacon 2021); a warning says so.
+    """
+
+    method = "twfe"
+
+    def __init__(self, design: DidDesign):
+        self.design = design
+
+    def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
+        from cpeval.estimation._adapters.linearmodels import panel_ols
+
+        design = self.design
+        frame = panel.outcome_rows(outcome.column)
+        assert panel.time is not None
+        cluster = design.cluster_column
+        x = [TREATED, *design.estimator.covariates]
+        try:
+            fit = panel_ols(
+                frame, unit=panel.unit, time=panel.time, y=outcome.column, x=x,
+                weights=design.data.weights, cluster=cluster,
+            )
+        except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
+            raise EstimationError(f"outcome {outcome.name!r}: two-way fixed effects failed: {exc}") from exc
+        b = float(fit.params[TREATED])
+        se = float(fit.std_errors[TREATED])
+        if not (math.isfinite(b) and math.isfinite(se)):
+            raise EstimationError(
+                f"outcome {outcome.name!r}: the treatment effect is not identified (estimate {b}, SE {se}); "
+                "the treatment indicator may be collinear with the unit and period effects"
+            )
+        df = (fit.n_clusters - 1) if fit.n_clusters else None
+        ci = wald_interval(b, se, design.inference.level, df)
+        notes: list[str] = []
+        few = few_clusters_warning(fit.n_clusters, cluster)
+        if few:
+            notes.append(few)
+        cohorts = frame.groupby(panel.unit)[COHORT].first().dropna().nunique()
+        if cohorts > 1:
+            notes.append(
+                f"treatment is adopted at {cohorts} different times: two-way fixed effects weights some "
+                "already-treated units as controls and can be biased when effects change over time; compare "
+                "a heterogeneity-robust estimator (e.g. Callaway & Sant'Anna)"
+            )
+        for note in notes:
+            warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
+        return Effect(
+            outcome=outcome.name,
+            family=outcome.family,
+            measure=outcome.measure,
+            better_if=outcome.better_if,
+            estimand="att",
+            method=self.method,
+            estimate=b,
+            std_error=se,
+            level=design.inference.level,
+            ci_lower=ci.lower,
+            ci_upper=ci.upper,
+            p_value=ci.p_value,
+            n_obs=fit.nobs,
+            n_units=int(frame[panel.unit].nunique()),
+            n_clusters=fit.n_clusters,
+            variance_type=f"cluster-robust by {cluster!r} (CR1: G/(G-1), (N-1)/(N-K)); t with G-1 df",
+            df=df,
+            diagnostics={
+                "rsquared_within": fit.rsquared_within,
+                "covariates": list(design.estimator.covariates),
+                "weights": design.data.weights,
+                "treated_cohorts": int(cohorts),
+            },
+            warnings=tuple(notes),
+        )

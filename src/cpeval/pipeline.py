@@ -1,0 +1,87 @@
+"""``evaluate``: design -> validated panel -> effects -> checks -> EvaluationResult."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cpeval.errors import CpevalWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cpeval.designs.base import DesignBase
+    from cpeval.results import EvaluationResult
+
+
+def _progress(message: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"cpeval: {message}", file=sys.stderr, flush=True)
+
+
+def resolve_design(design_or_path: DesignBase | str | Path | dict) -> DesignBase:
+    from cpeval.designs import design_from_dict, load_design
+    from cpeval.designs.base import DesignBase
+
+    if isinstance(design_or_path, DesignBase):
+        return design_or_path
+    if isinstance(design_or_path, dict):
+        return design_from_dict(design_or_path)
+    return load_design(design_or_path)
+
+
+def check(design_or_path: DesignBase | str | Path | dict, data: pd.DataFrame | None = None):  # noqa: ANN201
+    """Validate the design and its data without estimating anything; returns the Panel."""
+    from cpeval.data import load_panel
+
+    return load_panel(resolve_design(design_or_path), data)
+
+
+def evaluate(
+    design_or_path: DesignBase | str | Path | dict,
+    data: pd.DataFrame | None = None,
+    *,
+    quiet: bool = True,
+) -> EvaluationResult:
+    """Run the evaluation a design describes and return its :class:`~cpeval.results.EvaluationResult`.
+
+    ``data`` (optional) replaces the design's data source; it is never modified. Everything is validated
+    before anything is fitted.
+    """
+    from cpeval import __version__
+    from cpeval.checks import run_checks
+    from cpeval.data import load_panel
+    from cpeval.designs.load import design_hash
+    from cpeval.estimation.registry import estimator_for
+    from cpeval.results import EvaluationResult
+
+    design = resolve_design(design_or_path)
+    _progress(f"validating data for {design.name!r}", quiet)
+    panel = load_panel(design, data)
+    estimator = estimator_for(design)
+    effects = []
+    collected: list[str] = list(panel.warnings)
+    for outcome in design.outcomes:
+        _progress(f"estimating {outcome.name} ({design.estimator.method})", quiet)  # type: ignore[attr-defined]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CpevalWarning)
+            effect = estimator.fit(panel, outcome)
+        effects.append(effect)
+        for w in caught:  # re-emit for the caller; the Effect already records them
+            if issubclass(w.category, CpevalWarning):
+                warnings.warn(str(w.message), CpevalWarning, stacklevel=2)
+        collected += [f"{outcome.name}: {msg}" for msg in effect.warnings]
+    checks = run_checks(design.checks, panel, effects) if design.checks else []
+    return EvaluationResult(
+        design=design.model_dump(mode="json", by_alias=True),
+        design_hash=design_hash(design),
+        design_origin=Path(design.origin).name if design.origin else None,
+        data_sha256=panel.sha256,
+        data_summary=panel.summary,
+        cpeval_version=__version__,
+        effects=tuple(effects),
+        checks=tuple(checks),
+        warnings=tuple(collected),
+    )

@@ -1,0 +1,90 @@
+"""A readable Markdown report of an EvaluationResult."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cpeval.results import Effect, EvaluationResult, effects_in_family_order
+
+FAMILY_TITLES = {
+    "crime": "Crime and victimisation",
+    "seriousness": "Seriousness of crime",
+    "fear": "Fear of crime",
+    "other": "Other outcomes",
+}
+
+# Extra report sections (event-study plots, synthetic-control fit, cost-benefit, ...): each takes the result
+# and returns Markdown, or "" when it has nothing to say. Areas append their renderer here.
+SECTIONS: list[Callable[[EvaluationResult], str]] = []
+
+
+def _num(x: Any, digits: int = 4) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def _effect_row(e: Effect) -> str:
+    pct = e.percent_change
+    pct_s = f"{pct[0]:+.1f}% [{pct[1]:+.1f}%, {pct[2]:+.1f}%]" if pct else "—"
+    verdict = {True: "improved", False: "worsened", None: "no clear change"}[e.improved]
+    return (
+        f"| {e.outcome} | {e.estimand.upper()} | {_num(e.estimate)} | {_num(e.std_error)} | "
+        f"[{_num(e.ci_lower)}, {_num(e.ci_upper)}] | {_num(e.p_value, 3)} | {pct_s} | {verdict} | "
+        f"{e.n_obs} | {e.n_units} | {_num(e.n_clusters)} |"
+    )
+
+
+def render_markdown(result: EvaluationResult) -> str:
+    d = result.design
+    lines: list[str] = [f"# {result.name}", ""]
+    if d.get("description"):
+        lines += [str(d["description"]).strip(), ""]
+    est = d.get("estimator", {})
+    lines += [
+        "## Design",
+        "",
+        f"- Kind: `{d.get('kind')}`; method: `{est.get('method')}`",
+        f"- Data: `{d['data'].get('path') or d['data'].get('dataset')}` (sha256 `{result.data_sha256[:16]}…`)",
+        f"- Unit: `{d['data'].get('unit')}`; period: `{d['data'].get('time')}`; weights: "
+        f"`{d['data'].get('weights') or 'none'}`",
+        f"- Design file: `{result.design_origin or 'in memory'}` (hash `{result.design_hash[:16]}…`); "
+        f"cpeval {result.cpeval_version}",
+        "",
+        "## Data",
+        "",
+    ]
+    lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in result.data_summary.items() if v is not None]
+    lines += [""]
+    level = result.effects[0].level if result.effects else 0.95
+    lines += ["## Effects", ""]
+    for family in FAMILY_TITLES:
+        fam = [e for e in effects_in_family_order(result.effects) if e.family == family]
+        if not fam:
+            continue
+        lines += [
+            f"### {FAMILY_TITLES[family]}",
+            "",
+            f"| outcome | estimand | estimate | SE | {level:.0%} CI | p | % change [CI] | direction | obs | units "
+            "| clusters |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            *[_effect_row(e) for e in fam],
+            "",
+        ]
+    if result.effects:
+        lines += [f"Standard errors: {result.effects[0].variance_type}.", ""]
+    if result.checks:
+        lines += ["## Checks", "", "| check | outcome | status | message |", "|---|---|---|---|"]
+        lines += [f"| {c.name} | {c.outcome or ''} | {c.status} | {c.message} |" for c in result.checks]
+        lines += [""]
+    for section in SECTIONS:
+        text = section(result)
+        if text:
+            lines += [text.rstrip(), ""]
+    lines += ["## Warnings", ""]
+    lines += [f"- {w}" for w in result.warnings] or ["None."]
+    lines += [""]
+    return "\n".join(lines)

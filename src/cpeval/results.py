@@ -1,0 +1,285 @@
+"""Result types: frozen, self-contained (no reference back to an estimator), JSON-serialisable.
+
+Stored values are attributes; anything with a parameter is a method (``conf_int(level)``). ``tidy()`` gives a
+DataFrame, ``summary()`` drives ``__str__`` and ``_repr_html_``, ``to_dict()`` gives plain JSON types.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Status = Literal["pass", "warn", "fail", "info", "error"]
+STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "info", "error")
+
+
+def jsonable(obj: Any) -> Any:
+    """Convert numpy / pandas scalars and containers to plain JSON types; NaN and inf become None."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, int):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "to_dict") and callable(obj.to_dict) and not hasattr(obj, "dtype"):
+        return jsonable(obj.to_dict())
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:  # numpy scalar
+        return jsonable(obj.item())
+    if hasattr(obj, "tolist"):
+        return jsonable(obj.tolist())
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return str(obj)
+
+
+def records(frame: pd.DataFrame) -> tuple[dict[str, Any], ...]:
+    """A DataFrame as an immutable tuple of plain-typed row dicts (for storage inside frozen results)."""
+    return tuple(jsonable(frame.to_dict(orient="records")))
+
+
+def _z(level: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """The estimated effect of the programme on one outcome."""
+
+    outcome: str
+    family: str
+    measure: str
+    better_if: str
+    estimand: str
+    method: str
+    estimate: float
+    std_error: float
+    level: float
+    ci_lower: float
+    ci_upper: float
+    p_value: float
+    n_obs: int
+    n_units: int
+    n_clusters: int | None
+    variance_type: str
+    df: float | None = None  # degrees of freedom of the reference t distribution (None: normal)
+    path: tuple[dict[str, Any], ...] = ()  # per-period effects, tidy rows
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def conf_int_stored(self) -> tuple[float, float]:
+        return (self.ci_lower, self.ci_upper)
+
+    def conf_int(self, level: float | None = None) -> tuple[float, float]:
+        """Confidence interval at ``level`` (default: the design's level), from the same reference law."""
+        if level is None or math.isclose(level, self.level):
+            return (self.ci_lower, self.ci_upper)
+        crit = critical_value(level, self.df)
+        return (self.estimate - crit * self.std_error, self.estimate + crit * self.std_error)
+
+    @property
+    def percent_change(self) -> tuple[float, float, float] | None:
+        """For log outcomes: 100*(exp(b)-1) with the interval transformed the same way; else None."""
+        if self.measure != "log":
+            return None
+        return tuple(100.0 * math.expm1(v) for v in (self.estimate, self.ci_lower, self.ci_upper))  # type: ignore[return-value]
+
+    @property
+    def improved(self) -> bool | None:
+        """True if the interval excludes zero in the good direction, False in the bad, None otherwise."""
+        good_sign = -1 if self.better_if == "decrease" else 1
+        if self.ci_lower > 0:
+            return good_sign > 0
+        if self.ci_upper < 0:
+            return good_sign < 0
+        return None
+
+    def path_table(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(list(self.path))
+
+    def tidy(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame([{k: v for k, v in self.to_dict().items() if k not in ("path", "diagnostics")}])
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(
+            {
+                "outcome": self.outcome,
+                "family": self.family,
+                "measure": self.measure,
+                "better_if": self.better_if,
+                "estimand": self.estimand,
+                "method": self.method,
+                "estimate": self.estimate,
+                "std_error": self.std_error,
+                "level": self.level,
+                "conf_int": [self.ci_lower, self.ci_upper],
+                "p_value": self.p_value,
+                "percent_change": self.percent_change,
+                "n_obs": self.n_obs,
+                "n_units": self.n_units,
+                "n_clusters": self.n_clusters,
+                "variance_type": self.variance_type,
+                "df": self.df,
+                "path": list(self.path),
+                "diagnostics": dict(self.diagnostics),
+                "warnings": list(self.warnings),
+            }
+        )
+
+    def summary(self) -> str:
+        pct = self.percent_change
+        pct_s = f" ({pct[0]:+.1f}% [{pct[1]:+.1f}%, {pct[2]:+.1f}%])" if pct else ""
+        return (
+            f"{self.outcome}: {self.estimand.upper()} = {self.estimate:.4g} "
+            f"(SE {self.std_error:.4g}; {self.level:.0%} CI [{self.ci_lower:.4g}, {self.ci_upper:.4g}]; "
+            f"p = {self.p_value:.3g}){pct_s} — {self.method}, {self.n_obs} obs, {self.n_units} units"
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def critical_value(level: float, df: float | None = None) -> float:
+    """Two-sided critical value of the normal (df=None) or Student t law."""
+    if df is None:
+        return _z(level)
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + level / 2, df))
+
+
+def p_value(t_stat: float, df: float | None = None) -> float:
+    """Two-sided p-value of ``t_stat`` under the normal (df=None) or Student t law."""
+    from scipy import stats
+
+    if not math.isfinite(t_stat):
+        return float("nan")
+    if df is None:
+        return float(2 * stats.norm.sf(abs(t_stat)))
+    return float(2 * stats.t.sf(abs(t_stat), df))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check (pre-trends, placebo, refuter, displacement, ...)."""
+
+    name: str
+    status: Status
+    message: str
+    outcome: str | None = None
+    table: tuple[dict[str, Any], ...] = ()
+    figures: tuple[str, ...] = ()
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"CheckResult.status must be one of {STATUSES}, got {self.status!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(
+            {
+                "name": self.name,
+                "status": self.status,
+                "message": self.message,
+                "outcome": self.outcome,
+                "table": list(self.table),
+                "figures": list(self.figures),
+                "values": dict(self.values),
+            }
+        )
+
+    def summary(self) -> str:
+        scope = f" [{self.outcome}]" if self.outcome else ""
+        return f"{self.status.upper():5s} {self.name}{scope}: {self.message}"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Everything one evaluation produced; the report, CLI, notebooks and book all read this."""
+
+    design: Mapping[str, Any]
+    design_hash: str
+    design_origin: str | None
+    data_sha256: str
+    data_summary: Mapping[str, Any]
+    cpeval_version: str
+    effects: tuple[Effect, ...]
+    checks: tuple[CheckResult, ...] = ()
+    warnings: tuple[str, ...] = ()
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.design.get("name", ""))
+
+    def effect(self, outcome: str) -> Effect:
+        for e in self.effects:
+            if e.outcome == outcome:
+                return e
+        names = ", ".join(e.outcome for e in self.effects)
+        raise KeyError(f"no effect for outcome {outcome!r}; outcomes: {names}")
+
+    def tidy(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.concat([e.tidy() for e in self.effects], ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(
+            {
+                "cpeval_version": self.cpeval_version,
+                "design": dict(self.design),
+                "design_hash": self.design_hash,
+                "data_sha256": self.data_sha256,
+                "data_summary": dict(self.data_summary),
+                "effects": [e.to_dict() for e in self.effects],
+                "checks": [c.to_dict() for c in self.checks],
+                "warnings": list(self.warnings),
+                "extras": dict(self.extras),
+            }
+        )
+
+    def to_json(self, indent: int = 2) -> str:
+        """Deterministic JSON: the same design and data give the same bytes (no timestamps, sorted keys)."""
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True, allow_nan=False) + "\n"
+
+    def summary(self) -> str:
+        lines = [f"Evaluation: {self.name}  (design {self.design_hash[:12]}, data {self.data_sha256[:12]})"]
+        lines += [f"  {e.summary()}" for e in self.effects]
+        lines += [f"  {c.summary()}" for c in self.checks]
+        lines += [f"  WARNING: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return "<pre>" + escape(self.summary()) + "</pre>"
+
+
+def effects_in_family_order(effects: Sequence[Effect]) -> list[Effect]:
+    """Effects ordered as para 23(c) lists them: crime, seriousness, fear, then other (stable)."""
+    from cpeval.designs.outcomes import FAMILY_ORDER
+
+    return sorted(effects, key=lambda e: FAMILY_ORDER.index(e.family) if e.family in FAMILY_ORDER else 99)
