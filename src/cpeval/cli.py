@@ -19,6 +19,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from cpeval._io import write_files_atomically
     from cpeval.pipeline import evaluate
     from cpeval.report import render_markdown
+    from cpeval.report.figures import render_figures
 
     import warnings
 
@@ -28,7 +29,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", CpevalWarning)  # recorded in the result and printed below
         result = evaluate(args.design, quiet=args.quiet)
     out = Path(args.out) if args.out else Path("out") / Path(args.design).stem
-    files = {"results.json": result.to_json(), "report.md": render_markdown(result)}
+    files: dict[str, str | bytes] = {"results.json": result.to_json(), "report.md": render_markdown(result)}
+    files.update(render_figures(result))
     written = write_files_atomically(out, files)
     print(result.summary())
     for path in written:
