@@ -16,14 +16,13 @@ EXIT_USER_ERROR = 2
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import warnings
+
     from cpeval._io import write_files_atomically
+    from cpeval.errors import CpevalWarning
     from cpeval.pipeline import evaluate
     from cpeval.report import render_markdown
     from cpeval.report.figures import render_figures
-
-    import warnings
-
-    from cpeval.errors import CpevalWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CpevalWarning)  # recorded in the result and printed below

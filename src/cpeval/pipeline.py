@@ -32,7 +32,7 @@ def resolve_design(design_or_path: DesignBase | str | Path | dict) -> DesignBase
     return load_design(design_or_path)
 
 
-def check(design_or_path: DesignBase | str | Path | dict, data: pd.DataFrame | None = None):  # noqa: ANN201
+def check(design_or_path: DesignBase | str | Path | dict, data: pd.DataFrame | None = None):
     """Validate the design and its data without estimating anything; returns the Panel."""
     from cpeval.data import load_panel
 

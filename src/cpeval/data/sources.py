@@ -52,10 +52,8 @@ def read_source(design: DesignBase) -> Source:
     import pandas as pd
 
     try:
-        if path.suffix.lower() == ".csv":
-            frame = pd.read_csv(io.BytesIO(raw))
-        else:
-            frame = pd.read_parquet(io.BytesIO(raw))
+        reader = pd.read_csv if path.suffix.lower() == ".csv" else pd.read_parquet
+        frame = reader(io.BytesIO(raw))
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, f"cannot parse {path.name}: {exc}")]) from None
     if frame.empty:
@@ -64,7 +62,6 @@ def read_source(design: DesignBase) -> Source:
 
 
 def _read_dataset(name: str) -> Source:
-    import pandas as pd
 
     package, _, dataset = name.partition(".")
     problem: str | None = None

@@ -121,9 +121,9 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
             if bad:
                 c.add(ProblemCode.NON_POSITIVE, col, f"{bad} rows have a missing, zero or negative {key} value")
     for col, key in needed.items():
-        if key.startswith("estimator.covariates") or key.startswith("estimator.predictors"):
-            if _numeric(df, col, key, c) and bool(df[col].isna().any()):
-                c.add(ProblemCode.MISSING_VALUES, col, f"{int(df[col].isna().sum())} rows are missing ({key})")
+        is_covariate = key.startswith(("estimator.covariates", "estimator.predictors"))
+        if is_covariate and _numeric(df, col, key, c) and bool(df[col].isna().any()):
+            c.add(ProblemCode.MISSING_VALUES, col, f"{int(df[col].isna().sum())} rows are missing ({key})")
 
     if design.kind == "did":  # type: ignore[attr-defined]
         _did(df, design, c)  # type: ignore[arg-type]
@@ -180,7 +180,7 @@ def _coerce_time(s: pd.Series, col: str, c: _Collector) -> pd.Series:
     parsed = pd.to_datetime(s, errors="coerce", format="mixed")
     bad = s[parsed.isna() & s.notna()]
     if len(bad):
-        c.add(ProblemCode.BAD_TIME, col, f"period values must be integers or dates; cannot read {_fmt(bad.unique(), 3)}")
+        c.add(ProblemCode.BAD_TIME, col, f"periods must be integers or dates; cannot read {_fmt(bad.unique(), 3)}")
         return s
     return parsed
 

@@ -124,7 +124,7 @@ def format_validation_error(exc: ValidationError, source: str, raw: dict[str, An
         etype = err["type"]
         loc = tuple(err["loc"])
         # Union members add their type name to the location; keep the user's keys only.
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p[:1].isupper() or p in ("str", "int")))
+        loc = tuple(p for p in loc if not ((isinstance(p, str) and p[:1].isupper()) or p in ("str", "int")))
         key, parts = _loc_to_key(loc, kind)
         if etype == "extra_forbidden":
             valid = _model_fields_at(kind, parts[:-1])
