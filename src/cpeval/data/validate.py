@@ -19,9 +19,16 @@ if TYPE_CHECKING:
 MIN_SYNTH_PRE_PERIODS = 2
 
 
+def _show(v: Any) -> str:
+    """repr of a value as a user wrote it: numpy scalars shown as plain Python values."""
+    if isinstance(v, pd.Timestamp):
+        return str(v.date()) if v == v.normalize() else str(v)
+    return repr(v.item() if hasattr(v, "item") else v)
+
+
 def _fmt(values: Any, limit: int = 5) -> str:
     values = list(values)
-    shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in values[:limit])
+    shown = ", ".join(_show(v) for v in values[:limit])
     return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
 
 
@@ -214,14 +221,16 @@ def _binary(df: pd.DataFrame, col: str, key: str, c: _Collector) -> bool:
 def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
     unit, time = design.data.unit, design.data.time
     assert time is not None
-    if df[[unit, time]].isna().any().any():
-        return
-    _duplicates(df, unit, time, c)
     tr = design.treatment
+    ids_ok = not bool(df[[unit, time]].isna().any().any())
+    if ids_ok:
+        _duplicates(df, unit, time, c)
+    if tr.indicator is not None and not _binary(df, tr.indicator, "treatment.indicator", c):
+        return
+    if not ids_ok:
+        return  # already reported; the checks below need every row placed in the panel
     periods = np.sort(df[time].unique())
     if tr.indicator is not None:
-        if not _binary(df, tr.indicator, "treatment.indicator", c):
-            return
         df[TREATED] = df[tr.indicator].astype("int8")
         first = df.loc[df[TREATED] == 1].groupby(unit)[time].min()
         df[COHORT] = df[unit].map(first)
@@ -278,7 +287,7 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
         c.add(
             ProblemCode.TOO_FEW_PRE_PERIODS,
             None,
-            f"{len(no_pre)} units are treated from the first period {periods[0]!r} (e.g. "
+            f"{len(no_pre)} units are treated from the first period {_show(periods[0])} (e.g. "
             f"{_fmt(no_pre.index, 3)}), so they have no pre-treatment period; drop them or extend the data back",
         )
 
@@ -313,7 +322,7 @@ def _synth(df: pd.DataFrame, design: SynthDesign, c: _Collector) -> None:
             f"needs at least {MIN_SYNTH_PRE_PERIODS} (and many more to be credible)",
         )
     if not bool((periods >= start).any()):
-        c.add(ProblemCode.TOO_FEW_POST_PERIODS, time, f"no periods at or after treatment.start {start!r}")
+        c.add(ProblemCode.TOO_FEW_POST_PERIODS, time, f"no periods at or after treatment.start {_show(start)}")
     counts = df.groupby(unit)[time].nunique()
     short = counts[counts < len(periods)]
     if len(short):
