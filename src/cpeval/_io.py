@@ -22,9 +22,9 @@ def write_files_atomically(directory: str | Path, files: Mapping[str, str | byte
             target = directory / name
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            staged.append((Path(tmp), target))
             with os.fdopen(fd, "wb") as fh:
                 fh.write(content.encode("utf-8") if isinstance(content, str) else content)
-            staged.append((Path(tmp), target))
         for tmp, target in staged:
             os.replace(tmp, target)
     finally:

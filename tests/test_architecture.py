@@ -1,0 +1,79 @@
+"""Architecture rules written as tests."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from _support import ROOT
+from cpeval.designs.methods import IMPLEMENTED, PLANNED
+from cpeval.estimation.registry import REGISTRY
+
+SRC = ROOT / "src" / "cpeval"
+HEAVY_ADAPTED = ("linearmodels", "dowhy", "econml")
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
+def test_registry_and_implemented_methods_agree():
+    registered = {(k, m) for (k, m) in REGISTRY}
+    implemented = {(k, m) for k, ms in IMPLEMENTED.items() for m in ms}
+    assert registered == implemented
+    for kind, methods in IMPLEMENTED.items():
+        assert set(methods) <= set(PLANNED[kind])
+
+
+def test_every_registered_estimator_builds():
+    for loader in REGISTRY.values():
+        cls = loader()
+        assert callable(getattr(cls, "fit", None))
+
+
+def test_linearmodels_dowhy_econml_only_in_adapters():
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if "_adapters" in path.parts:
+            continue
+        for name in _imports(path):
+            if name.split(".")[0] in HEAVY_ADAPTED:
+                offenders.append(f"{path.relative_to(SRC)} imports {name}")
+    assert not offenders, offenders
+
+
+def test_layers_import_one_way():
+    """designs <- data <- estimation/outcomes <- checks <- cba <- pipeline <- report/cli."""
+    forbidden = {
+        "designs": ("cpeval.data", "cpeval.estimation", "cpeval.checks", "cpeval.cba", "cpeval.pipeline",
+                    "cpeval.report", "cpeval.cli"),
+        "data": ("cpeval.estimation", "cpeval.checks", "cpeval.cba", "cpeval.pipeline", "cpeval.report"),
+        "estimation": ("cpeval.checks", "cpeval.cba", "cpeval.pipeline", "cpeval.report", "cpeval.cli"),
+        "report": ("cpeval.estimation", "cpeval.pipeline", "cpeval.cli"),
+    }
+    offenders = []
+    for layer, banned in forbidden.items():
+        for path in (SRC / layer).rglob("*.py"):
+            for name in _imports(path):
+                if name.startswith(banned):
+                    offenders.append(f"{path.relative_to(SRC)} imports {name}")
+    assert not offenders, offenders
+
+
+def test_no_swallowed_exceptions():
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ExceptHandler):
+                broad = node.type is None or (isinstance(node.type, ast.Name) and node.type.id == "Exception")
+                silent = all(isinstance(s, ast.Pass) for s in node.body)
+                if broad and silent:
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert not offenders, offenders
