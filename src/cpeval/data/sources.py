@@ -87,7 +87,7 @@ def _read_dataset(name: str) -> Source:
             problem = (
                 f"no packaged dataset {name!r}; available: "
                 f"{', '.join('cpeval.' + k for k in sorted(NAMED_DATASETS))}"
-                f"{did_you_mean(dataset, NAMED_DATASETS)}"
+                f"{did_you_mean(name, ['cpeval.' + k for k in NAMED_DATASETS])}"
             )
     else:
         problem = f"data.dataset {name!r} should look like 'causaldata.castle' or 'cpeval.<name>'"
