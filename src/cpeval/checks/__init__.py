@@ -16,7 +16,22 @@ if TYPE_CHECKING:
 CheckFunction = Callable[["Panel", Sequence["Effect"]], Sequence[CheckResult]]
 
 # (kind, check name) -> function returning the check function, so checks import lazily.
-CHECKS: dict[tuple[str, str], Callable[[], CheckFunction]] = {}
+def _rct_balance() -> CheckFunction:
+    from cpeval.checks.rct_balance import check_balance
+
+    return check_balance
+
+
+def _rct_attrition() -> CheckFunction:
+    from cpeval.checks.rct_attrition import check_attrition
+
+    return check_attrition
+
+
+CHECKS: dict[tuple[str, str], Callable[[], CheckFunction]] = {
+    ("rct", "balance"): _rct_balance,
+    ("rct", "attrition"): _rct_attrition,
+}
 
 
 def run_checks(names: Sequence[str], panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
@@ -29,3 +44,24 @@ def run_checks(names: Sequence[str], panel: Panel, effects: Sequence[Effect]) ->
         except (CpevalError, ArithmeticError, ValueError, RuntimeError, KeyError, IndexError) as exc:
             out.append(CheckResult(name=name, status="error", message=f"{type(exc).__name__}: {exc}"))
     return out
+
+
+def _did_pre_trends() -> CheckFunction:
+    from cpeval.checks.did_pre_trends import pre_trends
+
+    return pre_trends
+
+
+def _did_bacon() -> CheckFunction:
+    from cpeval.checks.did_bacon import bacon
+
+    return bacon
+
+
+def _did_honest() -> CheckFunction:
+    from cpeval.checks.did_honest import honest_did
+
+    return honest_did
+
+
+CHECKS.update({("did", "pre_trends"): _did_pre_trends, ("did", "bacon"): _did_bacon, ("did", "honest_did"): _did_honest})

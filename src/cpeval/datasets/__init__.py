@@ -27,9 +27,17 @@ def _case_csv(name: str) -> Callable[[], pd.DataFrame]:
     return load
 
 
+def _hotspots_trial() -> pd.DataFrame:
+    """SIMULATED cluster-randomised hot-spots policing trial (see cpeval.datasets.rct.hotspots_trial)."""
+    from cpeval.datasets.rct import hotspots_trial
+
+    return hotspots_trial()
+
+
 NAMED_DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
     "castle": _case_csv("castle"),
     "mpdta": _case_csv("mpdta"),
     "smoking_prop99": _case_csv("smoking_prop99"),
     "basque": _case_csv("basque"),
+    "hotspots_trial": _hotspots_trial,
 }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from cpeval.designs.cost_benefit import CostBenefitSpec
 from cpeval.designs.outcomes import OutcomeSpec
 from cpeval.errors import did_you_mean
 
@@ -64,9 +65,14 @@ class InferenceSpec(StrictModel):
     seed: int = Field(2002, ge=0, description="Seed for every random step (bootstrap, permutations, MC).")
     bootstrap: int = Field(0, ge=0, description="Bootstrap replications where the estimator supports it.")
     permutations: int = Field(0, ge=0, description="Randomisation-inference permutations (0 = none).")
+    multiple_testing: Literal["none", "holm", "romano_wolf", "bh"] = Field(
+        "none",
+        description="Adjustment of p-values across the design's outcomes: 'holm' or 'romano_wolf' "
+        "(family-wise error), 'bh' (Benjamini-Hochberg false discovery rate) or 'none'.",
+    )
 
 
-RESERVED_SECTIONS = ("consequences", "cost_benefit", "claim")
+RESERVED_SECTIONS = ("consequences", "claim")
 
 
 class DesignBase(StrictModel):
@@ -82,7 +88,9 @@ class DesignBase(StrictModel):
     )
     # Sections that arrive with later releases. Reserved so that their names cannot be reused.
     consequences: Any = Field(None, description="Reserved: unintended-consequence checks (displacement...).")
-    cost_benefit: Any = Field(None, description="Reserved: cost-benefit inputs.")
+    cost_benefit: CostBenefitSpec | None = Field(
+        None, description="Cost-benefit analysis of the effects (see cpeval.designs.cost_benefit)."
+    )
     claim: Any = Field(None, description="Reserved: a grantee's claimed result to validate.")
 
     _origin: str | None = PrivateAttr(default=None)

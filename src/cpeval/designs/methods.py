@@ -14,9 +14,9 @@ PLANNED: dict[str, tuple[str, ...]] = {
 }
 
 IMPLEMENTED: dict[str, frozenset[str]] = {
-    "did": frozenset({"twfe"}),
-    "synthetic_control": frozenset(),
-    "rct": frozenset(),
+    "did": frozenset({"twfe", "event_study", "sun_abraham", "poisson", "callaway_santanna"}),
+    "synthetic_control": frozenset({"abadie"}),
+    "rct": frozenset({"difference_in_means", "lin"}),
 }
 
 

@@ -11,38 +11,127 @@ from cpeval.designs.methods import PLANNED, check_available
 
 RctMethod = Literal[PLANNED["rct"]]  # type: ignore[valid-type]
 
+RCT_CHECKS = frozenset({"balance", "attrition"})
+
 
 class RctTreatment(StrictModel):
-    assignment: str = Field(..., description="0/1 column: randomised assignment.")
-    block: str | None = Field(None, description="Randomisation block (stratum) column.")
-    cluster: str | None = Field(None, description="Column of the unit of randomisation if by cluster.")
-    received: str | None = Field(None, description="0/1 take-up column, for the CACE.")
+    assignment: str = Field(..., description="0/1 column: randomised assignment (1 = offered the programme).")
+    block: str | None = Field(None, description="Randomisation block (stratum) column; assignment was "
+                              "randomised separately within each block.")
+    cluster: str | None = Field(None, description="Column of the unit of randomisation if whole clusters "
+                                "(street segments, beats, schools) were assigned together.")
+    received: str | None = Field(None, description="0/1 take-up column (received the programme), for the CACE.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> RctTreatment:
+        named = {k: v for k, v in (("assignment", self.assignment), ("block", self.block),
+                                   ("cluster", self.cluster), ("received", self.received)) if v}
+        seen: dict[str, str] = {}
+        for key, col in named.items():
+            if col in seen:
+                raise ValueError(
+                    f"treatment.{key} and treatment.{seen[col]} both name column {col!r}; each role needs "
+                    "its own column"
+                )
+            seen[col] = key
+        return self
 
 
 class Attrition(StrictModel):
-    observed: str = Field(..., description="0/1 column: outcome observed (1) or lost (0).")
-    max_differential: float = Field(0.05, ge=0, le=1)
+    observed: str = Field(..., description="0/1 column: outcome observed (1) or lost to follow-up (0).")
+    max_differential: float = Field(
+        0.05, ge=0, le=1,
+        description="Largest acceptable difference between the arms' attrition rates (a proportion); "
+        "above it the attrition check warns. 0.05 is a common conservative standard.",
+    )
+    max_overall: float = Field(
+        0.20, ge=0, le=1, description="Largest acceptable overall attrition rate before the check warns."
+    )
 
 
 class RctEstimator(StrictModel):
-    method: RctMethod = Field("difference_in_means")  # type: ignore[valid-type]
-    covariates: list[str] = Field(default_factory=list)
+    method: RctMethod = Field(  # type: ignore[valid-type]
+        "difference_in_means",
+        description="difference_in_means (Neyman/HC2; block-weighted if blocked; CR2 if clustered) or lin "
+        "(Lin 2013: covariates centred and interacted with assignment).",
+    )
+    covariates: list[str] = Field(
+        default_factory=list,
+        description="Baseline (pre-randomisation) covariates: 'lin' adjusts for them; every method uses them "
+        "in the balance check.",
+    )
+    blocked: Literal["weighted", "fixed_effects"] = Field(
+        "weighted",
+        description="With treatment.block: 'weighted' averages within-block differences weighted by block "
+        "size (the ATE); 'fixed_effects' regresses on assignment and block dummies (precision weights).",
+    )
 
     @field_validator("method")
     @classmethod
     def _available(cls, v: str) -> str:
         return check_available("rct", v)
 
+    @field_validator("covariates")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        dupes = sorted({c for c in v if v.count(c) > 1})
+        if dupes:
+            raise ValueError(f"covariates are listed twice: {', '.join(dupes)}; list each once")
+        return v
+
+
+class PowerSpec(StrictModel):
+    """Inputs of ``cpeval power``: what the trial hopes to detect. Unset values are estimated from the data."""
+
+    effect: float | None = Field(None, description="The effect the trial hopes to detect, in outcome units.")
+    power: float = Field(0.8, gt=0, lt=1, description="Target power for the minimum detectable effect.")
+    sd: float | None = Field(None, gt=0, description="Outcome standard deviation (default: from the data).")
+    icc: float | None = Field(
+        None, ge=0, lt=1, description="Intra-cluster correlation (default: ANOVA estimate from the data)."
+    )
+    r2: float = Field(
+        0.0, ge=0, lt=1, description="Share of outcome variance explained by blocks and covariates."
+    )
+    simulations: int = Field(500, ge=0, description="Simulated trials for the simulated power (0 = none).")
+
 
 class RctDesign(DesignBase):
     kind: Literal["rct"]
     treatment: RctTreatment
     estimator: RctEstimator = Field(default_factory=RctEstimator)
-    estimand: Literal["itt", "cace"] = "itt"
-    attrition: Attrition | None = None
+    estimand: Literal["itt", "cace"] = Field(
+        "itt", description="itt (effect of assignment) or cace (complier average causal effect, by IV)."
+    )
+    attrition: Attrition | None = Field(None, description="Which column records that the outcome was observed.")
+    power: PowerSpec = Field(default_factory=PowerSpec, description="Inputs of `cpeval power`.")
+
+    @classmethod
+    def available_checks(cls) -> frozenset[str]:
+        return RCT_CHECKS
 
     @model_validator(mode="after")
     def _rct_rules(self) -> RctDesign:
-        if self.estimand == "cace" and self.treatment.received is None:
-            raise ValueError("estimand 'cace' needs 'treatment.received', the take-up column")
+        tr = self.treatment
+        if self.estimand == "cace" and tr.received is None:
+            raise ValueError(
+                "estimand 'cace' needs 'treatment.received', the 0/1 take-up column; add it or set estimand: itt"
+            )
+        roles = {tr.assignment: "treatment.assignment", tr.received: "treatment.received",
+                 tr.block: "treatment.block", tr.cluster: "treatment.cluster"}
+        for c in self.estimator.covariates:
+            if c in roles:
+                raise ValueError(
+                    f"estimator.covariates lists {c!r}, which is {roles[c]}; covariates must be baseline "
+                    "measures taken before randomisation"
+                )
+        if self.attrition is not None and self.attrition.observed in roles:
+            raise ValueError(f"attrition.observed {self.attrition.observed!r} is also {roles[self.attrition.observed]}")
+        if "attrition" in self.checks and self.attrition is None:
+            raise ValueError(
+                "check 'attrition' needs an 'attrition: {observed: <0/1 column>}' section naming the column "
+                "that records whether the outcome was observed"
+            )
+        if self.estimator.method == "lin" and not self.estimator.covariates:
+            raise ValueError("method 'lin' adjusts for covariates; list them in estimator.covariates "
+                             "or use method: difference_in_means")
         return self

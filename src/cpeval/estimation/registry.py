@@ -15,9 +15,58 @@ def _twfe() -> type:
     return TwoWayFixedEffects
 
 
+def _event_study() -> type:
+    from cpeval.estimation.did.event_study import EventStudy
+
+    return EventStudy
+
+
+def _sun_abraham() -> type:
+    from cpeval.estimation.did.sun_abraham import SunAbraham
+
+    return SunAbraham
+
+
+def _poisson() -> type:
+    from cpeval.estimation.did.poisson import PoissonDid
+
+    return PoissonDid
+
+
+def _rct_dim() -> type:
+    from cpeval.estimation.rct.estimators import DifferenceInMeans
+
+    return DifferenceInMeans
+
+
+def _rct_lin() -> type:
+    from cpeval.estimation.rct.estimators import Lin
+
+    return Lin
+
+
+def _callaway_santanna() -> type:
+    from cpeval.estimation.did.callaway_santanna import CallawaySantAnna
+
+    return CallawaySantAnna
+
+
+
+def _synth_abadie() -> type:
+    from cpeval.estimation.synth.abadie import AbadieSynth
+
+    return AbadieSynth
+
 # Each entry is a function returning the class, so heavy dependencies load only when a design needs them.
 REGISTRY: dict[tuple[str, str], Callable[[], type]] = {
     ("did", "twfe"): _twfe,
+    ("synthetic_control", "abadie"): _synth_abadie,
+    ("rct", "difference_in_means"): _rct_dim,
+    ("rct", "lin"): _rct_lin,
+    ("did", "event_study"): _event_study,
+    ("did", "sun_abraham"): _sun_abraham,
+    ("did", "poisson"): _poisson,
+    ("did", "callaway_santanna"): _callaway_santanna,
 }
 
 

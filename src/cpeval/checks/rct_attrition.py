@@ -1,0 +1,67 @@
+"""Attrition in a randomised trial: overall and differential loss to follow-up, by arm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cpeval.results import CheckResult
+
+if TYPE_CHECKING:
+    from cpeval.data.panel import Panel
+    from cpeval.results import Effect
+
+
+def check_attrition(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
+    from cpeval.estimation.inference import wald_interval
+    from cpeval.estimation.rct.core import _dummies
+    from cpeval.estimation.rct.estimators import trial_frame
+    from cpeval.estimation.rct.robust import ols_cr2, ols_hc2
+
+    design = panel.design
+    spec = design.attrition  # type: ignore[attr-defined]
+    tf = trial_frame(panel, design)  # type: ignore[arg-type]
+    t = tf.z.astype(bool)
+    lost = (~tf.observed).astype(float)
+    overall = float(lost.mean())
+    rate1, rate0 = float(lost[t].mean()), float(lost[~t].mean())
+    differential = rate1 - rate0
+    cols = [np.ones(len(lost)), tf.z]
+    R = np.column_stack(cols)
+    if tf.block is not None and int(tf.block.max()) > 0:
+        R = np.hstack([R, _dummies(tf.block)])
+    fit = ols_cr2(R, lost, tf.cluster) if tf.cluster is not None else ols_hc2(R, lost)
+    se = float(np.sqrt(fit.vcov[1, 1]))
+    test = wald_interval(float(fit.beta[1]), se, design.inference.level, fit.df) if se > 0 else None
+    values = {
+        "overall": overall, "treated": rate1, "control": rate0, "differential": differential,
+        "differential_p_value": test.p_value if test else None,
+        "max_differential": spec.max_differential, "max_overall": spec.max_overall,
+    }
+    lee = {e.outcome: e.diagnostics.get("lee_bounds") for e in effects if e.diagnostics.get("lee_bounds")}
+    if lee:
+        values["lee_bounds"] = lee
+    table = (
+        {"arm": "treated", "assigned": int(t.sum()), "lost": int(lost[t].sum()), "attrition": rate1},
+        {"arm": "control", "assigned": int((~t).sum()), "lost": int(lost[~t].sum()), "attrition": rate0},
+        {"arm": "overall", "assigned": len(lost), "lost": int(lost.sum()), "attrition": overall},
+    )
+    msg = (f"overall attrition {overall:.1%}, treated {rate1:.1%} vs control {rate0:.1%} "
+           f"(differential {differential:+.1%}" + (f", p = {test.p_value:.3g})" if test else ")"))
+    problems = []
+    if abs(differential) > spec.max_differential:
+        problems.append(f"differential attrition {abs(differential):.1%} exceeds attrition.max_differential "
+                        f"{spec.max_differential:.1%}")
+    if overall > spec.max_overall:
+        problems.append(f"overall attrition {overall:.1%} exceeds attrition.max_overall {spec.max_overall:.1%}")
+    if problems:
+        import warnings
+
+        from cpeval.errors import CpevalWarning
+
+        text = "; ".join(problems) + "; the estimates may be biased: read the Lee (2009) bounds"
+        warnings.warn(text, CpevalWarning, stacklevel=2)
+        return [CheckResult("attrition", "warn", f"{msg}: {text}", table=table, values=values)]
+    return [CheckResult("attrition", "pass", msg + "; within the design's thresholds", table=table, values=values)]

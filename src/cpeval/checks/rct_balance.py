@@ -1,0 +1,92 @@
+"""Baseline balance of a randomised trial: standardised differences, variance ratios and a joint test."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cpeval.results import CheckResult
+
+if TYPE_CHECKING:
+    from cpeval.data.panel import Panel
+    from cpeval.results import Effect
+
+MAX_STD_DIFF = 0.25  # What Works Clearinghouse: above 0.25 SD baseline equivalence is not met
+JOINT_ALPHA = 0.05
+
+
+def joint_test(X: np.ndarray, z: np.ndarray, block: np.ndarray | None, cluster: np.ndarray | None) -> dict:
+    """Wald test that the covariates do not predict assignment (z on 1, X, block dummies; HC2 or CR2)."""
+    from scipy import stats
+
+    from cpeval.estimation.rct.core import _dummies
+    from cpeval.estimation.rct.robust import ols_cr2, ols_hc2
+
+    p = X.shape[1]
+    cols = [np.ones((len(z), 1)), X - X.mean(axis=0)]
+    if block is not None and int(block.max()) > 0:
+        cols.append(_dummies(block))
+    R = np.hstack(cols)
+    fit = ols_cr2(R, z, cluster) if cluster is not None else ols_hc2(R, z)
+    b = fit.beta[1 : p + 1]
+    V = fit.vcov[1 : p + 1, 1 : p + 1]
+    wald = float(b @ np.linalg.solve(V, b))
+    kind = "CR2" if cluster is not None else "HC2"
+    return {"statistic": wald, "df": p, "p_value": float(stats.chi2.sf(wald, p)),
+            "test": f"Wald chi2: covariates jointly predict assignment ({kind})"}
+
+
+def balance_table(X: np.ndarray, z: np.ndarray, names: Sequence[str]) -> list[dict]:
+    t = z.astype(bool)
+    m1, m0 = X[t].mean(axis=0), X[~t].mean(axis=0)
+    v1, v0 = X[t].var(axis=0, ddof=1), X[~t].var(axis=0, ddof=1)
+    pooled = np.sqrt((v1 + v0) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd_diff = np.where(pooled > 0, (m1 - m0) / pooled, 0.0)
+        ratio = np.where(v0 > 0, v1 / v0, np.nan)
+    return [
+        {"covariate": n, "mean_treated": float(a), "mean_control": float(b), "std_diff": float(s),
+         "variance_ratio": float(r)}
+        for n, a, b, s, r in zip(names, m1, m0, sd_diff, ratio, strict=True)
+    ]
+
+
+def check_balance(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
+    from cpeval.estimation.rct.estimators import trial_frame
+
+    design = panel.design
+    covs = list(design.estimator.covariates)  # type: ignore[attr-defined]
+    if not covs:
+        return [CheckResult("balance", "info", "no baseline covariates declared (estimator.covariates); "
+                            "nothing to compare between the arms")]
+    tf = trial_frame(panel, design)  # type: ignore[arg-type]
+    X = tf.frame[covs].to_numpy(float)
+    table = balance_table(X, tf.z, covs)
+    joint = joint_test(X, tf.z, tf.block, tf.cluster)
+    values: dict = {"joint": joint, "max_abs_std_diff": max(abs(r["std_diff"]) for r in table)}
+    if design.attrition is not None:  # type: ignore[attr-defined]
+        keep = tf.observed
+        values["joint_analysed_sample"] = joint_test(
+            X[keep], tf.z[keep], None if tf.block is None else tf.block[keep],
+            None if tf.cluster is None else np.unique(tf.cluster[keep], return_inverse=True)[1],
+        )
+        for row, r2 in zip(table, balance_table(X[keep], tf.z[keep], covs), strict=True):
+            row["std_diff_analysed"] = r2["std_diff"]
+    big = [r["covariate"] for r in table if abs(r["std_diff"]) > MAX_STD_DIFF]
+    problems = []
+    if big:
+        problems.append(f"standardised difference above {MAX_STD_DIFF} for {', '.join(big)}")
+    if joint["p_value"] < JOINT_ALPHA:
+        problems.append(f"covariates jointly predict assignment (p = {joint['p_value']:.3g})")
+    if problems:
+        return [CheckResult("balance", "warn", "; ".join(problems) + "; adjust for these covariates (method: "
+                            "lin) and check how the randomisation was carried out", table=tuple(table),
+                            values=values)]
+    return [CheckResult(
+        "balance", "pass",
+        f"{len(covs)} baseline covariate(s) balanced: largest |standardised difference| "
+        f"{values['max_abs_std_diff']:.3f}; joint test p = {joint['p_value']:.3g}",
+        table=tuple(table), values=values,
+    )]

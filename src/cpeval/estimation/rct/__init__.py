@@ -1,0 +1,1 @@
+"""Randomised-trial estimators: difference in means, Lin (2013), blocked and clustered designs, CACE."""

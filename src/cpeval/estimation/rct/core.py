@@ -1,0 +1,142 @@
+"""Point estimates and design-based standard errors for randomised trials (numpy only).
+
+Every estimator is one least-squares fit whose regressors encode the design:
+
+* unblocked difference in means: y on (1, z) -- HC2 equals the Neyman variance s1^2/n1 + s0^2/n0, with
+  Welch-Satterthwaite degrees of freedom;
+* block-weighted difference in means: y on (1, z, D, z*D) with D the block dummies centred at their sample
+  means; the coefficient on z is sum_b (n_b/n) (ybar_1b - ybar_0b) and its HC2 variance is the blockwise
+  Neyman variance sum_b (n_b/n)^2 (s_1b^2/n_1b + s_0b^2/n_0b) (Imbens & Rubin 2015, ch. 9);
+* block fixed effects: y on (1, z, D) (precision-weighted within-block contrasts);
+* Lin (2013): covariates centred and interacted with z, added to any of the above;
+* matched pairs (every block 2 units, one treated): mean of pair differences, variance
+  sum_j (tau_j - tau)^2 / (J (J - 1)), J - 1 degrees of freedom (Imai 2008);
+* cluster randomisation: the same regressions with CR2 errors and Bell-McCaffrey degrees of freedom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cpeval.estimation.rct.robust import ols_cr2, ols_hc2, welch_df
+
+
+@dataclass(frozen=True)
+class Trial:
+    """The analysis sample of one outcome, as arrays."""
+
+    y: np.ndarray
+    z: np.ndarray  # 0/1 float
+    block: np.ndarray | None  # integer codes 0..B-1
+    cluster: np.ndarray | None  # integer codes 0..G-1
+    X: np.ndarray  # baseline covariates (n x p), possibly p = 0
+    d: np.ndarray | None = None  # take-up, for the CACE
+
+
+@dataclass(frozen=True)
+class Estimate:
+    estimate: float
+    std_error: float
+    df: float
+    variance_type: str
+    n_clusters: int | None
+    notes: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+
+def _dummies(codes: np.ndarray) -> np.ndarray:
+    """Block dummies without the first block, centred at their sample means."""
+    n_b = int(codes.max()) + 1
+    D = np.zeros((len(codes), n_b - 1))
+    rows = np.flatnonzero(codes > 0)
+    D[rows, codes[rows] - 1] = 1.0
+    return D - D.mean(axis=0)
+
+
+def design_matrix(trial: Trial, method: str, blocked: str) -> np.ndarray:
+    """Regressors (1, z, main effects, z x interactions) for ``method`` under ``blocked`` weighting."""
+    z = trial.z
+    main: list[np.ndarray] = []
+    inter: list[np.ndarray] = []
+    if method == "lin" and trial.X.shape[1]:
+        Xc = trial.X - trial.X.mean(axis=0)
+        main.append(Xc)
+        inter.append(Xc)
+    if trial.block is not None and int(trial.block.max()) > 0:
+        D = _dummies(trial.block)
+        main.append(D)
+        if blocked == "weighted":
+            inter.append(D)
+    blocks = [np.ones_like(z)[:, None], z[:, None], *main, *[E * z[:, None] for E in inter]]
+    return np.hstack(blocks)
+
+
+def _singleton_arms(trial: Trial) -> bool:
+    if trial.block is None:
+        return False
+    n1 = np.bincount(trial.block, weights=trial.z)
+    n = np.bincount(trial.block)
+    return bool(np.any((n1 < 2) | (n - n1 < 2)))
+
+
+def _all_pairs(trial: Trial) -> bool:
+    if trial.block is None or trial.cluster is not None:
+        return False
+    n1 = np.bincount(trial.block, weights=trial.z)
+    n = np.bincount(trial.block)
+    return bool(np.all((n == 2) & (n1 == 1)))
+
+
+def estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
+    """The intent-to-treat effect of assignment and its design-based standard error."""
+    notes: list[str] = []
+    if trial.block is not None and method == "difference_in_means" and _all_pairs(trial):
+        return _matched_pairs(trial)
+    if trial.block is not None and blocked == "weighted" and _singleton_arms(trial):
+        notes.append(
+            "some blocks have a single unit in one arm, so the within-block variance is not estimable; "
+            "used block fixed effects instead of the block-weighted estimator (set estimator.blocked: "
+            "fixed_effects to silence this)"
+        )
+        blocked = "fixed_effects"
+    if trial.cluster is None and trial.block is None and method == "difference_in_means":
+        return _neyman(trial)
+    X = design_matrix(trial, method, blocked)
+    if trial.cluster is not None:
+        fit = ols_cr2(X, trial.y, trial.cluster)
+        vtype = "CR2 cluster-robust (Bell-McCaffrey); t with Bell-McCaffrey df"
+    else:
+        fit = ols_hc2(X, trial.y)
+        vtype = "HC2 (Neyman); t with n - k df"
+    label = {"difference_in_means": "difference in means", "lin": "Lin (2013) interacted regression"}[method]
+    if trial.block is not None:
+        label += "; block-weighted" if blocked == "weighted" else "; block fixed effects"
+    se = float(np.sqrt(fit.vcov[1, 1]))
+    return Estimate(float(fit.beta[1]), se, fit.df, f"{vtype} [{label}]", fit.n_clusters, tuple(notes))
+
+
+def _neyman(trial: Trial) -> Estimate:
+    y, z = trial.y, trial.z.astype(bool)
+    y1, y0 = y[z], y[~z]
+    n1, n0 = len(y1), len(y0)
+    if n1 < 2 or n0 < 2:
+        from cpeval.errors import EstimationError
+
+        raise EstimationError(f"each arm needs at least 2 observed units; found {n1} treated and {n0} control")
+    v1, v0 = y1.var(ddof=1), y0.var(ddof=1)
+    se = float(np.sqrt(v1 / n1 + v0 / n0))
+    return Estimate(
+        float(y1.mean() - y0.mean()), se, welch_df(v1, n1, v0, n0),
+        "Neyman (= HC2); t with Welch-Satterthwaite df", None,
+    )
+
+
+def _matched_pairs(trial: Trial) -> Estimate:
+    b, z, y = trial.block, trial.z, trial.y
+    J = int(b.max()) + 1
+    tau_j = np.bincount(b, weights=y * z, minlength=J) - np.bincount(b, weights=y * (1 - z), minlength=J)
+    tau = float(tau_j.mean())
+    se = float(np.sqrt(np.sum((tau_j - tau) ** 2) / (J * (J - 1))))
+    return Estimate(tau, se, float(J - 1), "matched-pair variance (Imai 2008); t with J - 1 df", None)

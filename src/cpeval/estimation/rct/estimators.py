@@ -1,0 +1,318 @@
+"""Randomised-trial estimators: ``difference_in_means`` and ``lin``, for the ITT or (by IV) the CACE.
+
+Each ``fit`` also re-randomises (``inference.permutations``) and adjusts p-values across the design's
+outcomes (``inference.multiple_testing``); both need every outcome, so a fit computes the family's
+statistics afresh (cheap: a few matrix products) rather than keeping state between calls.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from cpeval.data.panel import TREATED
+from cpeval.errors import CpevalWarning, DesignError, EstimationError
+from cpeval.estimation.inference import wald_interval
+from cpeval.estimation.rct.core import Trial, estimate_itt
+from cpeval.results import Effect, p_value
+
+if TYPE_CHECKING:
+    from cpeval.data.panel import Panel
+    from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.designs.rct import RctDesign
+
+FEW_CLUSTERS_RCT = 40
+RW_DEFAULT_DRAWS = 2000
+
+
+def few_clusters_note(n_clusters: int | None, column: str | None) -> str | None:
+    if n_clusters is None or n_clusters >= FEW_CLUSTERS_RCT:
+        return None
+    return (
+        f"only {n_clusters} clusters of {column!r} were randomised: cluster-robust errors are unreliable with "
+        f"fewer than about {FEW_CLUSTERS_RCT}; cpeval uses CR2 with Bell-McCaffrey degrees of freedom, "
+        "but read the randomisation-inference p-value (set inference.permutations) alongside it"
+    )
+
+
+@dataclass(frozen=True)
+class TrialFrame:
+    """The validated frame sorted by unit, with block and cluster codes, shared by all outcomes."""
+
+    frame: pd.DataFrame
+    z: np.ndarray
+    block: np.ndarray | None
+    cluster: np.ndarray | None
+    observed: np.ndarray  # 1 if the outcome was not lost to attrition
+
+    def rows(self, column: str) -> np.ndarray:
+        return self.observed & self.frame[column].notna().to_numpy()
+
+    def trial(self, column: str, covariates: list[str], received: str | None) -> Trial:
+        keep = self.rows(column)
+        f = self.frame.loc[keep]
+        X = f[covariates].to_numpy(float) if covariates else np.empty((int(keep.sum()), 0))
+        return Trial(
+            y=f[column].to_numpy(float),
+            z=self.z[keep],
+            block=_recode(self.block[keep]) if self.block is not None else None,
+            cluster=_recode(self.cluster[keep]) if self.cluster is not None else None,
+            X=X,
+            d=f[received].to_numpy(float) if received else None,
+        )
+
+
+def _recode(codes: np.ndarray) -> np.ndarray:
+    return np.unique(codes, return_inverse=True)[1]
+
+
+def trial_frame(panel: Panel, design: RctDesign) -> TrialFrame:
+    """Sort by unit (so results do not depend on row order) and code blocks and clusters as 0..B-1."""
+    if design.data.weights:
+        raise DesignError(
+            "data.weights is not supported for kind 'rct' (design-based trial estimators weight people "
+            "equally); remove data.weights"
+        )
+    frame = panel.frame.sort_values(panel.unit, kind="mergesort").reset_index(drop=True)
+    tr = design.treatment
+    block = pd.factorize(frame[tr.block], sort=True)[0] if tr.block else None
+    cluster = pd.factorize(frame[tr.cluster], sort=True)[0] if tr.cluster else None
+    if block is not None and cluster is not None:
+        per = pd.Series(block).groupby(cluster).nunique()
+        if bool((per > 1).any()):
+            raise EstimationError(
+                f"{int((per > 1).sum())} clusters of {tr.cluster!r} span several blocks of {tr.block!r}; "
+                "clusters must be nested in blocks (each cluster is randomised within one block)"
+            )
+    if design.attrition is not None:
+        observed = frame[design.attrition.observed].to_numpy() == 1
+    else:
+        observed = np.ones(len(frame), dtype=bool)
+    z = frame[TREATED].to_numpy(float)
+    return TrialFrame(frame, z, block, cluster, observed)
+
+
+@dataclass(frozen=True)
+class FamilyInference:
+    """Randomisation-inference and multiplicity-adjusted p-values for every outcome of the design."""
+
+    ri_p: dict[str, float]
+    ri_draws: int
+    adjusted: dict[str, float]
+    method: str
+    raw: dict[str, float]
+
+
+def _ri_matrix(tf: TrialFrame, design: RctDesign) -> np.ndarray:
+    """Outcomes as columns (NaN outside each outcome's analysis sample); ``lin`` uses covariate residuals."""
+    cols = []
+    covs = design.estimator.covariates
+    for o in design.outcomes:
+        keep = tf.rows(o.column)
+        y = np.full(len(tf.frame), np.nan)
+        yk = tf.frame.loc[keep, o.column].to_numpy(float)
+        if design.estimator.method == "lin" and covs:
+            X = tf.frame.loc[keep, covs].to_numpy(float)
+            X1 = np.column_stack([np.ones(len(yk)), X - X.mean(axis=0)])
+            yk = yk - X1[:, 1:] @ np.linalg.lstsq(X1, yk, rcond=None)[0][1:]
+        y[keep] = yk
+        cols.append(y)
+    return np.column_stack(cols)
+
+
+def family_inference(tf: TrialFrame, design: RctDesign, raw_p: dict[str, float]) -> FamilyInference:
+    from cpeval.estimation.rct.multiple import adjust
+    from cpeval.estimation.rct.randomization import p_values, statistics
+
+    method = design.inference.multiple_testing
+    n_draws = design.inference.permutations
+    if method == "romano_wolf" and n_draws == 0:
+        n_draws = RW_DEFAULT_DRAWS
+    names = [o.name for o in design.outcomes]
+    ri_p: dict[str, float] = {}
+    t_obs = t_null = None
+    if n_draws:
+        rng = np.random.default_rng(design.inference.seed)
+        observed, null = statistics(
+            _ri_matrix(tf, design), tf.z, tf.block, tf.cluster, design.estimator.blocked, n_draws, rng
+        )
+        if design.inference.permutations:
+            ri_p = dict(zip(names, p_values(observed, null, n_draws).tolist(), strict=True))
+        sd = null.std(axis=0)
+        sd[sd == 0] = 1.0
+        t_obs, t_null = observed / sd, null / sd
+    p = np.array([raw_p[n] for n in names])
+    adj = adjust(method, p, t_obs, t_null) if len(names) > 1 or method == "romano_wolf" else p
+    return FamilyInference(ri_p, n_draws, dict(zip(names, adj.tolist(), strict=True)), method, raw_p)
+
+
+class RctEstimatorBase:
+    """Shared ``fit`` of the randomised-trial estimators."""
+
+    method = "difference_in_means"
+
+    def __init__(self, design: RctDesign):
+        self.design = design
+
+    def _itt(self, tf: TrialFrame, outcome: OutcomeSpec):
+        est = self.design.estimator
+        trial = tf.trial(outcome.column, est.covariates, self.design.treatment.received)
+        n1 = int(trial.z.sum())
+        if n1 < 1 or n1 == len(trial.z):
+            raise EstimationError(
+                f"outcome {outcome.name!r}: after attrition one arm has no observed units "
+                f"({n1} treated of {len(trial.z)}); the effect cannot be estimated"
+            )
+        return trial, estimate_itt(trial, self.method, est.blocked)
+
+    def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
+        design = self.design
+        tf = trial_frame(panel, design)
+        trial, itt = self._itt(tf, outcome)
+        if not (math.isfinite(itt.estimate) and math.isfinite(itt.std_error) and itt.std_error > 0):
+            raise EstimationError(
+                f"outcome {outcome.name!r}: the effect is not identified (estimate {itt.estimate}, "
+                f"SE {itt.std_error}); check that both arms have variation in the outcome"
+            )
+        level = design.inference.level
+        notes = list(itt.notes)
+        few = few_clusters_note(itt.n_clusters, design.treatment.cluster)
+        if few:
+            notes.append(few)
+        diagnostics: dict = {
+            "arms": _arms(trial),
+            "blocks": int(trial.block.max()) + 1 if trial.block is not None else None,
+            "blocked": design.estimator.blocked if trial.block is not None else None,
+            "covariates": list(design.estimator.covariates) if self.method == "lin" else [],
+        }
+        estimate, se, df, vtype = itt.estimate, itt.std_error, itt.df, itt.variance_type
+        estimand = design.estimand
+        if estimand == "cace":
+            estimate, se, df, vtype, iv_diag, iv_notes = self._cace(trial, outcome)
+            diagnostics["itt"] = {"estimate": itt.estimate, "std_error": itt.std_error, "df": itt.df,
+                                  "variance_type": itt.variance_type,
+                                  "p_value": p_value(itt.estimate / itt.std_error, itt.df)}
+            diagnostics["first_stage"] = iv_diag
+            notes += iv_notes
+        ci = wald_interval(estimate, se, level, df)
+        # family-wide: raw p-values of every outcome (same estimand), RI and adjusted p-values
+        raw = {}
+        for o in design.outcomes:
+            if o.name == outcome.name:
+                raw[o.name] = ci.p_value
+            else:
+                _, other = self._itt(tf, o)
+                raw[o.name] = p_value(other.estimate / other.std_error, other.df)
+        fam = family_inference(tf, design, raw)
+        diagnostics["p_value_raw"] = ci.p_value
+        diagnostics["p_value_adjusted"] = fam.adjusted[outcome.name]
+        diagnostics["multiple_testing"] = fam.method
+        diagnostics["family_size"] = len(design.outcomes)
+        diagnostics["ri_p_value"] = fam.ri_p.get(outcome.name)
+        diagnostics["ri_draws"] = design.inference.permutations
+        if fam.ri_p:
+            diagnostics["ri_statistic"] = (
+                "block-weighted difference in means" + (" of covariate residuals" if self.method == "lin" else "")
+                + (", re-randomised by cluster" if tf.cluster is not None else "")
+                + (" within blocks" if tf.block is not None else "")
+            )
+        if design.attrition is not None:
+            diagnostics["lee_bounds"] = self._lee(tf, outcome)
+        for note in notes:
+            warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
+        units = tf.frame.loc[tf.rows(outcome.column), panel.unit].nunique()
+        return Effect(
+            outcome=outcome.name,
+            family=outcome.family,
+            measure=outcome.measure,
+            better_if=outcome.better_if,
+            estimand=estimand,
+            method=self.method,
+            estimate=estimate,
+            std_error=se,
+            level=level,
+            ci_lower=ci.lower,
+            ci_upper=ci.upper,
+            p_value=ci.p_value,
+            n_obs=len(trial.y),
+            n_units=int(units),
+            n_clusters=itt.n_clusters,
+            variance_type=vtype,
+            df=df,
+            diagnostics=diagnostics,
+            warnings=tuple(notes),
+        )
+
+    def _cace(self, trial: Trial, outcome: OutcomeSpec):
+        from cpeval.estimation._adapters.linearmodels import iv_2sls
+        from cpeval.estimation.rct.core import _dummies
+
+        exog = [np.ones((len(trial.y), 1))]
+        if self.method == "lin" and trial.X.shape[1]:
+            exog.append(trial.X - trial.X.mean(axis=0))
+        if trial.block is not None and int(trial.block.max()) > 0:
+            exog.append(_dummies(trial.block))
+        assert trial.d is not None
+        if np.all(trial.d == trial.z):
+            raise EstimationError(
+                f"outcome {outcome.name!r}: take-up equals assignment for everyone, so the CACE equals the "
+                "ITT; use estimand: itt"
+            )
+        fit = iv_2sls(trial.y, trial.d, trial.z, np.hstack(exog), trial.cluster)
+        notes = []
+        if fit.first_stage_f < 10:
+            notes.append(
+                f"weak first stage: assignment moves take-up by {fit.first_stage_coef:.3f} (F = "
+                f"{fit.first_stage_f:.1f} < 10); the CACE and its interval are unreliable"
+            )
+        df = (fit_clusters(trial) - 1) if trial.cluster is not None else None
+        diag = {"coefficient": fit.first_stage_coef, "f_statistic": fit.first_stage_f,
+                "partial_r2": fit.first_stage_partial_r2,
+                "take_up_treated": float(trial.d[trial.z == 1].mean()),
+                "take_up_control": float(trial.d[trial.z == 0].mean())}
+        vtype = f"{fit.cov_type}; " + ("t with G-1 df" if df else "normal reference")
+        return fit.estimate, fit.std_error, df, vtype, diag, notes
+
+    def _lee(self, tf: TrialFrame, outcome: OutcomeSpec) -> dict:
+        from cpeval.estimation.rct.lee import lee_bounds, lee_bounds_ci
+
+        y = tf.frame[outcome.column].to_numpy(float)
+        obs = tf.observed & ~np.isnan(y)
+        bounds = lee_bounds(y, tf.z, obs)
+        reps = self.design.inference.bootstrap or 200
+        rng = np.random.default_rng(self.design.inference.seed)
+        lo, hi = lee_bounds_ci(y, tf.z, obs, self.design.inference.level, reps, rng)
+        bounds.update({"ci_lower": lo, "ci_upper": hi, "bootstrap": reps,
+                       "note": "bounds ignore blocks; the interval resamples people"})
+        return bounds
+
+
+def fit_clusters(trial: Trial) -> int:
+    return int(trial.cluster.max()) + 1 if trial.cluster is not None else 0
+
+
+def _arms(trial: Trial) -> dict:
+    z = trial.z.astype(bool)
+    out = {"n_treated": int(z.sum()), "n_control": int((~z).sum()),
+           "mean_treated": float(trial.y[z].mean()), "mean_control": float(trial.y[~z].mean())}
+    if trial.cluster is not None:
+        out["clusters_treated"] = int(np.unique(trial.cluster[z]).size)
+        out["clusters_control"] = int(np.unique(trial.cluster[~z]).size)
+    return out
+
+
+class DifferenceInMeans(RctEstimatorBase):
+    """Difference in means with the Neyman/HC2 variance (block-weighted if blocked; CR2 if clustered)."""
+
+    method = "difference_in_means"
+
+
+class Lin(RctEstimatorBase):
+    """Lin (2013): baseline covariates centred and fully interacted with assignment; HC2 or CR2 errors."""
+
+    method = "lin"

@@ -1,0 +1,61 @@
+"""Multiple-outcome adjustments: Holm and Romano-Wolf (family-wise error), Benjamini-Hochberg (FDR)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values."""
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg (1995) adjusted p-values (q-values of the step-up procedure)."""
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    adj = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def romano_wolf(t_obs: np.ndarray, t_null: np.ndarray) -> np.ndarray:
+    """Romano & Wolf (2005) step-down adjusted p-values from a joint null distribution of the statistics.
+
+    ``t_obs`` (K,) and ``t_null`` (draws x K) are statistics on comparable scales (here each outcome's
+    re-randomised effect divided by its observed standard error). The hypothesis with the j-th largest
+    |t| is compared with the distribution of the maximum |t*| over the hypotheses not yet rejected, and
+    the adjusted p-values are made monotone.
+    """
+    a_obs = np.abs(np.asarray(t_obs, dtype=float))
+    a_null = np.abs(np.asarray(t_null, dtype=float))
+    R = a_null.shape[0]
+    order = np.argsort(-a_obs, kind="stable")
+    # running max over the remaining (smaller) hypotheses: reverse cumulative max across sorted columns
+    tail_max = np.maximum.accumulate(a_null[:, order[::-1]], axis=1)[:, ::-1]
+    tol = 1e-9 * np.maximum(1.0, a_obs[order])
+    raw = (1.0 + np.sum(tail_max >= a_obs[order] - tol, axis=0)) / (1.0 + R)
+    adj = np.maximum.accumulate(raw)
+    out = np.empty(len(a_obs))
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def adjust(method: str, p: np.ndarray, t_obs: np.ndarray | None = None, t_null: np.ndarray | None = None) -> np.ndarray:
+    if method == "holm":
+        return holm(p)
+    if method == "bh":
+        return benjamini_hochberg(p)
+    if method == "romano_wolf":
+        assert t_obs is not None and t_null is not None
+        return romano_wolf(t_obs, t_null)
+    return np.asarray(p, dtype=float)
