@@ -36,6 +36,9 @@ test: $(VENV)/.installed-dev
 test-all: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2 -q
 
+book: $(VENV)/.installed-dev
+	MPLBACKEND=Agg $(BIN)/jupyter-book build book -W --keep-going
+
 bench: $(VENV)/.installed-dev
 	@echo "Benchmarks compare against peer packages; see benchmarks/README.md"
 
