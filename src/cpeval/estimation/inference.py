@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from cpeval.results import critical_value, p_value
+from cpeval.results import Effect, critical_value, p_value
+
+if TYPE_CHECKING:
+    from cpeval.designs.outcomes import OutcomeSpec
 
 FEW_CLUSTERS = 30
 
@@ -31,3 +36,49 @@ def few_clusters_warning(n_clusters: int | None, column: str) -> str | None:
             "randomisation inference is safer)"
         )
     return None
+
+
+def make_effect(
+    outcome: OutcomeSpec,
+    *,
+    method: str,
+    estimand: str,
+    estimate: float,
+    std_error: float,
+    level: float,
+    df: float | None,
+    n_obs: int,
+    n_units: int,
+    n_clusters: int | None,
+    variance_type: str,
+    path: tuple[dict[str, Any], ...] = (),
+    diagnostics: Mapping[str, Any] | None = None,
+    warnings: Sequence[str] = (),
+) -> Effect:
+    """Build an :class:`Effect` for ``outcome``: the interval and p-value come from estimate, SE and t(df).
+
+    Every estimator reports through this one function, so intervals are computed the same way everywhere.
+    """
+    ci = wald_interval(estimate, std_error, level, df)
+    return Effect(
+        outcome=outcome.name,
+        family=outcome.family,
+        measure=outcome.measure,
+        better_if=outcome.better_if,
+        estimand=estimand,
+        method=method,
+        estimate=float(estimate),
+        std_error=float(std_error),
+        level=level,
+        ci_lower=ci.lower,
+        ci_upper=ci.upper,
+        p_value=ci.p_value,
+        n_obs=int(n_obs),
+        n_units=int(n_units),
+        n_clusters=None if n_clusters is None else int(n_clusters),
+        variance_type=variance_type,
+        df=df,
+        path=tuple(path),
+        diagnostics=dict(diagnostics or {}),
+        warnings=tuple(warnings),
+    )

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import CpevalWarning, EstimationError
-from cpeval.estimation.inference import few_clusters_warning, wald_interval
-from cpeval.results import Effect
+from cpeval.estimation.inference import few_clusters_warning, make_effect
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
     from cpeval.designs.did import DidDesign
     from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.results import Effect
 
 
 class TwoWayFixedEffects:
@@ -54,7 +54,6 @@ class TwoWayFixedEffects:
                 "the treatment indicator may be collinear with the unit and period effects"
             )
         df = (fit.n_clusters - 1) if fit.n_clusters else None
-        ci = wald_interval(b, se, design.inference.level, df)
         notes: list[str] = []
         few = few_clusters_warning(fit.n_clusters, cluster)
         if few:
@@ -68,29 +67,23 @@ class TwoWayFixedEffects:
             )
         for note in notes:
             warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
-        return Effect(
-            outcome=outcome.name,
-            family=outcome.family,
-            measure=outcome.measure,
-            better_if=outcome.better_if,
-            estimand="att",
+        return make_effect(
+            outcome,
             method=self.method,
+            estimand="att",
             estimate=b,
             std_error=se,
             level=design.inference.level,
-            ci_lower=ci.lower,
-            ci_upper=ci.upper,
-            p_value=ci.p_value,
+            df=df,
             n_obs=fit.nobs,
             n_units=int(frame[panel.unit].nunique()),
             n_clusters=fit.n_clusters,
             variance_type=f"cluster-robust by {cluster!r} (CR1: G/(G-1), (N-1)/(N-K)); t with G-1 df",
-            df=df,
             diagnostics={
                 "rsquared_within": fit.rsquared_within,
                 "covariates": list(design.estimator.covariates),
                 "weights": design.data.weights,
                 "treated_cohorts": int(cohorts),
             },
-            warnings=tuple(notes),
+            warnings=notes,
         )
