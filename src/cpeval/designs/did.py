@@ -36,6 +36,61 @@ class DidEstimator(StrictModel):
     )
     control_group: Literal["never_treated", "not_yet_treated"] = "never_treated"
     covariates: list[str] = Field(default_factory=list, description="Time-varying controls.")
+    # Callaway & Sant'Anna (issue 3, part A).
+    approach: Literal["dr", "ipw", "reg"] = Field(
+        "dr", description="Callaway & Sant'Anna 2x2 estimator: 'dr' doubly robust (Sant'Anna & Zhao 2020, "
+        "R did's default), 'ipw' inverse probability weighting, 'reg' outcome regression."
+    )
+    base_period: Literal["varying", "universal"] = Field(
+        "varying", description="Callaway & Sant'Anna: pre-treatment ATT(g,t) compare t with t-1 "
+        "('varying', R's default) or every period with g-1-anticipation ('universal')."
+    )
+    anticipation: int = Field(
+        0, ge=0, description="Periods before adoption in which units may already react; the base period "
+        "moves back by this many periods."
+    )
+    aggregation: Literal["simple", "dynamic", "group", "calendar"] = Field(
+        "simple", description="Callaway & Sant'Anna: which aggregation of ATT(g,t) is the headline effect "
+        "(all four are always kept in the results)."
+    )
+    balance_e: int | None = Field(
+        None, ge=0, description="Callaway & Sant'Anna dynamic aggregation: use only cohorts observed for "
+        "at least this many periods after adoption, so the event-time profile has a fixed composition."
+    )
+    panel: bool = Field(
+        True, description="false = repeated cross-sections (survey waves sampling different people): each "
+        "row is its own unit and data.unit is a respondent id that never repeats."
+    )
+    unbalanced: Literal["balance", "keep"] = Field(
+        "balance", description="Callaway & Sant'Anna with a panel missing some unit-periods: 'balance' drops "
+        "units not seen in every period (R's default); 'keep' uses them (R's allow_unbalanced_panel)."
+    )
+    bootstrap_weights: Literal["rademacher", "mammen"] = Field(
+        "rademacher", description="Multiplier bootstrap weights when inference.bootstrap > 0."
+    )
+    # Event study and Sun & Abraham (issue 3, part B).
+    leads: int | None = Field(
+        None, ge=1, description="Event study: number of pre-treatment coefficients, event times "
+        "-(leads+1)..-2 (-1 is the reference). Default: every available lead."
+    )
+    lags: int | None = Field(
+        None, ge=0, description="Event study: post-treatment event times shown, 0..lags. Default: every "
+        "available lag."
+    )
+    bin_endpoints: bool = Field(
+        True, description="Event study: pool event times beyond the window into the end points (-leads "
+        "and lags bins); false gives them their own coefficients, which are estimated but not reported."
+    )
+    # Poisson pseudo-maximum likelihood (count outcomes).
+    exposure: Literal["population", "none"] = Field(
+        "population", description="Poisson: 'population' uses log(data.population) as an offset, so the "
+        "effect is on the rate per person; 'none' models the raw count."
+    )
+    poisson_form: Literal["auto", "twfe", "extended"] = Field(
+        "auto", description="Poisson: 'twfe' has one treatment coefficient; 'extended' is Wooldridge's "
+        "cohort-by-period form for staggered adoption; 'auto' picks 'extended' when units adopt at "
+        "different times."
+    )
 
     @field_validator("method")
     @classmethod
@@ -43,10 +98,42 @@ class DidEstimator(StrictModel):
         return check_available("did", v)
 
 
+class HonestDidSpec(StrictModel):
+    """Rambachan & Roth (2023) sensitivity of the event-study conclusion to violations of parallel trends."""
+
+    target: Literal["average", "first"] = Field(
+        "average", description="Which post-treatment effect to bound: the average over the post event "
+        "times shown, or the first (event time 0)."
+    )
+    mbar: list[float] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0],
+        description="Relative-magnitudes grid: post-period changes in the trend gap may be up to Mbar times "
+        "the largest pre-period change.",
+    )
+    m: list[float] | None = Field(
+        None, description="Smoothness grid: the slope of the trend gap may change by up to M per period. "
+        "Default: 0 to twice the largest pre-period slope change, 9 points.",
+    )
+
+    @field_validator("mbar", "m")
+    @classmethod
+    def _non_negative(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (not v or any(x < 0 for x in v)):
+            raise ValueError(f"expected a non-empty list of numbers >= 0, got {v!r}")
+        return v
+
+
 class DidDesign(DesignBase):
     kind: Literal["did"]
     treatment: DidTreatment
     estimator: DidEstimator = Field(default_factory=DidEstimator)
+    honest_did: HonestDidSpec = Field(
+        default_factory=HonestDidSpec, description="Options of the 'honest_did' check."
+    )
+
+    @classmethod
+    def available_checks(cls) -> frozenset[str]:
+        return frozenset({"pre_trends", "bacon", "honest_did"})
 
     @property
     def cluster_column(self) -> str:
@@ -61,4 +148,11 @@ class DidDesign(DesignBase):
     def _did_rules(self) -> DidDesign:
         if self.data.time is None:
             raise ValueError("a did design needs 'data.time', the period column")
+        if self.estimator.method == "poisson" and self.estimator.exposure == "population" and (
+            self.data.population is None
+        ):
+            raise ValueError(
+                "estimator.exposure is 'population' but data.population is not set; name the population "
+                "column in data.population, or set estimator.exposure: none to model raw counts"
+            )
         return self

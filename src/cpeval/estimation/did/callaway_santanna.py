@@ -1,0 +1,317 @@
+"""Callaway & Sant'Anna (2021) group-time average treatment effects and their aggregations.
+
+For every cohort g (units first treated in period g) and period t, ATT(g,t) compares the change in the
+outcome from a base period to t of cohort g with the same change in a comparison group: never-treated
+units, or units not yet treated by t (less ``anticipation`` periods). The base period is g-1-anticipation
+for post-treatment cells; for pre-treatment cells it is t-1 (``base_period: varying``) or also
+g-1-anticipation (``universal``, which gives a reference cell fixed at zero). Each 2x2 comparison uses
+outcome regression, inverse-probability weighting or the doubly robust estimator (``approach``), with
+covariates, as R ``did::att_gt`` does via ``DRDID``. Standard errors come from the influence functions
+(clustered if asked); ``inference.bootstrap > 0`` adds the multiplier bootstrap with uniform bands.
+
+The headline :class:`Effect` is the aggregation the design picks; every ATT(g,t) and every aggregation are
+kept in ``Effect.path`` (tidy rows, column ``kind``) and ``Effect.diagnostics``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cpeval.errors import CpevalWarning, EstimationError
+from cpeval.estimation.did import cs_aggregate as agg
+from cpeval.estimation.did.cs_data import CsData, prepare
+from cpeval.estimation.did.cs_drdid import CellProblem, panel_att, rc_att
+from cpeval.estimation.inference import few_clusters_warning
+from cpeval.results import Effect, critical_value, p_value
+
+if TYPE_CHECKING:
+    from cpeval.data.panel import Panel
+    from cpeval.designs.did import DidDesign
+    from cpeval.designs.outcomes import OutcomeSpec
+
+APPROACH_NAMES = {"dr": "doubly robust", "ipw": "inverse probability weighting", "reg": "outcome regression"}
+
+
+def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dict[str, Any]], list[str]]:
+    """All ATT(g,t) with their influence functions (n x K); one Python iteration per cell, none per unit."""
+    est = design.estimator
+    delta, universal = est.anticipation, est.base_period == "universal"
+    per = data.periods
+    T = len(per)
+    glist = np.unique(data.unit_group[data.unit_group > 0])
+    if len(glist) == 0:
+        raise EstimationError("no treated cohort remains to estimate ATT(g,t) for")
+    cells: list[tuple[float, int, int]] = []  # (g, t index, base index; -1 = reference cell)
+    for g in glist:
+        pre = np.flatnonzero(per + delta < g)
+        base_post = int(pre[-1])
+        for ti in range(0 if universal else 1, T):
+            base = base_post if per[ti] >= g or universal else ti - 1
+            cells.append((g, ti, -1 if base == ti else base))
+    K = len(cells)
+    inf = np.zeros((data.n, K), order="F")
+    att = np.zeros(K)
+    info: list[dict[str, Any]] = []
+    problems: list[str] = []
+    is_panel = data.Y is not None
+    group_of = data.unit_group if is_panel else data.row_group
+    assert group_of is not None
+    for k, (g, ti, base) in enumerate(cells):
+        row: dict[str, Any] = {"base_period": data.period_labels[ti if base < 0 else base], "n_treated": 0,
+                               "n_control": 0, "reference": base < 0}
+        info.append(row)
+        if base < 0:
+            continue
+        treated = group_of == g
+        if est.control_group == "never_treated":
+            control = group_of == 0
+        else:
+            horizon = max(per[ti], per[base]) + delta
+            control = (group_of == 0) | ((group_of > horizon) & (group_of != g))
+        try:
+            if is_panel:
+                idx = np.flatnonzero(treated | control)
+                D = treated[idx].astype(float)
+                assert data.Y is not None
+                dy = data.Y[idx, ti] - data.Y[idx, base]
+                X = _design_matrix(None if data.X is None else data.X[idx, min(ti, base)], len(idx))
+                a, psi = panel_att(est.approach, dy, D, X, data.unit_weight[idx])
+                inf[idx, k] = psi * (data.n / len(idx))
+                row["n_treated"], row["n_control"] = int(D.sum()), int(len(idx) - D.sum())
+            else:
+                assert data.tcode is not None and data.ids is not None and data.y is not None
+                in_t = (data.tcode == ti) | (data.tcode == base)
+                idx = np.flatnonzero(in_t & (treated | control))
+                D = treated[idx].astype(float)
+                post = (data.tcode[idx] == ti).astype(float)
+                X = _design_matrix(None if data.Xrow is None or not data.Xrow.shape[1] else data.Xrow[idx],
+                                   len(idx))
+                assert data.row_weight is not None
+                a, psi = rc_att(est.approach, data.y[idx], post, D, X, data.row_weight[idx])
+                inf[:, k] = np.bincount(data.ids[idx], weights=psi * (data.n / len(idx)), minlength=data.n)
+                row["n_treated"] = len(np.unique(data.ids[idx][D == 1]))
+                row["n_control"] = len(np.unique(data.ids[idx][D == 0]))
+            if not math.isfinite(a) or not np.isfinite(psi).all():
+                raise CellProblem("the estimate is not finite")
+            att[k] = a
+        except CellProblem as exc:
+            att[k] = np.nan
+            inf[:, k] = 0.0
+            problems.append(f"ATT(g={_lab(g, data)}, t={data.period_labels[ti]}) not estimated: {exc}")
+        except np.linalg.LinAlgError as exc:
+            att[k] = np.nan
+            inf[:, k] = 0.0
+            problems.append(f"ATT(g={_lab(g, data)}, t={data.period_labels[ti]}) not estimated: {exc}")
+    group = np.array([c[0] for c in cells])
+    time = np.array([per[c[1]] for c in cells])
+    out = agg.Cells(
+        group=group, time=time, event=time - group, att=att, inf=inf, unit_group=data.unit_group,
+        unit_weight=data.unit_weight, glist=glist,
+    )
+    return out, info, problems
+
+
+def _design_matrix(x: np.ndarray | None, n: int) -> np.ndarray:
+    ones = np.ones((n, 1))
+    return ones if x is None else np.hstack([ones, x])
+
+
+def _lab(value: float, data: CsData) -> Any:
+    hit = np.flatnonzero(data.periods == value)
+    if len(hit):
+        return data.period_labels[hit[0]]
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def pretest(cells: agg.Cells, sums: np.ndarray, n: int) -> dict[str, Any]:
+    """Wald test that every pre-treatment ATT(g,t) is zero (R did's pre-test), from the analytic variance."""
+    from scipy import stats
+
+    se = agg.analytic_se(sums, n)
+    pre = np.flatnonzero((cells.group > cells.time) & np.isfinite(se) & np.isfinite(cells.att))
+    if len(pre) == 0:
+        return {"statistic": None, "df": 0, "p_value": None}
+    a = cells.att[pre]
+    V = sums[:, pre].T @ sums[:, pre] / n**2
+    try:
+        w = float(a @ np.linalg.solve(V, a))
+    except np.linalg.LinAlgError:
+        return {"statistic": None, "df": len(pre), "p_value": None}
+    return {"statistic": w, "df": len(pre), "p_value": float(stats.chi2.sf(w, len(pre)))}
+
+
+class CallawaySantAnna:
+    """Group-time ATTs (Callaway & Sant'Anna 2021) aggregated into one headline effect."""
+
+    method = "callaway_santanna"
+
+    def __init__(self, design: DidDesign):
+        self.design = design
+
+    def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
+        design = self.design
+        est = design.estimator
+        level = design.inference.level
+        data = prepare(panel, outcome.column, design)
+        cells, info, problems = group_time_att(data, design)
+        if not np.isfinite(cells.att).any():
+            raise EstimationError(
+                f"outcome {outcome.name!r}: no ATT(g,t) could be estimated: " + "; ".join(problems[:3])
+            )
+        aggs = {
+            "simple": agg.simple(cells),
+            "dynamic": agg.dynamic(cells, est.balance_e, data.periods[0], data.periods[-1]),
+            "group": agg.group(cells),
+            "calendar": agg.calendar(cells),
+        }
+        # one stacked influence matrix: cells | per-element aggregates | overall aggregates
+        blocks = [("att_gt", cells.inf)] + [(name, a.inf) for name, a in aggs.items() if name != "simple"]
+        overall = np.column_stack([a.overall_inf for a in aggs.values()])
+        stacked = np.hstack([b for _, b in blocks] + [overall])
+        sums = agg.cluster_sums(stacked, data.cluster)
+        se_an = agg.analytic_se(sums, data.n)
+        boot = design.inference.bootstrap
+        crit_uniform: dict[str, float] = {}
+        se = se_an
+        if boot > 0:
+            rng = np.random.default_rng(design.inference.seed)
+            draws = agg.multiplier_bootstrap(sums, data.n, boot, rng, est.bootstrap_weights)
+            se = agg.bootstrap_se(draws)
+            start = 0
+            for name, b in blocks:
+                cols = slice(start, start + b.shape[1])
+                crit_uniform[name] = agg.uniform_critical_value(draws[:, cols], se[cols], level)
+                start += b.shape[1]
+        z = critical_value(level)
+        pieces: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        start = 0
+        for name, b in blocks:
+            pieces[name] = (se[start : start + b.shape[1]], se_an[start : start + b.shape[1]])
+            start += b.shape[1]
+        overall_se = dict(zip(aggs, se[start:], strict=True))
+        overall_se_an = dict(zip(aggs, se_an[start:], strict=True))
+
+        def interval(e: float, s: float, crit: float | None) -> dict[str, Any]:
+            ok = math.isfinite(s) and math.isfinite(e)
+            out = {
+                "estimate": e,
+                "std_error": s if ok else None,
+                "ci_lower": e - z * s if ok else None,
+                "ci_upper": e + z * s if ok else None,
+                "p_value": p_value(e / s) if ok and s > 0 else None,
+            }
+            if crit is not None:
+                good = ok and math.isfinite(crit)
+                out["band_lower"] = e - crit * s if good else None
+                out["band_upper"] = e + crit * s if good else None
+            return out
+
+        path: list[dict[str, Any]] = []
+        cs_se, _ = pieces["att_gt"]
+        for k in range(len(cells.att)):
+            g, t = cells.group[k], cells.time[k]
+            row = {"kind": "att_gt", "group": _lab(g, data), "time": _lab(t, data),
+                   "event_time": _num(cells.event[k]), "post": bool(t >= g)}
+            row.update(interval(float(cells.att[k]), float(cs_se[k]), crit_uniform.get("att_gt")))
+            row.update(info[k])
+            path.append(row)
+        key = {"dynamic": "event_time", "group": "group", "calendar": "time"}
+        for name in ("dynamic", "group", "calendar"):
+            a = aggs[name]
+            s, _ = pieces[name]
+            for j, label in enumerate(a.labels):
+                value = _num(label) if name == "dynamic" else _lab(label, data)
+                row = {"kind": name, key[name]: value}
+                if name == "dynamic":
+                    row["post"] = bool(label >= 0)
+                row.update(interval(float(a.estimates[j]), float(s[j]), crit_uniform.get(name)))
+                path.append(row)
+        summaries: dict[str, Any] = {}
+        for name, a in aggs.items():
+            summary = interval(a.overall, float(overall_se[name]), None)
+            summary["analytic_std_error"] = _finite(overall_se_an[name])
+            summaries[name] = summary
+            path.append({"kind": "overall", "aggregation": name, **summary})
+
+        head = aggs[est.aggregation]
+        head_se = float(overall_se[est.aggregation])
+        if not (math.isfinite(head.overall) and math.isfinite(head_se)):
+            raise EstimationError(
+                f"outcome {outcome.name!r}: the {est.aggregation} aggregation is not identified "
+                f"(estimate {head.overall}, SE {head_se})"
+            )
+        pre = pretest(cells, sums[:, : cells.inf.shape[1]], data.n)
+        notes = list(data.notes) + problems
+        if data.cluster is not None:
+            few = few_clusters_warning(data.n_clusters, str(est.cluster))
+            if few:
+                notes.append(few)
+        if pre["p_value"] is not None and pre["p_value"] < 1 - level:
+            notes.append(
+                f"pre-treatment ATT(g,t) differ jointly from zero (Wald chi2({pre['df']}) = "
+                f"{pre['statistic']:.3g}, p = {pre['p_value']:.3g}): parallel trends before adoption is "
+                "doubtful, so the post-treatment effects may be biased"
+            )
+        for note in notes:
+            warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
+        clustered = data.cluster is not None
+        vt = (
+            f"influence function, clustered by {est.cluster!r}" if clustered else "influence function"
+        ) + (f"; multiplier bootstrap ({boot} {est.bootstrap_weights} draws, IQR-based SE)" if boot else "")
+        cohort_sizes = {
+            str(_lab(g, data)): int(np.sum(data.unit_group == g)) for g in cells.glist
+        }
+        return Effect(
+            outcome=outcome.name,
+            family=outcome.family,
+            measure=outcome.measure,
+            better_if=outcome.better_if,
+            estimand="att",
+            method=self.method,
+            estimate=head.overall,
+            std_error=head_se,
+            level=level,
+            ci_lower=head.overall - z * head_se,
+            ci_upper=head.overall + z * head_se,
+            p_value=p_value(head.overall / head_se),
+            n_obs=data.n_obs,
+            n_units=data.n,
+            n_clusters=data.n_clusters if clustered else None,
+            variance_type=vt + "; normal reference",
+            df=None,
+            path=tuple(path),
+            diagnostics={
+                "aggregation": est.aggregation,
+                "aggregations": summaries,
+                "approach": est.approach,
+                "approach_name": APPROACH_NAMES[est.approach],
+                "control_group": est.control_group,
+                "base_period": est.base_period,
+                "anticipation": est.anticipation,
+                "balance_e": est.balance_e,
+                "covariates": list(est.covariates),
+                "weights": design.data.weights,
+                "layout": data.layout,
+                "cohort_sizes": cohort_sizes,
+                "never_treated_units": int(np.sum(data.unit_group == 0)),
+                "periods": data.period_labels,
+                "n_cells": len(cells.att),
+                "cells_not_estimated": problems,
+                "pretest": pre,
+                "bootstrap": {"reps": boot, "weights": est.bootstrap_weights, "seed": design.inference.seed,
+                              "uniform_critical_values": crit_uniform} if boot else None,
+            },
+            warnings=tuple(notes),
+        )
+
+
+def _num(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None

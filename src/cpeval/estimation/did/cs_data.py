@@ -1,0 +1,204 @@
+"""Arrange a validated panel for Callaway & Sant'Anna: sampling units, cohorts, periods, weights, clusters.
+
+Three layouts, as in R ``did``:
+
+- a balanced panel: a units x periods outcome matrix, so each (g, t) cell is one vectorised difference;
+- an unbalanced panel (``estimator.unbalanced: keep``): rows are observations, the repeated-cross-section
+  estimators are used, and influence functions are summed within a unit (R's ``allow_unbalanced_panel``);
+  with ``unbalanced: balance`` (the default, as in R) units not seen in every period are dropped instead;
+- repeated cross-sections (``estimator.panel: false``): every row is its own sampling unit (a survey
+  respondent), so ``data.unit`` is a respondent id that never repeats across waves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from cpeval.data.panel import COHORT
+from cpeval.errors import EstimationError
+
+if TYPE_CHECKING:
+    from cpeval.data.panel import Panel
+    from cpeval.designs.did import DidDesign
+
+
+@dataclass
+class CsData:
+    layout: str  # "balanced panel" | "unbalanced panel" | "repeated cross-sections"
+    periods: np.ndarray  # (T,) period labels as numbers (dates become 0..T-1)
+    period_labels: list  # (T,) the original labels, for reporting
+    n: int  # sampling units
+    n_obs: int
+    unit_group: np.ndarray  # (n,) cohort in period units (0 = never treated / comparison only)
+    unit_weight: np.ndarray  # (n,)
+    cluster: np.ndarray | None  # (n,) cluster codes, None = the sampling unit
+    n_clusters: int
+    # balanced panel
+    Y: np.ndarray | None = None  # (n, T)
+    X: np.ndarray | None = None  # (n, T, k) covariates (no intercept)
+    # observation rows (unbalanced panel, repeated cross-sections)
+    y: np.ndarray | None = None
+    tcode: np.ndarray | None = None
+    ids: np.ndarray | None = None
+    row_group: np.ndarray | None = None
+    row_weight: np.ndarray | None = None
+    Xrow: np.ndarray | None = None  # (m, k)
+    notes: list[str] = field(default_factory=list)
+
+
+def _period_codes(times: pd.Series) -> tuple[np.ndarray, np.ndarray, list, bool]:
+    values = times.to_numpy()
+    labels = np.unique(values)
+    codes = np.searchsorted(labels, values)
+    is_date = pd.api.types.is_datetime64_any_dtype(times)
+    numeric = np.arange(len(labels), dtype=float) if is_date else labels.astype(float)
+    return codes, numeric, [str(v)[:10] if is_date else v.item() for v in labels], is_date
+
+
+def _cohort_numbers(cohort: pd.Series, labels_raw: np.ndarray, is_date: bool) -> np.ndarray:
+    """Cohorts in the numeric period scale; NaN (never treated) becomes 0."""
+    if is_date or pd.api.types.is_datetime64_any_dtype(cohort):
+        vals = pd.to_datetime(cohort).to_numpy()
+        out = np.searchsorted(labels_raw, vals).astype(float)
+        return np.where(pd.isna(vals), 0.0, out)
+    return np.nan_to_num(cohort.to_numpy(dtype=float), nan=0.0)
+
+
+def prepare(panel: Panel, column: str, design: DidDesign) -> CsData:
+    est = design.estimator
+    frame = panel.outcome_rows(column)
+    unit, time = panel.unit, panel.time
+    assert time is not None
+    notes: list[str] = []
+    tcode, periods, labels, is_date = _period_codes(frame[time])
+    labels_raw = np.unique(frame[time].to_numpy())
+    g_row = _cohort_numbers(frame[COHORT], labels_raw, is_date)
+    delta = est.anticipation
+    y_all = frame[column].to_numpy(dtype=float)
+    w_all = frame[design.data.weights].to_numpy(dtype=float) if design.data.weights else np.ones(len(frame))
+    x_all = frame[est.covariates].to_numpy(dtype=float) if est.covariates else np.zeros((len(frame), 0))
+    cl_all = None
+    if est.cluster and est.cluster != unit:
+        cl_all = pd.factorize(frame[est.cluster])[0]
+    keep = np.ones(len(frame), bool)
+
+    # cohorts first treated after the last period are comparison units, as in R did
+    late = g_row > periods[-1]
+    if late.any():
+        g_row = np.where(late, 0.0, g_row)
+        notes.append("units first treated after the last period are used as never-treated comparison units")
+    # no never-treated units and not-yet-treated comparisons: the last cohort serves as comparison group,
+    # and periods from its treatment (less anticipation) on are dropped (R did's rule)
+    if est.control_group == "not_yet_treated" and not (g_row == 0).any():
+        gmax = g_row.max()
+        keep &= periods[tcode] < gmax - delta
+        g_row = np.where(g_row == gmax, 0.0, g_row)
+        notes.append(
+            f"no never-treated units: the last cohort ({_label(gmax, periods, labels)}) is the comparison "
+            "group, and periods from its adoption on are dropped"
+        )
+    # cohorts without a pre-treatment (base) period cannot be estimated
+    no_base = (g_row > 0) & ~(g_row - delta > periods[0])
+    if no_base.any():
+        gs = sorted({_label(g, periods, labels) for g in g_row[no_base]})
+        keep &= ~no_base
+        notes.append(f"cohorts {gs} have no period before treatment (less anticipation) and are dropped")
+
+    if not keep.all():
+        frame_keep = np.flatnonzero(keep)
+        tcode, g_row, y_all, w_all, x_all = (a[frame_keep] for a in (tcode, g_row, y_all, w_all, x_all))
+        if cl_all is not None:
+            cl_all = cl_all[frame_keep]
+        units_raw = frame[unit].to_numpy()[frame_keep]
+        used_t = np.unique(tcode)
+        periods, labels = periods[used_t], [labels[i] for i in used_t]
+        tcode = np.searchsorted(used_t, tcode)
+    else:
+        units_raw = frame[unit].to_numpy()
+    T = len(periods)
+    if T < 2:
+        raise EstimationError("Callaway & Sant'Anna needs at least two periods after the exclusions above")
+
+    if not est.panel:  # repeated cross-sections: every row is its own sampling unit
+        m = len(y_all)
+        cluster, n_cl = _clusters(cl_all, m)
+        return CsData(
+            layout="repeated cross-sections", periods=periods, period_labels=labels, n=m, n_obs=m,
+            unit_group=g_row, unit_weight=w_all, cluster=cluster, n_clusters=n_cl, y=y_all, tcode=tcode,
+            ids=np.arange(m), row_group=g_row, row_weight=w_all, Xrow=x_all, notes=notes,
+        )
+
+    ids, _ = pd.factorize(units_raw)
+    n = int(ids.max()) + 1
+    first = np.full(n, -1)
+    first[ids[::-1]] = np.arange(len(ids))[::-1]  # first row of each unit
+    w_unit = w_all[first]
+    if not np.allclose(w_all, w_unit[ids]):
+        notes.append(
+            f"weights {design.data.weights!r} vary within units; each unit is weighted by its value in its "
+            "first period (R did requires time-invariant weights)"
+        )
+    cluster = None
+    n_cl = n
+    if cl_all is not None:
+        cl_unit = cl_all[first]
+        if not np.array_equal(cl_all, cl_unit[ids]):
+            raise EstimationError(
+                f"estimator.cluster {est.cluster!r} varies within units; in a panel each unit must belong to "
+                "one cluster (choose a coarser cluster such as a region)"
+            )
+        cluster, n_cl = _clusters(cl_unit, n)
+    counts = np.bincount(ids, minlength=n)
+    if (counts < T).any():
+        if est.unbalanced == "keep":
+            notes.append(
+                f"unbalanced panel: {int((counts < T).sum())} of {n} units miss some periods; kept, using the "
+                "repeated-cross-section estimators with influence functions summed by unit"
+            )
+            return CsData(
+                layout="unbalanced panel", periods=periods, period_labels=labels, n=n, n_obs=len(ids),
+                unit_group=g_row[first], unit_weight=w_unit, cluster=cluster, n_clusters=n_cl, y=y_all,
+                tcode=tcode, ids=ids, row_group=g_row, row_weight=w_all, Xrow=x_all, notes=notes,
+            )
+        full = counts == T
+        notes.append(
+            f"unbalanced panel: dropped {int((~full).sum())} of {n} units not observed in every period "
+            "(set estimator.unbalanced: keep to use them)"
+        )
+        if not full.any():
+            raise EstimationError("no unit is observed in every period; set estimator.unbalanced: keep")
+        rows = full[ids]
+        new_id = np.cumsum(full) - 1
+        ids, tcode, y_all, x_all, g_row = new_id[ids[rows]], tcode[rows], y_all[rows], x_all[rows], g_row[rows]
+        if cluster is not None:
+            cluster, n_cl = _clusters(cluster[full], int(full.sum()))
+        w_unit = w_unit[full]
+        n = int(full.sum())
+        first = np.full(n, -1)
+        first[ids[::-1]] = np.arange(len(ids))[::-1]
+    Y = np.empty((n, T))
+    Y[ids, tcode] = y_all
+    X = None
+    if x_all.shape[1]:
+        X = np.empty((n, T, x_all.shape[1]))
+        X[ids, tcode] = x_all
+    return CsData(
+        layout="balanced panel", periods=periods, period_labels=labels, n=n, n_obs=len(ids),
+        unit_group=g_row[first], unit_weight=w_unit, cluster=cluster, n_clusters=n_cl, Y=Y, X=X, notes=notes,
+    )
+
+
+def _clusters(codes: np.ndarray | None, n: int) -> tuple[np.ndarray | None, int]:
+    if codes is None:
+        return None, n
+    uniq, inv = np.unique(codes, return_inverse=True)
+    return inv, len(uniq)
+
+
+def _label(g: float, periods: np.ndarray, labels: list) -> object:
+    hit = np.flatnonzero(periods == g)
+    return labels[hit[0]] if len(hit) else (int(g) if float(g).is_integer() else g)
