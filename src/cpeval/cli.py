@@ -53,6 +53,41 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cba(args: argparse.Namespace) -> int:
+    import warnings
+
+    from cpeval._io import write_files_atomically
+    from cpeval.errors import CpevalWarning
+    from cpeval.pipeline import resolve_design
+
+    design = resolve_design(args.design)
+    if design.cost_benefit is None:
+        from cpeval.errors import DesignError
+
+        raise DesignError(f"{args.design}: no cost_benefit section; add one (see `cpeval schema`) to run cba")
+    updates = {"checks": []}
+    if args.simulations is not None:
+        updates["cost_benefit"] = design.cost_benefit.model_copy(update={"simulations": args.simulations})
+    from cpeval.pipeline import evaluate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CpevalWarning)  # recorded in the result and printed below
+        result = evaluate(design.model_copy(update=updates), quiet=args.quiet)
+    from cpeval.report.cba import render_cba_markdown, render_figures
+
+    cba = result.extras["cost_benefit"]
+    out = Path(args.out) if args.out else Path("out") / f"{Path(args.design).stem}_cba"
+    files: dict[str, str | bytes] = {"cost_benefit.json": result.to_json(), "cost_benefit.md": render_cba_markdown(cba)}
+    files.update({f"figures/{k}": v for k, v in render_figures(result).items()})
+    written = write_files_atomically(out, files)
+    from cpeval.cba.result import CostBenefitResult
+
+    print(CostBenefitResult.from_dict(cba).summary())
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     import json
 
@@ -90,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate a design and its data without estimating")
     p.add_argument("design", help="path to a design .yaml file")
     p.set_defaults(handler=_cmd_check)
+
+    p = sub.add_parser("cba", help="run the design's cost-benefit analysis alone (estimates, no checks)")
+    p.add_argument("design", help="path to a design .yaml file with a cost_benefit section")
+    p.add_argument("--out", help="output directory (default: out/<design name>_cba)")
+    p.add_argument("--simulations", type=int, help="Monte Carlo draws (overrides cost_benefit.simulations)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    p.set_defaults(handler=_cmd_cba)
 
     p = sub.add_parser("schema", help="print the JSON Schema of design files (for editor validation)")
     p.add_argument("--out", help="write the schema to this file instead of stdout")

@@ -61,6 +61,11 @@ def evaluate(
     _progress(f"validating data for {design.name!r}", quiet)
     panel = load_panel(design, data)
     estimator = estimator_for(design)
+    cba_inputs = None
+    if design.cost_benefit is not None:  # validated before anything is fitted
+        from cpeval.cba import prepare
+
+        cba_inputs = prepare(design, panel)
     effects = []
     collected: list[str] = list(panel.warnings)
     for outcome in design.outcomes:
@@ -74,6 +79,14 @@ def evaluate(
                 warnings.warn(str(w.message), CpevalWarning, stacklevel=2)
         collected += [f"{outcome.name}: {msg}" for msg in effect.warnings]
     checks = run_checks(design.checks, panel, effects) if design.checks else []
+    extras: dict = {}
+    if cba_inputs is not None:
+        from cpeval.cba import cost_benefit
+
+        _progress("cost-benefit analysis", quiet)
+        cba = cost_benefit(cba_inputs, effects)
+        extras["cost_benefit"] = cba.to_dict()
+        collected += [f"cost-benefit: {msg}" for msg in cba.warnings]
     return EvaluationResult(
         design=design.model_dump(mode="json", by_alias=True),
         design_hash=design_hash(design),
@@ -84,4 +97,5 @@ def evaluate(
         effects=tuple(effects),
         checks=tuple(checks),
         warnings=tuple(collected),
+        extras=extras,
     )

@@ -66,6 +66,9 @@ def required_columns(design: DesignBase) -> dict[str, str]:
     attrition = getattr(design, "attrition", None)
     if attrition is not None:
         cols.setdefault(attrition.observed, "attrition.observed")
+    if design.cost_benefit is not None:
+        for col, key in design.cost_benefit.data_columns().items():
+            cols.setdefault(col, key)
     return cols
 
 

@@ -39,3 +39,8 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
         for name, data in renderer(result).items():
             files[f"figures/{name}"] = data
     return files
+
+
+from cpeval.report.cba import render_figures as _cost_benefit_figures  # noqa: E402
+
+FIGURES.append(_cost_benefit_figures)

@@ -88,3 +88,8 @@ def render_markdown(result: EvaluationResult) -> str:
     lines += [f"- {w}" for w in result.warnings] or ["None."]
     lines += [""]
     return "\n".join(lines)
+
+
+from cpeval.report.cba import render_section as _cost_benefit_section  # noqa: E402
+
+SECTIONS.append(_cost_benefit_section)

@@ -1,0 +1,96 @@
+"""Cost-benefit analysis: from estimated effects to money, with the uncertainty carried through.
+
+``prepare(design, panel)`` validates the design's ``cost_benefit`` section (tables, categories, baselines,
+prices) before anything is estimated; ``cost_benefit(inputs, effects)`` returns a
+:class:`CostBenefitResult`. ``run_cost_benefit(design, panel, effects)`` does both.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cpeval.cba.discount import describe
+from cpeval.cba.engine import appraise, break_even, ratio, schedule_table
+from cpeval.cba.montecarlo import simulate, tornado
+from cpeval.cba.prepare import CbaInputs, prepare
+from cpeval.cba.result import CostBenefitResult
+from cpeval.errors import CpevalWarning, DesignError
+
+if TYPE_CHECKING:
+    from cpeval.data.panel import Panel
+    from cpeval.designs.base import DesignBase
+    from cpeval.results import Effect
+
+__all__ = ["CbaInputs", "CostBenefitResult", "cost_benefit", "prepare", "run_cost_benefit"]
+
+
+def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: int | None = None,
+                 seed: int | None = None) -> CostBenefitResult:
+    """Appraise the valued outcomes' effects. ``simulations`` and ``seed`` override the design's."""
+    spec = inputs.spec
+    by_name = {e.outcome: e for e in effects}
+    missing = [o.outcome for o in inputs.outcomes if o.outcome not in by_name]
+    if missing:
+        raise DesignError(f"cost_benefit.outcomes: no estimated effect for {', '.join(missing)}")
+    used = [by_name[o.outcome] for o in inputs.outcomes]
+    est = np.array([e.estimate for e in used], dtype=float)
+    central = appraise(inputs, est)
+    pvc, pvb = float(central.pv_costs[0]), float(central.pv_benefits[0])
+    crimes = float(central.crimes_total[0])
+    warn: list[str] = list(inputs.notes)
+    for o, e in zip(inputs.outcomes, used, strict=True):
+        c = float(o.crimes_avoided(e.estimate))
+        if c < 0:
+            warn.append(f"{o.outcome}: the estimated effect increases crime ({-c:,.1f} more per year), so its "
+                        "'benefits' are negative")
+        if e.ci_lower <= 0 <= e.ci_upper:
+            warn.append(f"{o.outcome}: the {e.level:.0%} interval of the effect includes zero; read the "
+                        "probability that benefits exceed costs, not the point NPV alone")
+    n = spec.simulations if simulations is None else simulations
+    s = inputs.seed if seed is None else seed
+    mc = simulate(inputs, used, n, s) if n > 0 else {}
+    if 0 < n < 1000:
+        warn.append(f"only {n} Monte Carlo draws; probabilities are imprecise (use 10,000 or more)")
+    for w in warn:
+        warnings.warn(f"cost-benefit: {w}", CpevalWarning, stacklevel=2)
+    outcome_rows = []
+    for j, o in enumerate(inputs.outcomes):
+        outcome_rows.append({
+            "outcome": o.outcome, "category": o.category, "label": o.label, "measure": o.measure,
+            "estimate": float(est[j]), "conversion": o.conversion, "conversion_note": o.factor_note,
+            "crimes_avoided_per_year": float(central.crimes_per_year[0, j]),
+            "unit_cost": o.unit_cost, "unit_cost_as_published": o.unit_cost_table,
+            "unit_cost_price_year": o.unit_cost_price_year, "pv_benefits": float(central.pv_by_outcome[0, j]),
+            "components": [
+                {"component": r.component, "stage": r.stage, "kind": r.kind, "amount": r.amount}
+                for r in inputs.table.components(o.category, spec.perspective)
+            ],
+        })
+    prov = inputs.table.provenance()
+    prov["deflator"] = {"series": inputs.deflator.name, **{k: v for k, v in inputs.deflator.meta.items()
+                                                           if k in ("title", "publisher", "verification")}}
+    return CostBenefitResult(
+        currency=spec.currency, price_year=spec.price_year, perspective=spec.perspective,
+        horizon_years=spec.horizon_years, discount=describe(spec.discount), unit_cost_table=inputs.table.name,
+        pv_costs=pvc, pv_benefits=pvb, npv=pvb - pvc, bcr=ratio(pvb, pvc), roi=ratio(pvb - pvc, pvc),
+        crimes_avoided=crimes, cost_per_crime_avoided=ratio(pvc, crimes) if crimes > 0 else None,
+        outcomes=tuple(outcome_rows), costs=inputs.cost_items, schedule=tuple(schedule_table(inputs, est)),
+        break_even=tuple(break_even(inputs, central, est)), monte_carlo=mc,
+        tornado=tuple(tornado(inputs, used, est)), provenance=prov,
+        assumptions={
+            "effect_decay": spec.effect_decay, "observed_years": spec.observed_years,
+            "effect_start_year": spec.effect_start_year, "periods_per_year": spec.periods_per_year,
+            "uncertainty": spec.uncertainty.model_dump(mode="json"),
+            "cost_per_crime_avoided": "PV of costs / crimes avoided over the horizon (undiscounted count)",
+            "year_zero": "year 0 is the present and is not discounted",
+        },
+        warnings=tuple(warn),
+    )
+
+
+def run_cost_benefit(design: DesignBase, panel: Panel | None, effects: Sequence[Effect]) -> CostBenefitResult:
+    return cost_benefit(prepare(design, panel), effects)

@@ -1,0 +1,122 @@
+"""Monte Carlo over the effect's sampling distribution and the declared ranges, and one-way sensitivities.
+
+Effects are drawn from their reference law (``estimate + SE x Z``, Z standard normal or Student t with the
+effect's df), or resampled from bootstrap draws when the estimator stored them in
+``Effect.diagnostics["bootstrap_draws"]``. Unit-cost and programme-cost multipliers are triangular with mode
+1 over the declared [low, high]; the discount rate and the effect decay are uniform over theirs. All draws
+come from one ``numpy.random.default_rng(seed)``, in a fixed order, so results are reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cpeval.cba.engine import appraise
+
+if TYPE_CHECKING:
+    from cpeval.cba.prepare import CbaInputs
+    from cpeval.results import Effect
+
+HIST_BINS = 60
+QUANTILES = (0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975)
+
+
+def _triangular(rng: np.random.Generator, bounds: tuple[float, float] | None, size: Any) -> np.ndarray | float:
+    if bounds is None:
+        return 1.0
+    lo, hi = bounds
+    if lo == hi:
+        return np.full(size, lo)
+    return rng.triangular(lo, 1.0, hi, size=size)
+
+
+def draw_effects(rng: np.random.Generator, effects: Sequence[Effect], n: int) -> tuple[np.ndarray, list[str]]:
+    out = np.empty((n, len(effects)))
+    how = []
+    for j, e in enumerate(effects):
+        boot = e.diagnostics.get("bootstrap_draws") if e.diagnostics else None
+        if boot is not None and len(boot) >= 2:
+            out[:, j] = rng.choice(np.asarray(boot, dtype=float), size=n, replace=True)
+            how.append(f"{e.outcome}: resampled from {len(boot)} bootstrap draws")
+            continue
+        z = rng.standard_t(e.df, size=n) if e.df is not None else rng.standard_normal(n)
+        out[:, j] = e.estimate + e.std_error * z
+        law = f"Student t with {e.df:g} df" if e.df is not None else "normal"
+        how.append(f"{e.outcome}: {law}, mean {e.estimate:.4g}, SE {e.std_error:.4g}")
+    return out, how
+
+
+def simulate(inputs: CbaInputs, effects: Sequence[Effect], n: int, seed: int) -> dict[str, Any]:
+    """Distribution of NPV and BCR over ``n`` draws: summaries, a histogram and P(benefits > costs)."""
+    u = inputs.spec.uncertainty
+    rng = np.random.default_rng(seed)
+    b, how = draw_effects(rng, effects, n)
+    k = len(inputs.outcomes)
+    uc = _triangular(rng, u.unit_costs, (n, k))
+    cm = _triangular(rng, u.costs, n)
+    rate = rng.uniform(*u.discount_rate, size=n) if u.discount_rate is not None else None
+    decay = rng.uniform(*u.effect_decay, size=n) if u.effect_decay is not None else None
+    a = appraise(inputs, b, unit_cost_mult=None if np.isscalar(uc) else uc, cost_mult=cm, rate=rate,
+                 decay=decay)
+    npv = a.npv
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bcr = np.where(a.pv_costs > 0, a.pv_benefits / a.pv_costs, np.nan)
+    counts, edges = np.histogram(npv, bins=HIST_BINS)
+    return {
+        "draws": int(n),
+        "seed": int(seed),
+        "effect_draws": how,
+        "npv_mean": float(npv.mean()),
+        "npv_sd": float(npv.std(ddof=1)) if n > 1 else 0.0,
+        "npv_quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, np.quantile(npv, QUANTILES), strict=True)},
+        "bcr_quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, np.nanquantile(bcr, QUANTILES), strict=True)}
+        if np.isfinite(bcr).any() else {},
+        "prob_benefits_exceed_costs": float((a.pv_benefits > a.pv_costs).mean()),
+        "prob_npv_negative": float((npv < 0).mean()),
+        "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+    }
+
+
+def tornado(inputs: CbaInputs, effects: Sequence[Effect], estimates: np.ndarray) -> list[dict[str, Any]]:
+    """One-way sensitivities: NPV with one input at its low and high value, the rest at the central case."""
+    u = inputs.spec.uncertainty
+    base = float(appraise(inputs, estimates).npv[0])
+    rows: list[dict[str, Any]] = []
+
+    def add(parameter: str, low: float, high: float, npv_low: float, npv_high: float) -> None:
+        rows.append({"parameter": parameter, "low": low, "high": high, "npv_at_low": npv_low,
+                     "npv_at_high": npv_high, "swing": abs(npv_high - npv_low)})
+
+    for j, e in enumerate(effects):
+        lo_b, hi_b = e.conf_int()
+        at = []
+        for v in (lo_b, hi_b):
+            x = estimates.copy()
+            x[j] = v
+            at.append(float(appraise(inputs, x).npv[0]))
+        add(f"effect on {e.outcome} ({e.level:.0%} CI)", lo_b, hi_b, *at)
+    if u.unit_costs is not None:
+        k = len(inputs.outcomes)
+        for j, o in enumerate(inputs.outcomes):
+            at = []
+            for m in u.unit_costs:
+                mult = np.ones((1, k))
+                mult[0, j] = m
+                at.append(float(appraise(inputs, estimates, unit_cost_mult=mult).npv[0]))
+            add(f"unit cost of {o.label}", o.unit_cost * u.unit_costs[0], o.unit_cost * u.unit_costs[1], *at)
+    if u.costs is not None:
+        at = [float(appraise(inputs, estimates, cost_mult=m).npv[0]) for m in u.costs]
+        total = float(inputs.costs.sum())
+        add("programme costs", total * u.costs[0], total * u.costs[1], *at)
+    if u.discount_rate is not None:
+        at = [float(appraise(inputs, estimates, rate=np.array([r])).npv[0]) for r in u.discount_rate]
+        add("discount rate", *u.discount_rate, *at)
+    if u.effect_decay is not None:
+        at = [float(appraise(inputs, estimates, decay=d).npv[0]) for d in u.effect_decay]
+        add("effect decay per year", *u.effect_decay, *at)
+    for r in rows:
+        r["npv_central"] = base
+    return sorted(rows, key=lambda r: -r["swing"])

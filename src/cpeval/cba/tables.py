@@ -1,0 +1,198 @@
+"""Unit-cost tables and price deflators, with their provenance.
+
+A unit-cost table has one row per cost component of an offence category (see ``tables/README.md``). A
+perspective's unit cost of a category is the sum of the components whose ``perspectives`` include it.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cpeval.errors import DesignError, did_you_mean
+
+TABLES_DIR = Path(__file__).resolve().parent / "tables"
+SHIPPED_TABLES = ("mccollister_2010", "home_office_2018")
+DEFAULT_DEFLATOR = {"GBP": "uk_cpi", "USD": "us_cpi_u"}
+REQUIRED_COLUMNS = ("category", "amount", "currency", "price_year")
+STAGES = ("anticipation", "consequence", "response")
+KINDS = ("tangible", "intangible")
+
+
+@dataclass(frozen=True)
+class CostComponent:
+    category: str
+    label: str
+    component: str
+    stage: str
+    kind: str
+    perspectives: frozenset[str]
+    amount: float
+    currency: str
+    price_year: int
+    source_ref: str = ""
+
+
+@dataclass(frozen=True)
+class UnitCostTable:
+    """A validated unit-cost table and its provenance (``meta``: the YAML sidecar, or a note for user CSVs)."""
+
+    name: str
+    rows: tuple[CostComponent, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r.category for r in self.rows))
+
+    def components(self, category: str, perspective: str) -> tuple[CostComponent, ...]:
+        return tuple(r for r in self.rows if r.category == category and perspective in r.perspectives)
+
+    def unit_cost(self, category: str, perspective: str) -> tuple[float, str, int]:
+        """(amount, currency, price_year) of ``category`` for ``perspective``, in the table's prices."""
+        if category not in self.categories:
+            raise DesignError(
+                f"unit-cost table {self.name!r} has no category {category!r}"
+                f"{did_you_mean(category, self.categories)}; categories: {', '.join(self.categories)}"
+            )
+        comps = [r for r in self.rows if r.category == category]
+        years = {r.price_year for r in comps}
+        currencies = {r.currency for r in comps}
+        if len(years) > 1 or len(currencies) > 1:
+            raise DesignError(
+                f"unit-cost table {self.name!r}: category {category!r} mixes price years {sorted(years)} or "
+                f"currencies {sorted(currencies)}; give every component of a category the same ones"
+            )
+        amount = sum(r.amount for r in comps if perspective in r.perspectives)
+        return float(amount), comps[0].currency, comps[0].price_year
+
+    def provenance(self) -> dict[str, Any]:
+        keys = ("name", "title", "authors", "publication", "tables", "pages", "price_year", "currency",
+                "verification", "not_included", "perspectives", "source")
+        return {k: self.meta[k] for k in keys if k in self.meta}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def load_unit_costs(name_or_path: str, base_dir: str | Path | None = None) -> UnitCostTable:
+    """Load a shipped table by name or a user CSV (path relative to ``base_dir``, the design's folder)."""
+    if name_or_path in SHIPPED_TABLES:
+        path = TABLES_DIR / f"{name_or_path}.csv"
+        meta = _read_yaml(TABLES_DIR / f"{name_or_path}.yaml")
+        name = name_or_path
+    else:
+        path = Path(name_or_path)
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        if not path.suffix.lower() == ".csv" or not path.is_file():
+            raise DesignError(
+                f"cost_benefit.unit_costs: {name_or_path!r} is neither a shipped table "
+                f"({', '.join(SHIPPED_TABLES)}) nor an existing CSV file"
+                f"{did_you_mean(name_or_path, SHIPPED_TABLES)}"
+            )
+        meta = _read_yaml(path.with_suffix(".yaml")) or {"source": f"user-supplied table {path.name}"}
+        name = path.stem
+    rows = _parse_rows(path, name)
+    if not rows:
+        why = str(meta.get("verification", "")).strip()
+        raise DesignError(
+            f"cost_benefit.unit_costs: table {name!r} has no rows. {why} Give the path of your own CSV "
+            "(columns category, amount, currency, price_year; optional component, perspectives) instead."
+        )
+    return UnitCostTable(name=name, rows=tuple(rows), meta=meta)
+
+
+def _parse_rows(path: Path, name: str) -> list[CostComponent]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise DesignError(
+                f"unit-cost table {path}: missing column(s) {', '.join(missing)}; a table needs "
+                f"{', '.join(REQUIRED_COLUMNS)} (optional: component, perspectives, stage, kind, label)"
+            )
+        out: list[CostComponent] = []
+        for i, raw in enumerate(reader, start=2):
+            row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+            where = f"unit-cost table {path}, line {i}"
+            try:
+                amount = float(row["amount"])
+                year = int(float(row["price_year"]))
+            except ValueError as exc:
+                raise DesignError(f"{where}: amount and price_year must be numbers ({exc})") from exc
+            persp = frozenset(p.strip() for p in (row.get("perspectives") or "society").split(";") if p.strip())
+            bad = persp - {"society", "taxpayer", "victim"}
+            if bad:
+                raise DesignError(
+                    f"{where}: unknown perspective(s) {sorted(bad)}; use society, taxpayer, victim separated by ';'"
+                )
+            stage = row.get("stage") or "consequence"
+            kind = row.get("kind") or "tangible"
+            if stage not in STAGES or kind not in KINDS:
+                raise DesignError(f"{where}: stage must be one of {STAGES} and kind one of {KINDS}")
+            out.append(CostComponent(
+                category=row["category"], label=row.get("label") or row["category"],
+                component=row.get("component") or "total", stage=stage, kind=kind, perspectives=persp,
+                amount=amount, currency=row["currency"].upper(), price_year=year,
+                source_ref=row.get("source_ref", ""),
+            ))
+    return out
+
+
+@dataclass(frozen=True)
+class Deflator:
+    """An annual price index: ``reprice(amount, from_year, to_year)``."""
+
+    name: str
+    index: dict[int, float]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def factor(self, from_year: int, to_year: int) -> float:
+        for y in (from_year, to_year):
+            if y not in self.index:
+                raise DesignError(
+                    f"deflator {self.name!r} has no value for {y} (it covers {min(self.index)}-{max(self.index)}); "
+                    "choose a price_year in that range or supply cost_benefit.deflator as a CSV "
+                    "(columns series, year, index)"
+                )
+        return self.index[to_year] / self.index[from_year]
+
+    def reprice(self, amount: float, from_year: int, to_year: int) -> float:
+        return amount if from_year == to_year else amount * self.factor(from_year, to_year)
+
+
+def load_deflator(name_or_path: str | None, currency: str, base_dir: str | Path | None = None) -> Deflator:
+    """The shipped series ``name`` (default by currency) or a user CSV with columns series, year, index."""
+    name = name_or_path or DEFAULT_DEFLATOR.get(currency)
+    if name is None:
+        raise DesignError(
+            f"no shipped deflator for currency {currency}; set cost_benefit.deflator to a CSV (series, year, "
+            f"index) or to one of {', '.join(sorted(set(DEFAULT_DEFLATOR.values())))}"
+        )
+    path = TABLES_DIR / "deflators.csv"
+    meta_all = _read_yaml(TABLES_DIR / "deflators.yaml")
+    series = name
+    if name.lower().endswith(".csv"):
+        path = Path(name) if Path(name).is_absolute() or base_dir is None else Path(base_dir) / name
+        if not path.is_file():
+            raise DesignError(f"cost_benefit.deflator: file {name!r} not found")
+        series, meta_all = None, {}
+    index: dict[int, float] = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if series is None or row["series"] == series:
+                index[int(row["year"])] = float(row["index"])
+    if not index:
+        known = sorted({k for k in meta_all})
+        raise DesignError(f"cost_benefit.deflator: unknown series {name!r}{did_you_mean(name, known)}; "
+                          f"shipped: {', '.join(known)}")
+    return Deflator(name=series or path.stem, index=index, meta=meta_all.get(series or "", {}))

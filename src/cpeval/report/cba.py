@@ -1,0 +1,148 @@
+"""The "Cost-benefit" report section and its figures (NPV distribution, tornado chart).
+
+Reads only ``EvaluationResult.extras["cost_benefit"]`` (a :class:`cpeval.cba.CostBenefitResult` as a dict).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cpeval.cba.result import money
+
+if TYPE_CHECKING:
+    from cpeval.results import EvaluationResult
+
+NPV_FIGURE = "cost_benefit_npv.png"
+TORNADO_FIGURE = "cost_benefit_tornado.png"
+
+
+def _cba(result: EvaluationResult) -> dict[str, Any] | None:
+    return result.extras.get("cost_benefit") if result.extras else None
+
+
+def _num(x: float | None, fmt: str = ",.2f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def render_section(result: EvaluationResult) -> str:
+    cba = _cba(result)
+    if not cba:
+        return ""
+    return render_cba_markdown(cba)
+
+
+def render_cba_markdown(cba: dict[str, Any]) -> str:
+    c = cba["currency"]
+    mc = cba.get("monte_carlo") or {}
+    lines = ["## Cost-benefit", "", f"**{cba['sentence']}**", ""]
+    lines += [
+        f"Perspective: {cba['perspective']}; {c}, {cba['price_year']} prices; {cba['horizon_years']} years; "
+        f"discounting: {cba['discount']}; unit costs: `{cba['unit_cost_table']}`.", "",
+        "| measure | value |", "|---|---|",
+        f"| present value of costs | {money(cba['pv_costs'], c)} |",
+        f"| present value of benefits | {money(cba['pv_benefits'], c)} |",
+        f"| net present value | {money(cba['npv'], c)} |",
+        f"| benefit-cost ratio | {_num(cba['bcr'], '.3f')} |",
+        f"| return on investment | {_pct(cba['roi'])} |",
+        f"| crimes avoided over the horizon | {_num(cba['crimes_avoided'], ',.1f')} |",
+        f"| cost per crime avoided | {money(cba['cost_per_crime_avoided'], c)} |",
+    ]
+    if mc:
+        q = mc["npv_quantiles"]
+        lines += [
+            f"| chance benefits exceed costs | {100 * mc['prob_benefits_exceed_costs']:.1f}% |",
+            f"| NPV, 90% simulation interval | {money(q['0.05'], c)} to {money(q['0.95'], c)} |",
+        ]
+    lines += ["", "| outcome | category | effect | crimes avoided / year | unit cost | PV of benefits |",
+              "|---|---|---|---|---|---|"]
+    for o in cba["outcomes"]:
+        lines.append(
+            f"| {o['outcome']} | {o['label']} | {o['estimate']:.4g} ({o['measure']}) | "
+            f"{o['crimes_avoided_per_year']:,.1f} | {money(o['unit_cost'], c)} | {money(o['pv_benefits'], c)} |"
+        )
+    lines += ["", "Crimes avoided per year: " + "; ".join(f"{o['outcome']}: {o['conversion_note']}"
+                                                          for o in cba["outcomes"]) + "."]
+    lines += ["", "| outcome | estimated effect | break-even effect (NPV = 0) | share of estimated crimes avoided |",
+              "|---|---|---|---|"]
+    for b in cba["break_even"]:
+        share = b["share_of_estimate"]
+        lines.append(f"| {b['outcome']} | {b['estimate']:.4g} | {_num(b['break_even_effect'], '.4g')} | "
+                     f"{'n/a' if share is None else f'{100 * share:.1f}%'} |")
+    if mc:
+        lines += ["", f"Monte Carlo: {mc['draws']:,} draws (seed {mc['seed']}); "
+                  + "; ".join(mc["effect_draws"]) + ".", "", f"![NPV distribution](figures/{NPV_FIGURE})"]
+    if cba.get("tornado"):
+        lines += ["", f"![One-way sensitivities](figures/{TORNADO_FIGURE})"]
+    prov = cba.get("provenance") or {}
+    if prov:
+        lines += ["", f"Unit costs: {prov.get('authors', '')}, *{prov.get('title', prov.get('name', ''))}*, "
+                  f"{prov.get('publication', '')}; {prov.get('tables', '')}.",
+                  f"Verification: {str(prov.get('verification', 'not stated')).strip()}"]
+        d = prov.get("deflator") or {}
+        if d:
+            lines += [f"Re-priced with {d.get('title', d.get('series'))} ({d.get('publisher', '')})."]
+    return "\n".join(lines)
+
+
+def render_figures(result: EvaluationResult) -> dict[str, bytes]:
+    cba = _cba(result)
+    if not cba:
+        return {}
+    files = {}
+    if cba.get("monte_carlo"):
+        files[NPV_FIGURE] = npv_figure(cba)
+    if cba.get("tornado"):
+        files[TORNADO_FIGURE] = tornado_figure(cba)
+    return files
+
+
+def _scale(values: list[float]) -> tuple[float, str]:
+    m = max((abs(v) for v in values), default=0.0)
+    return (1e9, "bn") if m >= 1e9 else (1e6, "m") if m >= 1e6 else (1e3, "thousand") if m >= 1e4 else (1.0, "")
+
+
+def npv_figure(cba: dict[str, Any]) -> bytes:
+    import numpy as np
+
+    from cpeval.report.figures import new_figure, png_bytes
+
+    mc = cba["monte_carlo"]
+    edges = np.asarray(mc["histogram"]["edges"], dtype=float)
+    counts = np.asarray(mc["histogram"]["counts"], dtype=float)
+    div, unit = _scale(list(edges))
+    fig = new_figure(7.0, 3.8)
+    ax = fig.add_subplot()
+    left = edges[:-1] / div
+    width = np.diff(edges) / div
+    colours = np.where(edges[:-1] + np.diff(edges) / 2 >= 0, "#2a7f62", "#b8423c")
+    ax.bar(left, counts / counts.sum(), width=width, align="edge", color=colours, edgecolor="white", lw=0.3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.axvline(cba["npv"] / div, color="#333333", ls="--", lw=1, label="NPV at the estimates")
+    ax.set_xlabel(f"net present value ({cba['currency']} {unit}, {cba['price_year']} prices)".replace(" ,", ","))
+    ax.set_ylabel("share of draws")
+    ax.set_title(f"Chance benefits exceed costs: {100 * mc['prob_benefits_exceed_costs']:.1f}% "
+                 f"({mc['draws']:,} draws)")
+    ax.legend(frameon=False, fontsize=8)
+    return png_bytes(fig)
+
+
+def tornado_figure(cba: dict[str, Any]) -> bytes:
+    from cpeval.report.figures import new_figure, png_bytes
+
+    rows = list(cba["tornado"])[::-1]  # largest swing on top
+    central = rows[0]["npv_central"]
+    div, unit = _scale([central] + [r["npv_at_low"] for r in rows] + [r["npv_at_high"] for r in rows])
+    fig = new_figure(7.0, 1.2 + 0.45 * len(rows))
+    ax = fig.add_subplot()
+    for i, r in enumerate(rows):
+        for value, colour in ((r["npv_at_low"], "#4c72b0"), (r["npv_at_high"], "#dd8452")):
+            ax.barh(i, (value - central) / div, left=central / div, color=colour, height=0.6)
+    ax.axvline(central / div, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)), [r["parameter"] for r in rows], fontsize=8)
+    ax.set_xlabel(f"net present value ({cba['currency']} {unit})")
+    ax.set_title("One-way sensitivity: NPV at each input's low (blue) and high (orange) value", fontsize=9)
+    return png_bytes(fig)

@@ -1,0 +1,122 @@
+"""Every user mistake in a cost_benefit section gets a message naming the key and the fix."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from cpeval.cba import prepare
+from cpeval.cba.tables import load_deflator, load_unit_costs
+from cpeval.designs import design_from_dict
+from cpeval.errors import DesignError
+
+from ._cba_support import base_design
+
+GOOD = {
+    "currency": "GBP", "price_year": 2020, "unit_costs": "PLACEHOLDER",
+    "outcomes": {"burglary": {"category": "burglary_domestic", "units": 10}},
+    "costs": [{"item": "officers", "amount": 100000, "recurring": True}],
+}
+
+
+@pytest.fixture
+def good(tmp_path) -> dict:
+    csv = tmp_path / "uc.csv"
+    csv.write_text("category,amount,currency,price_year\nburglary_domestic,3000,GBP,2020\n")
+    cb = copy.deepcopy(GOOD)
+    cb["unit_costs"] = str(csv)
+    return cb
+
+
+def _with(cb: dict, **changes) -> dict:
+    out = copy.deepcopy(cb)
+    out.update(changes)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"currency": "G1P"}, "three-letter currency code"),
+        ({"discount": "green_bok"}, "did you mean 'green_book'"),
+        ({"discount": 3.5}, "a share such as 0.035"),
+        ({"discount": [{"from_year": 1, "rate": 0.03}]}, "must start with a step at from_year: 0"),
+        ({"discount": [{"from_year": 0, "rate": 0.03}, {"from_year": 0, "rate": 0.02}]}, "increase strictly"),
+        ({"costs": [{"item": "cams", "amount": 5, "per": "area"}]}, "needs 'quantity'"),
+        ({"costs": [{"item": "cams", "amount": 5, "capital": True}]}, "needs 'lifetime_years'"),
+        ({"costs": [{"item": "cams", "amount": 5, "capital": True, "lifetime_years": 3, "recurring": True}]},
+         "not both"),
+        ({"costs": [{"item": "cams", "amount": 5, "until_year": 3}]}, "only to recurring"),
+        ({"costs": [{"item": "cams", "amount": 5, "year": 12}]}, "beyond the horizon"),
+        ({"costs": [{"item": "cams", "amount": 5, "currency": "USD"}]}, "does not convert currencies"),
+        ({"costs": [{"item": "cams", "amount": -5}]}, "greater than or equal to 0"),
+        ({"uncertainty": {"unit_costs": [1.1, 1.5]}}, "must include 1"),
+        ({"uncertainty": {"discount_rate": [0.07, 0.02]}}, "low <= high"),
+        ({"outcomes": {"burglary": {"category": "x", "baseline_per_year": 5, "baseline_column": "b"}}},
+         "not both"),
+        ({"effect_start_year": 20}, "beyond the horizon"),
+        ({"horizon": 10}, "did you mean 'horizon_years'"),
+    ],
+)
+def test_spec_errors(good, changes, match):
+    with pytest.raises(DesignError, match=match):
+        design_from_dict(base_design(_with(good, **changes)))
+
+
+@pytest.mark.parametrize(
+    ("changes", "measure", "better_if", "match"),
+    [
+        ({"outcomes": {"burglry": "burglary_domestic"}}, "count", "decrease", "did you mean 'burglary'"),
+        ({"outcomes": {"burglary": "burglary_dom"}}, "count", "decrease", "did you mean 'burglary_domestic'"),
+        ({}, "count", "increase", "better_if: increase"),
+        ({"outcomes": {"burglary": "burglary_domestic"}}, "log", "decrease", "add baseline_per_year"),
+        ({"outcomes": {"burglary": "burglary_domestic"}}, "level", "decrease", "add scale"),
+        ({"currency": "USD", "costs": [{"item": "x", "amount": 1}]}, "count", "decrease", "is in GBP"),
+        ({"price_year": 2030}, "count", "decrease", "no value for 2030"),
+        ({"unit_costs": "home_office_2018"}, "count", "decrease", "NO FIGURES SHIPPED"),
+        ({"unit_costs": "no_such_table"}, "count", "decrease", "neither a shipped table"),
+        ({"outcomes": {"burglary": "burglary_domestic"}}, "count", "decrease", "derived from the data"),
+    ],
+)
+def test_prepare_errors(good, changes, measure, better_if, match):
+    design = design_from_dict(base_design(_with(good, **changes), measure=measure, better_if=better_if))
+    with pytest.raises(DesignError, match=match):
+        prepare(design)
+
+
+def test_user_table_missing_columns(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("category,amount\nx,1\n")
+    with pytest.raises(DesignError, match="missing column"):
+        load_unit_costs(str(bad))
+
+
+def test_user_table_bad_perspective(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("category,amount,currency,price_year,perspectives\nx,1,GBP,2020,society;police\n")
+    with pytest.raises(DesignError, match="unknown perspective"):
+        load_unit_costs(str(bad))
+
+
+def test_deflator_errors():
+    with pytest.raises(DesignError, match="no shipped deflator for currency EUR"):
+        load_deflator(None, "EUR")
+    with pytest.raises(DesignError, match="unknown series"):
+        load_deflator("uk_cpj", "GBP")
+
+
+def test_baseline_column_missing_from_data(good):
+    from cpeval.data import load_panel
+    from cpeval.errors import DataError
+
+    cb = _with(good, outcomes={"burglary": {"category": "burglary_domestic", "baseline_column": "homicide_cnt"}})
+    design = design_from_dict(base_design(cb, measure="log"))
+    with pytest.raises(DataError, match=r"homicide_cnt.*did you mean 'homicide_count'"):
+        load_panel(design)
+
+
+def test_cba_needs_a_section():
+    from cpeval.cli import main
+
+    assert main(["cba", "designs/castle_doctrine.yaml"]) == 2
