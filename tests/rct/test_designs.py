@@ -1,0 +1,142 @@
+"""The shipped trial design runs end to end; design and data errors say what to fix."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cpeval.designs import design_from_dict
+from cpeval.errors import CpevalWarning, DesignError, EstimationError
+from cpeval.pipeline import evaluate
+
+from .conftest import ROOT, nsw_design
+
+HOTSPOTS = ROOT / "designs" / "hotspots_trial.yaml"
+
+
+@pytest.fixture(scope="module")
+def hotspots():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CpevalWarning)
+        return evaluate(HOTSPOTS)
+
+
+def test_hotspots_itt_covers_truth_and_reports_everything(hotspots):
+    from cpeval.datasets.rct import hotspots_trial
+
+    truth = hotspots_trial().attrs["true_itt"]
+    for e in hotspots.effects:
+        assert e.ci_lower <= truth[e.outcome] <= e.ci_upper, e.outcome
+        assert e.n_clusters == 120
+        assert "CR2" in e.variance_type
+        d = e.diagnostics
+        assert 0 < d["ri_p_value"] <= 1 and d["ri_draws"] == 2000
+        assert d["p_value_adjusted"] >= d["p_value_raw"] - 0.01
+        assert d["multiple_testing"] == "romano_wolf"
+        assert d["lee_bounds"]["lower"] <= d["lee_bounds"]["upper"]
+    assert {c.name: c.status for c in hotspots.checks} == {"balance": "pass", "attrition": "pass"}
+    json.loads(hotspots.to_json())  # JSON-able
+
+
+def test_hotspots_cace_recovers_effect_of_patrols():
+    from cpeval.datasets.rct import hotspots_trial
+    from cpeval.designs import load_design
+
+    design = load_design(HOTSPOTS)
+    data = design.model_dump(mode="json", by_alias=True)
+    data["estimand"] = "cace"
+    data["inference"]["permutations"] = 0
+    data["inference"]["multiple_testing"] = "holm"
+    data["checks"] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CpevalWarning)
+        res = evaluate(data)
+    truth = hotspots_trial().attrs["true_cace"]
+    for e in res.effects:
+        assert e.estimand == "cace"
+        assert e.ci_lower <= truth[e.outcome] <= e.ci_upper
+        fs = e.diagnostics["first_stage"]
+        assert fs["f_statistic"] > 100 and 0.7 < fs["coefficient"] < 0.9
+        itt = e.diagnostics["itt"]["estimate"]
+        assert e.estimate == pytest.approx(itt / fs["coefficient"], rel=0.1)
+
+
+def test_row_order_and_relabelling_do_not_change_results(nsw):
+    base = evaluate(nsw_design(inference={"permutations": 500}), nsw).effect("re78")
+    shuffled = nsw.sample(frac=1.0, random_state=3)
+    e2 = evaluate(nsw_design(inference={"permutations": 500}), shuffled).effect("re78")
+    assert e2.estimate == pytest.approx(base.estimate, rel=1e-12)
+    assert e2.std_error == pytest.approx(base.std_error, rel=1e-12)
+    assert e2.diagnostics["ri_p_value"] == base.diagnostics["ri_p_value"]
+    relabelled = nsw.assign(id=nsw["id"] * 7 + 1000)
+    e3 = evaluate(nsw_design(), relabelled).effect("re78")
+    assert e3.estimate == pytest.approx(base.estimate, rel=1e-12)
+
+
+def test_input_frame_not_mutated(nsw):
+    before = nsw.copy()
+    evaluate(nsw_design(estimator={"method": "lin", "covariates": ["age"]}), nsw)
+    pd.testing.assert_frame_equal(nsw, before)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"estimand": "cace"}, "treatment.received"),
+        ({"estimator": {"method": "lin"}}, "estimator.covariates"),
+        ({"estimator": {"covariates": ["treat"]}}, "baseline measures"),
+        ({"checks": ["attrition"]}, "attrition"),
+        ({"checks": ["balanse"]}, "did you mean 'balance'"),
+        ({"inference": {"multiple_testing": "bonferroni"}}, "multiple_testing"),
+        ({"treatment": {"assignment": "treat", "block": "treat"}}, "both name column"),
+        ({"estimator": {"covariates": ["age", "age"]}}, "listed twice"),
+        ({"attrition": {"observed": "x", "max_differential": 2}}, "max_differential"),
+    ],
+)
+def test_design_errors(change, match):
+    with pytest.raises(DesignError, match=match):
+        design_from_dict(nsw_design(**change))
+
+
+def test_weights_are_refused(nsw):
+    d = nsw_design()
+    d["data"]["weights"] = "age"
+    with pytest.raises(DesignError, match=r"data\.weights"):
+        evaluate(d, nsw)
+
+
+def test_clusters_spanning_blocks_is_an_error():
+    df = pd.DataFrame({"id": range(8), "cl": [0, 0, 1, 1, 2, 2, 3, 3], "b": [0, 1, 0, 0, 1, 1, 1, 1],
+                       "z": [1, 1, 0, 0, 1, 1, 0, 0], "y": np.arange(8.0)})
+    d = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "id"},
+         "treatment": {"assignment": "z", "block": "b", "cluster": "cl"}, "outcomes": [{"name": "y", "column": "y"}]}
+    with pytest.raises(EstimationError, match="nested in blocks"):
+        evaluate(d, df)
+
+
+def test_few_clusters_warns_and_is_recorded():
+    from cpeval.datasets.rct import simulate_rct
+
+    f = simulate_rct(n_clusters=12, cluster_size=5, n_blocks=1)
+    d = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "unit_id"},
+         "treatment": {"assignment": "assigned", "cluster": "cluster_id"},
+         "outcomes": [{"name": "y", "column": "y"}]}
+    with pytest.warns(CpevalWarning, match="only 12 clusters"):
+        res = evaluate(d, f)
+    assert any("only 12 clusters" in w for w in res.effects[0].warnings)
+
+
+def test_weak_first_stage_warns():
+    rng = np.random.default_rng(0)
+    n = 400
+    z = np.tile([0, 1], n // 2)
+    d = ((rng.random(n) < 0.03) & (z == 1)).astype(int)
+    df = pd.DataFrame({"id": range(n), "z": z, "d": d, "y": rng.normal(size=n)})
+    design = {"name": "x", "kind": "rct", "estimand": "cace", "data": {"dataset": "cpeval.none", "unit": "id"},
+              "treatment": {"assignment": "z", "received": "d"}, "outcomes": [{"name": "y", "column": "y"}]}
+    with pytest.warns(CpevalWarning, match="weak first stage"):
+        evaluate(design, df)
