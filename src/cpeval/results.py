@@ -91,8 +91,9 @@ class Effect:
 
     @property
     def percent_change(self) -> tuple[float, float, float] | None:
-        """For log outcomes: 100*(exp(b)-1) with the interval transformed the same way; else None."""
-        if self.measure != "log":
+        """For log outcomes and Poisson (log rate ratio) effects: 100*(exp(b)-1) with the interval
+        transformed the same way; else None."""
+        if self.measure != "log" and self.method != "poisson":
             return None
         return tuple(100.0 * math.expm1(v) for v in (self.estimate, self.ci_lower, self.ci_upper))  # type: ignore[return-value]
 

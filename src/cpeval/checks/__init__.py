@@ -64,4 +64,6 @@ def _did_honest() -> CheckFunction:
     return honest_did
 
 
-CHECKS.update({("did", "pre_trends"): _did_pre_trends, ("did", "bacon"): _did_bacon, ("did", "honest_did"): _did_honest})
+CHECKS.update(
+    {("did", "pre_trends"): _did_pre_trends, ("did", "bacon"): _did_bacon, ("did", "honest_did"): _did_honest}
+)

@@ -1,0 +1,78 @@
+"""What the DiD checks share: the event-study coefficients of an outcome, from its Effect or refitted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from cpeval.data.panel import Panel
+    from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.results import Effect
+
+EVENT_METHODS = ("event_study", "sun_abraham")
+
+
+@dataclass(frozen=True)
+class EventCoefficients:
+    """Event-time coefficients (reference omitted), their covariance and where they came from."""
+
+    keys: np.ndarray
+    beta: np.ndarray
+    vcov: np.ndarray
+    ref: int
+    df: float | None
+    level: float
+    method: str
+    binned: bool
+    effect: Effect
+
+    @property
+    def lead(self) -> np.ndarray:
+        return self.keys < self.ref
+
+
+def outcome_spec(panel: Panel, name: str) -> OutcomeSpec:
+    for o in panel.design.outcomes:
+        if o.name == name:
+            return o
+    raise KeyError(f"outcome {name!r} is not in the design")
+
+
+def event_coefficients(panel: Panel, effect: Effect, *, need_unbinned: bool = False) -> EventCoefficients:
+    """The outcome's event study: reused from ``effect`` when it is one, otherwise fitted (method
+    ``event_study`` with the design's window). With ``need_unbinned`` binned end points are refitted as
+    separate, unreported coefficients, so that every coefficient is a single event time."""
+    d = effect.diagnostics
+    reuse = effect.method in EVENT_METHODS and "event_vcov" in d
+    if reuse and need_unbinned and d.get("bin_endpoints"):
+        reuse = False
+    if not reuse:
+        from cpeval.estimation.did.event_study import EventStudy
+
+        design = panel.design
+        est = design.estimator.model_copy(update={"method": "event_study"})  # type: ignore[attr-defined]
+        if need_unbinned:
+            est = est.model_copy(update={"bin_endpoints": False})
+        es_design = design.model_copy(update={"estimator": est})
+        import warnings
+
+        from cpeval.errors import CpevalWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CpevalWarning)  # the check reports what matters in its own words
+            effect = EventStudy(es_design).fit(panel, outcome_spec(panel, effect.outcome))
+        d = effect.diagnostics
+    return EventCoefficients(
+        keys=np.asarray(d["event_times"], dtype=int),
+        beta=np.asarray([r["estimate"] for r in effect.path if r["kind"] != "reference"], dtype=float),
+        vcov=np.asarray(d["event_vcov"], dtype=float),
+        ref=int(d["reference_period"]),
+        df=effect.df,
+        level=effect.level,
+        method=effect.method,
+        binned=bool(d.get("bin_endpoints")),
+        effect=effect,
+    )

@@ -1,0 +1,262 @@
+"""Rambachan & Roth (2023) "honest DiD": how large a violation of parallel trends overturns the conclusion?
+
+The event-study coefficients are beta = tau + delta, with tau = 0 before treatment and delta the difference
+in trends (delta = 0 at the reference period). The target is theta = l'tau_post (the average post effect or
+the first one). Two restrictions on how delta may continue after treatment:
+
+- Relative magnitudes, Delta^RM(Mbar): every post-period change |delta_{t+1} - delta_t| is at most Mbar times
+  the largest pre-period change. The identified set is l'beta_post -/+ Mbar * m(beta_pre) * W, with m the
+  largest pre-period change and W = sum_j |sum_{t>=j} l_t|. The robust interval takes the alpha/2 and
+  1 - alpha/2 Monte Carlo quantiles of the set's lower and upper bounds over draws beta* ~ N(beta, V)
+  (a percentile construction; R ``HonestDiD`` uses the Andrews-Roth-Pakes conditional-hybrid test, so its
+  intervals differ somewhat).
+- Smoothness, Delta^SD(M): the slope of delta may change by at most M between consecutive periods
+  (M = 0 allows exactly linear trends). The robust interval is the fixed-length confidence interval of
+  Armstrong & Kolesar used by Rambachan & Roth: the affine estimator v'beta (v_post = l) that minimises the
+  half-length max-bias + critical value of |N(bias/sd, 1)| times sd, optimised over v_pre.
+
+The breakdown value is the smallest Mbar (or M) at which the robust interval includes zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cpeval.checks.did_common import event_coefficients
+from cpeval.results import CheckResult
+
+if TYPE_CHECKING:
+    from cpeval.data.panel import Panel
+    from cpeval.results import Effect
+
+N_DRAWS = 4000
+
+
+def folded_normal_cv(bias: float, alpha: float) -> float:
+    """The 1-alpha quantile of |N(bias, 1)| (exact, by root finding)."""
+    from scipy import optimize, stats
+
+    b = abs(bias)
+    if b > 12:
+        return b + float(stats.norm.ppf(1 - alpha))
+
+    def f(c: float) -> float:
+        return float(stats.norm.cdf(c - b) - stats.norm.cdf(-c - b)) - (1 - alpha)
+
+    return float(optimize.brentq(f, 0.0, b + 10.0, xtol=1e-13))
+
+
+_CV_TABLES: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _cv_fast(bias: float, alpha: float) -> float:
+    """folded_normal_cv from a fine table (error below 1e-7), so optimisers can call it thousands of times."""
+    if alpha not in _CV_TABLES:
+        from scipy.special import ndtr
+
+        grid = np.linspace(0.0, 12.0, 6001)
+        lo, hi = np.zeros_like(grid), grid + 10.0
+        for _ in range(60):  # vectorised bisection on P(|N(b,1)| <= c) = 1 - alpha
+            mid = (lo + hi) / 2
+            below = ndtr(mid - grid) - ndtr(-mid - grid) < 1 - alpha
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        _CV_TABLES[alpha] = (grid, (lo + hi) / 2)
+    grid, values = _CV_TABLES[alpha]
+    b = abs(bias)
+    if b >= 12.0:
+        return folded_normal_cv(b, alpha)
+    return float(np.interp(b, grid, values))
+
+
+def _trend_basis(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+    """delta (pre and post, reference dropped) = b_slope * c + B_e @ e, with c the slope into the reference
+    period and e the second differences at the interior periods of (pre, ref, post)."""
+    n = n_pre + 1 + n_post
+    r = n_pre
+    n_int = n - 2
+
+    def delta_of(c: float, e: np.ndarray) -> np.ndarray:
+        slope = np.zeros(n)  # slope[i] = delta_i - delta_{i-1}, i = 1..n-1
+        slope[r] = c
+        for i in range(r + 1, n):
+            slope[i] = slope[i - 1] + e[i - 2]  # second difference at interior point i-1
+        for i in range(r - 1, 0, -1):
+            slope[i] = slope[i + 1] - e[i - 1]  # second difference at interior point i
+        d = np.zeros(n)
+        for i in range(r + 1, n):
+            d[i] = d[i - 1] + slope[i]
+        for i in range(r - 1, -1, -1):
+            d[i] = d[i + 1] - slope[i + 1]
+        return np.delete(d, r)
+
+    b_c = delta_of(1.0, np.zeros(n_int))
+    b_e = np.column_stack([delta_of(0.0, np.eye(n_int)[j]) for j in range(n_int)]) if n_int else np.zeros((n - 1, 0))
+    return b_c, b_e
+
+
+def flci(
+    beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.ndarray, m: float, alpha: float
+) -> tuple[float, float]:
+    """Fixed-length confidence interval for l'tau_post under Delta^SD(M) (Armstrong-Kolesar / Rambachan-Roth)."""
+    from scipy import optimize
+
+    n_post = len(lvec)
+    b_c, b_e = _trend_basis(n_pre, n_post)
+    # v = (v_pre, l); need v'b_c = 0 -> v_pre in an affine subspace: a0 + N z
+    const = float(lvec @ b_c[n_pre:])
+    bp = b_c[:n_pre]
+    a0 = -const * bp / float(bp @ bp)
+    null = np.linalg.svd(bp[None, :])[2][1:].T  # (n_pre, n_pre-1)
+
+    def parts(z: np.ndarray) -> tuple[float, float, float]:
+        v = np.concatenate([a0 + null @ z, lvec])
+        sd = math.sqrt(max(float(v @ vcov @ v), 1e-300))
+        bias = m * float(np.abs(b_e.T @ v).sum())
+        return float(v @ beta), sd, bias
+
+    def half(z: np.ndarray) -> float:
+        _, sd, bias = parts(z)
+        return sd * _cv_fast(bias / sd, alpha)
+
+    best = np.zeros(null.shape[1])
+    if null.shape[1]:
+        fbest = half(best)
+        for start in (best, np.linalg.lstsq(null, -a0, rcond=None)[0]):
+            res = optimize.minimize(half, start, method="Nelder-Mead",
+                                    options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+            if res.fun < fbest:
+                best, fbest = res.x, float(res.fun)
+    est, sd, bias = parts(best)
+    h = sd * folded_normal_cv(bias / sd, alpha)
+    return est - h, est + h
+
+
+def _rm_bounds(draws: np.ndarray, n_pre: int, lvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre l'beta_post and half-width-per-Mbar m(beta_pre) * W for each row of ``draws``."""
+    pre = np.concatenate([draws[:, :n_pre], np.zeros((len(draws), 1))], axis=1)
+    m = np.abs(np.diff(pre, axis=1)).max(axis=1)
+    w = float(np.abs(np.cumsum(lvec[::-1])[::-1]).sum())
+    return draws[:, n_pre:] @ lvec, m * w
+
+
+def _breakdown(ci_at: Any, hi: float) -> float | None:
+    """Smallest x in [0, hi] with 0 in ci_at(x) (None if never); ci_at must be monotone widening."""
+    def covers(x: float) -> bool:
+        lo_, up_ = ci_at(x)
+        return lo_ <= 0 <= up_
+
+    if covers(0.0):
+        return 0.0
+    if not covers(hi):
+        return None
+    a, b = 0.0, hi
+    for _ in range(40):
+        mid = (a + b) / 2
+        a, b = (a, mid) if covers(mid) else (mid, b)
+    return b
+
+
+def honest_analysis(beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.ndarray, *, alpha: float,
+                    mbar_grid: Sequence[float], m_grid: Sequence[float] | None, seed: int) -> dict[str, Any]:
+    """Robust intervals over the grids and breakdown values of both restrictions."""
+    rng = np.random.default_rng(seed)
+    chol = np.linalg.cholesky(vcov + 1e-14 * np.eye(len(beta)) * max(np.diag(vcov).max(), 1e-300))
+    draws = beta + rng.standard_normal((N_DRAWS, len(beta))) @ chol.T
+    centre, halfw = _rm_bounds(draws, n_pre, lvec)
+    c0, h0 = _rm_bounds(beta[None, :], n_pre, lvec)
+
+    def rm_ci(mbar: float) -> tuple[float, float]:
+        return (float(np.quantile(centre - mbar * halfw, alpha / 2)),
+                float(np.quantile(centre + mbar * halfw, 1 - alpha / 2)))
+
+    rows: list[dict[str, Any]] = []
+    for mb in mbar_grid:
+        lo, up = rm_ci(mb)
+        rows.append({"restriction": "relative_magnitudes", "bound": float(mb), "ci_lower": lo, "ci_upper": up,
+                     "set_lower": float(c0[0] - mb * h0[0]), "set_upper": float(c0[0] + mb * h0[0]),
+                     "includes_zero": bool(lo <= 0 <= up)})
+    sd_rows: list[dict[str, Any]] = []
+    pre = np.concatenate([beta[:n_pre], [0.0]])
+    slope_change = np.abs(np.diff(pre, n=2)).max() if n_pre >= 2 else None
+    if n_pre >= 2:
+        if m_grid is None:
+            top = 2 * float(slope_change) if slope_change and slope_change > 0 else float(np.sqrt(np.diag(vcov)).mean())
+            m_grid = list(np.linspace(0.0, top, 9))
+        for mm in m_grid:
+            lo, up = flci(beta, vcov, n_pre, lvec, float(mm), alpha)
+            sd_rows.append({"restriction": "smoothness", "bound": float(mm), "ci_lower": lo, "ci_upper": up,
+                            "set_lower": None, "set_upper": None, "includes_zero": bool(lo <= 0 <= up)})
+    hi_rm = max(10.0, 2 * max(mbar_grid))
+    out: dict[str, Any] = {
+        "rows": rows + sd_rows,
+        "breakdown_mbar": _breakdown(rm_ci, hi_rm),
+        "max_pre_change": float(h0[0] / float(np.abs(np.cumsum(lvec[::-1])[::-1]).sum())),
+        "max_pre_slope_change": None if slope_change is None else float(slope_change),
+        "breakdown_m": None,
+    }
+    if n_pre >= 2:
+        scale = max(float(np.sqrt(np.diag(vcov)).max()), 1e-12)
+        out["breakdown_m"] = _breakdown(lambda x: flci(beta, vcov, n_pre, lvec, x, alpha), 20 * scale)
+    return out
+
+
+def honest_did(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
+    spec = panel.design.honest_did  # type: ignore[attr-defined]
+    out: list[CheckResult] = []
+    for effect in effects:
+        ec = event_coefficients(panel, effect, need_unbinned=True)
+        keys = ec.keys
+        pre_mask = keys < ec.ref
+        pre_keys = keys[pre_mask]
+        post_keys = keys[keys > ec.ref]
+        # keep only the consecutive leads next to the reference period
+        n_pre = 0
+        while n_pre < len(pre_keys) and pre_keys[len(pre_keys) - 1 - n_pre] == ec.ref - 1 - n_pre:
+            n_pre += 1
+        if n_pre == 0:
+            out.append(CheckResult(name="honest_did", status="info", outcome=effect.outcome,
+                                   message="no lead next to the reference period, so nothing to calibrate the "
+                                   "sensitivity analysis on"))
+            continue
+        idx = np.concatenate([np.flatnonzero(pre_mask)[len(pre_keys) - n_pre:], np.flatnonzero(keys > ec.ref)])
+        beta, vcov = ec.beta[idx], ec.vcov[np.ix_(idx, idx)]
+        lvec = (post_keys >= 0).astype(float) if spec.target == "average" else (post_keys == 0).astype(float)
+        lvec = lvec / lvec.sum()
+        alpha = 1 - ec.level
+        res = honest_analysis(beta, vcov, n_pre, lvec, alpha=alpha, mbar_grid=spec.mbar, m_grid=spec.m,
+                              seed=panel.design.inference.seed)
+        theta = float(beta[n_pre:] @ lvec)
+        what = "the average post-treatment effect" if spec.target == "average" else "the effect at event time 0"
+        bd = res["breakdown_mbar"]
+        bdm = res["breakdown_m"]
+        sd_txt = (f"; under smoothness the conclusion survives a change in the slope of the trend gap of up to "
+                  f"{bdm:.3g} per period" if bdm else "")
+        if bd == 0.0:
+            status = "info"
+            msg = (f"{what} ({theta:.4g}) is not significant even under exact parallel trends, so there is no "
+                   "conclusion to break; the table shows how wide the robust intervals become")
+        elif bd is None:
+            status = "pass"
+            msg = (f"{what} ({theta:.4g}) stays significant for every Mbar up to {max(10.0, 2 * max(spec.mbar)):g}: "
+                   f"robust to post-treatment violations far larger than the pre-treatment ones{sd_txt}")
+        elif bd < 1.0:
+            status = "warn"
+            msg = (f"fragile: {what} ({theta:.4g}) stays significant only if post-treatment departures from "
+                   f"parallel trends are smaller than {bd:.2f} times the largest pre-treatment change "
+                   f"(breakdown Mbar = {bd:.2f} < 1); violations as large as those already seen before treatment "
+                   f"would overturn the conclusion{sd_txt}")
+        else:
+            status = "pass"
+            msg = (f"{what} ({theta:.4g}) stays significant unless post-treatment departures from parallel trends "
+                   f"exceed {bd:.2f} times the largest pre-treatment change (breakdown Mbar = {bd:.2f}){sd_txt}")
+        values = {k: v for k, v in res.items() if k != "rows"}
+        values.update({"target": spec.target, "theta": theta, "n_pre": n_pre, "source_method": ec.method,
+                       "interval_method": {"relative_magnitudes": "Monte Carlo percentile of identified-set bounds",
+                                           "smoothness": "fixed-length CI (Armstrong-Kolesar)"}})
+        out.append(CheckResult(name="honest_did", status=status, outcome=effect.outcome, message=msg,
+                               table=tuple(res["rows"]), values=values))
+    return out

@@ -1,0 +1,237 @@
+"""Dynamic (event-study) difference-in-differences: leads and lags relative to first treatment.
+
+y_it = a_i + l_t + sum_{k != -1} b_k 1{t - G_i = k} (+ g'X_it) + e_it, by linearmodels PanelOLS with
+cluster-robust errors. Event times beyond the window are pooled into the end points (``bin_endpoints``) or
+kept as their own, unreported, coefficients. The helpers here (event times, the joint Wald test and the
+assembly of the Effect from a vector of event-time coefficients and its covariance) are shared with the
+Sun & Abraham estimator and the DiD checks.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cpeval.data.panel import COHORT
+from cpeval.errors import CpevalWarning, EstimationError
+from cpeval.estimation.inference import few_clusters_warning, wald_interval
+from cpeval.results import Effect, critical_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cpeval.data.panel import Panel
+    from cpeval.designs.did import DidDesign
+    from cpeval.designs.outcomes import OutcomeSpec
+
+EVENT_PREFIX = "_cpeval_e"
+
+
+@dataclass(frozen=True)
+class EventTimes:
+    """Event time of every row (NaN for never-treated units), the window shown and the binned event time."""
+
+    rel: np.ndarray  # t - G in periods (positions in the sorted period list); NaN: never treated
+    binned: np.ndarray  # rel clipped to [lo, hi] if end points are binned, else rel
+    ref: int  # reference event time (-1 - anticipation)
+    lo: int  # first event time shown
+    hi: int  # last event time shown
+    binned_ends: bool
+    has_never_treated: bool
+
+    @property
+    def shown(self) -> list[int]:
+        return [k for k in range(self.lo, self.hi + 1) if k != self.ref]
+
+
+def event_times(panel: Panel, frame: pd.DataFrame, design: DidDesign) -> EventTimes:
+    """Event times in periods, counted by position in the sorted list of periods (so dates work too)."""
+    assert panel.time is not None
+    periods = np.sort(panel.frame[panel.time].unique())
+    t_idx = np.searchsorted(periods, frame[panel.time].to_numpy())
+    cohort = frame[COHORT].to_numpy(dtype=float)
+    treated = ~np.isnan(cohort)
+    rel = np.full(len(frame), np.nan)
+    rel[treated] = t_idx[treated] - np.searchsorted(periods, cohort[treated])
+    est = design.estimator
+    ref = -1 - int(getattr(est, "anticipation", 0) or 0)
+    if not treated.any():
+        raise EstimationError("no treated unit in the data: an event study needs units that adopt")
+    rmin, rmax = int(np.nanmin(rel)), int(np.nanmax(rel))
+    if rmin > ref - 1:
+        raise EstimationError(
+            f"no treated unit is observed before event time {ref}, so there is no lead to estimate; an event "
+            "study needs at least two pre-treatment periods for some adopters"
+        )
+    lo = max(rmin, ref - est.leads) if est.leads is not None else rmin
+    hi = min(rmax, est.lags) if est.lags is not None else rmax
+    binned = np.clip(rel, lo, hi) if est.bin_endpoints else rel
+    return EventTimes(rel, binned, ref, lo, hi, bool(est.bin_endpoints), bool((~treated).any()))
+
+
+def joint_wald(b: np.ndarray, v: np.ndarray, df2: float | None) -> dict[str, float]:
+    """Wald test that every element of ``b`` is zero: chi2(q) and F(q, df2) forms (F is used when df2 given)."""
+    from scipy import stats
+
+    q = len(b)
+    if q == 0:
+        return {"statistic": float("nan"), "df": 0, "df2": df2, "p_value": float("nan"), "chi2_p_value": float("nan")}
+    stat = float(b @ np.linalg.pinv(v) @ b)
+    chi2_p = float(stats.chi2.sf(stat, q))
+    p = float(stats.f.sf(stat / q, q, df2)) if df2 else chi2_p
+    return {"statistic": stat, "f_statistic": stat / q, "df": q, "df2": df2, "p_value": p, "chi2_p_value": chi2_p}
+
+
+def event_effect(
+    *,
+    method: str,
+    design: DidDesign,
+    outcome: OutcomeSpec,
+    et: EventTimes,
+    keys: list[int],
+    beta: np.ndarray,
+    vcov: np.ndarray,
+    n_by_key: dict[int, int],
+    n_obs: int,
+    n_units: int,
+    n_clusters: int | None,
+    cluster: str,
+    headline_weights: np.ndarray | None = None,
+    diagnostics: dict[str, Any] | None = None,
+    notes: list[str] | None = None,
+) -> Effect:
+    """The Effect of an event study from its event-time coefficients ``beta`` (ordered as ``keys``).
+
+    The headline is the average of the post-treatment coefficients (event times >= 0 in the window), or a
+    weighted average if ``headline_weights`` (aligned with ``keys``) is given. Leads are tested jointly.
+    """
+    level = design.inference.level
+    df = (n_clusters - 1) if n_clusters else None
+    crit = critical_value(level, df)
+    se = np.sqrt(np.clip(np.diag(vcov), 0, None))
+    keys_arr = np.asarray(keys)
+    rows: list[dict[str, Any]] = []
+    for k in sorted([*keys, et.ref]):
+        if k == et.ref:
+            rows.append({"event_time": k, "estimate": 0.0, "std_error": 0.0, "ci_lower": 0.0, "ci_upper": 0.0,
+                         "p_value": None, "n_obs": n_by_key.get(k, 0), "kind": "reference", "binned": False})
+            continue
+        j = keys.index(k)
+        ci = wald_interval(float(beta[j]), float(se[j]), level, df)
+        kind = "lead" if k < et.ref else ("anticipation" if k < 0 else "lag")
+        end = et.binned_ends and ((k == et.lo and k < et.ref) or (k == et.hi and k >= 0))
+        rows.append({"event_time": k, "estimate": float(beta[j]), "std_error": float(se[j]),
+                     "ci_lower": float(beta[j] - crit * se[j]), "ci_upper": float(beta[j] + crit * se[j]),
+                     "p_value": ci.p_value, "n_obs": n_by_key.get(k, 0), "kind": kind, "binned": bool(end)})
+    lead = keys_arr < et.ref
+    post = keys_arr >= 0
+    if not post.any():
+        raise EstimationError(f"outcome {outcome.name!r}: no post-treatment event time in the window")
+    a = np.zeros(len(keys))
+    if headline_weights is None:
+        a[post] = 1.0 / post.sum()
+    else:
+        a[post] = headline_weights[post] / headline_weights[post].sum()
+    est = float(a @ beta)
+    est_se = float(math.sqrt(max(a @ vcov @ a, 0.0)))
+    if not (math.isfinite(est) and math.isfinite(est_se)):
+        raise EstimationError(f"outcome {outcome.name!r}: the event-study effect is not identified")
+    ci = wald_interval(est, est_se, level, df)
+    pre = joint_wald(beta[lead], vcov[np.ix_(lead, lead)], df)
+    notes = list(notes or [])
+    few = few_clusters_warning(n_clusters, cluster)
+    if few:
+        notes.append(few)
+    if pre["df"] and pre["p_value"] < 1 - level:
+        notes.append(
+            f"the {pre['df']} leads are jointly different from zero (Wald F = {pre['f_statistic']:.3g}, "
+            f"p = {pre['p_value']:.3g}): outcomes were already diverging before treatment, so parallel trends "
+            "is doubtful; see the honest_did check"
+        )
+    for note in notes:
+        warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=3)
+    diag: dict[str, Any] = {
+        "pretrend_test": pre,
+        "reference_period": et.ref,
+        "window": [et.lo, et.hi],
+        "bin_endpoints": et.binned_ends,
+        "event_times": [int(k) for k in keys],
+        "event_vcov": vcov.tolist(),
+        "headline": "average of post-treatment event-time effects"
+        if headline_weights is None else "average of post-treatment cohort-period effects weighted by cell size",
+        "covariates": list(design.estimator.covariates),
+        "weights": design.data.weights,
+    }
+    diag.update(diagnostics or {})
+    return Effect(
+        outcome=outcome.name, family=outcome.family, measure=outcome.measure, better_if=outcome.better_if,
+        estimand="att", method=method, estimate=est, std_error=est_se, level=level,
+        ci_lower=ci.lower, ci_upper=ci.upper, p_value=ci.p_value, n_obs=n_obs, n_units=n_units,
+        n_clusters=n_clusters,
+        variance_type=f"cluster-robust by {cluster!r} (CR1: G/(G-1), (N-1)/(N-K)); t with G-1 df",
+        df=df, path=tuple(rows), diagnostics=diag, warnings=tuple(notes),
+    )
+
+
+class EventStudy:
+    """Leads and lags of first treatment with unit and period effects (reference event time -1).
+
+    Never-treated units (and adopters outside the window, when end points are not binned) anchor the period
+    effects. Without never-treated units the fully dynamic model is not identified (Borusyak, Jaravel &
+    Spiess 2024): the earliest lead is then also normalised to zero and a warning says so. Under staggered
+    adoption with heterogeneous effects the leads and lags can be contaminated by other event times (Sun &
+    Abraham 2021); compare ``sun_abraham``.
+    """
+
+    method = "event_study"
+
+    def __init__(self, design: DidDesign):
+        self.design = design
+
+    def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
+        import pandas as pd
+
+        from cpeval.estimation._adapters.linearmodels import panel_ols
+
+        design = self.design
+        frame = panel.outcome_rows(outcome.column)
+        assert panel.time is not None
+        et = event_times(panel, frame, design)
+        values = et.binned
+        keys = sorted(int(k) for k in np.unique(values[~np.isnan(values)]) if k != et.ref)
+        notes: list[str] = []
+        if not et.has_never_treated:
+            dropped = keys.pop(0)
+            notes.append(
+                f"no never-treated units: event time {dropped} is also normalised to zero so that the "
+                "period effects are identified; the leads are relative to it as well as to -1"
+            )
+        cols = [f"{EVENT_PREFIX}{k}" for k in keys]
+        dummies = pd.DataFrame(
+            (values[:, None] == np.asarray(keys)[None, :]).astype(float), columns=cols, index=frame.index
+        )
+        data = pd.concat([frame, dummies], axis=1)
+        cluster = design.cluster_column
+        try:
+            fit = panel_ols(data, unit=panel.unit, time=panel.time, y=outcome.column,
+                            x=[*cols, *design.estimator.covariates], weights=design.data.weights, cluster=cluster)
+        except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
+            raise EstimationError(f"outcome {outcome.name!r}: event-study regression failed: {exc}") from exc
+        assert fit.cov is not None
+        beta = fit.params[cols].to_numpy()
+        vcov = fit.cov.loc[cols, cols].to_numpy()
+        shown = [k for k in keys if et.lo <= k <= et.hi]
+        idx = [keys.index(k) for k in shown]
+        counts = pd.Series(values).value_counts()
+        n_by_key = {int(k): int(v) for k, v in counts.items()}
+        return event_effect(
+            method=self.method, design=design, outcome=outcome, et=et, keys=shown, beta=beta[idx],
+            vcov=vcov[np.ix_(idx, idx)], n_by_key=n_by_key, n_obs=fit.nobs,
+            n_units=int(frame[panel.unit].nunique()), n_clusters=fit.n_clusters, cluster=cluster,
+            diagnostics={"rsquared_within": fit.rsquared_within, "never_treated_units": et.has_never_treated},
+            notes=notes,
+        )

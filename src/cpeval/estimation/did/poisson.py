@@ -1,0 +1,257 @@
+"""Poisson pseudo-maximum-likelihood difference-in-differences for crime counts.
+
+E[y_it | .] = exp(a_i + l_t + tau'D_it + log(exposure_it)), fitted by iteratively reweighted least squares
+in which the unit and period effects are swept out by weighted alternating projections (as in Stata
+``ppmlhdfe`` and R ``fixest::fepois``), so no dummy matrix is built and zeros need no log(0) tricks. Only
+the first two moments matter (PPML is consistent whenever the conditional mean is right; the counts need not
+be Poisson), and the errors are cluster-robust sandwich errors with the G/(G-1) correction.
+
+Forms (``estimator.poisson_form``):
+- ``twfe``: one coefficient on the treatment indicator; exp(tau) is the rate ratio.
+- ``extended``: Wooldridge's (2023) extended TWFE for staggered adoption: one coefficient per treated
+  cohort x period cell (never- and not-yet-treated observations identify the period effects). The headline
+  rate ratio is the treated cells' expected count over their expected count without treatment,
+  sum(mu) / sum(mu exp(-tau_gt)); its error is by the delta method. Event-time paths average the cells'
+  log rate ratios with weights proportional to their counterfactual expected counts.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cpeval.data.panel import COHORT, TREATED
+from cpeval.errors import CpevalWarning, EstimationError
+from cpeval.estimation.inference import few_clusters_warning, wald_interval
+from cpeval.results import Effect, jsonable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cpeval.data.panel import Panel
+    from cpeval.designs.did import DidDesign
+    from cpeval.designs.outcomes import OutcomeSpec
+
+
+def _indicators(codes: np.ndarray, n_levels: int) -> Any:
+    from scipy import sparse
+
+    n = len(codes)
+    return sparse.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, n_levels))
+
+
+def demean(x: np.ndarray, fe: list[Any], w: np.ndarray, tol: float = 1e-13, maxit: int = 10_000) -> np.ndarray:
+    """Weighted residuals of the columns of ``x`` on the fixed effects (sparse indicator matrices)."""
+    out = x.copy()
+    sums = [np.asarray(d.T @ w).ravel() for d in fe]
+    scale = max(float(np.abs(out).max()), 1.0)
+    for _ in range(maxit):
+        change = 0.0
+        for d, s in zip(fe, sums, strict=True):
+            means = (d.T @ (w[:, None] * out)) / s[:, None]
+            out -= d @ means
+            change = max(change, float(np.abs(means).max()))
+        if change <= tol * scale or len(fe) == 1:
+            return out
+    raise EstimationError("the fixed effects could not be swept out (alternating projections did not converge)")
+
+
+def fit_fe_poisson(
+    y: np.ndarray,
+    x: np.ndarray,
+    fe_codes: list[np.ndarray],
+    *,
+    offset: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    clusters: np.ndarray,
+    tol: float = 1e-11,
+    maxit: int = 200,
+) -> dict[str, Any]:
+    """Fixed-effects Poisson PML by IRLS; returns coefficients, cluster-robust covariance and fitted means.
+
+    ``fe_codes`` are integer codes (0..L-1) of each fixed effect; ``clusters`` integer-like cluster ids.
+    The covariance is the cluster sandwich of the concentrated score with the G/(G-1) correction.
+    """
+    n = len(y)
+    off = np.zeros(n) if offset is None else offset
+    a = np.ones(n) if weights is None else weights
+    fe = [_indicators(c, int(c.max()) + 1) for c in fe_codes]
+    mu = (y + y.mean()) / 2.0
+    eta = np.log(mu) - off
+    dev_old = math.inf
+    beta = np.zeros(x.shape[1])
+    for _ in range(maxit):
+        z = eta + (y - mu) / mu
+        w = a * mu
+        both = demean(np.column_stack([z, x]), fe, w)
+        zt, xt = both[:, 0], both[:, 1:]
+        sw = np.sqrt(w)
+        beta = np.linalg.lstsq(xt * sw[:, None], zt * sw, rcond=None)[0]
+        resid = zt - xt @ beta
+        eta = z - resid
+        mu = np.exp(eta + off)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dev = 2.0 * float(np.sum(a * (np.where(y > 0, y * np.log(y / mu), 0.0) - (y - mu))))
+        if abs(dev - dev_old) <= tol * max(abs(dev), 1.0):
+            break
+        dev_old = dev
+    else:
+        raise EstimationError(f"Poisson IRLS did not converge in {maxit} iterations")
+    w = a * mu
+    xt = demean(x, fe, w)
+    bread = np.linalg.pinv(xt.T @ (w[:, None] * xt))
+    score = xt * (a * (y - mu))[:, None]
+    _, g = np.unique(clusters, return_inverse=True)
+    n_g = int(g.max()) + 1
+    sg = np.zeros((n_g, x.shape[1]))
+    np.add.at(sg, g, score)
+    meat = sg.T @ sg
+    vcov = n_g / (n_g - 1.0) * bread @ meat @ bread
+    return {"beta": beta, "vcov": vcov, "mu": mu, "eta": eta, "deviance": dev, "n_clusters": n_g}
+
+
+def _drop_all_zero(frame: pd.DataFrame, y: str, unit: str, time: str) -> tuple[pd.DataFrame, list[str]]:
+    """Units or periods whose counts are all zero have a fixed effect at minus infinity: drop them."""
+    notes: list[str] = []
+    while True:
+        pos = frame[y].to_numpy() > 0
+        unit_any = frame.groupby(unit)[y].transform("max").to_numpy() > 0
+        time_any = frame.groupby(time)[y].transform("max").to_numpy() > 0
+        keep = unit_any & time_any
+        if keep.all() or not pos.any():
+            return frame, notes
+        dropped_u = frame.loc[~unit_any, unit].nunique()
+        dropped_t = frame.loc[~time_any, time].nunique()
+        notes.append(
+            f"dropped {int((~keep).sum())} rows of {dropped_u} units and {dropped_t} periods whose counts are "
+            "all zero (they carry no information under unit and period effects)"
+        )
+        frame = frame.loc[keep]
+
+
+class PoissonDid:
+    """PPML difference-in-differences with unit and period effects; effects as rate ratios."""
+
+    method = "poisson"
+
+    def __init__(self, design: DidDesign):
+        self.design = design
+
+    def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
+        design = self.design
+        est = design.estimator
+        assert panel.time is not None
+        unit, time = panel.unit, panel.time
+        frame = panel.outcome_rows(outcome.column)
+        yv = frame[outcome.column].to_numpy(dtype=float)
+        if (yv < 0).any():
+            raise EstimationError(
+                f"outcome {outcome.name!r}: column {outcome.column!r} has negative values; the poisson method "
+                "needs counts (or non-negative rates); use twfe or event_study for other outcomes"
+            )
+        pop_col = design.data.population if est.exposure == "population" else None
+        if pop_col is not None and not (frame[pop_col].to_numpy(dtype=float) > 0).all():
+            raise EstimationError(
+                f"data.population column {pop_col!r} has zero, negative or missing values; exposure must be > 0"
+            )
+        if est.covariates:
+            raise EstimationError(
+                "estimator.covariates are not supported by the poisson method yet; remove them or use "
+                "event_study / callaway_santanna"
+            )
+        frame, notes = _drop_all_zero(frame, outcome.column, unit, time)
+        cohorts = frame.groupby(unit)[COHORT].first().dropna()
+        form = est.poisson_form
+        if form == "auto":
+            form = "extended" if cohorts.nunique() > 1 else "twfe"
+        y = frame[outcome.column].to_numpy(dtype=float)
+        treated = frame[TREATED].to_numpy() == 1
+        if form == "twfe":
+            x = treated[:, None].astype(float)
+            cells = None
+        else:
+            import pandas as pd
+
+            key = pd.MultiIndex.from_arrays([frame[COHORT].to_numpy()[treated], frame[time].to_numpy()[treated]])
+            cells = key.unique().sort_values()
+            code = cells.get_indexer(key)
+            x = np.zeros((len(frame), len(cells)))
+            x[np.flatnonzero(treated), code] = 1.0
+            empty = np.bincount(code, weights=y[treated], minlength=len(cells)) == 0
+            if empty.any():
+                raise EstimationError(
+                    f"outcome {outcome.name!r}: {int(empty.sum())} treated cohort x period cells have only zero "
+                    "counts, so their rate ratio is not identified; use estimator.poisson_form: twfe"
+                )
+        fe_codes = [np.unique(frame[c].to_numpy(), return_inverse=True)[1] for c in (unit, time)]
+        offset = np.log(frame[pop_col].to_numpy(dtype=float)) if pop_col else None
+        weights = frame[design.data.weights].to_numpy(dtype=float) if design.data.weights else None
+        cluster = design.cluster_column
+        fit = fit_fe_poisson(y, x, fe_codes, offset=offset, weights=weights, clusters=frame[cluster].to_numpy())
+        beta, vcov, mu = fit["beta"], fit["vcov"], fit["mu"]
+        n_clusters = fit["n_clusters"]
+        df = n_clusters - 1
+        level = design.inference.level
+        diag: dict[str, Any] = {"form": form, "exposure": pop_col, "deviance": fit["deviance"],
+                                "weights": design.data.weights}
+        path: list[dict[str, Any]] = []
+        if cells is None:
+            b, se = float(beta[0]), float(math.sqrt(vcov[0, 0]))
+            mu1 = mu[treated]
+            level_att = float(np.mean(mu1 - mu1 * math.exp(-b)))
+        else:
+            tau = x @ beta  # each treated row's own cell effect (0 elsewhere)
+            mu1 = mu[treated]
+            mu0 = mu1 * np.exp(-tau[treated])
+            b = float(math.log(mu1.sum()) - math.log(mu0.sum()))
+            code = x[treated].argmax(axis=1)
+            grad = np.bincount(code, weights=mu1, minlength=len(cells)) / mu1.sum()
+            se = float(math.sqrt(max(grad @ vcov @ grad, 0.0)))
+            level_att = float(np.mean(mu1 - mu0))
+            periods = np.sort(panel.frame[time].unique())
+            g_arr = np.asarray([c[0] for c in cells], dtype=float)
+            t_arr = np.asarray([c[1] for c in cells])
+            e_arr = np.searchsorted(periods, t_arr) - np.searchsorted(periods, g_arr)
+            cf = np.bincount(code, weights=mu0, minlength=len(cells))
+            n_cell = np.bincount(code, minlength=len(cells))
+            for e in np.unique(e_arr):
+                a = np.where(e_arr == e, cf, 0.0)
+                a = a / a.sum()
+                pe, pse = float(a @ beta), float(math.sqrt(max(a @ vcov @ a, 0.0)))
+                ci = wald_interval(pe, pse, level, df)
+                path.append({"event_time": int(e), "estimate": pe, "std_error": pse, "ci_lower": ci.lower,
+                             "ci_upper": ci.upper, "p_value": ci.p_value, "n_obs": int(n_cell[e_arr == e].sum()),
+                             "rate_ratio": math.exp(pe), "kind": "lag", "binned": False})
+            diag["cohort_period_effects"] = [
+                {"cohort": float(g), "period": jsonable(t), "log_rate_ratio": float(bb),
+                 "std_error": float(math.sqrt(vcov[i, i])), "n_obs": int(n_cell[i])}
+                for i, (g, t, bb) in enumerate(zip(g_arr, t_arr, beta, strict=True))
+            ]
+        if not (math.isfinite(b) and math.isfinite(se)):
+            raise EstimationError(f"outcome {outcome.name!r}: the Poisson treatment effect is not identified")
+        ci = wald_interval(b, se, level, df)
+        diag.update({
+            "scale": "log rate ratio",
+            "rate_ratio": math.exp(b),
+            "rate_ratio_ci": [math.exp(ci.lower), math.exp(ci.upper)],
+            "percent_change": 100 * math.expm1(b),
+            "level_att": level_att,
+            "level_att_note": "average treated-cell change in the expected count per unit-period",
+            "dropped_rows": int(len(panel.outcome_rows(outcome.column)) - len(frame)),
+        })
+        few = few_clusters_warning(n_clusters, cluster)
+        if few:
+            notes.append(few)
+        for note in notes:
+            warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
+        return Effect(
+            outcome=outcome.name, family=outcome.family, measure=outcome.measure, better_if=outcome.better_if,
+            estimand="att", method=self.method, estimate=b, std_error=se, level=level,
+            ci_lower=ci.lower, ci_upper=ci.upper, p_value=ci.p_value, n_obs=len(frame),
+            n_units=int(frame[unit].nunique()), n_clusters=n_clusters,
+            variance_type=f"cluster-robust sandwich by {cluster!r} (G/(G-1)); t with G-1 df; log rate ratio",
+            df=df, path=tuple(path), diagnostics=diag, warnings=tuple(notes),
+        )
