@@ -45,6 +45,7 @@ class ProblemCode(StrEnum):
     NON_POSITIVE = "non_positive"
     BAD_TIME = "bad_time"
     CONSTANT_OUTCOME = "constant_outcome"
+    UNKNOWN_LABEL = "unknown_label"
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ def evaluate(
     from cpeval.data import load_panel
     from cpeval.designs.load import design_hash
     from cpeval.estimation.registry import estimator_for
+    from cpeval.outcomes import annotate_effect
     from cpeval.results import EvaluationResult
 
     design = resolve_design(design_or_path)
@@ -73,6 +74,7 @@ def evaluate(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CpevalWarning)
             effect = estimator.fit(panel, outcome)
+        effect = annotate_effect(effect, panel, outcome, estimator)  # baseline, harm contributions, survey
         effects.append(effect)
         for w in caught:  # re-emit for the caller; the Effect already records them
             if issubclass(w.category, CpevalWarning):

@@ -20,13 +20,14 @@ def load_panel(design: DesignBase, data: pd.DataFrame | None = None) -> Panel:
 
     from cpeval.data.sources import read_source
     from cpeval.data.validate import validate_panel
+    from cpeval.outcomes import derive  # derived outcomes (rates, harm, fear) exist before validation
 
     if data is not None:
         sha = hashlib.sha256(data.to_csv(index=False).encode()).hexdigest()
-        return validate_panel(data, design, source="<DataFrame>", sha256=sha)
+        return validate_panel(derive(data, design, "<DataFrame>"), design, source="<DataFrame>", sha256=sha)
     src = read_source(design)
     label = f"{design.origin or '<design>'}: data {src.label}"
-    return validate_panel(src.frame, design, source=label, sha256=src.sha256)
+    return validate_panel(derive(src.frame, design, label), design, source=label, sha256=src.sha256)
 
 
 def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data>", sha256: str = "") -> Panel:

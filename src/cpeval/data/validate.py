@@ -50,7 +50,9 @@ def required_columns(design: DesignBase) -> dict[str, str]:
         if getattr(d, key):
             cols[getattr(d, key)] = f"data.{key}"
     for i, o in enumerate(design.outcomes):
-        cols.setdefault(o.column, f"outcomes[{i}].column")
+        cols.setdefault(o.column, f"outcomes[{i}].column" if not o.derived else f"outcomes[{i}] (derived)")
+        for aux in o.auxiliary_columns:  # harm components, survey totals (added by cpeval.outcomes.derive)
+            cols.setdefault(aux, f"outcomes[{i}] (derived)")
     treatment = design.treatment  # type: ignore[attr-defined]
     for key in ("indicator", "first_treated", "assignment", "block", "cluster", "received"):
         col = getattr(treatment, key, None)
@@ -107,7 +109,9 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
         if not _numeric(df, col, f"outcomes[{i}]", c):
             continue
         n_na = int(df[col].isna().sum())
-        if n_na:
+        if n_na and o.allows_missing:  # survey waves, zeros dropped from a log, areas without victims
+            c.warnings.append(f"outcome {o.name!r}: observed in {len(df) - n_na} of {len(df)} rows")
+        elif n_na:
             if design.data.missing_outcomes == "drop":
                 c.warnings.append(f"outcome {o.name!r}: {n_na} rows with a missing {col!r} were dropped")
             else:

@@ -34,10 +34,23 @@ def _hotspots_trial() -> pd.DataFrame:
     return hotspots_trial()
 
 
+def _city(part: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        from cpeval.datasets import city
+
+        return getattr(city, f"city_{part}")()
+
+    load.__doc__ = f"The simulated city's {part} data (cpeval.datasets.city, default seed; known true effects)."
+    return load
+
+
 NAMED_DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
     "castle": _case_csv("castle"),
     "mpdta": _case_csv("mpdta"),
     "smoking_prop99": _case_csv("smoking_prop99"),
     "basque": _case_csv("basque"),
     "hotspots_trial": _hotspots_trial,
+    "city": _city("panel"),
+    "city_monthly": _city("monthly"),
+    "city_survey": _city("survey"),
 }

@@ -44,3 +44,7 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
 from cpeval.report.cba import render_figures as _cost_benefit_figures  # noqa: E402
 
 FIGURES.append(_cost_benefit_figures)
+
+from cpeval.report.outcomes import render_figures as _outcome_figures  # noqa: E402
+
+FIGURES.append(_outcome_figures)

@@ -93,3 +93,7 @@ def render_markdown(result: EvaluationResult) -> str:
 from cpeval.report.cba import render_section as _cost_benefit_section  # noqa: E402
 
 SECTIONS.append(_cost_benefit_section)
+
+from cpeval.report.outcomes import render_section as _outcomes_section  # noqa: E402
+
+SECTIONS.append(_outcomes_section)

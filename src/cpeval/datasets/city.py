@@ -1,0 +1,195 @@
+"""A small simulated city with known truth: crime counts by offence, harm, fear of crime and victimisation.
+
+``simulate_city`` builds
+
+- ``monthly``: areas (wards) x months of recorded offences by type. Counts are Poisson-gamma (negative
+  binomial, overdispersed), with area levels, a trend, seasonality, and a programme that starts in some
+  areas (chosen with a higher chance where crime is high, as real programmes are targeted);
+- ``panel``: the same counts summed to area x year, with population, the treatment indicator and cohort;
+- ``survey``: a yearly resident survey (a repeated cross-section): respondents per area and wave with
+  survey weights (older residents are under-sampled, and fear more), a four-point "safe walking alone after
+  dark" item as text labels, three worry items as codes 1-4 with 9 = don't know, and the number of times
+  each respondent was victimised in the past year;
+- ``truth``: the true average effects on the treated area-years (post-programme), in the units the
+  evaluation reports: annual counts per area by offence and in total, harm (Cambridge CHI days) per area,
+  and the area-level share feeling unsafe after dark.
+
+The default programme cuts minor thefts but street robbery rises (displacement to a more serious offence):
+the count of crime falls while the harm index rises, the case para 23(c) warns about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# offence: (expected offences per 1,000 residents per month, programme effect as a proportional change,
+#           offence name in the Cambridge CHI table)
+OFFENCES: dict[str, tuple[float, float, str]] = {
+    "shoplifting": (1.2, -0.25, "shoplifting"),
+    "bicycle_theft": (0.5, -0.20, "bicycle_theft"),
+    "theft_from_person": (0.6, -0.15, "theft_from_person"),
+    "robbery": (0.15, 0.20, "robbery_personal"),
+}
+SAFE_SCALE = ["very safe", "fairly safe", "a bit unsafe", "very unsafe"]
+SAFE_CUTS = (-0.3, 0.6, 1.4)  # latent fear thresholds between the four answers
+WORRY_SCALE = ["not at all worried", "not very worried", "fairly worried", "very worried"]
+WORRY_CUTS = (-0.5, 0.4, 1.3)
+OLD_SHIFT = 0.5  # older residents fear more (latent SD units)
+OLD_POP_SHARE, OLD_SAMPLE_SHARE = 0.30, 0.15
+
+
+@dataclass(frozen=True)
+class CityData:
+    monthly: pd.DataFrame
+    panel: pd.DataFrame
+    survey: pd.DataFrame
+    truth: dict[str, float]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def simulate_city(
+    n_areas: int = 40,
+    years: tuple[int, ...] = (2018, 2019, 2020, 2021, 2022, 2023),
+    start: int = 2021,
+    treated_share: float = 0.5,
+    respondents: int = 60,
+    fear_effect: float = -0.3,
+    victimisation_effect: float = -0.15,
+    offences: dict[str, tuple[float, float, str]] | None = None,
+    dispersion: float = 8.0,
+    seed: int = 2026,
+) -> CityData:
+    """Simulate the city. ``fear_effect`` shifts latent fear (SD units) in treated areas after ``start``;
+    ``dispersion`` is the gamma shape of the area-month noise (smaller = more overdispersed)."""
+    from scipy.stats import norm
+
+    from cpeval.outcomes.harm import load_weight_table
+
+    rng = np.random.default_rng(seed)
+    offences = dict(OFFENCES if offences is None else offences)
+    years = tuple(int(y) for y in years)
+    n_years, n_months = len(years), 12 * len(years)
+
+    # areas
+    area = np.array([f"W{i + 1:02d}" for i in range(n_areas)])
+    population = np.round(rng.lognormal(np.log(9000), 0.3, n_areas) / 10) * 10
+    level = rng.normal(0, 0.35, n_areas)  # area crime level (log scale)
+    p_treat = 1 / (1 + np.exp(-(np.log(treated_share / (1 - treated_share)) + 1.5 * level)))
+    treated_area = rng.random(n_areas) < p_treat
+    if treated_area.all() or not treated_area.any():
+        treated_area[np.argsort(level)[: n_areas // 2]] = False
+        treated_area[np.argsort(level)[n_areas // 2:]] = True
+
+    # monthly counts
+    month_idx = np.arange(n_months)
+    year_of = np.array(years)[month_idx // 12]
+    season = 1 + 0.12 * np.sin(2 * np.pi * (month_idx % 12 - 3) / 12)
+    trend = np.exp(-0.02 * (month_idx / 12))
+    post = (year_of >= start)[None, :] & treated_area[:, None]
+    mu0_all: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    for name, (per_k, effect, _) in offences.items():
+        off_level = rng.normal(0, 0.15, n_areas)
+        mu0 = (population / 1000 * per_k * np.exp(level + off_level))[:, None] * (season * trend)[None, :]
+        mu = mu0 * np.where(post, 1 + effect, 1.0)
+        shock = rng.gamma(dispersion, 1 / dispersion, mu.shape)
+        counts[name] = rng.poisson(mu * shock)
+        mu0_all[name] = mu0
+    monthly = pd.DataFrame({
+        "area": np.repeat(area, n_months),
+        "month": np.tile(month_idx + 1, n_areas),
+        "year": np.tile(year_of, n_areas),
+        "month_of_year": np.tile(month_idx % 12 + 1, n_areas),
+        "population": np.repeat(population, n_months).astype(int),
+        "treated": post.ravel().astype(int),
+        **{k: v.ravel() for k, v in counts.items()},
+    })
+    panel = monthly.groupby(["area", "year"], sort=True).agg(
+        population=("population", "first"), treated=("treated", "max"),
+        **{k: (k, "sum") for k in offences},
+    ).reset_index()
+    panel["first_treated"] = np.where(panel["area"].isin(area[treated_area]), start, 0)
+
+    # truth: average over treated post area-years of E[Y(1) - Y(0)], annual
+    chi = load_weight_table("cambridge_chi")
+    truth: dict[str, float] = {}
+    cells = post.sum()
+    total_effect = harm_effect = 0.0
+    for name, (_, effect, chi_name) in offences.items():
+        eff = float((mu0_all[name] * effect)[post].sum() / cells * 12)
+        truth[f"count_{name}"] = eff
+        total_effect += eff
+        harm_effect += chi.weights[chi_name] * eff
+    truth["count_total"] = total_effect
+    truth["harm_cchi"] = harm_effect
+
+    # survey: latent fear = area + year + old + effect + noise
+    fear_area = 0.6 * level + rng.normal(0, 0.25, n_areas)
+    fear_year = dict(zip(years, rng.normal(0, 0.08, n_years), strict=True))
+    vict_rate = 0.12 * np.exp(level)
+    rows = []
+    for t in years:
+        n = rng.poisson(respondents, n_areas) + 20
+        for i in range(n_areas):
+            old = rng.random(n[i]) < OLD_SAMPLE_SHARE
+            d = bool(treated_area[i] and t >= start)
+            mean = fear_area[i] + fear_year[t] + OLD_SHIFT * old + (fear_effect if d else 0.0)
+            z = mean + rng.normal(0, 1, n[i])
+            w_old = population[i] * OLD_POP_SHARE / max(old.sum(), 1)
+            w_young = population[i] * (1 - OLD_POP_SHARE) / max((~old).sum(), 1)
+            weight = np.where(old, w_old, w_young) * rng.uniform(0.8, 1.25, n[i])
+            lam = vict_rate[i] * (1 + (victimisation_effect if d else 0.0)) * rng.gamma(0.5, 2.0, n[i])
+            rows.append(pd.DataFrame({
+                "area": area[i], "year": t, "age_group": np.where(old, "65+", "16-64"),
+                "weight": np.round(weight, 2), "latent": z, "times_victimised": rng.poisson(lam),
+            }))
+    survey = pd.concat(rows, ignore_index=True)
+    z = survey.pop("latent").to_numpy()
+    survey["safe_after_dark"] = np.array(SAFE_SCALE, dtype=object)[np.searchsorted(SAFE_CUTS, z)]
+    for item in ("worry_burglary", "worry_car", "worry_violence"):
+        zi = z + rng.normal(0, 0.8, len(z))
+        code = np.searchsorted(WORRY_CUTS, zi) + 1
+        code[rng.random(len(z)) < 0.02] = 9  # don't know
+        survey[item] = code
+    survey.insert(0, "respondent", np.arange(1, len(survey) + 1))
+
+    # truth for fear: area-level population share answering "a bit unsafe" or "very unsafe"
+    t_idx = np.array([[fear_year[t] for t in years]] * n_areas)
+    post_y = np.array([[treated_area[i] and t >= start for t in years] for i in range(n_areas)])
+    base = fear_area[:, None] + t_idx
+
+    def share(shift: float) -> np.ndarray:
+        return sum(
+            s * norm.sf(SAFE_CUTS[1] - (base + OLD_SHIFT * g + shift))
+            for g, s in ((0, 1 - OLD_POP_SHARE), (1, OLD_POP_SHARE))
+        )
+
+    truth["fear_unsafe_share"] = float((share(fear_effect) - share(0.0))[post_y].mean())
+    params = {"n_areas": n_areas, "years": years, "start": start, "seed": seed, "offences": offences,
+              "fear_effect": fear_effect, "victimisation_effect": victimisation_effect}
+    return CityData(monthly=monthly, panel=panel, survey=survey, truth=truth, params=params)
+
+
+@lru_cache(maxsize=1)
+def _default() -> CityData:
+    return simulate_city()
+
+
+def city_panel() -> pd.DataFrame:
+    """Area x year offence counts of the default simulated city (``cpeval.city``)."""
+    return _default().panel.copy()
+
+
+def city_monthly() -> pd.DataFrame:
+    """Area x month offence counts of the default simulated city (``cpeval.city_monthly``)."""
+    return _default().monthly.copy()
+
+
+def city_survey() -> pd.DataFrame:
+    """Respondent rows of the default simulated city's yearly survey (``cpeval.city_survey``)."""
+    return _default().survey.copy()

@@ -1,0 +1,214 @@
+"""``annotate_effect``: add outcome-specific figures to an Effect after it is estimated.
+
+Everything goes under ``Effect.diagnostics["outcome"]``:
+
+- ``definition``: how the outcome was built (rate base, zero rule, weight table and its unit, fear scale...);
+- ``baseline``: the mean before treatment among treated units (DiD, synthetic control) or in the control
+  arm (RCT), and the effect as a percentage of it, with its interval;
+- ``harm_contributions`` (seriousness): the same estimator fitted to each offence's weighted counts. For a
+  linear estimator on the same rows the contributions add up exactly to the effect on the index;
+- ``survey`` (fear, survey victimisation): weighted means by arm and wave with design-based SEs clustered
+  by area, respondents per wave, Cronbach's alpha of an index, repeat victimisation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cpeval.data.panel import COHORT, TREATED
+from cpeval.errors import CpevalError, CpevalWarning
+from cpeval.outcomes.survey import cronbach_alpha, ratio_from_totals, repeat_victimisation
+from cpeval.outcomes.transforms import ZERO_RULES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cpeval.data.panel import Panel
+    from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.results import Effect
+
+
+def annotate_effect(effect: Effect, panel: Panel, outcome: OutcomeSpec, estimator: Any = None) -> Effect:
+    """Return ``effect`` with ``diagnostics["outcome"]`` filled in (a new Effect; the input is unchanged)."""
+    info: dict[str, Any] = {"definition": describe(outcome, panel)}
+    frame = panel.outcome_rows(outcome.column)
+    base_rows = _baseline_rows(frame, panel)
+    if base_rows is not None and outcome.measure != "log":
+        base = _mean(frame.loc[base_rows, outcome.column])
+        index = outcome.fear is not None and outcome.fear.items is not None  # SD units: no % of a mean near 0
+        info["baseline"] = {"rows": _baseline_label(panel), "mean": base, **({} if index else _percent(effect, base))}
+    if outcome.seriousness is not None and outcome.measure != "log":
+        info["harm_contributions"] = _harm_contributions(effect, panel, outcome, estimator, frame, base_rows)
+    if outcome.from_respondents:
+        info["survey"] = _survey_summary(panel, outcome)
+    diagnostics = {**effect.diagnostics, "outcome": info}
+    return dataclasses.replace(effect, diagnostics=diagnostics)
+
+
+def describe(o: OutcomeSpec, panel: Panel | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {"family": o.family, "measure": o.measure, "derived": o.derived}
+    if o.source_column is not None:
+        d["column"] = o.source_column
+    if o.per is not None:
+        d["per"] = o.per
+        pop = panel.design.data.population if panel is not None else None
+        d["rate"] = f"per {o.per:,} residents ({pop})" if not o.from_respondents else f"per {o.per:,} respondents"
+    if o.zeros is not None:
+        d["zero_rule"] = o.zeros
+        d["zero_rule_text"] = ZERO_RULES[o.zeros]
+    if o.total_of is not None:
+        d["total_of"] = list(o.total_of)
+    if o.seriousness is not None:
+        from cpeval.outcomes.harm import load_weight_table
+
+        table = load_weight_table(o.seriousness.weights, panel.design.origin if panel is not None else None)
+        d["weights"] = table.provenance()
+        d["unit"] = table.unit + (f" per {o.per:,} residents" if o.per else "")
+        d["offences"] = [
+            {"offence": off, "column": col, "weight": table.weights[off], "label": table.labels.get(off, off)}
+            for off, col in o.seriousness.columns.items()
+        ]
+    if o.fear is not None:
+        f = o.fear
+        d["fear"] = {"items": f.columns, "scale": list(f.scale), "fearful": f.fearful, "missing": list(f.missing)}
+        d["fear"]["kind"] = (
+            "weighted share answering " + " or ".join(map(repr, f.fearful)) if f.fearful
+            else "weighted mean scale position (1 = least fearful)" if f.item
+            else "standardised index: mean of item z-scores (SD units of the first wave)"
+        )
+    if o.victimisation is not None:
+        d["victimisation"] = o.victimisation.model_dump()
+    if o.from_respondents:
+        d["aggregation"] = (
+            "respondent rows aggregated to one weighted mean per area and wave (survey weights); each area-wave "
+            "is one observation of the DiD, so the effect averages over areas, not respondents"
+            if o.survey is not None else "one row per respondent; survey weights as data.weights"
+        )
+    return d
+
+
+def _baseline_rows(frame: pd.DataFrame, panel: Panel) -> np.ndarray | None:
+    if COHORT in frame.columns and panel.time is not None:
+        cohort = frame[COHORT]
+        rows = cohort.notna() & (frame[panel.time] < cohort)
+        return rows.to_numpy() if bool(rows.any()) else None
+    if TREATED in frame.columns:
+        rows = frame[TREATED] == 0
+        return rows.to_numpy() if bool(rows.any()) else None
+    return None
+
+
+def _baseline_label(panel: Panel) -> str:
+    kind = getattr(panel.design, "kind", "")
+    return "control arm" if kind == "rct" else "treated units before treatment"
+
+
+def _mean(s: pd.Series) -> float:
+    s = s.dropna()
+    return float(s.mean()) if len(s) else float("nan")
+
+
+def _percent(effect: Effect, base: float) -> dict[str, Any]:
+    if not (math.isfinite(base) and base != 0):
+        return {}
+    return {
+        "percent_of_baseline": 100 * effect.estimate / base,
+        "percent_ci": [100 * effect.ci_lower / base, 100 * effect.ci_upper / base],
+    }
+
+
+def _harm_contributions(
+    effect: Effect, panel: Panel, o: OutcomeSpec, estimator: Any, frame: pd.DataFrame, base_rows: np.ndarray | None
+) -> dict[str, Any]:
+    from cpeval.designs.outcomes import OutcomeSpec as Spec
+
+    assert o.seriousness is not None
+    desc = describe(o, panel)
+    rows: list[dict[str, Any]] = []
+    total_base = _mean(frame.loc[base_rows, o.column]) if base_rows is not None else float("nan")
+    for item in desc["offences"]:
+        off = item["offence"]
+        col = f"{o.column}__harm__{off}"
+        row: dict[str, Any] = {**item, "baseline_harm": None, "estimate": None}
+        if base_rows is not None:
+            b = _mean(frame.loc[base_rows, col])
+            row["baseline_harm"] = b
+            row["share_of_baseline_harm"] = b / total_base if total_base else None
+        if estimator is not None:
+            proxy = Spec(name=f"{o.name}[{off}]", column=col, family=o.family, measure="level",
+                         better_if=o.better_if)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", CpevalWarning)
+                    part = estimator.fit(panel, proxy)
+            except (CpevalError, ValueError, ArithmeticError) as exc:
+                row["error"] = str(exc)
+            else:
+                row.update(estimate=part.estimate, std_error=part.std_error, ci_lower=part.ci_lower,
+                           ci_upper=part.ci_upper, p_value=part.p_value)
+                row["share_of_change"] = part.estimate / effect.estimate if effect.estimate else None
+        rows.append(row)
+    estimates = [r["estimate"] for r in rows if r.get("estimate") is not None]
+    summed = float(sum(estimates)) if len(estimates) == len(rows) else None
+    return {
+        "unit": desc["unit"],
+        "offences": rows,
+        "sum_of_contributions": summed,
+        "total_effect": effect.estimate,
+        "additive": summed is not None and math.isclose(summed, effect.estimate, rel_tol=1e-6, abs_tol=1e-9),
+    }
+
+
+def _survey_summary(panel: Panel, o: OutcomeSpec) -> dict[str, Any]:
+    frame = panel.frame
+    col = o.column
+    wy, ws, n = f"{col}__wy", f"{col}__wsum", f"{col}__n"
+    out: dict[str, Any] = {}
+    if all(c in frame.columns for c in (wy, ws, n)):
+        rows = frame.loc[frame[ws] > 0]
+        groups = [TREATED] if panel.time is None else [panel.time]
+        arm = _arm(rows, panel)
+        table = []
+        keys = rows[panel.time].to_numpy() if panel.time is not None else np.zeros(len(rows))
+        for wave in np.unique(keys):
+            for a in (1, 0):
+                m = (keys == wave) & (arm == a)
+                if not m.any():
+                    continue
+                wm = ratio_from_totals(rows.loc[m, wy].to_numpy(), rows.loc[m, ws].to_numpy())
+                table.append({
+                    "wave": wave.item() if hasattr(wave, "item") else wave,
+                    "group": "treated" if a == 1 else "comparison",
+                    "estimate": wm.estimate, "std_error": wm.std_error,
+                    "areas": wm.n_clusters, "respondents": int(rows.loc[m, n].sum()),
+                })
+        out["by_wave"] = table
+        out["respondents"] = int(frame[n].sum())
+        out["note"] = ("weighted means with linearisation SEs clustered by area (areas are the sampling "
+                       "clusters); group = ever-treated areas vs the rest") if groups else ""
+    if (o.fear is not None and o.fear.items is not None) or o.victimisation is not None:
+        from cpeval.outcomes.derive import respondent_values
+
+        try:
+            rv = respondent_values(panel.design, o, None if o.survey is not None else frame)
+        except CpevalError:
+            return out
+        if "items" in rv:
+            alpha, n_complete = cronbach_alpha(rv["items"])
+            out["cronbach_alpha"] = alpha
+            out["alpha_complete_cases"] = n_complete
+            out["index_reference"] = rv.get("reference")
+        if "times" in rv:
+            out["victimisation"] = repeat_victimisation(rv["times"], rv["w"])
+    return out
+
+
+def _arm(rows: pd.DataFrame, panel: Panel) -> np.ndarray:
+    if COHORT in rows.columns:
+        return rows[COHORT].notna().to_numpy().astype(int)
+    return rows[TREATED].to_numpy().astype(int)
