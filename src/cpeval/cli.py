@@ -88,6 +88,23 @@ def _cmd_cba(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_power(args: argparse.Namespace) -> int:
+    import json
+
+    from cpeval.power import power_analysis
+
+    results = power_analysis(
+        args.design, effect=args.effect, simulations=args.simulations,
+        outcomes=[args.outcome] if args.outcome else None,
+    )
+    if args.json:
+        sys.stdout.write(json.dumps([r.to_dict() for r in results], indent=2, sort_keys=True) + "\n")
+    else:
+        for r in results:
+            print(r.summary())
+    return 0
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     import json
 
@@ -132,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--simulations", type=int, help="Monte Carlo draws (overrides cost_benefit.simulations)")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.set_defaults(handler=_cmd_cba)
+
+    p = sub.add_parser("power", help="minimum detectable effect and power of a randomised-trial design")
+    p.add_argument("design", help="path to a design .yaml file (kind: rct)")
+    p.add_argument("--effect", type=float, help="effect to detect, in outcome units (overrides power.effect)")
+    p.add_argument("--simulations", type=int, help="simulated trials (overrides power.simulations; 0 = none)")
+    p.add_argument("--outcome", help="only this outcome")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(handler=_cmd_power)
 
     p = sub.add_parser("schema", help="print the JSON Schema of design files (for editor validation)")
     p.add_argument("--out", help="write the schema to this file instead of stdout")

@@ -58,3 +58,18 @@ def test_collinear_covariate_is_an_estimation_error():
     X = np.column_stack([np.ones(10), np.arange(10) % 2, np.ones(10)])
     with pytest.raises(EstimationError, match="collinear"):
         ols_hc2(X, np.arange(10.0))
+
+
+def test_cr2_unequal_cluster_sizes_match_dense():
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(1, 9, size=15)
+    cl = np.repeat(np.arange(15), sizes)
+    rng.shuffle(cl)  # rows not sorted by cluster
+    zc = (np.arange(15) % 2).astype(float)
+    n = len(cl)
+    X = np.column_stack([np.ones(n), zc[cl], rng.normal(size=n), (cl % 3 == 0).astype(float)])
+    y = rng.normal(size=n) + rng.normal(size=15)[cl]
+    fit = ols_cr2(X, y, cl)
+    V, df = _dense_cr2(X, y, cl)
+    assert np.allclose(fit.vcov, V, rtol=1e-8)
+    assert fit.df == pytest.approx(df, rel=1e-8)

@@ -83,7 +83,10 @@ class RctEstimator(StrictModel):
 class PowerSpec(StrictModel):
     """Inputs of ``cpeval power``: what the trial hopes to detect. Unset values are estimated from the data."""
 
-    effect: float | None = Field(None, description="The effect the trial hopes to detect, in outcome units.")
+    effect: float | dict[str, float] | None = Field(
+        None, description="The effect the trial hopes to detect, in outcome units: one number for every "
+        "outcome or a mapping {outcome name: effect}.",
+    )
     power: float = Field(0.8, gt=0, lt=1, description="Target power for the minimum detectable effect.")
     sd: float | None = Field(None, gt=0, description="Outcome standard deviation (default: from the data).")
     icc: float | None = Field(
@@ -124,6 +127,12 @@ class RctDesign(DesignBase):
                     f"estimator.covariates lists {c!r}, which is {roles[c]}; covariates must be baseline "
                     "measures taken before randomisation"
                 )
+        if isinstance(self.power.effect, dict):
+            names = {o.name for o in self.outcomes}
+            unknown = sorted(set(self.power.effect) - names)
+            if unknown:
+                raise ValueError(f"power.effect names {', '.join(unknown)}, which are not outcomes; the outcomes "
+                                 f"are {', '.join(sorted(names))}")
         if self.attrition is not None and self.attrition.observed in roles:
             raise ValueError(f"attrition.observed {self.attrition.observed!r} is also {roles[self.attrition.observed]}")
         if "attrition" in self.checks and self.attrition is None:

@@ -1,0 +1,239 @@
+"""Power before the trial: the minimum detectable effect and the power for a stated effect.
+
+Two answers for each outcome of an RCT design, for the design's own sample (people, blocks, clusters and
+the share assigned, read from its data):
+
+* analytic: Var(ITT) = sigma^2 (1 - R^2) DE / (n p (1 - p)), with the design effect for clustering
+  DE = 1 + ((cv^2 + 1) m - 1) rho (Eldridge, Ashby & Kerry 2006; m the mean cluster size, cv its
+  coefficient of variation, rho the intra-cluster correlation), and the MDE
+  (t_{1-alpha/2} + t_{power}) SE on t with n - 2 (individual) or J - 2 (clusters) degrees of freedom
+  (Bloom 1995; minus one more per extra block);
+* simulated: the declared design is re-run many times -- outcomes drawn with the same variance and
+  intra-cluster correlation, assignment re-randomised exactly as the design did (within blocks, by
+  cluster), the design's own estimator and standard error applied -- and power is the share of trials
+  whose interval excludes zero (as DeclareDesign's ``diagnose_design``).
+
+sigma, rho and R^2 (of blocks and, for ``lin``, covariates) are estimated from the control arm of the
+data unless the design's ``power`` section states them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cpeval.designs.rct import RctDesign
+
+
+@dataclass(frozen=True)
+class PowerResult:
+    outcome: str
+    n: int
+    n_clusters: int | None
+    n_blocks: int | None
+    share_treated: float
+    sd: float
+    icc: float
+    r2: float
+    design_effect: float
+    level: float
+    target_power: float
+    df: float
+    std_error: float
+    mde: float
+    effect: float | None
+    power_analytic: float | None
+    power_simulated: float | None
+    power_simulated_at_mde: float | None
+    simulations: int
+    sources: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        from cpeval.results import jsonable
+
+        return jsonable(asdict(self))
+
+    def summary(self) -> str:
+        clusters = f", {self.n_clusters} clusters (ICC {self.icc:.3f}, design effect {self.design_effect:.2f})" \
+            if self.n_clusters else ""
+        blocks = f", {self.n_blocks} blocks" if self.n_blocks else ""
+        lines = [
+            f"{self.outcome}: n = {self.n}{clusters}{blocks}; {self.share_treated:.0%} assigned; outcome SD "
+            f"{self.sd:.4g}, R^2 {self.r2:.2f}",
+            f"  minimum detectable effect at {self.target_power:.0%} power, {1 - self.level:.0%} two-sided: "
+            f"{self.mde:.4g} (SE {self.std_error:.4g}, {self.df:.0f} df)",
+        ]
+        if self.power_simulated_at_mde is not None:
+            sim_mde = self.power_simulated_at_mde
+            lines.append(f"  simulated power at that MDE: {sim_mde:.1%} ({self.simulations} trials)")
+        if self.effect is not None:
+            sim = f"; simulated {self.power_simulated:.1%}" if self.power_simulated is not None else ""
+            lines.append(f"  power for an effect of {self.effect:.4g}: analytic {self.power_analytic:.1%}{sim}")
+        return "\n".join(lines)
+
+
+def analytic_power(effect: float, se: float, df: float, level: float) -> float:
+    from scipy import stats
+
+    crit = stats.t.ppf(0.5 + level / 2, df)
+    shift = abs(effect) / se
+    return float(stats.t.cdf(shift - crit, df) + stats.t.cdf(-shift - crit, df))
+
+
+def mde(se: float, df: float, level: float, power: float) -> float:
+    from scipy import stats
+
+    return float((stats.t.ppf(0.5 + level / 2, df) + stats.t.ppf(power, df)) * se)
+
+
+def icc_anova(y: np.ndarray, cluster: np.ndarray) -> float:
+    """One-way ANOVA estimator of the intra-cluster correlation, clipped to [0, 1)."""
+    codes = np.unique(cluster, return_inverse=True)[1]
+    J = int(codes.max()) + 1
+    N = len(y)
+    m = np.bincount(codes, minlength=J).astype(float)
+    if J < 2 or N <= J:
+        return 0.0
+    means = np.bincount(codes, weights=y, minlength=J) / m
+    msb = float(np.sum(m * (means - y.mean()) ** 2) / (J - 1))
+    msw = float(np.sum((y - means[codes]) ** 2) / (N - J))
+    m0 = (N - np.sum(m**2) / N) / (J - 1)
+    rho = (msb - msw) / (msb + (m0 - 1) * msw) if msb + (m0 - 1) * msw > 0 else 0.0
+    return float(min(max(rho, 0.0), 0.99))
+
+
+def _adjust(y: np.ndarray, block: np.ndarray | None, X: np.ndarray) -> np.ndarray:
+    """Residuals of ``y`` on blocks and covariates (what the design's estimator adjusts for)."""
+    cols = [np.ones(len(y))]
+    if block is not None and int(block.max()) > 0:
+        from cpeval.estimation.rct.core import _dummies
+
+        cols.append(_dummies(block))
+    if X.shape[1]:
+        cols.append(X - X.mean(axis=0))
+    R = np.column_stack(cols)
+    return y - R @ np.linalg.lstsq(R, y, rcond=None)[0]
+
+
+def power_analysis(
+    design_or_path: RctDesign | str | Path | dict,
+    data: pd.DataFrame | None = None,
+    *,
+    effect: float | dict[str, float] | None = None,
+    simulations: int | None = None,
+    outcomes: list[str] | None = None,
+) -> list[PowerResult]:
+    """MDE and power for each outcome of an RCT design (see the module docstring)."""
+    from cpeval.data import load_panel
+    from cpeval.errors import DesignError
+    from cpeval.estimation.rct.estimators import trial_frame
+    from cpeval.pipeline import resolve_design
+
+    design = resolve_design(design_or_path)
+    if design.kind != "rct":  # type: ignore[attr-defined]
+        raise DesignError(f"cpeval power works on randomised-trial designs (kind: rct); this design is kind "
+                          f"{design.kind!r}")  # type: ignore[attr-defined]
+    spec = design.power  # type: ignore[attr-defined]
+    effect = spec.effect if effect is None else effect
+    sims = spec.simulations if simulations is None else simulations
+    panel = load_panel(design, data)
+    tf = trial_frame(panel, design)  # type: ignore[arg-type]
+    chosen = [o for o in design.outcomes if outcomes is None or o.name in outcomes]
+    if not chosen:
+        names = ", ".join(o.name for o in design.outcomes)
+        raise DesignError(f"no outcome named {outcomes}; the design's outcomes are: {names}")
+    def effect_for(name: str) -> float | None:
+        return effect.get(name) if isinstance(effect, dict) else effect
+
+    return [_one(design, tf, o, effect_for(o.name), sims) for o in chosen]  # type: ignore[arg-type]
+
+
+def _one(design: RctDesign, tf: Any, outcome: Any, effect: float | None, sims: int) -> PowerResult:
+    spec = design.power
+    level = design.inference.level
+    # structure of the whole randomised sample (as designed, before attrition)
+    n = len(tf.z)
+    p = float(tf.z.mean())
+    J = int(tf.cluster.max()) + 1 if tf.cluster is not None else None
+    B = int(tf.block.max()) + 1 if tf.block is not None else None
+    sources: dict[str, str] = {}
+    keep = tf.rows(outcome.column) & (tf.z == 0)
+    y0 = tf.frame.loc[keep, outcome.column].to_numpy(float)
+    sd = spec.sd if spec.sd is not None else float(y0.std(ddof=1))
+    sources["sd"] = "design" if spec.sd is not None else "control arm of the data"
+    covs = design.estimator.covariates if design.estimator.method == "lin" else []
+    X = tf.frame.loc[keep, covs].to_numpy(float) if covs else np.empty((len(y0), 0))
+    blk0 = None if tf.block is None else np.unique(tf.block[keep], return_inverse=True)[1]
+    resid = _adjust(y0, blk0, X)
+    if spec.r2 > 0:
+        r2 = spec.r2
+        sources["r2"] = "design"
+    else:
+        r2 = float(max(0.0, 1 - resid.var() / y0.var()))
+        sources["r2"] = ("control arm: blocks" + (" and covariates" if covs else "")) if r2 > 0 else "none"
+    resid_sd = sd * math.sqrt(1 - r2)
+    if J is not None:
+        if spec.icc is not None:
+            rho = spec.icc
+            sources["icc"] = "design"
+        else:
+            rho = icc_anova(resid, tf.cluster[keep])
+            sources["icc"] = "ANOVA estimate, control arm, after blocks and covariates"
+        m = np.bincount(tf.cluster).astype(float)
+        cv2 = float(m.var() / m.mean() ** 2)
+        deff = 1 + ((cv2 + 1) * m.mean() - 1) * rho
+        df = float(J - 2 - (B - 1 if B else 0))
+    else:
+        rho, deff = 0.0, 1.0
+        df = float(n - 2 - (B - 1 if B else 0))
+    se = resid_sd * math.sqrt(deff / (n * p * (1 - p)))
+    m_de = mde(se, df, level, spec.power)
+    sim_eff = sim_mde = None
+    if sims:
+        rng = np.random.default_rng(design.inference.seed)
+        sim_mde = _simulate(design, tf, resid_sd, rho, m_de, sims, rng)
+        if effect is not None:
+            sim_eff = _simulate(design, tf, resid_sd, rho, effect, sims, rng)
+    return PowerResult(
+        outcome=outcome.name, n=n, n_clusters=J, n_blocks=B, share_treated=p, sd=sd, icc=rho, r2=r2,
+        design_effect=deff, level=level, target_power=spec.power, df=df, std_error=se, mde=m_de,
+        effect=effect, power_analytic=analytic_power(effect, se, df, level) if effect is not None else None,
+        power_simulated=sim_eff, power_simulated_at_mde=sim_mde, simulations=sims, sources=sources,
+    )
+
+
+def _simulate(design: RctDesign, tf: Any, resid_sd: float, rho: float, effect: float, sims: int,
+              rng: np.random.Generator) -> float:
+    """Share of simulated trials (the declared design, re-randomised) whose interval excludes zero."""
+    from cpeval.estimation.rct.core import Trial, estimate_itt
+    from cpeval.estimation.rct.randomization import draws, scheme
+    from cpeval.results import critical_value
+
+    n = len(tf.z)
+    unit = np.arange(n) if tf.cluster is None else tf.cluster
+    n_units = int(unit.max()) + 1
+    z_unit = np.zeros(n_units)
+    z_unit[unit] = tf.z
+    blk_unit = np.zeros(n_units, dtype=np.int64)
+    if tf.block is not None:
+        blk_unit[unit] = tf.block
+    sch = scheme(z_unit, blk_unit)
+    inv = np.empty(n_units, dtype=np.int64)
+    inv[sch.order] = np.arange(n_units)
+    Z = np.concatenate(list(draws(sch, sims, rng)))[:, inv]  # back to unit order
+    hits = 0
+    for s in range(sims):
+        z = Z[s][unit].astype(float)
+        u = rng.normal(scale=resid_sd * math.sqrt(rho), size=n_units)[unit] if tf.cluster is not None else 0.0
+        y = u + rng.normal(scale=resid_sd * math.sqrt(1 - rho), size=n) + effect * z
+        trial = Trial(y, z, tf.block, tf.cluster, np.empty((n, 0)))
+        e = estimate_itt(trial, "difference_in_means", design.estimator.blocked)
+        hits += abs(e.estimate) > critical_value(design.inference.level, e.df) * e.std_error
+    return hits / sims
