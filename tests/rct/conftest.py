@@ -29,3 +29,15 @@ def nsw_design(**over) -> dict:
     }
     d.update(over)
     return d
+
+
+@pytest.fixture(scope="session")
+def hotspots_result():
+    import warnings
+
+    from cpeval.errors import CpevalWarning
+    from cpeval.pipeline import evaluate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CpevalWarning)
+        return evaluate(ROOT / "designs" / "hotspots_trial.yaml")

@@ -19,10 +19,8 @@ HOTSPOTS = ROOT / "designs" / "hotspots_trial.yaml"
 
 
 @pytest.fixture(scope="module")
-def hotspots():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CpevalWarning)
-        return evaluate(HOTSPOTS)
+def hotspots(hotspots_result):
+    return hotspots_result
 
 
 def test_hotspots_itt_covers_truth_and_reports_everything(hotspots):

@@ -48,3 +48,7 @@ FIGURES.append(_cost_benefit_figures)
 from cpeval.report.outcomes import render_figures as _outcome_figures  # noqa: E402
 
 FIGURES.append(_outcome_figures)
+
+from cpeval.report.rct import render_figures as _rct_figures  # noqa: E402
+
+FIGURES.append(_rct_figures)

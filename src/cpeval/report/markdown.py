@@ -97,3 +97,7 @@ SECTIONS.append(_cost_benefit_section)
 from cpeval.report.outcomes import render_section as _outcomes_section  # noqa: E402
 
 SECTIONS.append(_outcomes_section)
+
+from cpeval.report.rct import render_section as _rct_section  # noqa: E402
+
+SECTIONS.append(_rct_section)

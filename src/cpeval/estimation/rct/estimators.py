@@ -199,6 +199,13 @@ class RctEstimatorBase:
                                   "p_value": p_value(itt.estimate / itt.std_error, itt.df)}
             diagnostics["first_stage"] = iv_diag
             notes += iv_notes
+        elif design.treatment.received is not None:  # report the CACE beside the ITT
+            c_est, c_se, c_df, c_vtype, iv_diag, iv_notes = self._cace(trial, outcome)
+            c_ci = wald_interval(c_est, c_se, design.inference.level, c_df)
+            diagnostics["cace"] = {"estimate": c_est, "std_error": c_se, "df": c_df, "variance_type": c_vtype,
+                                   "ci_lower": c_ci.lower, "ci_upper": c_ci.upper, "p_value": c_ci.p_value}
+            diagnostics["first_stage"] = iv_diag
+            notes += iv_notes
         ci = wald_interval(estimate, se, level, df)
         # family-wide: raw p-values of every outcome (same estimand), RI and adjusted p-values
         raw = {}

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from cpeval.pipeline import evaluate
+from cpeval.report import render_markdown
+from cpeval.report.rct import render_figures
+
+from .conftest import nsw_design
+
+
+def test_report_shows_itt_cace_adjusted_p_balance_attrition(hotspots_result):
+    res = hotspots_result
+    md = render_markdown(res)
+    for text in ("## Randomised trial", "| outcome | ITT |", "CACE (SE)", "p (adjusted)", "p (randomisation, 2000",
+                 "Romano-Wolf", "### Baseline balance", "prior_crime_harm", "### Attrition", "Lee (2009) bounds"):
+        assert text in md, text
+    figs = render_figures(res)
+    assert list(figs) == ["rct_effects.png"] and figs["rct_effects.png"][:4] == b"\x89PNG"
+
+
+def test_report_section_silent_for_plain_dim_without_checks():
+    res = evaluate(nsw_design())
+    md = render_markdown(res)
+    assert "## Randomised trial" in md and "p (randomisation" not in md and "### Attrition" not in md
