@@ -124,4 +124,4 @@ def test_hundred_thousand_draws_fast(tmp_path):
     simulate(inputs, [eff], 1000, 1)  # warm up
     t0 = time.perf_counter()
     simulate(inputs, [eff], 100_000, 1)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 5.0  # a smoke bound; benchmarks/bench_cba.py measures (~0.05 s)

@@ -61,7 +61,8 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
     for j, o in enumerate(inputs.outcomes):
         outcome_rows.append({
             "outcome": o.outcome, "category": o.category, "label": o.label, "measure": o.measure,
-            "estimate": float(est[j]), "conversion": o.conversion, "conversion_note": o.factor_note,
+            "estimate": float(est[j]), "conversion": o.conversion, "conversion_factor": o.factor,
+            "conversion_note": o.factor_note,
             "crimes_avoided_per_year": float(central.crimes_per_year[0, j]),
             "unit_cost": o.unit_cost, "unit_cost_as_published": o.unit_cost_table,
             "unit_cost_price_year": o.unit_cost_price_year, "pv_benefits": float(central.pv_by_outcome[0, j]),

@@ -47,12 +47,6 @@ def discount_factors(schedule: Sequence[tuple[int, float]], horizon: int) -> np.
     return 1.0 / np.cumprod(growth)
 
 
-def constant_factors(rates: np.ndarray, horizon: int) -> np.ndarray:
-    """DF for a vector of constant rates: shape (len(rates), horizon)."""
-    t = np.arange(horizon)
-    return np.power(1.0 + np.asarray(rates, dtype=float)[:, None], -t[None, :])
-
-
 def describe(discount: float | str | Sequence) -> str:
     if isinstance(discount, str):
         from cpeval.designs.cost_benefit import DISCOUNT_PRESETS

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from cpeval.results import Effect
 
 HIST_BINS = 60
+CHUNK = 4096  # rows per block: (CHUNK, horizon) temporaries stay in cache
 QUANTILES = (0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975)
 
 
@@ -59,11 +60,19 @@ def simulate(inputs: CbaInputs, effects: Sequence[Effect], n: int, seed: int) ->
     cm = _triangular(rng, u.costs, n)
     rate = rng.uniform(*u.discount_rate, size=n) if u.discount_rate is not None else None
     decay = rng.uniform(*u.effect_decay, size=n) if u.effect_decay is not None else None
-    a = appraise(inputs, b, unit_cost_mult=None if np.isscalar(uc) else uc, cost_mult=cm, rate=rate,
-                 decay=decay)
-    npv = a.npv
+    pvb, pvc = np.empty(n), np.empty(n)
+    for lo in range(0, n, CHUNK):  # bounded memory: (CHUNK, horizon) temporaries at most
+        sl = slice(lo, min(lo + CHUNK, n))
+
+        def part(x: np.ndarray | float | None, sl: slice = sl) -> np.ndarray | float | None:
+            return x[sl] if isinstance(x, np.ndarray) else x
+
+        a = appraise(inputs, b[sl], unit_cost_mult=part(uc), cost_mult=part(cm), rate=part(rate),
+                     decay=part(decay))
+        pvb[sl], pvc[sl] = a.pv_benefits, a.pv_costs
+    npv = pvb - pvc
     with np.errstate(divide="ignore", invalid="ignore"):
-        bcr = np.where(a.pv_costs > 0, a.pv_benefits / a.pv_costs, np.nan)
+        bcr = np.where(pvc > 0, pvb / pvc, np.nan)
     counts, edges = np.histogram(npv, bins=HIST_BINS)
     return {
         "draws": int(n),
@@ -74,7 +83,7 @@ def simulate(inputs: CbaInputs, effects: Sequence[Effect], n: int, seed: int) ->
         "npv_quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, np.quantile(npv, QUANTILES), strict=True)},
         "bcr_quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, np.nanquantile(bcr, QUANTILES), strict=True)}
         if np.isfinite(bcr).any() else {},
-        "prob_benefits_exceed_costs": float((a.pv_benefits > a.pv_costs).mean()),
+        "prob_benefits_exceed_costs": float((pvb > pvc).mean()),
         "prob_npv_negative": float((npv < 0).mean()),
         "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
     }

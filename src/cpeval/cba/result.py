@@ -76,7 +76,8 @@ class CostBenefitResult:
                  f"{money(self.npv, self.currency)}, {self.price_year} prices, {self.horizon_years} years).")
         p = self.prob_benefits_exceed_costs
         if p is not None:
-            s += f" The chance that benefits exceed costs is {100 * p:.0f}%."
+            digits = 0 if 0.1 <= p <= 0.9 else 1
+            s += f" The chance that benefits exceed costs is {100 * p:.{digits}f}%."
         return s
 
     def tidy(self) -> pd.DataFrame:
