@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from cpeval.designs.did import DidDesign
     from cpeval.designs.outcomes import OutcomeSpec
 
+SMALL_COHORT = 5
 APPROACH_NAMES = {"dr": "doubly robust", "ipw": "inverse probability weighting", "reg": "outcome regression"}
 
 
@@ -128,20 +129,41 @@ def _lab(value: float, data: CsData) -> Any:
 
 
 def pretest(cells: agg.Cells, sums: np.ndarray, n: int) -> dict[str, Any]:
-    """Wald test that every pre-treatment ATT(g,t) is zero (R did's pre-test), from the analytic variance."""
+    """Wald test that every pre-treatment ATT(g,t) is zero (R did's pre-test), from the analytic variance.
+
+    Cohorts of fewer than ``SMALL_COHORT`` units are left out: with so few treated units the influence
+    function understates their cells' variances (a single unit's own noise is invisible to it), and the
+    near-singular covariance makes the statistic explode.
+    """
     from scipy import stats
 
     se = agg.analytic_se(sums, n)
-    pre = np.flatnonzero((cells.group > cells.time) & np.isfinite(se) & np.isfinite(cells.att))
+    singles = [g for g in cells.glist if np.sum(cells.unit_group == g) < SMALL_COHORT]
+    pre = np.flatnonzero(
+        (cells.group > cells.time) & np.isfinite(se) & np.isfinite(cells.att) & ~np.isin(cells.group, singles)
+    )
     if len(pre) == 0:
         return {"statistic": None, "df": 0, "p_value": None}
     a = cells.att[pre]
     V = sums[:, pre].T @ sums[:, pre] / n**2
-    try:
-        w = float(a @ np.linalg.solve(V, a))
-    except np.linalg.LinAlgError:
-        return {"statistic": None, "df": len(pre), "p_value": None}
-    return {"statistic": w, "df": len(pre), "p_value": float(stats.chi2.sf(w, len(pre)))}
+    # a generalized inverse when V is (near) singular, e.g. more pre-treatment cells than clusters or
+    # cohorts of a single unit; the degrees of freedom are then the rank of V
+    lam, vec = np.linalg.eigh(V)
+    keep = lam > lam.max() * 1e-10
+    rank = int(keep.sum())
+    if rank == 0:
+        return {"statistic": None, "df": 0, "p_value": None}
+    proj = vec[:, keep].T @ a
+    w = float(np.sum(proj**2 / lam[keep]))
+    out: dict[str, Any] = {"statistic": w, "df": rank, "p_value": float(stats.chi2.sf(w, rank))}
+    if singles:
+        out["excluded_cohorts"] = [_num(g) for g in singles]
+    if rank < len(pre):
+        out["note"] = (
+            f"the variance of the {len(pre)} pre-treatment ATT(g,t) has rank {rank}; the Wald test uses a "
+            "generalized inverse with that many degrees of freedom"
+        )
+    return out
 
 
 class CallawaySantAnna:
@@ -246,6 +268,15 @@ class CallawaySantAnna:
             )
         pre = pretest(cells, sums[:, : cells.inf.shape[1]], data.n)
         notes = list(data.notes) + problems
+        small = {str(_lab(g, data)): int(np.sum(data.unit_group == g)) for g in cells.glist}
+        small = {g: m for g, m in small.items() if m < SMALL_COHORT}
+        if small:
+            notes.append(
+                f"cohorts with fewer than {SMALL_COHORT} units ({', '.join(f'{g}: {m}' for g, m in small.items())}"
+                "): their ATT(g,t) rest on very few treated units, and influence-function standard errors "
+                "understate the uncertainty of a single treated unit (these cohorts are left out of the "
+                "pre-trend Wald test)"
+            )
         if data.cluster is not None:
             few = few_clusters_warning(data.n_clusters, str(est.cluster))
             if few:
