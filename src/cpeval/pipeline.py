@@ -36,7 +36,13 @@ def check(design_or_path: DesignBase | str | Path | dict, data: pd.DataFrame | N
     """Validate the design and its data without estimating anything; returns the Panel."""
     from cpeval.data import load_panel
 
-    return load_panel(resolve_design(design_or_path), data)
+    design = resolve_design(design_or_path)
+    panel = load_panel(design, data)
+    if design.cost_benefit is not None:  # tables, categories, baselines and prices
+        from cpeval.cba import prepare
+
+        prepare(design, panel)
+    return panel
 
 
 def evaluate(

@@ -120,3 +120,15 @@ def test_cba_needs_a_section():
     from cpeval.cli import main
 
     assert main(["cba", "designs/castle_doctrine.yaml"]) == 2
+
+
+def test_check_command_validates_cost_benefit(good, tmp_path):
+    import yaml
+
+    from cpeval.pipeline import check
+
+    cb = _with(good, outcomes={"burglary": "no_such_category"})
+    path = tmp_path / "d.yaml"
+    path.write_text(yaml.safe_dump(base_design(cb)))
+    with pytest.raises(DesignError, match="has no category 'no_such_category'"):
+        check(path)

@@ -70,7 +70,8 @@ def render_cba_markdown(cba: dict[str, Any]) -> str:
               "|---|---|---|---|"]
     for b in cba["break_even"]:
         share = b["share_of_estimate"]
-        lines.append(f"| {b['outcome']} | {b['estimate']:.4g} | {_num(b['break_even_effect'], '.4g')} | "
+        pct = "" if b.get("percent_change") is None else f" ({b['percent_change']:+.3g}%)"
+        lines.append(f"| {b['outcome']} | {b['estimate']:.4g} | {_num(b['break_even_effect'], '.4g')}{pct} | "
                      f"{'n/a' if share is None else f'{100 * share:.1f}%'} |")
     if mc:
         lines += ["", f"Monte Carlo: {mc['draws']:,} draws (seed {mc['seed']}); "
