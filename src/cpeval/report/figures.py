@@ -52,3 +52,7 @@ FIGURES.append(_outcome_figures)
 from cpeval.report.rct import render_figures as _rct_figures  # noqa: E402
 
 FIGURES.append(_rct_figures)
+
+from cpeval.report.did_cs import render_figures as _did_cs_figures  # noqa: E402
+
+FIGURES.append(_did_cs_figures)

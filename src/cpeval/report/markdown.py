@@ -101,3 +101,7 @@ SECTIONS.append(_outcomes_section)
 from cpeval.report.rct import render_section as _rct_section  # noqa: E402
 
 SECTIONS.append(_rct_section)
+
+from cpeval.report.did_cs import render_section as _did_cs_section  # noqa: E402
+
+SECTIONS.append(_did_cs_section)
