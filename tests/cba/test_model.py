@@ -197,3 +197,12 @@ def test_json_roundtrip(table):
     assert again.npv == r.npv and again.sentence() == r.sentence()
     assert isinstance(r.tidy(), pd.DataFrame)
     assert copy.deepcopy(d) == d
+
+
+def test_npv_by_perspective(table):
+    r = cost_benefit(prepare(design_from_dict(base_design(_cb(table, perspective="taxpayer")))),
+                     [make_effect(-4.0, 1.0)])
+    rows = {p["perspective"]: p for p in r.by_perspective}
+    assert rows["taxpayer"]["chosen"] and rows["taxpayer"]["npv"] == pytest.approx(r.npv)
+    ratio = {p: rows[p]["pv_benefits"] / rows["society"]["pv_benefits"] for p in rows}
+    assert ratio["taxpayer"] == pytest.approx(500 / 1750) and ratio["victim"] == pytest.approx(1000 / 1750)

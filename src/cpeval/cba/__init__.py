@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cpeval.cba.discount import describe
-from cpeval.cba.engine import appraise, break_even, ratio, schedule_table
+from cpeval.cba.engine import appraise, break_even, by_perspective, ratio, schedule_table
 from cpeval.cba.montecarlo import simulate, tornado
 from cpeval.cba.prepare import CbaInputs, prepare
 from cpeval.cba.result import CostBenefitResult
@@ -81,6 +81,7 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
         crimes_avoided=crimes, cost_per_crime_avoided=ratio(pvc, crimes) if crimes > 0 else None,
         outcomes=tuple(outcome_rows), costs=inputs.cost_items, schedule=tuple(schedule_table(inputs, est)),
         break_even=tuple(break_even(inputs, central, est)), monte_carlo=mc,
+        by_perspective=tuple(by_perspective(inputs, central)),
         tornado=tuple(tornado(inputs, used, est)), provenance=prov,
         assumptions={
             "effect_decay": spec.effect_decay, "observed_years": spec.observed_years,

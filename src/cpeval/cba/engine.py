@@ -140,6 +140,19 @@ def break_even(inputs: CbaInputs, central: Appraisal, estimates: np.ndarray) -> 
     return rows
 
 
+def by_perspective(inputs: CbaInputs, central: Appraisal) -> list[dict]:
+    """PV of benefits and NPV of the central case under each perspective the table declares."""
+    pvc = float(central.pv_costs[0])
+    w = float(central.weight[0])
+    rows = []
+    for p in ("society", "taxpayer", "victim"):
+        pvb = sum(float(central.crimes_per_year[0, j]) * dict(o.by_perspective)[p] * w
+                  for j, o in enumerate(inputs.outcomes))
+        rows.append({"perspective": p, "pv_benefits": pvb, "npv": pvb - pvc, "bcr": ratio(pvb, pvc),
+                     "chosen": p == inputs.spec.perspective})
+    return rows
+
+
 def schedule_table(inputs: CbaInputs, effects: np.ndarray) -> list[dict]:
     """Year-by-year costs and benefits of the central case."""
     spec = inputs.spec

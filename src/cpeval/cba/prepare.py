@@ -39,6 +39,7 @@ class ValuedOutcome:
     unit_cost: float  # in the analysis's price year, for the chosen perspective
     unit_cost_table: float  # as published, in the table's price year
     unit_cost_price_year: int
+    by_perspective: tuple[tuple[str, float], ...] = ()  # (perspective, unit cost in analysis prices)
 
     def crimes_avoided(self, effect: np.ndarray | float) -> np.ndarray:
         b = np.asarray(effect, dtype=float)
@@ -110,6 +111,8 @@ def prepare(design: DesignBase, panel: Panel | None = None) -> CbaInputs:
             outcome=name, category=val.category, label=label, measure=o.measure, conversion=conversion,
             factor=factor, factor_note=note, unit_cost=deflator.reprice(amount, year, spec.price_year),
             unit_cost_table=amount, unit_cost_price_year=year,
+            by_perspective=tuple((p, deflator.reprice(table.unit_cost(val.category, p)[0], year, spec.price_year))
+                                 for p in ("society", "taxpayer", "victim")),
         ))
     costs, items = cost_schedule(spec, deflator)
     return CbaInputs(

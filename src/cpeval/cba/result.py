@@ -44,6 +44,7 @@ class CostBenefitResult:
     costs: tuple[dict[str, Any], ...] = ()
     schedule: tuple[dict[str, Any], ...] = ()
     break_even: tuple[dict[str, Any], ...] = ()
+    by_perspective: tuple[dict[str, Any], ...] = ()
     monte_carlo: Mapping[str, Any] = field(default_factory=dict)
     tornado: tuple[dict[str, Any], ...] = ()
     provenance: Mapping[str, Any] = field(default_factory=dict)
@@ -94,7 +95,8 @@ class CostBenefitResult:
             "crimes_avoided": self.crimes_avoided, "cost_per_crime_avoided": self.cost_per_crime_avoided,
             "prob_benefits_exceed_costs": self.prob_benefits_exceed_costs, "sentence": self.sentence(),
             "outcomes": list(self.outcomes), "costs": list(self.costs), "schedule": list(self.schedule),
-            "break_even": list(self.break_even), "monte_carlo": dict(self.monte_carlo),
+            "break_even": list(self.break_even), "by_perspective": list(self.by_perspective),
+            "monte_carlo": dict(self.monte_carlo),
             "tornado": list(self.tornado), "provenance": dict(self.provenance),
             "assumptions": dict(self.assumptions), "warnings": list(self.warnings),
         })

@@ -64,6 +64,21 @@ def render_cba_markdown(cba: dict[str, Any]) -> str:
             f"| {o['outcome']} | {o['label']} | {o['estimate']:.4g} ({o['measure']}) | "
             f"{o['crimes_avoided_per_year']:,.1f} | {money(o['unit_cost'], c)} | {money(o['pv_benefits'], c)} |"
         )
+    comps = []
+    for o in cba["outcomes"]:
+        total = o["unit_cost_as_published"]
+        if total and len(o["components"]) > 1:
+            parts = ", ".join(f"{x['component'].replace('_', ' ')} ({x['stage']}, {x['kind']}) "
+                              f"{100 * x['amount'] / total:.0f}%" for x in o["components"])
+            comps.append(f"{o['outcome']}: {parts}")
+    if comps:
+        lines += ["", f"Unit cost components ({cba['perspective']} perspective): " + "; ".join(comps) + "."]
+    if cba.get("by_perspective"):
+        lines += ["", "| perspective | PV of benefits | NPV | BCR |", "|---|---|---|---|"]
+        for p in cba["by_perspective"]:
+            mark = " (chosen)" if p["chosen"] else ""
+            lines.append(f"| {p['perspective']}{mark} | {money(p['pv_benefits'], c)} | {money(p['npv'], c)} | "
+                         f"{_num(p['bcr'], '.3f')} |")
     lines += ["", "Crimes avoided per year: " + "; ".join(f"{o['outcome']}: {o['conversion_note']}"
                                                           for o in cba["outcomes"]) + "."]
     lines += ["", "| outcome | estimated effect | break-even effect (NPV = 0) | share of estimated crimes avoided |",
