@@ -68,3 +68,14 @@ def test_ri_p_values_uniform_under_null():
     ps = np.array(ps)
     assert 0.02 <= np.mean(ps < 0.05) <= 0.10
     assert 0.40 <= np.mean(ps) <= 0.60
+
+
+def test_within_block_draws_uniform_over_subsets():
+    rng = np.random.default_rng(9)
+    z = np.array([1, 1, 0, 0])
+    sch = scheme(z, np.zeros(4, dtype=int))
+    Z = np.concatenate(list(draws(sch, 12000, rng)))
+    codes = Z.astype(int) @ (2 ** np.arange(4))
+    counts = np.bincount(codes, minlength=16)
+    assert (counts > 0).sum() == 6
+    assert np.allclose(counts[counts > 0] / 12000, 1 / 6, atol=0.015)

@@ -71,16 +71,17 @@ def _shape_draw(m: int, n_blocks: int, size: int, treated: int, rng: np.random.G
     if size == 2:  # matched pairs: a coin per pair
         first = rng.random((m, n_blocks), dtype=np.float32) < 0.5
         return np.stack([first, ~first], axis=2).reshape(m, -1)
-    keys = rng.random((m, n_blocks, size), dtype=np.float32)
-    thresh = np.partition(keys, treated - 1, axis=2)[:, :, treated - 1 : treated]
+    # 16-bit random keys; a block's treated units are those with the ``treated`` smallest keys. A tie across
+    # the cut (the treated-th and next key equal) is rare and that block is redrawn with float64 keys.
+    keys = rng.integers(0, 65536, size=(m, n_blocks, size), dtype=np.uint16)
+    part = np.partition(keys, treated - 1, axis=2)
+    thresh = part[:, :, treated - 1 : treated]
     z = keys <= thresh
-    bad = z.sum(axis=2) != treated  # ties among float32 keys: redraw those blocks in float64
-    while bad.any():
-        rows, blks = np.nonzero(bad)
+    rows, blks = np.nonzero(part[:, :, treated:].min(axis=2) == part[:, :, treated - 1])
+    if len(rows):
         k64 = rng.random((len(rows), size))
         th = np.partition(k64, treated - 1, axis=1)[:, treated - 1 : treated]
         z[rows, blks] = k64 <= th
-        bad = z.sum(axis=2) != treated
     return z.reshape(m, -1)
 
 
@@ -88,6 +89,16 @@ def p_values(observed: np.ndarray, null: np.ndarray, n_draws: int) -> np.ndarray
     """Two-sided Monte Carlo p-values (1 + #{|T*| >= |T|}) / (1 + draws), with a tolerance for ties."""
     tol = 1e-9 * np.maximum(1.0, np.abs(observed))
     return (1.0 + np.sum(np.abs(null) >= np.abs(observed) - tol, axis=0)) / (1.0 + n_draws)
+
+
+def _product(Z: np.ndarray, A: np.ndarray, const: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Z @ A - const in float32 (fast), recomputed in float64 for draws near +-observed (exact tie counting)."""
+    out = (Z.astype(np.float32) @ A.astype(np.float32)).astype(np.float64) - const
+    scale = np.abs(A).sum(axis=0) + np.abs(const) + 1e-300
+    near = np.any(np.abs(np.abs(out) - np.abs(observed)) <= 1e-5 * scale, axis=1)
+    if near.any():
+        out[near] = Z[near].astype(np.float64) @ A - const
+    return out
 
 
 def block_weights(n_b: np.ndarray, n1_b: np.ndarray, weighting: str) -> np.ndarray:
@@ -133,7 +144,7 @@ def statistics(
         T_b = np.stack([np.bincount(blk, weights=Y0[:, k], minlength=B) for k in range(K)], axis=1)
         const = (w[:, None] * T_b / (n_b - n1_b)[:, None]).sum(axis=0)
         observed = sch.z.astype(float) @ A - const
-        null = np.concatenate([zz.astype(np.float64) @ A - const for zz in draws(sch, n_draws, rng)])
+        null = np.concatenate([_product(zz, A, const, observed) for zz in draws(sch, n_draws, rng)])
         return observed, null
     # general path: per unit and block, sums of y and counts of observed people for every outcome
     onehot = np.zeros((n_units, B))
