@@ -206,3 +206,22 @@ def test_npv_by_perspective(table):
     assert rows["taxpayer"]["chosen"] and rows["taxpayer"]["npv"] == pytest.approx(r.npv)
     ratio = {p: rows[p]["pv_benefits"] / rows["society"]["pv_benefits"] for p in rows}
     assert ratio["taxpayer"] == pytest.approx(500 / 1750) and ratio["victim"] == pytest.approx(1000 / 1750)
+
+
+def test_poisson_effect_is_proportional(table, castle):
+    cb = _cb(table, outcomes={"burglary": {"category": "burglary"}})
+    raw = base_design(cb)
+    raw["outcomes"] = [{"name": "burglary", "column": "homicide_count", "measure": "count"}]
+    raw["estimator"] = {"method": "poisson", "cluster": "sid"}
+    d = design_from_dict(raw)
+    out = prepare(d, load_panel(d)).outcomes[0]
+    ever = castle.groupby("sid")["post"].transform("max") == 1
+    pre = castle[ever & (castle["post"] == 0)]
+    assert out.conversion == "log"
+    assert out.factor == pytest.approx(pre.groupby("sid")["homicide_count"].mean().sum())
+    scaled = copy.deepcopy(raw)
+    scaled["cost_benefit"]["outcomes"] = {"burglary": {"category": "burglary", "scale": 10}}
+    inputs = prepare(design_from_dict(scaled))
+    eff = make_effect(-0.1, 0.05, diagnostics={"scale": "log rate ratio"})
+    with pytest.raises(Exception, match="log rate ratio"):
+        cost_benefit(inputs, [eff])

@@ -37,6 +37,12 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
     if missing:
         raise DesignError(f"cost_benefit.outcomes: no estimated effect for {', '.join(missing)}")
     used = [by_name[o.outcome] for o in inputs.outcomes]
+    for o, e in zip(inputs.outcomes, used, strict=True):
+        if (e.diagnostics or {}).get("scale") == "log rate ratio" and o.conversion != "log":
+            raise DesignError(
+                f"cost_benefit.outcomes.{o.outcome}: the effect is a log rate ratio (method {e.method}) but is "
+                "valued as a change in counts; give baseline_per_year or baseline_column instead of scale"
+            )
     est = np.array([e.estimate for e in used], dtype=float)
     central = appraise(inputs, est)
     pvc, pvb = float(central.pv_costs[0]), float(central.pv_benefits[0])
@@ -89,6 +95,8 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
             "uncertainty": spec.uncertainty.model_dump(mode="json"),
             "cost_per_crime_avoided": "PV of costs / crimes avoided over the horizon (undiscounted count)",
             "year_zero": "year 0 is the present and is not discounted",
+            "monte_carlo_effects": "each valued outcome's effect is drawn independently (their covariance is "
+            "not stored); with one valued outcome this is exact",
         },
         warnings=tuple(warn),
     )

@@ -158,10 +158,21 @@ def _item_vector(c: CostItem, horizon: int) -> np.ndarray:
     return v
 
 
+# Estimators whose effect is a log rate ratio (a proportional change) whatever the outcome's measure.
+PROPORTIONAL_METHODS = frozenset({("did", "poisson")})
+
+
+def proportional_effect(design: Any, measure: str) -> bool:
+    method = getattr(getattr(design, "estimator", None), "method", None)
+    return measure == "log" or (design.kind, method) in PROPORTIONAL_METHODS
+
+
 def _conversion(spec: Any, design: Any, panel: Panel | None, name: str, measure: str, val: Any
                 ) -> tuple[str, float, str]:
     ppy = spec.periods_per_year
     key = f"cost_benefit.outcomes.{name}"
+    if proportional_effect(design, measure) and val.scale is None:
+        return _proportional(design, panel, name, measure, val, key, ppy)
     if val.scale is not None:
         return "linear", val.scale, f"declared scale: {val.scale:g} crimes per year per unit of effect"
     if measure == "count":
@@ -171,20 +182,27 @@ def _conversion(spec: Any, design: Any, panel: Panel | None, name: str, measure:
         pop = val.population if val.population is not None else _treated_population(design, panel, key)
         return ("linear", pop / val.rate_per * ppy,
                 f"population {pop:,.0f} / {val.rate_per:g} x {ppy:g} periods per year")
-    if measure == "log":
-        if val.baseline_per_year is not None:
-            return "log", val.baseline_per_year, f"declared baseline: {val.baseline_per_year:,.1f} crimes per year"
-        if val.baseline_column is not None:
-            base, how = _baseline(design, panel, key, val.baseline_column, val.baseline_rate_per)
-            return "log", base * ppy, f"baseline {base * ppy:,.1f} crimes per year ({how})"
-        raise DesignError(
-            f"{key}: outcome {name!r} is a log outcome, so the effect is a proportional change; add "
-            "baseline_per_year (crimes per year without the programme) or baseline_column (a count column "
-            "to derive it from the data)"
-        )
     raise DesignError(
         f"{key}: outcome {name!r} has measure {measure!r}, which cpeval cannot turn into crimes avoided; add "
         "scale (crimes avoided per year per unit of effect)"
+    )
+
+
+def _proportional(design: Any, panel: Panel | None, name: str, measure: str, val: Any, key: str, ppy: float
+                  ) -> tuple[str, float, str]:
+    """Effects on the log scale (log outcomes, Poisson rate ratios): crimes = -(exp(b) - 1) x baseline."""
+    if val.baseline_per_year is not None:
+        return "log", val.baseline_per_year, f"declared baseline: {val.baseline_per_year:,.1f} crimes per year"
+    column, rate_per = val.baseline_column, val.baseline_rate_per
+    if column is None and measure == "count":  # a Poisson effect on a count: the outcome is its own baseline
+        column = next(o.column for o in design.outcomes if o.name == name)
+    if column is not None:
+        base, how = _baseline(design, panel, key, column, rate_per)
+        return "log", base * ppy, f"baseline {base * ppy:,.1f} crimes per year ({how})"
+    what = "a log outcome" if measure == "log" else f"estimated by {design.estimator.method} as a rate ratio"
+    raise DesignError(
+        f"{key}: outcome {name!r} is {what}, so the effect is a proportional change; add baseline_per_year "
+        "(crimes per year without the programme) or baseline_column (a count column to derive it from the data)"
     )
 
 

@@ -8,8 +8,11 @@ Conventions (documented for users in the field descriptions):
   years, then loses ``effect_decay`` of its size each year (geometric decay).
 - Crimes avoided per year are derived from the effect according to the outcome's measure:
   ``count`` -> -effect x treated units x periods_per_year; ``rate`` -> -effect x population / rate_per x
-  periods_per_year; ``log`` -> -(exp(effect) - 1) x baseline crimes per year; any measure -> -effect x
-  ``scale`` when ``scale`` is given.
+  periods_per_year; ``log`` (and any effect estimated as a log rate ratio, e.g. ``method: poisson``) ->
+  -(exp(effect) - 1) x baseline crimes per year; any other measure -> -effect x ``scale``.
+- The baseline is declared (``baseline_per_year``) or derived from a data column (``baseline_column``):
+  the sum over treated units of their mean pre-treatment value, per period, times periods_per_year. A
+  Poisson count outcome is its own baseline column by default.
 """
 
 from __future__ import annotations
@@ -109,7 +112,8 @@ class OutcomeValuation(StrictModel):
 
     category: str = Field(..., min_length=1, description="Unit-cost category in the chosen table.")
     baseline_per_year: float | None = Field(
-        None, gt=0, description="Log outcomes: crimes per year in the treated areas without the programme."
+        None, gt=0, description="Log outcomes and rate-ratio (Poisson) effects: crimes per year in the treated "
+        "areas without the programme."
     )
     baseline_column: str | None = Field(
         None, description="Log outcomes: a data column of counts (or rates, with baseline_rate_per) from "
