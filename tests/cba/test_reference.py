@@ -125,3 +125,14 @@ def test_hundred_thousand_draws_fast(tmp_path):
     t0 = time.perf_counter()
     simulate(inputs, [eff], 100_000, 1)
     assert time.perf_counter() - t0 < 5.0  # a smoke bound; benchmarks/bench_cba.py measures (~0.05 s)
+
+
+def test_shipped_deflators_match_sources():
+    from cpeval.cba.tables import load_deflator
+
+    uk = load_deflator(None, "GBP")  # ONS D7BT, 2015 = 100 (release 14-02-2024)
+    assert (uk.name, uk.index[2015], uk.index[2008], uk.index[2023]) == ("uk_cpi", 100.0, 84.7, 130.5)
+    us = load_deflator(None, "USD")  # BLS CPI-U CUUR0000SA0 annual averages
+    assert (us.name, us.index[2008], us.index[2009], us.index[2024]) == ("us_cpi_u", 215.303, 214.537, 313.689)
+    assert us.factor(2008, 2024) == pytest.approx(1.45697, abs=5e-6)  # the factor quoted with the table
+    assert sorted(uk.index) == list(range(1988, 2025)) and sorted(us.index) == list(range(2000, 2025))
