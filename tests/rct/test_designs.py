@@ -138,3 +138,12 @@ def test_weak_first_stage_warns():
               "treatment": {"assignment": "z", "received": "d"}, "outcomes": [{"name": "y", "column": "y"}]}
     with pytest.warns(CpevalWarning, match="weak first stage"):
         evaluate(design, df)
+
+
+def test_attrition_column_must_be_binary(nsw):
+    from cpeval.errors import DataError, ProblemCode
+
+    d = nsw_design(attrition={"observed": "educ"})
+    with pytest.raises(DataError, match=r"attrition\.observed must be 0/1") as err:
+        evaluate(d, nsw)
+    assert ProblemCode.NOT_BINARY in err.value.codes

@@ -360,6 +360,8 @@ def _rct(df: pd.DataFrame, design: RctDesign, c: _Collector) -> None:
     df[TREATED] = df[tr.assignment].astype("int8")
     if tr.received is not None:
         _binary(df, tr.received, "treatment.received", c)
+    if design.attrition is not None:
+        _binary(df, design.attrition.observed, "attrition.observed", c)
     n1 = int(df[TREATED].sum())
     if n1 == 0:
         c.add(ProblemCode.NO_TREATED_UNITS, tr.assignment, "no one is assigned to treatment")
