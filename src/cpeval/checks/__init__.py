@@ -67,3 +67,18 @@ def _did_honest() -> CheckFunction:
 CHECKS.update(
     {("did", "pre_trends"): _did_pre_trends, ("did", "bacon"): _did_bacon, ("did", "honest_did"): _did_honest}
 )
+
+
+def _synth_check(name: str) -> Callable[[], CheckFunction]:
+    def load() -> CheckFunction:
+        import importlib
+
+        return getattr(importlib.import_module(f"cpeval.checks.synth_{name}"), name)
+
+    return load
+
+
+CHECKS.update(
+    {("synthetic_control", n): _synth_check(n)
+     for n in ("placebo_space", "placebo_time", "leave_one_out", "balance", "convex_hull")}
+)

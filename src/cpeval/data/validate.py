@@ -135,7 +135,10 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
             if bad:
                 c.add(ProblemCode.NON_POSITIVE, col, f"{bad} rows have a missing, zero or negative {key} value")
     for col, key in needed.items():
-        is_covariate = key.startswith(("estimator.covariates", "estimator.predictors"))
+        if key.startswith("estimator.predictors"):  # synth: missing values inside a window are skipped
+            _numeric(df, col, key, c)
+            continue
+        is_covariate = key.startswith("estimator.covariates")
         if is_covariate and _numeric(df, col, key, c) and bool(df[col].isna().any()):
             c.add(ProblemCode.MISSING_VALUES, col, f"{int(df[col].isna().sum())} rows are missing ({key})")
 

@@ -11,6 +11,8 @@ from cpeval.designs.methods import PLANNED, check_available
 
 SynthMethod = Literal[PLANNED["synthetic_control"]]  # type: ignore[valid-type]
 
+SYNTH_CHECKS = frozenset({"placebo_space", "placebo_time", "leave_one_out", "balance", "convex_hull"})
+
 
 class SynthTreatment(StrictModel):
     units: list[str | int] = Field(..., min_length=1, description="The treated unit(s), by unit id.")
@@ -18,41 +20,163 @@ class SynthTreatment(StrictModel):
 
 
 class Window(StrictModel):
-    from_: int | str = Field(..., alias="from")
-    to: int | str
+    from_: int | str = Field(..., alias="from", description="First period of the window (inclusive).")
+    to: int | str = Field(..., description="Last period of the window (inclusive).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if isinstance(self.from_, int) and isinstance(self.to, int) and self.from_ > self.to:
+            raise ValueError(
+                f"window 'from: {self.from_}' is after 'to: {self.to}'; give the earlier period in 'from'"
+            )
+        return self
 
 
 class Predictor(StrictModel):
-    """A predictor: ``op`` of ``column`` over a period range, listed periods, or at one period."""
+    """A predictor: ``op`` of ``column`` over a period range, listed periods, or at one period.
 
-    column: str
-    from_: int | str | None = Field(None, alias="from")
-    to: int | str | None = None
-    periods: list[int | str] | None = None
-    at: int | str | None = None
-    op: Literal["mean"] = "mean"
+    Missing values inside the window are skipped (as R ``Synth`` does with ``na.rm = TRUE``).
+    """
+
+    column: str = Field(..., description="Data column (a covariate or the outcome itself).")
+    from_: int | str | None = Field(None, alias="from", description="First period of a range (with 'to').")
+    to: int | str | None = Field(None, description="Last period of a range (with 'from').")
+    periods: list[int | str] | None = Field(None, min_length=1, description="Listed periods to average over.")
+    at: int | str | None = Field(None, description="A single period's value.")
+    op: Literal["mean"] = Field("mean", description="How the periods are combined (mean).")
+    name: str | None = Field(None, description="Label used in tables and in estimator.v (default: derived).")
 
     @model_validator(mode="after")
     def _one_window(self) -> Predictor:
         forms = [self.from_ is not None or self.to is not None, self.periods is not None, self.at is not None]
         if sum(forms) > 1:
-            raise ValueError("give one of 'from'/'to', 'periods' or 'at', not several")
+            raise ValueError(
+                f"predictor {self.column!r}: give one of 'from'/'to', 'periods' or 'at', not several"
+            )
         if (self.from_ is None) != (self.to is None):
-            raise ValueError("'from' and 'to' go together")
+            raise ValueError(f"predictor {self.column!r}: 'from' and 'to' go together; give both")
+        if isinstance(self.from_, int) and isinstance(self.to, int) and self.from_ > self.to:
+            raise ValueError(f"predictor {self.column!r}: 'from: {self.from_}' is after 'to: {self.to}'")
         return self
+
+    @property
+    def label(self) -> str:
+        """The predictor's name in tables and in ``estimator.v``."""
+        if self.name:
+            return self.name
+        if self.at is not None:
+            return f"{self.column}({self.at})"
+        if self.periods is not None:
+            return f"{self.column}[{','.join(str(p) for p in self.periods)}]"
+        if self.from_ is not None:
+            return f"{self.column}({self.from_}-{self.to})"
+        return f"{self.column}(pre)"
 
 
 class SynthEstimator(StrictModel):
-    method: SynthMethod = Field("abadie", description="abadie | augmented | synthetic_did")  # type: ignore[valid-type]
-    donors: list[str | int] | None = Field(None, description="Donor pool (default: every untreated unit).")
-    fit_window: Window | None = None
-    predictors: list[Predictor] = Field(default_factory=list)
-    v: dict[str, float] | None = Field(None, description="Fixed predictor importances instead of optimising.")
+    method: SynthMethod = Field(  # type: ignore[valid-type]
+        "abadie",
+        description="abadie (Abadie, Diamond & Hainmueller 2010) | augmented (ridge ASCM, Ben-Michael, Feller "
+        "& Rothstein 2021) | synthetic_did (Arkhangelsky et al. 2021).",
+    )
+    donors: list[str | int] | None = Field(
+        None, description="Donor pool (default: every unit that is not treated)."
+    )
+    fit_window: Window | None = Field(
+        None,
+        description="Pre-period whose outcome fit (mean squared prediction error) chooses V "
+        "(default: every period before treatment.start).",
+    )
+    predictors: list[Predictor] = Field(
+        default_factory=list,
+        description="Predictors matched by the synthetic control (abadie). Empty: the outcome in every "
+        "fit-window period, equally weighted (V fixed, no outer optimisation).",
+    )
+    v: dict[str, float] | None = Field(
+        None,
+        description="Fixed predictor importances, keyed by predictor label, instead of optimising V. "
+        "Normalised to sum to one; applied to predictors standardised as R Synth does.",
+    )
+    standardize: bool = Field(
+        True, description="Divide each predictor by its standard deviation across units (as R Synth)."
+    )
+    starts: int = Field(
+        8, ge=1, le=200,
+        description="Starting points of the outer (V) optimisation: equal weights, a regression-based start, "
+        "then random ones drawn with inference.seed; the best is kept.",
+    )
+    treated_aggregation: Literal["separate", "pooled"] = Field(
+        "separate",
+        description="Several treated units: 'separate' fits one synthetic control per unit and averages the "
+        "gaps; 'pooled' fits one synthetic control to the average of the treated units.",
+    )
+    placebo_exclude: float | None = Field(
+        None, gt=1,
+        description="placebo_space: also report the p-value without placebos whose pre-period MSPE exceeds "
+        "this multiple of the treated unit's (Abadie et al. 2010 use 20, 5 and 2).",
+    )
+    placebo_start: int | str | None = Field(
+        None,
+        description="placebo_time: the fake treatment start (default: a quarter of the pre-period before "
+        "the real start).",
+    )
+    n_jobs: int = Field(
+        -1, description="Processes for placebo loops (-1: every core; 1: no parallelism)."
+    )
+    conformal: bool = Field(
+        True,
+        description="Conformal prediction intervals for every post-period gap and the average effect "
+        "(Chernozhukov, Wuthrich & Zhu 2021); for abadie and augmented.",
+    )
+    ridge_lambda: float | None = Field(
+        None, ge=0, description="augmented: ridge penalty (default: chosen by time cross-validation)."
+    )
+    placebo_reps: int = Field(
+        200, ge=10, description="synthetic_did: placebo replications for the variance (Algorithm 4)."
+    )
 
     @field_validator("method")
     @classmethod
     def _available(cls, v: str) -> str:
         return check_available("synthetic_control", v)
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _jobs(cls, v: int) -> int:
+        if v == 0 or v < -1:
+            raise ValueError(f"n_jobs must be -1 (every core) or a positive number, got {v}")
+        return v
+
+    @field_validator("v")
+    @classmethod
+    def _v_ok(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is None:
+            return v
+        bad = {k: x for k, x in v.items() if not x >= 0}
+        if bad:
+            raise ValueError(f"V weights must be non-negative numbers; got {bad}")
+        if sum(v.values()) <= 0:
+            raise ValueError("V weights sum to zero; give at least one positive weight")
+        return v
+
+    @model_validator(mode="after")
+    def _v_names(self) -> SynthEstimator:
+        labels = [p.label for p in self.predictors]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(
+                f"predictor labels must be unique; repeated: {', '.join(dupes)} (give each a distinct 'name')"
+            )
+        if self.v is not None:
+            if not self.predictors:
+                raise ValueError("estimator.v fixes predictor weights, but estimator.predictors is empty")
+            unknown = sorted(set(self.v) - set(labels))
+            if unknown:
+                raise ValueError(
+                    f"estimator.v names {unknown}, which are not predictors; predictor labels are: "
+                    f"{', '.join(labels)}"
+                )
+        return self
 
 
 class SynthDesign(DesignBase):
@@ -60,8 +184,27 @@ class SynthDesign(DesignBase):
     treatment: SynthTreatment
     estimator: SynthEstimator = Field(default_factory=SynthEstimator)
 
+    @classmethod
+    def available_checks(cls) -> frozenset[str]:
+        return SYNTH_CHECKS
+
     @model_validator(mode="after")
     def _synth_rules(self) -> SynthDesign:
         if self.data.time is None:
             raise ValueError("a synthetic_control design needs 'data.time', the period column")
+        treated = {str(u) for u in self.treatment.units}
+        if self.estimator.donors is not None:
+            both = sorted(treated & {str(d) for d in self.estimator.donors})
+            if both:
+                raise ValueError(
+                    f"units {both} are both treated (treatment.units) and donors (estimator.donors); "
+                    "remove them from estimator.donors"
+                )
+        fw = self.estimator.fit_window
+        start = self.treatment.start
+        if fw is not None and isinstance(fw.to, int) and isinstance(start, int) and fw.to >= start:
+            raise ValueError(
+                f"estimator.fit_window.to ({fw.to}) must be before treatment.start ({start}); the fit window "
+                "is a pre-treatment period"
+            )
         return self

@@ -1,0 +1,100 @@
+"""The classic cases: R Synth's Basque solution with its V fixed, and ADH (2010) Proposition 99."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cpeval.pipeline import evaluate
+
+from .conftest import design_dict, reference
+
+BASQUE_V_LABELS = {
+    "invest": "invest(1964-1969)", "school.illit": "school.illit(1964-1969)",
+    "school.prim": "school.prim(1964-1969)", "school.med": "school.med(1964-1969)",
+    "school.high": "school.high(1964-1969)", "school.post.high": "school.post.high(1964-1969)",
+    "gdpcap": "gdpcap(1960-1969)", "popdens": "popdens(1969)",
+}
+
+
+def _basque_v(ref: dict) -> dict:
+    out = {}
+    for name, v in zip(ref["v_order"], ref["solution_v"], strict=True):
+        label = BASQUE_V_LABELS.get(name, f"{name}[1961,1963,1965,1967,1969]")
+        out[label] = v
+    return out
+
+
+@pytest.fixture(scope="module")
+def basque_fixed():
+    ref = reference("basque_r_synth")
+    return ref, evaluate(design_dict("basque", v=_basque_v(ref), conformal=False)).effects[0]
+
+
+def test_basque_fixed_v_reproduces_r_synth_weights(basque_fixed):
+    ref, effect = basque_fixed
+    w = effect.diagnostics["weights"]
+    tol = ref["tolerance"]["weights"]
+    for unit, expected in ref["weights"].items():
+        assert w[unit] == pytest.approx(expected, abs=tol)
+    assert sum(v for k, v in w.items() if k not in ref["weights"]) < tol
+    assert effect.diagnostics["fit_window_mspe"] == pytest.approx(ref["loss_v"], rel=1e-3)
+    assert effect.diagnostics["predictor_loss"] == pytest.approx(ref["loss_w"], rel=1e-3)
+    assert effect.diagnostics["v_optimised"] is False
+
+
+def test_basque_fixed_v_balance_table(basque_fixed):
+    _, effect = basque_fixed
+    synth = {row["predictor"]: row["synthetic"] for row in effect.diagnostics["predictors"]}
+    assert synth["invest(1964-1969)"] == pytest.approx(21.583, abs=0.01)
+    assert synth["school.illit(1964-1969)"] == pytest.approx(256.337, abs=0.01)
+    assert synth["gdpcap(1960-1969)"] == pytest.approx(5.271, abs=0.01)
+    assert synth["popdens(1969)"] == pytest.approx(196.283, abs=0.01)
+
+
+def test_basque_nested_no_worse_than_r_synth():
+    ref = reference("basque_r_synth")
+    effect = evaluate(design_dict("basque", conformal=False)).effects[0]
+    assert effect.diagnostics["fit_window_mspe"] <= ref["loss_v"] * (1 + 1e-6)
+    assert abs(sum(effect.diagnostics["weights"].values()) - 1) < 1e-9
+
+
+@pytest.fixture(scope="module")
+def prop99():
+    return evaluate(design_dict("prop99")).effects[0]
+
+
+def test_prop99_nested_matches_table2_and_beats_published_loss(prop99):
+    import pandas as pd
+
+    from cpeval.estimation.synth.core import fixed_w_loss
+
+    ref = reference("prop99_adh2010")
+    w = prop99.diagnostics["weights"]
+    for state, expected in ref["weights"].items():
+        assert w[state] == pytest.approx(expected, abs=ref["tolerance"]["weights"]), state
+    df = pd.read_csv(design_dict("prop99")["data"]["path"])
+    y = df.pivot(index="year", columns="state", values="cigsale")
+    donors = [c for c in y.columns if c != "California"]
+    w_pub = np.array([ref["weights"].get(s, 0.0) for s in donors])
+    fit = (y.index >= 1970) & (y.index <= 1988)
+    published = fixed_w_loss(y["California"].to_numpy(), y[donors].to_numpy(), np.asarray(fit), w_pub)
+    assert prop99.diagnostics["fit_window_mspe"] <= published
+
+
+def test_prop99_gap_path(prop99):
+    ref = reference("prop99_adh2010")
+    last = prop99.path[-1]
+    assert last["time"] == 2000
+    assert last["gap"] == pytest.approx(ref["gap_2000"], abs=ref["tolerance"]["gap_2000"])
+    assert prop99.estimate == pytest.approx(np.mean([r["gap"] for r in prop99.path if r["post"]]))
+    assert prop99.estimate < -15
+    post = [r for r in prop99.path if r["post"]]
+    assert all(r["ci_lower"] <= r["gap"] <= r["ci_upper"] for r in post)
+    assert prop99.ci_upper < 0  # the conformal interval of the average effect excludes zero
+
+
+def test_prop99_deterministic(prop99):
+    again = evaluate(design_dict("prop99")).effects[0]
+    assert again.diagnostics["weights"] == prop99.diagnostics["weights"]
+    assert again.to_dict() == prop99.to_dict()
