@@ -115,7 +115,7 @@ class CostBenefitResult:
         for b in self.break_even:
             be = b["break_even_effect"]
             lines.append(f"  break-even effect on {b['outcome']}: "
-                         f"{'not reachable' if be is None else f'{be:.4g}'} (estimate {b['estimate']:.4g})")
+                         f"{'not reachable' if be is None else f'{be + 0.0:.4g}'} (estimate {b['estimate']:.4g})")
         lines.append(f"  {self.sentence()}")
         lines += [f"  WARNING: {w}" for w in self.warnings]
         return "\n".join(lines)
