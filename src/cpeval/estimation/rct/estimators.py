@@ -158,6 +158,25 @@ class RctEstimatorBase:
 
     def __init__(self, design: RctDesign):
         self.design = design
+        self._family_cache: dict[tuple[int, str], FamilyInference] = {}  # filled by fit, per panel
+
+    def _outcome_p(self, tf: TrialFrame, outcome: OutcomeSpec) -> float:
+        """The p-value of the design's estimand (ITT, or CACE by IV) for ``outcome``."""
+        trial, itt = self._itt(tf, outcome)
+        if self.design.estimand == "cace":
+            with warnings.catch_warnings():  # reported by that outcome's own fit
+                warnings.simplefilter("ignore", CpevalWarning)
+                est, se, df, *_ = self._cace(trial, outcome)
+            return p_value(est / se, df)
+        return p_value(itt.estimate / itt.std_error, itt.df)
+
+    def _family(self, panel: Panel, tf: TrialFrame) -> FamilyInference:
+        """Raw, randomisation and adjusted p-values of every outcome; computed once per panel."""
+        key = (id(panel), panel.sha256)
+        if key not in self._family_cache:
+            raw = {o.name: self._outcome_p(tf, o) for o in self.design.outcomes}
+            self._family_cache = {key: family_inference(tf, self.design, raw)}
+        return self._family_cache[key]
 
     def _itt(self, tf: TrialFrame, outcome: OutcomeSpec):
         est = self.design.estimator
@@ -207,16 +226,8 @@ class RctEstimatorBase:
             diagnostics["first_stage"] = iv_diag
             notes += iv_notes
         ci = wald_interval(estimate, se, level, df)
-        # family-wide: raw p-values of every outcome (same estimand), RI and adjusted p-values
-        raw = {}
-        for o in design.outcomes:
-            if o.name == outcome.name:
-                raw[o.name] = ci.p_value
-            else:
-                _, other = self._itt(tf, o)
-                raw[o.name] = p_value(other.estimate / other.std_error, other.df)
-        fam = family_inference(tf, design, raw)
-        diagnostics["p_value_raw"] = ci.p_value
+        fam = self._family(panel, tf)
+        diagnostics["p_value_raw"] = fam.raw[outcome.name]
         diagnostics["p_value_adjusted"] = fam.adjusted[outcome.name]
         diagnostics["multiple_testing"] = fam.method
         diagnostics["family_size"] = len(design.outcomes)
