@@ -89,7 +89,7 @@ def test_covariates_change_the_estimate_and_approaches_differ():
     reg = fit_mpdta(approach="reg", covariates=["lpop"])
     ipw = fit_mpdta(approach="ipw", covariates=["lpop"])
     cell = {name: rows(e, "att_gt").estimate[0] for name, e in (("dr", dr), ("reg", reg), ("ipw", ipw))}
-    assert cell["dr"] == pytest.approx(-0.0145, abs=5e-5)  # csdid / R did with xformla = ~lpop
+    assert cell["dr"] == pytest.approx(-0.0145, abs=5e-5)  # = moderndid (R did port); see test_cs_crosscheck
     assert len({round(v, 8) for v in cell.values()}) == 3
     assert dr.estimate == pytest.approx(-0.0418, abs=5e-5)
 
