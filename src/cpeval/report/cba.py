@@ -93,6 +93,14 @@ def render_cba_markdown(cba: dict[str, Any]) -> str:
                   + "; ".join(mc["effect_draws"]) + ".", "", f"![NPV distribution](figures/{NPV_FIGURE})"]
     if cba.get("tornado"):
         lines += ["", f"![One-way sensitivities](figures/{TORNADO_FIGURE})"]
+    if cba.get("schedule"):
+        lines += ["", "<details><summary>Year by year (central case)</summary>", "",
+                  "| year | discount factor | effect share | crimes avoided | costs | benefits | PV net |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['year']} | {r['discount_factor']:.4f} | {r['effect_share']:.3f} | "
+                  f"{r['crimes_avoided']:,.1f} | {money(r['costs'], c)} | {money(r['benefits'], c)} | "
+                  f"{money(r['pv_benefits'] - r['pv_costs'], c)} |" for r in cba["schedule"]]
+        lines += ["", "</details>"]
     prov = cba.get("provenance") or {}
     if prov:
         lines += ["", f"Unit costs: {prov.get('authors', '')}, *{prov.get('title', prov.get('name', ''))}*, "
