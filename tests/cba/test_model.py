@@ -225,3 +225,21 @@ def test_poisson_effect_is_proportional(table, castle):
     eff = make_effect(-0.1, 0.05, diagnostics={"scale": "log rate ratio"})
     with pytest.raises(Exception, match="log rate ratio"):
         cost_benefit(inputs, [eff])
+
+
+def test_user_deflator_csv(table, tmp_path):
+    defl = tmp_path / "gdp.csv"
+    defl.write_text("series,year,index\ngdp,2015,80\ngdp,2020,100\n")
+    inputs = prepare(design_from_dict(base_design(_cb(table, deflator=str(defl)))))
+    assert inputs.deflator.name == "gdp"
+    assert inputs.outcomes[0].unit_cost == pytest.approx(1750 * 100 / 80)
+
+
+def test_npv_linear_in_costs_and_effect(table):
+    inputs = prepare(design_from_dict(base_design(_cb(table, costs=[{"item": "x", "amount": 700,
+                                                                     "recurring": True}]))))
+    from cpeval.cba.engine import appraise
+
+    a = appraise(inputs, np.array([[-2.0], [-4.0]]), cost_mult=np.array([1.0, 2.0]))
+    assert a.pv_benefits[1] == pytest.approx(2 * a.pv_benefits[0])
+    assert a.pv_costs[1] == pytest.approx(2 * a.pv_costs[0])
