@@ -79,3 +79,31 @@ def test_within_block_draws_uniform_over_subsets():
     counts = np.bincount(codes, minlength=16)
     assert (counts > 0).sum() == 6
     assert np.allclose(counts[counts > 0] / 12000, 1 / 6, atol=0.015)
+
+
+def test_exact_enumeration_in_a_small_blocked_trial():
+    import pandas as pd
+
+    from cpeval.pipeline import evaluate
+
+    rng = np.random.default_rng(11)
+    block = np.repeat([0, 1], [6, 5])
+    z = np.array([1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0])
+    y = rng.normal(size=11) + z
+    df = pd.DataFrame({"id": range(11), "b": block, "z": z, "y": y})
+    design = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "id"},
+              "treatment": {"assignment": "z", "block": "b"}, "outcomes": [{"name": "y", "column": "y"}],
+              "inference": {"permutations": 1000}}
+    e = evaluate(design, df).effect("y")
+    assert e.diagnostics["ri_exact"] is True and e.diagnostics["ri_draws"] == 20 * 10
+    # brute force: every within-block assignment, block-weighted difference in means
+    stats = []
+    for t0 in combinations(range(6), 3):
+        for t1 in combinations(range(6, 11), 2):
+            zz = np.zeros(11, bool)
+            zz[list(t0) + list(t1)] = True
+            stats.append(sum(len(ix) / 11 * (y[ix][zz[ix]].mean() - y[ix][~zz[ix]].mean())
+                             for ix in (np.arange(6), np.arange(6, 11))))
+    obs = e.estimate
+    exact = np.mean(np.abs(stats) >= abs(obs) - 1e-12)
+    assert e.diagnostics["ri_p_value"] == pytest.approx(exact, abs=1e-12)

@@ -48,7 +48,8 @@ def render_section(result: EvaluationResult) -> str:
     header = f"| outcome | {first.estimand.upper()} | {level} CI | p (raw) | p (adjusted) |"
     sep = "|---|---|---|---|---|"
     if ri:
-        header += f" p (randomisation, {ri} draws) |"
+        how = f"exact, all {ri} assignments" if first.diagnostics.get("ri_exact") else f"{ri} draws"
+        header += f" p (randomisation, {how}) |"
         sep += "---|"
     other = "itt" if first.estimand == "cace" else "cace"
     both = any(other in e.diagnostics for e in result.effects)

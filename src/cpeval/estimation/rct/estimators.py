@@ -102,7 +102,8 @@ class FamilyInference:
     """Randomisation-inference and multiplicity-adjusted p-values for every outcome of the design."""
 
     ri_p: dict[str, float]
-    ri_draws: int
+    ri_draws: int  # draws used (all possible assignments if exact)
+    ri_exact: bool
     adjusted: dict[str, float]
     method: str
     raw: dict[str, float]
@@ -127,7 +128,7 @@ def _ri_matrix(tf: TrialFrame, design: RctDesign) -> np.ndarray:
 
 def family_inference(tf: TrialFrame, design: RctDesign, raw_p: dict[str, float]) -> FamilyInference:
     from cpeval.estimation.rct.multiple import adjust
-    from cpeval.estimation.rct.randomization import p_values, statistics
+    from cpeval.estimation.rct.randomization import n_assignments, p_values, statistics
 
     method = design.inference.multiple_testing
     n_draws = design.inference.permutations
@@ -136,19 +137,22 @@ def family_inference(tf: TrialFrame, design: RctDesign, raw_p: dict[str, float])
     names = [o.name for o in design.outcomes]
     ri_p: dict[str, float] = {}
     t_obs = t_null = None
+    exact = False
     if n_draws:
         rng = np.random.default_rng(design.inference.seed)
+        exact = n_assignments(tf.z, tf.block, tf.cluster) <= n_draws
         observed, null = statistics(
-            _ri_matrix(tf, design), tf.z, tf.block, tf.cluster, design.estimator.blocked, n_draws, rng
+            _ri_matrix(tf, design), tf.z, tf.block, tf.cluster, design.estimator.blocked, n_draws, rng, exact=exact
         )
         if design.inference.permutations:
-            ri_p = dict(zip(names, p_values(observed, null, n_draws).tolist(), strict=True))
+            ri_p = dict(zip(names, p_values(observed, null, n_draws, exact=exact).tolist(), strict=True))
         sd = null.std(axis=0)
         sd[sd == 0] = 1.0
         t_obs, t_null = observed / sd, null / sd
     p = np.array([raw_p[n] for n in names])
-    adj = adjust(method, p, t_obs, t_null) if len(names) > 1 or method == "romano_wolf" else p
-    return FamilyInference(ri_p, n_draws, dict(zip(names, adj.tolist(), strict=True)), method, raw_p)
+    adj = adjust(method, p, t_obs, t_null, exact) if len(names) > 1 or method == "romano_wolf" else p
+    used = len(t_null) if t_null is not None else 0
+    return FamilyInference(ri_p, used, exact, dict(zip(names, adj.tolist(), strict=True)), method, raw_p)
 
 
 class RctEstimatorBase:
@@ -232,7 +236,8 @@ class RctEstimatorBase:
         diagnostics["multiple_testing"] = fam.method
         diagnostics["family_size"] = len(design.outcomes)
         diagnostics["ri_p_value"] = fam.ri_p.get(outcome.name)
-        diagnostics["ri_draws"] = design.inference.permutations
+        diagnostics["ri_draws"] = fam.ri_draws if fam.ri_p else 0
+        diagnostics["ri_exact"] = fam.ri_exact if fam.ri_p else None
         if fam.ri_p:
             diagnostics["ri_statistic"] = (
                 "block-weighted difference in means" + (" of covariate residuals" if self.method == "lin" else "")

@@ -28,13 +28,14 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def romano_wolf(t_obs: np.ndarray, t_null: np.ndarray) -> np.ndarray:
+def romano_wolf(t_obs: np.ndarray, t_null: np.ndarray, exact: bool = False) -> np.ndarray:
     """Romano & Wolf (2005) step-down adjusted p-values from a joint null distribution of the statistics.
 
     ``t_obs`` (K,) and ``t_null`` (draws x K) are statistics on comparable scales (here each outcome's
     re-randomised effect divided by its observed standard error). The hypothesis with the j-th largest
     |t| is compared with the distribution of the maximum |t*| over the hypotheses not yet rejected, and
-    the adjusted p-values are made monotone.
+    the adjusted p-values are made monotone. ``exact``: ``t_null`` holds every possible assignment (the
+    observed one included), so the p-value is the plain share rather than (1 + count) / (1 + draws).
     """
     a_obs = np.abs(np.asarray(t_obs, dtype=float))
     a_null = np.abs(np.asarray(t_null, dtype=float))
@@ -43,19 +44,23 @@ def romano_wolf(t_obs: np.ndarray, t_null: np.ndarray) -> np.ndarray:
     # running max over the remaining (smaller) hypotheses: reverse cumulative max across sorted columns
     tail_max = np.maximum.accumulate(a_null[:, order[::-1]], axis=1)[:, ::-1]
     tol = 1e-9 * np.maximum(1.0, a_obs[order])
-    raw = (1.0 + np.sum(tail_max >= a_obs[order] - tol, axis=0)) / (1.0 + R)
+    hits = np.sum(tail_max >= a_obs[order] - tol, axis=0)
+    raw = hits / R if exact else (1.0 + hits) / (1.0 + R)
     adj = np.maximum.accumulate(raw)
     out = np.empty(len(a_obs))
     out[order] = np.minimum(adj, 1.0)
     return out
 
 
-def adjust(method: str, p: np.ndarray, t_obs: np.ndarray | None = None, t_null: np.ndarray | None = None) -> np.ndarray:
+def adjust(
+    method: str, p: np.ndarray, t_obs: np.ndarray | None = None, t_null: np.ndarray | None = None,
+    exact: bool = False,
+) -> np.ndarray:
     if method == "holm":
         return holm(p)
     if method == "bh":
         return benjamini_hochberg(p)
     if method == "romano_wolf":
         assert t_obs is not None and t_null is not None
-        return romano_wolf(t_obs, t_null)
+        return romano_wolf(t_obs, t_null, exact)
     return np.asarray(p, dtype=float)

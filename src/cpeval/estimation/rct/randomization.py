@@ -65,6 +65,24 @@ def draws(sch: Scheme, n_draws: int, rng: np.random.Generator) -> Iterator[np.nd
         done += m
 
 
+def enumerate_assignments(sch: Scheme) -> np.ndarray:
+    """Every assignment the design could have produced (rows), columns in ``sch.order``.
+
+    Only for small designs: the caller checks ``sch.n_assignments()`` first.
+    """
+    from itertools import combinations
+
+    parts = []
+    for n_blocks, size, treated in sch.shapes:
+        combos = np.array([np.isin(np.arange(size), c) for c in combinations(range(size), treated)])
+        idx = np.indices((len(combos),) * n_blocks).reshape(n_blocks, -1).T
+        parts.append(combos[idx].reshape(len(idx), n_blocks * size))
+    out = parts[0]
+    for part in parts[1:]:
+        out = np.concatenate([np.repeat(out, len(part), axis=0), np.tile(part, (len(out), 1))], axis=1)
+    return out
+
+
 def _shape_draw(m: int, n_blocks: int, size: int, treated: int, rng: np.random.Generator) -> np.ndarray:
     if treated == 0 or treated == size:
         return np.full((m, n_blocks * size), treated == size)
@@ -85,10 +103,17 @@ def _shape_draw(m: int, n_blocks: int, size: int, treated: int, rng: np.random.G
     return z.reshape(m, -1)
 
 
-def p_values(observed: np.ndarray, null: np.ndarray, n_draws: int) -> np.ndarray:
-    """Two-sided Monte Carlo p-values (1 + #{|T*| >= |T|}) / (1 + draws), with a tolerance for ties."""
+def p_values(observed: np.ndarray, null: np.ndarray, n_draws: int, exact: bool = False) -> np.ndarray:
+    """Two-sided p-values, with a tolerance for ties.
+
+    Monte Carlo: (1 + #{|T*| >= |T|}) / (1 + draws), valid at any number of draws. Exact (``null`` holds
+    every possible assignment, the observed one included): #{|T*| >= |T|} / #assignments.
+    """
     tol = 1e-9 * np.maximum(1.0, np.abs(observed))
-    return (1.0 + np.sum(np.abs(null) >= np.abs(observed) - tol, axis=0)) / (1.0 + n_draws)
+    hits = np.sum(np.abs(null) >= np.abs(observed) - tol, axis=0)
+    if exact:
+        return hits / len(null)
+    return (1.0 + hits) / (1.0 + n_draws)
 
 
 def _product(Z: np.ndarray, A: np.ndarray, const: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -107,6 +132,18 @@ def block_weights(n_b: np.ndarray, n1_b: np.ndarray, weighting: str) -> np.ndarr
     return w / w.sum()
 
 
+def n_assignments(z: np.ndarray, block: np.ndarray | None, cluster: np.ndarray | None) -> float:
+    """How many assignments the design (blocks, clusters, numbers treated) could have produced."""
+    unit = np.arange(len(z)) if cluster is None else cluster
+    n_units = int(unit.max()) + 1
+    z_unit = np.zeros(n_units)
+    z_unit[unit] = z
+    blk_unit = np.zeros(n_units, dtype=np.int64)
+    if block is not None:
+        blk_unit[unit] = block
+    return scheme(z_unit, blk_unit).n_assignments()
+
+
 def statistics(
     Y: np.ndarray,
     z: np.ndarray,
@@ -115,13 +152,16 @@ def statistics(
     weighting: str,
     n_draws: int,
     rng: np.random.Generator,
+    exact: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observed and re-randomised block-weighted differences in means for every column of ``Y``.
 
     ``Y`` is n x K (NaN where an outcome is not observed); ``z``, ``block``, ``cluster`` are per person.
     Assignment is re-drawn over clusters if ``cluster`` is given (else people), within blocks. Returns
-    ``(observed (K,), null (n_draws x K))``. With every outcome observed and no clusters the statistic is
-    linear in the draw (one matrix product); otherwise block sums and counts are accumulated per draw.
+    ``(observed (K,), null (n_draws x K))``; with ``exact`` and at most ``n_draws`` possible assignments,
+    ``null`` holds the statistic under every assignment instead (use ``p_values(..., exact=True)``).
+    With every outcome observed and no clusters the statistic is linear in the draw (one matrix
+    product); otherwise block sums and counts are accumulated per draw.
     """
     n, K = Y.shape
     blk = np.zeros(n, dtype=np.int64) if block is None else block
@@ -132,6 +172,8 @@ def statistics(
     blk_unit = np.zeros(n_units, dtype=np.int64)
     blk_unit[unit] = blk
     sch = scheme(z_unit, blk_unit)
+    chunks = ([enumerate_assignments(sch)] if exact and sch.n_assignments() <= n_draws
+              else draws(sch, n_draws, rng))
     B = int(blk.max()) + 1
     obs = ~np.isnan(Y)
     Y0 = np.where(obs, Y, 0.0)
@@ -144,7 +186,7 @@ def statistics(
         T_b = np.stack([np.bincount(blk, weights=Y0[:, k], minlength=B) for k in range(K)], axis=1)
         const = (w[:, None] * T_b / (n_b - n1_b)[:, None]).sum(axis=0)
         observed = sch.z.astype(float) @ A - const
-        null = np.concatenate([_product(zz, A, const, observed) for zz in draws(sch, n_draws, rng)])
+        null = np.concatenate([_product(zz, A, const, observed) for zz in chunks])
         return observed, null
     # general path: per unit and block, sums of y and counts of observed people for every outcome
     onehot = np.zeros((n_units, B))
@@ -169,5 +211,5 @@ def statistics(
             return np.where(ok, diff * w, 0.0).sum(axis=2) / np.where(ok, w, 0.0).sum(axis=2)
 
     observed = stat(sch.z.astype(float)[None, :])[0]
-    null = np.concatenate([stat(zz.astype(np.float64)) for zz in draws(sch, n_draws, rng)])
+    null = np.concatenate([stat(zz.astype(np.float64)) for zz in chunks])
     return observed, null
