@@ -72,3 +72,48 @@ def test_lee_bounds_contain_truth_under_differential_attrition():
     truth = -3.0
     assert np.mean(lows) < truth < np.mean(highs)
     assert abs(np.mean(naive) - truth) > 1.0  # the naive comparison is biased by the attrition
+
+
+def test_cace_recovers_effect_with_non_compliance():
+    from cpeval.estimation._adapters.linearmodels import iv_2sls
+
+    ests, cover = [], []
+    for r in range(60):
+        f = simulate_rct(seed=500 + r, n_clusters=40, cluster_size=10, n_blocks=1, cluster_randomised=False,
+                         icc=0.0, compliance=0.6, always_takers=0.1, effect=-3.0)
+        y, d, z = f["y"].to_numpy(float), f["received"].to_numpy(float), f["assigned"].to_numpy(float)
+        fit = iv_2sls(y, d, z, np.ones((len(y), 1)))
+        ests.append(fit.estimate)
+        cover.append(abs(fit.estimate + 3.0) <= 1.96 * fit.std_error)
+    ests = np.array(ests)
+    assert abs(ests.mean() + 3.0) < 4 * ests.std() / np.sqrt(len(ests))
+    assert np.mean(cover) >= 0.85
+
+
+def test_ri_uniform_under_null_clustered_blocked():
+    from cpeval.estimation.rct.randomization import p_values, statistics
+
+    rng = np.random.default_rng(8)
+    ps = []
+    for r in range(150):
+        f = simulate_rct(seed=700 + r, n_clusters=16, cluster_size=5, n_blocks=2, effect=0.0, icc=0.3)
+        y, z = f["y"].to_numpy(float), f["assigned"].to_numpy(float)
+        o, nl = statistics(y[:, None], z, f["block_id"].to_numpy() - 1, f["cluster_id"].to_numpy() - 1,
+                           "weighted", 199, rng)
+        ps.append(p_values(o, nl, 199)[0])
+    ps = np.array(ps)
+    assert 0.01 <= np.mean(ps < 0.05) <= 0.11
+    assert 0.40 <= np.mean(ps) <= 0.60
+
+
+def test_lee_cluster_bootstrap_resamples_whole_clusters():
+    from cpeval.estimation.rct.lee import lee_bounds_ci
+
+    f = simulate_rct(seed=3, n_clusters=30, cluster_size=10, attrition=0.1, differential_attrition=0.05, icc=0.5)
+    y, z, obs = f["y"].to_numpy(float), f["assigned"].to_numpy(), f["observed"].to_numpy()
+    cl = f["cluster_id"].to_numpy() - 1
+    lo_c, hi_c = lee_bounds_ci(y, z, obs, 0.95, 300, np.random.default_rng(0), cl)
+    lo_i, hi_i = lee_bounds_ci(y, z, obs, 0.95, 300, np.random.default_rng(0))
+    b = lee_bounds(y, z, obs)
+    assert lo_c < b["lower"] <= b["upper"] < hi_c
+    assert hi_c - lo_c > hi_i - lo_i  # with ICC 0.5, clustering widens the interval

@@ -309,9 +309,10 @@ class RctEstimatorBase:
         bounds = lee_bounds(y, tf.z, obs)
         reps = self.design.inference.bootstrap or 200
         rng = np.random.default_rng(self.design.inference.seed)
-        lo, hi = lee_bounds_ci(y, tf.z, obs, self.design.inference.level, reps, rng)
+        lo, hi = lee_bounds_ci(y, tf.z, obs, self.design.inference.level, reps, rng, tf.cluster)
+        unit = "clusters" if tf.cluster is not None else "people"
         bounds.update({"ci_lower": lo, "ci_upper": hi, "bootstrap": reps,
-                       "note": "bounds ignore blocks; the interval resamples people"})
+                       "note": f"bounds pool the blocks; the interval resamples {unit}"})
         return bounds
 
 

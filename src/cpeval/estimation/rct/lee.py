@@ -42,14 +42,28 @@ def lee_bounds(y: np.ndarray, z: np.ndarray, observed: np.ndarray) -> dict[str, 
 
 
 def lee_bounds_ci(
-    y: np.ndarray, z: np.ndarray, observed: np.ndarray, level: float, reps: int, rng: np.random.Generator
+    y: np.ndarray, z: np.ndarray, observed: np.ndarray, level: float, reps: int, rng: np.random.Generator,
+    cluster: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Bootstrap interval (percentile of the lower bound's lower tail, upper bound's upper tail)."""
+    """Bootstrap interval: lower quantile of the lower bound, upper quantile of the upper bound.
+
+    People are resampled, or whole clusters if ``cluster`` codes (0..G-1) are given.
+    """
     n = len(y)
+    if cluster is not None:
+        order = np.argsort(cluster, kind="stable")
+        sizes = np.bincount(cluster)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     lows = np.empty(reps)
     highs = np.empty(reps)
-    for r in range(reps):  # each replicate sorts; reps is a few hundred
-        idx = rng.integers(0, n, n)
+    for r in range(reps):  # each replicate sorts the outcomes; reps is a few hundred
+        if cluster is None:
+            idx = rng.integers(0, n, n)
+        else:
+            g = rng.integers(0, len(sizes), len(sizes))
+            m = sizes[g]
+            offsets = np.arange(m.sum()) - np.repeat(np.cumsum(m) - m, m)
+            idx = order[np.repeat(starts[g], m) + offsets]
         b = lee_bounds(y[idx], z[idx], observed[idx])
         lows[r], highs[r] = b["lower"], b["upper"]
     alpha = 1 - level
