@@ -221,6 +221,8 @@ class OutcomeSpec(BaseModel):
                 f"outcome {self.name!r}: give 'column' (the data column) or one of total_of, seriousness, fear, "
                 "victimisation"
             )
+        if self.fear is not None and self.per is not None:
+            raise ValueError(f"outcome {self.name!r}: 'per' does not apply to a fear outcome")
         if self.per is not None and self.per not in RATE_BASES:
             raise ValueError(f"outcome {self.name!r}: per must be one of {RATE_BASES}, got {self.per}")
         if self.zeros is not None and self.measure != "log":
@@ -246,8 +248,6 @@ class OutcomeSpec(BaseModel):
             raise ValueError(
                 f"outcome {self.name!r}: a harm index has family 'seriousness', not {self.family!r}"
             )
-        if self.fear is not None and self.per is not None:
-            raise ValueError(f"outcome {self.name!r}: 'per' does not apply to a fear outcome")
         if self.survey is not None and self.fear is None and (
             self.victimisation is None or self.victimisation.column is None
         ):
