@@ -147,3 +147,12 @@ def test_attrition_column_must_be_binary(nsw):
     with pytest.raises(DataError, match=r"attrition\.observed must be 0/1") as err:
         evaluate(d, nsw)
     assert ProblemCode.NOT_BINARY in err.value.codes
+
+
+def test_nsw_design_file_runs_and_flags_known_imbalance():
+    res = evaluate(ROOT / "designs" / "nsw_experiment.yaml")
+    e = res.effect("earnings_1978")
+    assert e.method == "lin" and e.diagnostics["ri_draws"] == 10000
+    bal = next(c for c in res.checks if c.name == "balance")
+    # the Dehejia-Wahba sample is known to be unbalanced on 'no degree' (standardised difference about -0.30)
+    assert bal.status == "warn" and "nodegree" in bal.message

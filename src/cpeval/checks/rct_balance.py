@@ -81,8 +81,11 @@ def check_balance(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     if joint["p_value"] < JOINT_ALPHA:
         problems.append(f"covariates jointly predict assignment (p = {joint['p_value']:.3g})")
     if problems:
-        return [CheckResult("balance", "warn", "; ".join(problems) + "; adjust for these covariates (method: "
-                            "lin) and check how the randomisation was carried out", table=tuple(table),
+        advice = ("the Lin adjustment already accounts for them; check how the randomisation was carried out"
+                  if design.estimator.method == "lin"  # type: ignore[attr-defined]
+                  else "adjust for these covariates (estimator.method: lin) and check how the randomisation "
+                  "was carried out")
+        return [CheckResult("balance", "warn", "; ".join(problems) + "; " + advice, table=tuple(table),
                             values=values)]
     return [CheckResult(
         "balance", "pass",

@@ -28,6 +28,16 @@ def _check(result: EvaluationResult, name: str):
     return next((c for c in result.checks if c.name == name), None)
 
 
+def _multiplicity(diag: Any) -> str:
+    k = diag.get("family_size", 1)
+    method = diag.get("multiple_testing", "none")
+    if k <= 1:
+        return "- One outcome: no multiplicity adjustment needed."
+    if method == "none":
+        return f"- {k} outcomes, p-values NOT adjusted for multiplicity (set inference.multiple_testing)."
+    return f"- Multiple outcomes: {ADJUSTMENT_NAMES[method]} over {k} outcomes."
+
+
 def render_section(result: EvaluationResult) -> str:
     if result.design.get("kind") != "rct" or not result.effects:
         return ""
@@ -41,8 +51,7 @@ def render_section(result: EvaluationResult) -> str:
     lines += [f"- Randomised {how}; assignment `{tr.get('assignment')}`"
               + (f", take-up `{tr['received']}`" if tr.get("received") else "") + ".",
               f"- Estimand: **{str(d.get('estimand', 'itt')).upper()}**; standard errors: {first.variance_type}.",
-              f"- Multiple outcomes: {ADJUSTMENT_NAMES.get(first.diagnostics.get('multiple_testing', 'none'))} "
-              f"over {first.diagnostics.get('family_size', len(result.effects))} outcomes.", ""]
+              _multiplicity(first.diagnostics), ""]
     ri = first.diagnostics.get("ri_draws")
     level = f"{first.level:.0%}"
     header = f"| outcome | {first.estimand.upper()} | {level} CI | p (raw) | p (adjusted) |"

@@ -240,7 +240,8 @@ class RctEstimatorBase:
         diagnostics["ri_exact"] = fam.ri_exact if fam.ri_p else None
         if fam.ri_p:
             diagnostics["ri_statistic"] = (
-                "block-weighted difference in means" + (" of covariate residuals" if self.method == "lin" else "")
+                ("block-weighted " if tf.block is not None else "") + "difference in means"
+                + (" of covariate residuals" if self.method == "lin" else "")
                 + (", re-randomised by cluster" if tf.cluster is not None else "")
                 + (" within blocks" if tf.block is not None else "")
             )
