@@ -11,6 +11,7 @@ R's ``mboot`` does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -28,6 +29,13 @@ class Cells:
     unit_weight: np.ndarray  # (n,) sampling weight of each unit
     glist: np.ndarray  # cohorts
 
+    @cached_property
+    def unit_cohort_index(self) -> np.ndarray:
+        """Position of each unit's cohort in ``glist``; len(glist) for units outside every cohort."""
+        pos = np.searchsorted(self.glist, self.unit_group)
+        pos = np.minimum(pos, len(self.glist) - 1)
+        return np.where(self.glist[pos] == self.unit_group, pos, len(self.glist))
+
 
 @dataclass
 class Aggregate:
@@ -44,24 +52,20 @@ class Aggregate:
 
 def _group_shares(cells: Cells) -> np.ndarray:
     """P(G = g) per cohort, with sampling weights (R's pg)."""
-    w, ug = cells.unit_weight, cells.unit_group
-    return np.array([np.mean(w * (ug == g)) for g in cells.glist])
+    idx = cells.unit_cohort_index
+    return np.bincount(idx, weights=cells.unit_weight, minlength=len(cells.glist) + 1)[:-1] / len(idx)
 
 
 def _weights_if(cells: Cells, keep: np.ndarray, pg_cell: np.ndarray, att_keep: np.ndarray) -> np.ndarray:
     """Estimation effect of the cohort-share weights, ``wif @ att`` of R's aggte, in O(n)."""
-    w, ug = cells.unit_weight, cells.unit_group
-    groups = cells.group[keep]
+    w = cells.unit_weight
     s = pg_cell.sum()
-    # per cohort: the sum of kept cells' ATTs and the number of kept cells
-    a_by_g = {g: att_keep[groups == g].sum() for g in np.unique(groups)}
-    c_by_g = {g: float((groups == g).sum()) for g in np.unique(groups)}
-    a_unit = np.zeros(len(w))
-    c_unit = np.zeros(len(w))
-    for g in a_by_g:  # a loop over cohorts (few), vectorised over units
-        hit = ug == g
-        a_unit[hit] = a_by_g[g]
-        c_unit[hit] = c_by_g[g]
+    # per cohort: the sum of the kept cells' ATTs and the number of kept cells (last slot: no cohort)
+    gpos = np.searchsorted(cells.glist, cells.group[keep])
+    a_by_g = np.bincount(gpos, weights=att_keep, minlength=len(cells.glist) + 1)
+    c_by_g = np.bincount(gpos, minlength=len(cells.glist) + 1).astype(float)
+    a_unit = a_by_g[cells.unit_cohort_index]
+    c_unit = c_by_g[cells.unit_cohort_index]
     term1 = (w * a_unit - pg_cell @ att_keep) / s
     term2 = (w * c_unit - s) * (pg_cell @ att_keep) / s**2
     return term1 - term2

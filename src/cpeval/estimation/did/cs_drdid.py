@@ -119,11 +119,32 @@ def panel_att(
 ) -> tuple[float, np.ndarray]:
     """ATT and influence function from one difference dy = y_post - y_pre per unit (panel data)."""
     w = w / w.mean()
+    if _only_intercept(X):
+        return _means_panel(approach, dy, D, w)
     if approach == "reg":
         return _reg_panel(dy, D, X, w)
     if approach == "ipw":
         return _ipw_panel(dy, D, X, w)
     return _dr_panel(dy, D, X, w)
+
+
+def _means_panel(approach: str, dy: np.ndarray, D: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
+    """Without covariates reg, ipw and dr are all the difference of the two groups' mean changes (and have
+    the same influence function); computed directly. The overlap check of ipw/dr still applies."""
+    wt = w * D
+    wc = w - wt
+    st, sc = wt.sum(), wc.sum()
+    if sc <= 0:
+        raise CellProblem("no comparison units")
+    if approach != "reg" and st / (st + sc) >= OVERLAP_LIMIT:
+        raise CellProblem(f"overlap fails: the treated share of the cell is {st / (st + sc):.4f}")
+    if approach != "reg" and st / (st + sc) >= TRIM_LEVEL:
+        raise CellProblem(f"every comparison unit is trimmed (propensity score {st / (st + sc):.4f})")
+    n = len(dy)
+    m1 = (wt @ dy) / st
+    m0 = (wc @ dy) / sc
+    psi = (n / st) * wt * (dy - m1) - (n / sc) * wc * (dy - m0)
+    return float(m1 - m0), psi
 
 
 def _reg_panel(dy: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
