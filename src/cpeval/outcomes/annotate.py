@@ -140,13 +140,13 @@ def _harm_contributions(
             row["baseline_harm"] = b
             row["share_of_baseline_harm"] = b / total_base if total_base else None
         if estimator is not None:
-            proxy = Spec(name=f"{o.name}[{off}]", column=col, family=o.family, measure="level",
-                         better_if=o.better_if)
+            # same name (estimators may key per-outcome settings on it), the component's column
+            proxy = Spec(name=o.name, column=col, family=o.family, measure="level", better_if=o.better_if)
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", CpevalWarning)
                     part = estimator.fit(panel, proxy)
-            except (CpevalError, ValueError, ArithmeticError) as exc:
+            except (CpevalError, ValueError, ArithmeticError, LookupError) as exc:
                 row["error"] = str(exc)
             else:
                 row.update(estimate=part.estimate, std_error=part.std_error, ci_lower=part.ci_lower,
@@ -174,7 +174,7 @@ def _survey_summary(panel: Panel, o: OutcomeSpec) -> dict[str, Any]:
         groups = [TREATED] if panel.time is None else [panel.time]
         arm = _arm(rows, panel)
         table = []
-        keys = rows[panel.time].to_numpy() if panel.time is not None else np.zeros(len(rows))
+        keys = rows[panel.time].to_numpy() if panel.time is not None else np.full(len(rows), "all", dtype=object)
         for wave in np.unique(keys):
             for a in (1, 0):
                 m = (keys == wave) & (arm == a)

@@ -88,7 +88,9 @@ def _harm_section(e: Effect, info: dict[str, Any]) -> list[str]:
         f"Effect on the harm index: {_n(e.estimate)} {hc['unit']} "
         f"({e.level:.0%} CI [{_n(e.ci_lower)}, {_n(e.ci_upper)}]). Each offence's contribution is the same "
         "estimator fitted to its weighted counts"
-        + (" (they add up exactly to the effect)." if hc.get("additive") else "."),
+        + (" (they add up exactly to the effect)." if hc.get("additive") else
+           "; this estimator is fitted to each offence separately, so the contributions need not add up to "
+           f"the effect (their sum: {_n(hc.get('sum_of_contributions'))})."),
         "",
         "| offence | column | weight | baseline harm (share) | change [CI] | share of change |",
         "|---|---|---|---|---|---|",
