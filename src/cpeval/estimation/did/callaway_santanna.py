@@ -26,13 +26,13 @@ from cpeval.errors import CpevalWarning, EstimationError
 from cpeval.estimation.did import cs_aggregate as agg
 from cpeval.estimation.did.cs_data import CsData, prepare
 from cpeval.estimation.did.cs_drdid import CellProblem, panel_att, rc_att
-from cpeval.estimation.inference import few_clusters_warning
-from cpeval.results import Effect, critical_value, p_value
+from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
     from cpeval.designs.did import DidDesign
     from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.results import Effect
 
 SMALL_COHORT = 5
 APPROACH_NAMES = {"dr": "doubly robust", "ipw": "inverse probability weighting", "reg": "outcome regression"}
@@ -215,7 +215,6 @@ class CallawaySantAnna:
                 cols = slice(start, start + b.shape[1])
                 crit_uniform[name] = agg.uniform_critical_value(draws[:, cols], se[cols], level)
                 start += b.shape[1]
-        z = critical_value(level)
         pieces: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         start = 0
         for name, b in blocks:
@@ -225,13 +224,14 @@ class CallawaySantAnna:
         overall_se_an = dict(zip(aggs, se_an[start:], strict=True))
 
         def interval(e: float, s: float, crit: float | None) -> dict[str, Any]:
-            ok = math.isfinite(s) and math.isfinite(e)
+            ok = math.isfinite(s) and math.isfinite(e) and s > 0
+            ci = wald_interval(e, s, level, None) if ok else None
             out = {
                 "estimate": e,
                 "std_error": s if ok else None,
-                "ci_lower": e - z * s if ok else None,
-                "ci_upper": e + z * s if ok else None,
-                "p_value": p_value(e / s) if ok and s > 0 else None,
+                "ci_lower": ci.lower if ci else None,
+                "ci_upper": ci.upper if ci else None,
+                "p_value": ci.p_value if ci else None,
             }
             if crit is not None:
                 good = ok and math.isfinite(crit)
@@ -303,24 +303,18 @@ class CallawaySantAnna:
         cohort_sizes = {
             str(_lab(g, data)): int(np.sum(data.unit_group == g)) for g in cells.glist
         }
-        return Effect(
-            outcome=outcome.name,
-            family=outcome.family,
-            measure=outcome.measure,
-            better_if=outcome.better_if,
-            estimand="att",
+        return make_effect(
+            outcome,
             method=self.method,
+            estimand="att",
             estimate=head.overall,
             std_error=head_se,
             level=level,
-            ci_lower=head.overall - z * head_se,
-            ci_upper=head.overall + z * head_se,
-            p_value=p_value(head.overall / head_se),
+            df=None,
             n_obs=data.n_obs,
             n_units=data.n,
             n_clusters=data.n_clusters if clustered else None,
             variance_type=vt + "; normal reference",
-            df=None,
             path=tuple(path),
             diagnostics={
                 "aggregation": est.aggregation,
