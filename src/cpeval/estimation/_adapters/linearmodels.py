@@ -77,7 +77,9 @@ def iv_2sls(y, d, z, exog, cluster=None) -> IvFit:
     ``y`` outcome, ``d`` take-up (endogenous), ``z`` assignment (instrument), ``exog`` the exogenous
     regressors including a constant (numpy arrays). Errors are heteroskedasticity-robust with the
     n/(n-k) correction (``cov_type='robust', debiased=True``), or cluster-robust by ``cluster`` codes.
-    First-stage strength: linearmodels' partial F and partial R^2 of the instrument.
+    First-stage strength: the squared robust (or clustered) t statistic of the instrument in the first
+    stage, i.e. the heteroskedasticity-robust F of one instrument (equal to the Olea-Pflueger effective F
+    with a single instrument), and the instrument's partial R^2.
     """
     import numpy as np
     import pandas as pd
@@ -95,15 +97,19 @@ def iv_2sls(y, d, z, exog, cluster=None) -> IvFit:
     else:
         res = model.fit(cov_type="clustered", clusters=pd.Series(cluster, name="cluster"), debiased=True)
         cov = "cluster-robust (CR1), linearmodels IV2SLS"
-    fs = res.first_stage
-    diag = fs.diagnostics
-    fs_res = fs.individual["received"]
+    fs_res = res.first_stage.individual["received"]  # first-stage OLS with the same covariance
+    t_stat = float(fs_res.tstats["assigned"])
+    # partial R^2 of the instrument: squared correlation of assignment and take-up after the exogenous terms
+    X = np.asarray(exog, float)
+    beta = np.linalg.lstsq(X, np.column_stack([d, z]).astype(float), rcond=None)[0]
+    resid = np.column_stack([d, z]).astype(float) - X @ beta
+    partial_r2 = float(np.corrcoef(resid.T)[0, 1] ** 2)
     return IvFit(
         estimate=float(res.params["received"]),
         std_error=float(res.std_errors["received"]),
         nobs=int(n),
         first_stage_coef=float(fs_res.params["assigned"]),
-        first_stage_f=float(diag["f.stat"].iloc[0]),
-        first_stage_partial_r2=float(diag["partial.rsquared"].iloc[0]),
+        first_stage_f=t_stat**2,
+        first_stage_partial_r2=partial_r2,
         cov_type=cov,
     )

@@ -163,14 +163,13 @@ class RctEstimatorBase:
     def __init__(self, design: RctDesign):
         self.design = design
         self._family_cache: dict[tuple[int, str], FamilyInference] = {}  # filled by fit, per panel
+        self._cace_cache: dict[tuple[int, str, str], tuple] = {}
 
-    def _outcome_p(self, tf: TrialFrame, outcome: OutcomeSpec) -> float:
+    def _outcome_p(self, tf: TrialFrame, outcome: OutcomeSpec, panel_key: tuple[int, str]) -> float:
         """The p-value of the design's estimand (ITT, or CACE by IV) for ``outcome``."""
         trial, itt = self._itt(tf, outcome)
         if self.design.estimand == "cace":
-            with warnings.catch_warnings():  # reported by that outcome's own fit
-                warnings.simplefilter("ignore", CpevalWarning)
-                est, se, df, *_ = self._cace(trial, outcome)
+            est, se, df, *_ = self._cace(trial, outcome, panel_key)
             return p_value(est / se, df)
         return p_value(itt.estimate / itt.std_error, itt.df)
 
@@ -178,7 +177,7 @@ class RctEstimatorBase:
         """Raw, randomisation and adjusted p-values of every outcome; computed once per panel."""
         key = (id(panel), panel.sha256)
         if key not in self._family_cache:
-            raw = {o.name: self._outcome_p(tf, o) for o in self.design.outcomes}
+            raw = {o.name: self._outcome_p(tf, o, key) for o in self.design.outcomes}
             self._family_cache = {key: family_inference(tf, self.design, raw)}
         return self._family_cache[key]
 
@@ -216,14 +215,14 @@ class RctEstimatorBase:
         estimate, se, df, vtype = itt.estimate, itt.std_error, itt.df, itt.variance_type
         estimand = design.estimand
         if estimand == "cace":
-            estimate, se, df, vtype, iv_diag, iv_notes = self._cace(trial, outcome)
+            estimate, se, df, vtype, iv_diag, iv_notes = self._cace(trial, outcome, (id(panel), panel.sha256))
             diagnostics["itt"] = {"estimate": itt.estimate, "std_error": itt.std_error, "df": itt.df,
                                   "variance_type": itt.variance_type,
                                   "p_value": p_value(itt.estimate / itt.std_error, itt.df)}
             diagnostics["first_stage"] = iv_diag
             notes += iv_notes
         elif design.treatment.received is not None:  # report the CACE beside the ITT
-            c_est, c_se, c_df, c_vtype, iv_diag, iv_notes = self._cace(trial, outcome)
+            c_est, c_se, c_df, c_vtype, iv_diag, iv_notes = self._cace(trial, outcome, (id(panel), panel.sha256))
             c_ci = wald_interval(c_est, c_se, design.inference.level, c_df)
             diagnostics["cace"] = {"estimate": c_est, "std_error": c_se, "df": c_df, "variance_type": c_vtype,
                                    "ci_lower": c_ci.lower, "ci_upper": c_ci.upper, "p_value": c_ci.p_value}
@@ -272,7 +271,15 @@ class RctEstimatorBase:
             warnings=tuple(notes),
         )
 
-    def _cace(self, trial: Trial, outcome: OutcomeSpec):
+    def _cace(self, trial: Trial, outcome: OutcomeSpec, panel_key: tuple[int, str]):
+        """The CACE fit of ``outcome``, computed once per panel (the family p-values need it too)."""
+        key = (*panel_key, outcome.name)
+        if key not in self._cace_cache:
+            self._cace_cache = {k: v for k, v in self._cace_cache.items() if k[:2] == panel_key}
+            self._cace_cache[key] = self._fit_cace(trial, outcome)
+        return self._cace_cache[key]
+
+    def _fit_cace(self, trial: Trial, outcome: OutcomeSpec):
         from cpeval.estimation._adapters.linearmodels import iv_2sls
         from cpeval.estimation.rct.core import _dummies
 
