@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cpeval.errors import DesignError, EstimationError
@@ -136,3 +137,19 @@ def test_no_complete_unit_error():
     with pytest.raises(EstimationError, match="no unit is observed in every period"):
         fit_mpdta(df)
     assert fit_mpdta(df, unbalanced="keep").diagnostics["layout"] == "unbalanced panel"
+
+
+def test_indicator_treatment_and_date_periods():
+    """A 0/1 indicator instead of a cohort column, and dates instead of years, give the same ATT(g,t)."""
+    from did_cs._cs import cs_design, fit
+
+    df = mpdta()
+    df["on"] = ((df["first.treat"] > 0) & (df["year"] >= df["first.treat"])).astype(int)
+    df["date"] = pd.to_datetime(df["year"].astype(str) + "-07-01")
+    design = cs_design({"unit": "countyreal", "time": "date"}, {"indicator": "on"}, "lemp", approach="reg")
+    dated = fit(df, design)
+    base = fit_mpdta(df, approach="reg")
+    assert np.allclose(rows(dated, "att_gt").estimate, rows(base, "att_gt").estimate, atol=1e-12)
+    assert list(rows(dated, "dynamic").event_time) == list(rows(base, "dynamic").event_time)
+    assert rows(dated, "att_gt").group.iloc[0] == "2004-07-01"
+    assert dated.estimate == pytest.approx(base.estimate, abs=1e-12)
