@@ -18,8 +18,8 @@ import numpy as np
 
 from cpeval.data.panel import COHORT
 from cpeval.errors import CpevalWarning, EstimationError
-from cpeval.estimation.inference import few_clusters_warning, wald_interval
-from cpeval.results import Effect, critical_value
+from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
+from cpeval.results import critical_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cpeval.data.panel import Panel
     from cpeval.designs.did import DidDesign
     from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.results import Effect
 
 EVENT_PREFIX = "_cpeval_e"
 
@@ -58,6 +59,11 @@ def event_times(panel: Panel, frame: pd.DataFrame, design: DidDesign) -> EventTi
     rel = np.full(len(frame), np.nan)
     rel[treated] = t_idx[treated] - np.searchsorted(periods, cohort[treated])
     est = design.estimator
+    if not getattr(est, "panel", True):
+        raise EstimationError(
+            f"method {est.method!r} needs panel data (the same units every period); with repeated "
+            "cross-sections (estimator.panel: false) use callaway_santanna"
+        )
     ref = -1 - int(getattr(est, "anticipation", 0) or 0)
     if not treated.any():
         raise EstimationError("no treated unit in the data: an event study needs units that adopt")
@@ -71,6 +77,24 @@ def event_times(panel: Panel, frame: pd.DataFrame, design: DidDesign) -> EventTi
     hi = min(rmax, est.lags) if est.lags is not None else rmax
     binned = np.clip(rel, lo, hi) if est.bin_endpoints else rel
     return EventTimes(rel, binned, ref, lo, hi, bool(est.bin_endpoints), bool((~treated).any()))
+
+
+def last_cohort_as_control(frame: pd.DataFrame, panel: Panel, outcome: OutcomeSpec) -> tuple[pd.DataFrame, str | None]:
+    """Without never-treated units, the last cohort to adopt becomes the comparison group and periods from
+    its adoption on are dropped (no unit is untreated there), as in Sun & Abraham (2021)."""
+    cohort = frame[COHORT].to_numpy(dtype=float)
+    if np.isnan(cohort).any():
+        return frame, None
+    assert panel.time is not None
+    last = float(np.nanmax(cohort))
+    if np.all(cohort == last):
+        raise EstimationError(f"outcome {outcome.name!r}: every unit adopts at {last:g}, so there is no comparison")
+    frame = frame.loc[frame[panel.time].to_numpy() < last].copy()
+    frame[COHORT] = frame[COHORT].where(frame[COHORT] != last)
+    return frame, (
+        f"no never-treated units: the last cohort to adopt ({last:g}) is the comparison group, so periods from "
+        f"{last:g} on are dropped"
+    )
 
 
 def joint_wald(b: np.ndarray, v: np.ndarray, df2: float | None) -> dict[str, float]:
@@ -140,7 +164,6 @@ def event_effect(
     est_se = float(math.sqrt(max(a @ vcov @ a, 0.0)))
     if not (math.isfinite(est) and math.isfinite(est_se)):
         raise EstimationError(f"outcome {outcome.name!r}: the event-study effect is not identified")
-    ci = wald_interval(est, est_se, level, df)
     pre = joint_wald(beta[lead], vcov[np.ix_(lead, lead)], df)
     notes = list(notes or [])
     few = few_clusters_warning(n_clusters, cluster)
@@ -167,22 +190,20 @@ def event_effect(
         "weights": design.data.weights,
     }
     diag.update(diagnostics or {})
-    return Effect(
-        outcome=outcome.name, family=outcome.family, measure=outcome.measure, better_if=outcome.better_if,
-        estimand="att", method=method, estimate=est, std_error=est_se, level=level,
-        ci_lower=ci.lower, ci_upper=ci.upper, p_value=ci.p_value, n_obs=n_obs, n_units=n_units,
-        n_clusters=n_clusters,
+    return make_effect(
+        outcome, method=method, estimand="att", estimate=est, std_error=est_se, level=level, df=df,
+        n_obs=n_obs, n_units=n_units, n_clusters=n_clusters,
         variance_type=f"cluster-robust by {cluster!r} (CR1: G/(G-1), (N-1)/(N-K)); t with G-1 df",
-        df=df, path=tuple(rows), diagnostics=diag, warnings=tuple(notes),
+        path=tuple(rows), diagnostics=diag, warnings=notes,
     )
 
 
 class EventStudy:
     """Leads and lags of first treatment with unit and period effects (reference event time -1).
 
-    Never-treated units (and adopters outside the window, when end points are not binned) anchor the period
-    effects. Without never-treated units the fully dynamic model is not identified (Borusyak, Jaravel &
-    Spiess 2024): the earliest lead is then also normalised to zero and a warning says so. Under staggered
+    Never-treated units anchor the period effects. Without them the fully dynamic model is not identified
+    (Borusyak, Jaravel & Spiess 2024): the last cohort to adopt then serves as the comparison group and the
+    periods from its adoption on are dropped, as Sun & Abraham do, with a warning. Under staggered
     adoption with heterogeneous effects the leads and lags can be contaminated by other event times (Sun &
     Abraham 2021); compare ``sun_abraham``.
     """
@@ -198,18 +219,12 @@ class EventStudy:
         from cpeval.estimation._adapters.linearmodels import panel_ols
 
         design = self.design
-        frame = panel.outcome_rows(outcome.column)
         assert panel.time is not None
+        frame, note = last_cohort_as_control(panel.outcome_rows(outcome.column), panel, outcome)
+        notes = [note] if note else []
         et = event_times(panel, frame, design)
         values = et.binned
         keys = sorted(int(k) for k in np.unique(values[~np.isnan(values)]) if k != et.ref)
-        notes: list[str] = []
-        if not et.has_never_treated:
-            dropped = keys.pop(0)
-            notes.append(
-                f"no never-treated units: event time {dropped} is also normalised to zero so that the "
-                "period effects are identified; the leads are relative to it as well as to -1"
-            )
         cols = [f"{EVENT_PREFIX}{k}" for k in keys]
         dummies = pd.DataFrame(
             (values[:, None] == np.asarray(keys)[None, :]).astype(float), columns=cols, index=frame.index

@@ -25,8 +25,8 @@ import numpy as np
 
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import CpevalWarning, EstimationError
-from cpeval.estimation.inference import few_clusters_warning, wald_interval
-from cpeval.results import Effect, jsonable
+from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
+from cpeval.results import jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from cpeval.data.panel import Panel
     from cpeval.designs.did import DidDesign
     from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.results import Effect
 
 
 def _indicators(codes: np.ndarray, n_levels: int) -> Any:
@@ -145,6 +146,11 @@ class PoissonDid:
         est = design.estimator
         assert panel.time is not None
         unit, time = panel.unit, panel.time
+        if not est.panel:
+            raise EstimationError(
+                "the poisson method needs panel data (the same units every period); estimator.panel: false "
+                "(repeated cross-sections) is supported by callaway_santanna only"
+            )
         frame = panel.outcome_rows(outcome.column)
         yv = frame[outcome.column].to_numpy(dtype=float)
         if (yv < 0).any():
@@ -247,11 +253,9 @@ class PoissonDid:
             notes.append(few)
         for note in notes:
             warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
-        return Effect(
-            outcome=outcome.name, family=outcome.family, measure=outcome.measure, better_if=outcome.better_if,
-            estimand="att", method=self.method, estimate=b, std_error=se, level=level,
-            ci_lower=ci.lower, ci_upper=ci.upper, p_value=ci.p_value, n_obs=len(frame),
-            n_units=int(frame[unit].nunique()), n_clusters=n_clusters,
+        return make_effect(
+            outcome, method=self.method, estimand="att", estimate=b, std_error=se, level=level, df=df,
+            n_obs=len(frame), n_units=int(frame[unit].nunique()), n_clusters=n_clusters,
             variance_type=f"cluster-robust sandwich by {cluster!r} (G/(G-1)); t with G-1 df; log rate ratio",
-            df=df, path=tuple(path), diagnostics=diag, warnings=tuple(notes),
+            path=tuple(path), diagnostics=diag, warnings=notes,
         )

@@ -17,7 +17,7 @@ import numpy as np
 
 from cpeval.data.panel import COHORT
 from cpeval.errors import EstimationError
-from cpeval.estimation.did.event_study import event_effect, event_times
+from cpeval.estimation.did.event_study import event_effect, event_times, last_cohort_as_control
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
@@ -41,25 +41,10 @@ class SunAbraham:
 
         design = self.design
         assert panel.time is not None
-        frame = panel.outcome_rows(outcome.column)
+        frame, note = last_cohort_as_control(panel.outcome_rows(outcome.column), panel, outcome)
+        notes = [note] if note else []
+        control = "never-treated units" if note is None else "the last cohort to adopt (before its adoption)"
         cohort = frame[COHORT].to_numpy(dtype=float)
-        notes: list[str] = []
-        control = "never-treated units"
-        if not np.isnan(cohort).any():
-            last = float(np.nanmax(cohort))
-            if np.all(cohort == last):
-                raise EstimationError(
-                    f"outcome {outcome.name!r}: every unit adopts at {last}, so there is no comparison cohort"
-                )
-            keep = frame[panel.time].to_numpy() < last
-            frame = frame.loc[keep].copy()
-            frame[COHORT] = frame[COHORT].where(frame[COHORT] != last)
-            cohort = frame[COHORT].to_numpy(dtype=float)
-            control = f"the last cohort to adopt ({last:g}), periods before its adoption"
-            notes.append(
-                f"no never-treated units: {control} serve as the comparison, so periods from {last:g} on are "
-                "dropped"
-            )
         et = event_times(panel, frame, design)
         treated = ~np.isnan(cohort)
         in_cell = treated & (et.rel != et.ref)
