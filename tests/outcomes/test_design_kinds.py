@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import pytest
@@ -79,3 +80,46 @@ def test_synthetic_control_on_area_aggregates(city, tmp_path):
     assert [e.family for e in result.effects] == ["seriousness", "fear"]
     rows = result.effect("harm").diagnostics["outcome"]["harm_contributions"]["offences"]
     assert len(rows) == 4 and all("estimate" in r for r in rows)
+
+
+def test_poisson_did_harm_contributions_in_harm_units(city):
+    design = {
+        "name": "p", "kind": "did", "data": {"path": "x.csv", "unit": "area", "time": "year"},
+        "treatment": {"indicator": "treated"},
+        "estimator": {"method": "poisson", "cluster": "area", "exposure": "none"},
+        "outcomes": [{"name": "harm", "seriousness": {"weights": "cambridge_chi", "columns": CHI}}],
+    }
+    (effect,) = _run(design, city.panel).effects
+    info = effect.diagnostics["outcome"]
+    hc = info["harm_contributions"]
+    assert hc["scale"] == "log ratio" and not hc["additive"]
+    for r in hc["offences"]:
+        assert r["harm_change"] == pytest.approx(r["baseline_harm"] * math.expm1(r["estimate"]))
+    assert sum(r["share_of_change"] for r in hc["offences"]) == pytest.approx(1.0)
+    assert info["baseline"]["percent_of_baseline"] == pytest.approx(100 * math.expm1(effect.estimate))
+    # the harm index's proportional change covers the truth
+    truth_pct = city.truth["harm_cchi"] / info["baseline"]["mean"]
+    lo, hi = (math.expm1(x) for x in effect.conf_int())
+    assert lo < truth_pct < hi
+
+
+def test_row_order_and_area_labels_do_not_change_results(city, tmp_path):
+    survey = tmp_path / "s.csv"
+    city.survey.to_csv(survey, index=False)
+    design = {
+        "name": "i", "kind": "did", "data": {"path": "x.csv", "unit": "area", "time": "year"},
+        "treatment": {"indicator": "treated"}, "estimator": {"method": "twfe", "cluster": "area"},
+        "outcomes": [{"name": "harm", "seriousness": {"weights": "cambridge_chi", "columns": CHI}},
+                     {"name": "unsafe", "fear": SAFE, "survey": {"path": str(survey), "weights": "weight"}}],
+    }
+    base = _run(design, city.panel)
+    shuffled = _run(design, city.panel.sample(frac=1, random_state=7))
+    relabel = {a: f"Z{i:03d}" for i, a in enumerate(sorted(city.panel.area.unique(), reverse=True))}
+    survey2 = tmp_path / "s2.csv"
+    city.survey.assign(area=city.survey.area.map(relabel)).to_csv(survey2, index=False)
+    design2 = {**design, "outcomes": [design["outcomes"][0], {**design["outcomes"][1],
+                                                              "survey": {"path": str(survey2), "weights": "weight"}}]}
+    relabelled = _run(design2, city.panel.assign(area=city.panel.area.map(relabel)))
+    for other in (shuffled, relabelled):
+        for a, b in zip(base.effects, other.effects, strict=True):
+            assert (a.estimate, a.std_error) == pytest.approx((b.estimate, b.std_error), rel=1e-9)

@@ -38,10 +38,11 @@ def annotate_effect(effect: Effect, panel: Panel, outcome: OutcomeSpec, estimato
     info: dict[str, Any] = {"definition": describe(outcome, panel)}
     frame = panel.outcome_rows(outcome.column)
     base_rows = _baseline_rows(frame, panel)
-    if base_rows is not None and outcome.measure != "log":
+    if base_rows is not None:
         base = _mean(frame.loc[base_rows, outcome.column])
         index = outcome.fear is not None and outcome.fear.items is not None  # SD units: no % of a mean near 0
-        info["baseline"] = {"rows": _baseline_label(panel), "mean": base, **({} if index else _percent(effect, base))}
+        pct = {} if index else _percent(effect, base)
+        info["baseline"] = {"rows": _baseline_label(panel), "mean": base, **pct}
     if outcome.seriousness is not None and outcome.measure != "log":
         info["harm_contributions"] = _harm_contributions(effect, panel, outcome, estimator, frame, base_rows)
     if outcome.from_respondents:
@@ -113,7 +114,17 @@ def _mean(s: pd.Series) -> float:
     return float(s.mean()) if len(s) else float("nan")
 
 
+def _ratio_scale(effect: Effect) -> bool:
+    """Whether the estimate is a log ratio (log outcome, Poisson) rather than a change in the outcome's units."""
+    return effect.measure == "log" or "rate_ratio" in effect.diagnostics
+
+
 def _percent(effect: Effect, base: float) -> dict[str, Any]:
+    if _ratio_scale(effect):  # a log ratio: the proportional change, whatever the baseline
+        return {
+            "percent_of_baseline": 100 * math.expm1(effect.estimate),
+            "percent_ci": [100 * math.expm1(effect.ci_lower), 100 * math.expm1(effect.ci_upper)],
+        }
     if not (math.isfinite(base) and base != 0):
         return {}
     return {
@@ -131,6 +142,7 @@ def _harm_contributions(
     desc = describe(o, panel)
     rows: list[dict[str, Any]] = []
     total_base = _mean(frame.loc[base_rows, o.column]) if base_rows is not None else float("nan")
+    ratio = _ratio_scale(effect)
     for item in desc["offences"]:
         off = item["offence"]
         col = f"{o.column}__harm__{off}"
@@ -151,13 +163,33 @@ def _harm_contributions(
             else:
                 row.update(estimate=part.estimate, std_error=part.std_error, ci_lower=part.ci_lower,
                            ci_upper=part.ci_upper, p_value=part.p_value)
-                row["share_of_change"] = part.estimate / effect.estimate if effect.estimate else None
+                if ratio and row["baseline_harm"] is not None:  # log ratio -> harm units at the baseline
+                    bh = row["baseline_harm"]
+                    row["harm_change"] = bh * math.expm1(part.estimate)
+                    row["harm_change_ci"] = [bh * math.expm1(part.ci_lower), bh * math.expm1(part.ci_upper)]
+                elif not ratio:
+                    row["share_of_change"] = part.estimate / effect.estimate if effect.estimate else None
         rows.append(row)
+    if ratio:
+        changes = [r.get("harm_change") for r in rows]
+        total_change = sum(changes) if all(c is not None for c in changes) else None
+        for r in rows:
+            if total_change:
+                r["share_of_change"] = r["harm_change"] / total_change
+        return {
+            "unit": desc["unit"], "offences": rows, "scale": "log ratio",
+            "sum_of_contributions": total_change,
+            "total_effect": total_base * math.expm1(effect.estimate) if math.isfinite(total_base) else None,
+            "additive": False,
+            "note": "the estimator reports log ratios; each offence's change is converted to harm units as "
+            "baseline harm x (exp(b) - 1), so contributions add up only approximately",
+        }
     estimates = [r["estimate"] for r in rows if r.get("estimate") is not None]
     summed = float(sum(estimates)) if len(estimates) == len(rows) else None
     return {
         "unit": desc["unit"],
         "offences": rows,
+        "scale": "level",
         "sum_of_contributions": summed,
         "total_effect": effect.estimate,
         "additive": summed is not None and math.isclose(summed, effect.estimate, rel_tol=1e-6, abs_tol=1e-9),

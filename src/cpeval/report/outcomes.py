@@ -82,13 +82,16 @@ def render_section(result: EvaluationResult) -> str:
 def _harm_section(e: Effect, info: dict[str, Any]) -> list[str]:
     hc = info["harm_contributions"]
     w = info["definition"].get("weights", {})
+    scale = "" if hc.get("scale", "level") == "level" else f" ({hc['scale']}; about {_n(hc.get('total_effect'))} " \
+        f"{hc['unit']} at the baseline)"
     out = [
         f"### Harm contributions: {e.outcome}",
         "",
-        f"Effect on the harm index: {_n(e.estimate)} {hc['unit']} "
+        f"Effect on the harm index: {_n(e.estimate)}{scale or ' ' + hc['unit']} "
         f"({e.level:.0%} CI [{_n(e.ci_lower)}, {_n(e.ci_upper)}]). Each offence's contribution is the same "
         "estimator fitted to its weighted counts"
         + (" (they add up exactly to the effect)." if hc.get("additive") else
+           f"; {hc['note']}." if hc.get("note") else
            "; this estimator is fitted to each offence separately, so the contributions need not add up to "
            f"the effect (their sum: {_n(hc.get('sum_of_contributions'))})."),
         "",
@@ -98,12 +101,14 @@ def _harm_section(e: Effect, info: dict[str, Any]) -> list[str]:
     for r in hc["offences"]:
         share_b = r.get("share_of_baseline_harm")
         base = f"{_n(r.get('baseline_harm'))} ({share_b:.0%})" if share_b is not None else _n(r.get("baseline_harm"))
+        share = "—" if r.get("share_of_change") is None else f"{r['share_of_change']:.0%}"
         if r.get("estimate") is None:
             change = r.get("error", "not estimated")
-            share = "—"
+        elif "harm_change" in r:
+            lo, hi = r["harm_change_ci"]
+            change = f"{_n(r['harm_change'])} [{_n(lo)}, {_n(hi)}] (log ratio {_n(r['estimate'], 3)})"
         else:
             change = f"{_n(r['estimate'])} [{_n(r['ci_lower'])}, {_n(r['ci_upper'])}]"
-            share = "—" if r.get("share_of_change") is None else f"{r['share_of_change']:.0%}"
         out.append(f"| {r['label']} | `{r['column']}` | {_n(r['weight'])} | {base} | {change} | {share} |")
     out += [""]
     if w:
@@ -157,16 +162,25 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
         rows = [r for r in hc["offences"] if r.get("estimate") is not None]
         if not rows:
             continue
+        if hc.get("scale", "level") != "level":  # log ratios converted to harm units at the baseline
+            rows = [r for r in rows if "harm_change" in r]
+            est = [r["harm_change"] for r in rows]
+            err = [[r["harm_change"] - r["harm_change_ci"][0] for r in rows],
+                   [r["harm_change_ci"][1] - r["harm_change"] for r in rows]]
+        else:
+            est = [r["estimate"] for r in rows]
+            err = [[r["estimate"] - r["ci_lower"] for r in rows], [r["ci_upper"] - r["estimate"] for r in rows]]
+        if not rows:
+            continue
+        labels = [r["label"] for r in rows]
+        total = hc.get("total_effect")
         fig = new_figure(7.0, 0.6 * len(rows) + 1.8)
         ax = fig.add_subplot()
-        labels = [r["label"] for r in rows]
-        est = [r["estimate"] for r in rows]
-        err = [[r["estimate"] - r["ci_lower"] for r in rows], [r["ci_upper"] - r["estimate"] for r in rows]]
         colours = ["#b2182b" if x > 0 else "#2166ac" for x in est]
         ax.barh(labels, est, xerr=err, color=colours, alpha=0.85, capsize=3)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_xlabel(f"change in harm ({hc['unit']})")
-        ax.set_title(f"{e.outcome}: contribution of each offence type (total {e.estimate:,.4g})")
+        ax.set_title(f"{e.outcome}: contribution of each offence type (total {_n(total)})")
         ax.invert_yaxis()
         files[f"harm_contributions_{e.outcome}.png"] = png_bytes(fig)
     return files
