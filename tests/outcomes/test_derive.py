@@ -189,3 +189,34 @@ def test_respondent_rows_in_the_design_data_are_used_row_by_row():
     values = out[col].to_numpy()
     assert np.allclose(values[[0, 1, 3, 4]], [0, 1, 1, 0]) and np.isnan(values[2])
     assert out[f"{col}__wsum"].iloc[1] == 2.0
+
+
+def test_mean_scale_item_and_zero_rows_are_reported(tmp_path):
+    from cpeval.designs import load_design
+    from cpeval.outcomes import annotate_effect
+    from cpeval.results import Effect
+
+    _survey().to_csv(tmp_path / "survey.csv", index=False)
+    frame = _panel()
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    raw = {
+        "name": "t", "kind": "did", "data": {"path": "p.csv", "unit": "area", "time": "year"},
+        "treatment": {"indicator": "post"}, "estimator": {"method": "twfe"},
+        "outcomes": [
+            {"name": "score", "fear": {k: v for k, v in SAFE.items() if k != "fearful"},
+             "survey": {"path": "survey.csv"}},
+            {"name": "logrob", "column": "rob", "measure": "log", "zeros": "add_one"},
+        ],
+    }
+    design = load_design(write_design(tmp_path, raw))
+    out = derive(frame, design).set_index(["area", "year"])
+    assert out.loc[("A", 2019), design.outcomes[0].column] == pytest.approx((1 + 3) / 2)  # unweighted positions
+    panel = load_panel(design)
+    effect = Effect(outcome="logrob", family="crime", measure="log", better_if="decrease", estimand="att",
+                    method="x", estimate=0.1, std_error=0.05, level=0.95, ci_lower=0.0, ci_upper=0.2, p_value=0.05,
+                    n_obs=12, n_units=4, n_clusters=4, variance_type="x")
+    info = annotate_effect(effect, panel, design.outcomes[1]).diagnostics["outcome"]
+    assert info["definition"]["zero_rows"] == int((frame.rob == 0).sum()) > 0
+    assert info["baseline"]["percent_of_baseline"] == pytest.approx(100 * np.expm1(0.1))
+    score = annotate_effect(effect, panel, design.outcomes[0]).diagnostics["outcome"]["definition"]
+    assert len(score["survey_sha256"]) == 64 and score["survey_source"] == "survey.csv"

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 def annotate_effect(effect: Effect, panel: Panel, outcome: OutcomeSpec, estimator: Any = None) -> Effect:
     """Return ``effect`` with ``diagnostics["outcome"]`` filled in (a new Effect; the input is unchanged)."""
     info: dict[str, Any] = {"definition": describe(outcome, panel)}
+    if outcome.zeros is not None and outcome.column in panel.frame:
+        derived = panel.frame[outcome.column]
+        hit = derived.isna() if outcome.zeros == "drop" else derived == 0
+        info["definition"]["zero_rows"] = int(hit.sum())
     frame = panel.outcome_rows(outcome.column)
     base_rows = _baseline_rows(frame, panel)
     if base_rows is not None:
@@ -84,6 +88,11 @@ def describe(o: OutcomeSpec, panel: Panel | None = None) -> dict[str, Any]:
         )
     if o.victimisation is not None:
         d["victimisation"] = o.victimisation.model_dump()
+    if o.survey is not None and panel is not None:
+        from cpeval.outcomes.derive import survey_sha256
+
+        d["survey_source"] = o.survey.dataset or o.survey.path
+        d["survey_sha256"] = survey_sha256(o.survey.dataset, o.survey.path, panel.design.origin)
     if o.from_respondents:
         d["aggregation"] = (
             "respondent rows aggregated to one weighted mean per area and wave (survey weights); each area-wave "

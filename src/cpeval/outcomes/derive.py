@@ -216,6 +216,14 @@ def _read_survey(dataset: str | None, path: str | None) -> pd.DataFrame:
     return pd.read_csv(p) if p.suffix.lower() == ".csv" else pd.read_parquet(p)
 
 
+def survey_sha256(dataset: str | None, path: str | None, origin: str | None) -> str:
+    """sha256 of the survey's rows (as CSV), so a result records exactly which survey data it used."""
+    import hashlib
+
+    frame = _read_survey(dataset, _resolve(path, origin))
+    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+
+
 def respondent_values(
     design: DesignBase, o: OutcomeSpec, frame: pd.DataFrame | None = None, key: str = "outcome"
 ) -> dict[str, Any]:

@@ -42,7 +42,10 @@ def _definition(d: dict[str, Any]) -> str:
     if "rate" in d:
         parts.append(d["rate"])
     if "zero_rule" in d:
-        parts.append(f"log, zeros: {d['zero_rule']} — {d['zero_rule_text']}")
+        n = f" ({d['zero_rows']} rows)" if "zero_rows" in d else ""
+        parts.append(f"log, zeros: {d['zero_rule']}{n} — {d['zero_rule_text']}")
+    if "survey_source" in d:
+        parts.append(f"survey `{d['survey_source']}` (sha256 `{d['survey_sha256'][:12]}…`)")
     return "; ".join(parts) or d.get("measure", "")
 
 
