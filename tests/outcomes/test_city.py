@@ -140,3 +140,21 @@ def test_simulation_bias_and_coverage(tmp_path):
     # sample ATT (Abadie, Athey, Imbens & Wooldridge 2020); nominal 95% is a floor, not a target.
     assert np.all(np.abs(bias) < 3 * mcse), (bias, mcse)
     assert np.all(coverage >= 0.93), coverage
+
+
+def test_monthly_counts_recover_the_monthly_effect():
+    design = {
+        "name": "monthly", "kind": "did",
+        "data": {"dataset": "cpeval.city_monthly", "unit": "area", "time": "month", "population": "population"},
+        "treatment": {"indicator": "treated"}, "estimator": {"method": "twfe", "cluster": "area"},
+        "outcomes": [{"name": "total", "total_of": ["shoplifting", "bicycle_theft", "theft_from_person", "robbery"]},
+                     {"name": "rate", "total_of": ["shoplifting", "bicycle_theft", "theft_from_person", "robbery"],
+                      "measure": "rate", "per": 1000}],
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CpevalWarning)
+        result = cpeval.evaluate(design)
+    truth = simulate_city().truth["count_total"] / 12
+    total = result.effect("total")
+    assert total.n_obs == 40 * 72 and total.ci_lower < truth < total.ci_upper
+    assert result.effect("rate").diagnostics["outcome"]["definition"]["rate"].startswith("per 1,000 residents")
