@@ -165,3 +165,16 @@ def test_repeat_victimisation():
     assert out["incidence"] == pytest.approx(6 / 5)
     assert out["concentration"] == pytest.approx(2.0)
     assert out["repeat_victims_share_of_crimes"] == pytest.approx(5 / 6)
+
+
+def test_victimisation_from_incidents():
+    from cpeval.outcomes.survey import victimisation_from_incidents
+
+    inc = pd.DataFrame({"area": ["A", "A", "A", "A", "B", "B"], "year": [1, 1, 1, 2, 1, 1],
+                        "victim": ["v1", "v1", "v2", "v1", None, None]})
+    out = victimisation_from_incidents(inc, "area", "victim", "year").set_index(["area", "year"])
+    assert out.loc[("A", 1)].tolist() == [3, 2, 1]  # crimes, victims, repeat victims
+    assert out.loc[("A", 2)].tolist() == [1, 1, 0]
+    assert out.loc[("B", 1)].tolist() == [2, 2, 0]  # anonymous incidents are separate victims
+    with pytest.raises(KeyError, match="lack the columns"):
+        victimisation_from_incidents(inc, "ward", "victim")

@@ -16,7 +16,12 @@ from __future__ import annotations
 from cpeval.outcomes.annotate import annotate_effect
 from cpeval.outcomes.derive import derive
 from cpeval.outcomes.harm import WeightTable, available_tables, harm_components, harm_index, load_weight_table
-from cpeval.outcomes.survey import cronbach_alpha, standardised_index, weighted_mean_se
+from cpeval.outcomes.survey import (
+    cronbach_alpha,
+    standardised_index,
+    victimisation_from_incidents,
+    weighted_mean_se,
+)
 from cpeval.outcomes.transforms import log_with_zero_rule, rate, total
 
 __all__ = [
@@ -32,5 +37,6 @@ __all__ = [
     "rate",
     "standardised_index",
     "total",
+    "victimisation_from_incidents",
     "weighted_mean_se",
 ]

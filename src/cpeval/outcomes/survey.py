@@ -212,3 +212,28 @@ def repeat_victimisation(times: np.ndarray, weights: np.ndarray) -> dict[str, fl
         "repeat_victims_share_of_victims": float(repeat / victims) if victims else float("nan"),
         "repeat_victims_share_of_crimes": float((w * t)[t >= 2].sum() / crimes) if crimes else float("nan"),
     }
+
+
+def victimisation_from_incidents(
+    incidents: pd.DataFrame, area: str, victim: str, period: str | None = None
+) -> pd.DataFrame:
+    """Crimes, distinct victims and repeat victims per area (and period) from one row per recorded incident.
+
+    The result has the columns ``crimes``, ``victims`` and ``repeat_victims`` (victims with two or more
+    incidents in the cell), ready for ``victimisation: {crimes: crimes, victims: victims}`` outcomes.
+    Incidents without a victim id are counted as crimes with a victim of their own.
+    """
+    import pandas as pd
+
+    keys = [area] + ([period] if period else [])
+    missing = [c for c in [*keys, victim] if c not in incidents.columns]
+    if missing:
+        raise KeyError(f"incident data lack the columns {missing}; they have {list(incidents.columns)}")
+    ids = incidents[victim].astype(object)
+    anon = ids.isna()
+    ids = ids.where(~anon, pd.Series([f"_anon_{i}" for i in range(len(ids))], index=ids.index))
+    per_victim = incidents.assign(_v=ids).groupby([*keys, "_v"], sort=True).size().rename("n").reset_index()
+    out = per_victim.groupby(keys, sort=True).agg(
+        crimes=("n", "sum"), victims=("n", "size"), repeat_victims=("n", lambda s: int((s >= 2).sum()))
+    )
+    return out.reset_index()
