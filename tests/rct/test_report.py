@@ -10,11 +10,13 @@ from .conftest import nsw_design
 def test_report_shows_itt_cace_adjusted_p_balance_attrition(hotspots_result):
     res = hotspots_result
     md = render_markdown(res)
+    assert "![" in md and "figures/rct_effects.png" in md
     for text in ("## Randomised trial", "| outcome | ITT |", "CACE (SE)", "p (adjusted)", "p (randomisation, 2000",
                  "Romano-Wolf", "### Baseline balance", "prior_crime_harm", "### Attrition", "Lee (2009) bounds"):
         assert text in md, text
     figs = render_figures(res)
-    assert list(figs) == ["rct_effects.png"] and figs["rct_effects.png"][:4] == b"\x89PNG"
+    assert sorted(figs) == ["rct_balance.png", "rct_effects.png"]
+    assert all(v[:4] == b"\x89PNG" for v in figs.values())
 
 
 def test_report_section_silent_for_plain_dim_without_checks():

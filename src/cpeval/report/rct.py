@@ -81,6 +81,7 @@ def render_section(result: EvaluationResult) -> str:
     if ri:
         lines += [f"Randomisation inference: {first.diagnostics.get('ri_statistic', '')}, two-sided, under the "
                   "sharp null of no effect for anyone.", ""]
+    lines += ["![Effects with confidence intervals and Lee bounds](figures/rct_effects.png)", ""]
     lines += _balance(result) + _attrition(result)
     return "\n".join(lines)
 
@@ -100,7 +101,8 @@ def _balance(result: EvaluationResult) -> list[str]:
                      + (f" {_n(r.get('std_diff_analysed'), 3)} |" if analysed else ""))
     joint = c.values.get("joint", {})
     lines += ["", f"Joint test: {joint.get('test', '')}, statistic {_n(joint.get('statistic'), 3)} on "
-              f"{joint.get('df')} df, p = {_n(joint.get('p_value'), 3)}.", ""]
+              f"{joint.get('df')} df, p = {_n(joint.get('p_value'), 3)}.", "",
+              "![Standardised differences of baseline covariates](figures/rct_balance.png)", ""]
     return lines
 
 
@@ -132,19 +134,48 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
     from cpeval.report.figures import new_figure, png_bytes
 
     effects = list(result.effects)
-    fig = new_figure(7.0, 1.2 + 0.6 * len(effects))
-    ax = fig.add_subplot()
-    ys = list(range(len(effects)))[::-1]
-    for y, e in zip(ys, effects, strict=True):
-        ax.errorbar(e.estimate, y, xerr=[[e.estimate - e.ci_lower], [e.ci_upper - e.estimate]], fmt="o",
-                    color="black", capsize=3, label="estimate, CI" if y == ys[0] else None)
+    fig = new_figure(7.0, 0.6 + 1.0 * len(effects))
+    axes = fig.subplots(len(effects), 1, squeeze=False)[:, 0]
+    for ax, e in zip(axes, effects, strict=True):  # one panel per outcome: outcomes have their own units
+        ax.errorbar(e.estimate, 0, xerr=[[e.estimate - e.ci_lower], [e.ci_upper - e.estimate]], fmt="o",
+                    color="black", capsize=3, label=f"{e.estimand.upper()}, {e.level:.0%} CI")
         b = e.diagnostics.get("lee_bounds")
         if b:
-            ax.plot([b["lower"], b["upper"]], [y - 0.2, y - 0.2], color="tab:orange", lw=4,
-                    label="Lee bounds" if y == ys[0] else None)
+            ax.plot([b["lower"], b["upper"]], [-0.4, -0.4], color="tab:orange", lw=4, label="Lee bounds")
+        alt = e.diagnostics.get("cace")
+        if alt:
+            ax.errorbar(alt["estimate"], 0.4, xerr=[[alt["estimate"] - alt["ci_lower"]],
+                        [alt["ci_upper"] - alt["estimate"]]], fmt="s", color="tab:blue", capsize=3, label="CACE")
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_ylim(-0.8, 0.8)
+        ax.set_yticks([0], [e.outcome])
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    axes[0].set_title(result.name, fontsize=9)
+    axes[-1].set_xlabel("effect (outcome units)")
+    files = {"rct_effects.png": png_bytes(fig)}
+    bal = _check(result, "balance")
+    if bal is not None and bal.table:
+        files["rct_balance.png"] = _balance_figure(bal.table)
+    return files
+
+
+def _balance_figure(table: Any) -> bytes:
+    """Standardised differences by covariate (a 'love plot') with the 0.05 and 0.25 reference lines."""
+    from cpeval.report.figures import new_figure, png_bytes
+
+    rows = list(table)
+    fig = new_figure(6.0, 1.2 + 0.35 * len(rows))
+    ax = fig.add_subplot()
+    ys = list(range(len(rows)))[::-1]
+    ax.scatter([r["std_diff"] for r in rows], ys, color="black", label="randomised sample", zorder=3)
+    if "std_diff_analysed" in rows[0]:
+        ax.scatter([r["std_diff_analysed"] for r in rows], ys, marker="x", color="tab:orange",
+                   label="analysed sample", zorder=3)
+    for v, style in ((0.05, ":"), (0.25, "--")):
+        ax.axvline(v, color="grey", ls=style, lw=0.8)
+        ax.axvline(-v, color="grey", ls=style, lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_yticks(ys, [e.outcome for e in effects])
-    ax.set_xlabel(f"{effects[0].estimand.upper()} (outcome units)")
-    ax.set_title(result.name, fontsize=9)
+    ax.set_yticks(ys, [r["covariate"] for r in rows])
+    ax.set_xlabel("standardised difference (treated - control)")
     ax.legend(fontsize=8, loc="best")
-    return {"rct_effects.png": png_bytes(fig)}
+    return png_bytes(fig)

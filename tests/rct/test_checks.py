@@ -1,0 +1,61 @@
+"""Balance and attrition checks: pass, warn and info paths."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from cpeval.datasets.rct import simulate_rct
+from cpeval.errors import CpevalWarning
+from cpeval.pipeline import evaluate
+
+
+def _design(**over) -> dict:
+    d = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "unit_id", "missing_outcomes": "drop"},
+         "treatment": {"assignment": "assigned"}, "outcomes": [{"name": "y", "column": "y"}]}
+    d.update(over)
+    return d
+
+
+def test_balance_info_without_covariates():
+    f = simulate_rct(seed=1, cluster_randomised=False)
+    res = evaluate(_design(checks=["balance"]), f)
+    (c,) = res.checks
+    assert c.status == "info" and "no baseline covariates" in c.message
+
+
+def test_balance_warns_on_imbalanced_covariate():
+    f = simulate_rct(seed=1, cluster_randomised=False)
+    f = f.assign(bad=f["assigned"] * 1.0 + np.random.default_rng(0).normal(size=len(f)))
+    res = evaluate(_design(checks=["balance"], estimator={"covariates": ["x_baseline", "bad"]}), f)
+    (c,) = res.checks
+    assert c.status == "warn" and "bad" in c.message and c.values["joint"]["p_value"] < 1e-6
+    assert {r["covariate"] for r in c.table} == {"x_baseline", "bad"}
+    row = next(r for r in c.table if r["covariate"] == "bad")
+    assert row["std_diff"] == pytest.approx(
+        (f.loc[f.assigned == 1, "bad"].mean() - f.loc[f.assigned == 0, "bad"].mean())
+        / np.sqrt((f.loc[f.assigned == 1, "bad"].var() + f.loc[f.assigned == 0, "bad"].var()) / 2)
+    )
+
+
+def test_attrition_warns_above_threshold_and_reports_lee_bounds():
+    f = simulate_rct(seed=2, cluster_randomised=False, attrition=0.05, differential_attrition=0.10)
+    design = _design(checks=["attrition"], attrition={"observed": "observed", "max_differential": 0.05})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CpevalWarning)
+        res = evaluate(design, f)
+    (c,) = res.checks
+    assert c.status == "warn" and "exceeds attrition.max_differential" in c.message
+    assert c.values["differential"] == pytest.approx(0.10, abs=0.01)
+    assert any("max_differential" in str(w.message) for w in caught)
+    b = res.effect("y").diagnostics["lee_bounds"]
+    assert b["trimmed_arm"] == "control" and b["lower"] < b["upper"]
+    assert "y" in c.values["lee_bounds"]
+
+
+def test_attrition_passes_when_balanced():
+    f = simulate_rct(seed=3, cluster_randomised=False, attrition=0.05, differential_attrition=0.0)
+    res = evaluate(_design(checks=["attrition"], attrition={"observed": "observed"}), f)
+    assert res.checks[0].status == "pass"
