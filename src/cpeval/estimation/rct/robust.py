@@ -2,9 +2,13 @@
 
 HC2 (MacKinnon & White 1985) rescales each squared residual by 1/(1-h_ii); for a difference in means it is
 exactly the Neyman (1923) conservative variance s1^2/n1 + s0^2/n0. CR2 (Bell & McCaffrey 2002) is its
-clustered analogue: each cluster's residuals are premultiplied by (I - H_gg)^(-1/2). The degrees of freedom
-for a contrast follow Imbens & Kolesar (2016, eq. 11 with a homoskedastic working model), which is what R
-``estimatr``/``clubSandwich`` report for CR2.
+clustered analogue: each cluster's residuals are premultiplied by (I - H_gg)^(-1/2) (a pseudo-inverse
+square root where I - H_gg is singular). The degrees of freedom for a coefficient follow Bell & McCaffrey /
+Imbens & Kolesar (2016) with a homoskedastic working model: df = tr(P)^2 / tr(P^2) with
+P = diag(||A_g X_g M l||^2) - R' M R, R_g = X_g' A_g X_g M l, M = (X'X)^-1. Without weights this is the same
+P matrix R ``estimatr`` builds in ``lm_variance_cr2`` (read from its source; there it is assembled from
+its H1/H2/H3 blocks), so the CR2 standard errors and degrees of freedom are those ``lm_robust(se_type =
+"CR2")`` prints. The tests check both against a dense textbook implementation.
 """
 
 from __future__ import annotations
