@@ -156,3 +156,12 @@ def test_nsw_design_file_runs_and_flags_known_imbalance():
     bal = next(c for c in res.checks if c.name == "balance")
     # the Dehejia-Wahba sample is known to be unbalanced on 'no degree' (standardised difference about -0.30)
     assert bal.status == "warn" and "nodegree" in bal.message
+
+
+def test_block_with_one_arm_is_a_clear_error():
+    df = pd.DataFrame({"id": range(8), "b": ["a", "a", "a", "a", "k", "k", "k", "k"],
+                       "z": [1, 0, 1, 0, 1, 1, 1, 1], "y": np.arange(8.0)})
+    d = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "id"},
+         "treatment": {"assignment": "z", "block": "b"}, "outcomes": [{"name": "y", "column": "y"}]}
+    with pytest.raises(EstimationError, match="only one arm \\('k'\\)"):
+        evaluate(d, df)

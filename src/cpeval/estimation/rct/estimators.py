@@ -190,6 +190,18 @@ class RctEstimatorBase:
                 f"outcome {outcome.name!r}: after attrition one arm has no observed units "
                 f"({n1} treated of {len(trial.z)}); the effect cannot be estimated"
             )
+        if trial.block is not None:
+            n1_b = np.bincount(trial.block, weights=trial.z)
+            n_b = np.bincount(trial.block)
+            one_arm = np.flatnonzero((n1_b == 0) | (n1_b == n_b))
+            if len(one_arm):
+                labels = np.unique(tf.frame.loc[tf.rows(outcome.column), self.design.treatment.block])
+                shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in labels[one_arm][:5])
+                raise EstimationError(
+                    f"outcome {outcome.name!r}: {len(one_arm)} block(s) of {self.design.treatment.block!r} have "
+                    f"observed units in only one arm ({shown}); a within-block comparison is impossible there. "
+                    "Merge those blocks with neighbours or drop them"
+                )
         return trial, estimate_itt(trial, self.method, est.blocked)
 
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
