@@ -140,13 +140,14 @@ def test_fear_item_is_aggregated_to_area_wave_weighted_shares(tmp_path):
     panel = load_panel(design)
     assert any("observed in" in w for w in panel.warnings)
     # survey row order does not matter
-    shuffled = tmp_path / "survey.csv"
-    _survey().sample(frac=1, random_state=3).to_csv(shuffled, index=False)
-    from cpeval.outcomes.derive import _read_survey
-
-    _read_survey.cache_clear()
-    again = derive(_panel(), design).set_index(["area", "year"])
+    _survey().sample(frac=1, random_state=3).to_csv(tmp_path / "shuffled.csv", index=False)
+    raw["outcomes"][0]["survey"]["path"] = "shuffled.csv"
+    again = derive(_panel(), load_design(write_design(tmp_path, raw, "d2.yaml"))).set_index(["area", "year"])
     pd.testing.assert_series_equal(again[col], out[col])
+    # an edited survey file is read again, not served from the cache
+    _survey().assign(safe="very unsafe").to_csv(tmp_path / "shuffled.csv", index=False)
+    edited = derive(_panel(), load_design(tmp_path / "d2.yaml")).set_index(["area", "year"])
+    assert edited.loc[("B", 2019), col] == 1.0
 
 
 def test_survey_problems(tmp_path):

@@ -200,8 +200,17 @@ def _resolve(path: str | None, origin: str | None) -> str | None:
     return str(p)
 
 
-@lru_cache(maxsize=8)
 def _read_survey(dataset: str | None, path: str | None) -> pd.DataFrame:
+    """The survey's rows; files are re-read when they change (the cache key has their mtime and size)."""
+    stamp: tuple[int, int] | None = None
+    if dataset is None and path is not None and Path(path).is_file():
+        st = Path(path).stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+    return _read_survey_cached(dataset, path, stamp)
+
+
+@lru_cache(maxsize=8)
+def _read_survey_cached(dataset: str | None, path: str | None, stamp: tuple[int, int] | None) -> pd.DataFrame:
     if dataset is not None:
         from cpeval.data.sources import _read_dataset
 
