@@ -251,7 +251,7 @@ class RctEstimatorBase:
         diagnostics["ri_exact"] = fam.ri_exact if fam.ri_p else None
         if fam.ri_p:
             diagnostics["ri_statistic"] = (
-                ("block-weighted " if tf.block is not None else "") + "difference in means"
+                _block_label(tf.block is not None, design.estimator.blocked) + "difference in means"
                 + (" of covariate residuals" if self.method == "lin" else "")
                 + (", re-randomised by cluster" if tf.cluster is not None else "")
                 + (" within blocks" if tf.block is not None else "")
@@ -334,6 +334,12 @@ class RctEstimatorBase:
         bounds.update({"ci_lower": lo, "ci_upper": hi, "bootstrap": reps,
                        "note": f"bounds pool the blocks; the interval resamples {unit}"})
         return bounds
+
+
+def _block_label(blocked: bool, weighting: str) -> str:
+    if not blocked:
+        return ""
+    return "block-size-weighted " if weighting == "weighted" else "precision-weighted (fixed-effects) "
 
 
 def fit_clusters(trial: Trial) -> int:
