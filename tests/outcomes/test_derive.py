@@ -221,3 +221,11 @@ def test_mean_scale_item_and_zero_rows_are_reported(tmp_path):
     assert info["baseline"]["percent_of_baseline"] == pytest.approx(100 * np.expm1(0.1))
     score = annotate_effect(effect, panel, design.outcomes[0]).diagnostics["outcome"]["definition"]
     assert len(score["survey_sha256"]) == 64 and score["survey_source"] == "survey.csv"
+
+
+def test_log_of_a_harm_index_validates(tmp_path):
+    frame = _panel()
+    design = _design([{"name": "h", "measure": "log", "zeros": "add_one",
+                       "seriousness": {"weights": "cambridge_chi", "columns": {"shoplifting": "shop"}}}])
+    panel = load_panel(design, frame)
+    assert np.allclose(panel.frame[design.outcomes[0].column].sort_values(), np.log1p(frame.shop.sort_values()))

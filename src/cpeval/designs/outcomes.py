@@ -295,7 +295,7 @@ class OutcomeSpec(BaseModel):
         if not self.derived:
             return {}
         cols: dict[str, str] = {}
-        if self.seriousness is not None:
+        if self.seriousness is not None and self.measure != "log":  # components of a log do not add up
             for offence in self.seriousness.columns:
                 cols[f"{self.column}__harm__{offence}"] = f"outcomes[{self.name}].seriousness.columns.{offence}"
         if self.from_respondents:
