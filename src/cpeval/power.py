@@ -54,6 +54,7 @@ class PowerResult:
     power_simulated_at_mde: float | None
     simulations: int
     sources: dict[str, str]
+    required: int | None = None  # people (or clusters) needed for the stated effect at the target power
 
     def to_dict(self) -> dict[str, Any]:
         from cpeval.results import jsonable
@@ -76,6 +77,10 @@ class PowerResult:
         if self.effect is not None:
             sim = f"; simulated {self.power_simulated:.1%}" if self.power_simulated is not None else ""
             lines.append(f"  power for an effect of {self.effect:.4g}: analytic {self.power_analytic:.1%}{sim}")
+            if self.required is not None:
+                what = "clusters (same mean size)" if self.n_clusters else "people"
+                lines.append(f"  {self.target_power:.0%} power for that effect needs about {self.required} {what} "
+                             f"(the design has {self.n_clusters or self.n})")
         return "\n".join(lines)
 
 
@@ -91,6 +96,25 @@ def mde(se: float, df: float, level: float, power: float) -> float:
     from scipy import stats
 
     return float((stats.t.ppf(0.5 + level / 2, df) + stats.t.ppf(power, df)) * se)
+
+
+def required_size(effect: float, unit_sd: float, extra_df: int, level: float, power: float) -> int | None:
+    """Smallest number of randomisation units N with MDE(N) <= ``effect``, where SE = unit_sd / sqrt(N)
+    and df = N - extra_df. ``unit_sd`` already carries the design effect and the assignment share."""
+    from scipy import stats
+
+    N = np.unique(np.round(np.geomspace(extra_df + 2, 10_000_000, 4000)).astype(np.int64))
+    df = N - extra_df
+    m = (stats.t.ppf(0.5 + level / 2, df) + stats.t.ppf(power, df)) * unit_sd / np.sqrt(N)
+    ok = np.flatnonzero(m <= effect)
+    if not len(ok):
+        return None
+    hi = int(N[ok[0]])
+    lo = int(N[ok[0] - 1]) if ok[0] > 0 else extra_df + 1
+    cand = np.arange(lo + 1, hi + 1)
+    dfc = cand - extra_df
+    mc = (stats.t.ppf(0.5 + level / 2, dfc) + stats.t.ppf(power, dfc)) * unit_sd / np.sqrt(cand)
+    return int(cand[np.argmax(mc <= effect)])
 
 
 def icc_anova(y: np.ndarray, cluster: np.ndarray) -> float:
@@ -194,6 +218,11 @@ def _one(design: RctDesign, tf: Any, outcome: Any, effect: float | None, sims: i
         rho, deff = 0.0, 1.0
         df = float(n - 2 - (B - 1 if B else 0))
     se = resid_sd * math.sqrt(deff / (n * p * (1 - p)))
+    required = None
+    if effect is not None and effect != 0:
+        extra_df = 2 + (B - 1 if B else 0)
+        required = required_size(abs(effect), resid_sd * math.sqrt(deff / (p * (1 - p))) * (
+            math.sqrt(J / n) if J else 1.0), extra_df, level, spec.power)
     m_de = mde(se, df, level, spec.power)
     sim_eff = sim_mde = None
     if sims:
@@ -204,7 +233,8 @@ def _one(design: RctDesign, tf: Any, outcome: Any, effect: float | None, sims: i
     return PowerResult(
         outcome=outcome.name, n=n, n_clusters=J, n_blocks=B, share_treated=p, sd=sd, icc=rho, r2=r2,
         design_effect=deff, level=level, target_power=spec.power, df=df, std_error=se, mde=m_de,
-        effect=effect, power_analytic=analytic_power(effect, se, df, level) if effect is not None else None,
+        required=required, effect=effect,
+        power_analytic=analytic_power(effect, se, df, level) if effect is not None else None,
         power_simulated=sim_eff, power_simulated_at_mde=sim_mde, simulations=sims, sources=sources,
     )
 

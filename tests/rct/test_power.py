@@ -76,3 +76,21 @@ def test_power_effect_mapping_must_name_outcomes():
     d["power"] = {"effect": {"nope": 1.0}}
     with pytest.raises(DesignError, match="not outcomes"):
         design_from_dict(d)
+
+
+def test_required_size_is_the_smallest_sample_reaching_target_power():
+    from cpeval.power import required_size
+
+    unit_sd = 2.0  # sd / sqrt(p (1 - p)) with sd = 1, p = 1/2
+    n = required_size(0.2, unit_sd, 2, 0.95, 0.8)
+    assert mde(unit_sd / math.sqrt(n), n - 2, 0.95, 0.8) <= 0.2 < mde(unit_sd / math.sqrt(n - 1), n - 3, 0.95, 0.8)
+    assert 780 <= n <= 800  # textbook: about 787 people for 0.2 SD at 80% power
+
+
+def test_required_clusters_consistent_with_mde():
+    from cpeval.datasets.rct import simulate_rct
+
+    f = simulate_rct(n_clusters=40, cluster_size=10, n_blocks=2, seed=1)
+    (r,) = power_analysis(_design(True), f, effect=0.3, simulations=0)
+    assert r.required is not None
+    assert (r.required > 40) == (r.mde > 0.3)
