@@ -123,3 +123,16 @@ def test_row_order_and_area_labels_do_not_change_results(city, tmp_path):
     for other in (shuffled, relabelled):
         for a, b in zip(base.effects, other.effects, strict=True):
             assert (a.estimate, a.std_error) == pytest.approx((b.estimate, b.std_error), rel=1e-9)
+
+
+def test_contributions_can_be_turned_off(city):
+    design = {
+        "name": "off", "kind": "did", "data": {"path": "x.csv", "unit": "area", "time": "year"},
+        "treatment": {"indicator": "treated"}, "estimator": {"method": "twfe", "cluster": "area"},
+        "outcomes": [{"name": "harm", "seriousness": {"weights": "cambridge_chi", "columns": CHI,
+                                                      "contributions": False}}],
+    }
+    (effect,) = _run(design, city.panel).effects
+    hc = effect.diagnostics["outcome"]["harm_contributions"]
+    assert all(r["estimate"] is None and r["baseline_harm"] > 0 for r in hc["offences"])
+    assert not hc["additive"]

@@ -67,6 +67,11 @@ class SeriousnessSpec(_Strict):
     columns: dict[str, str] = Field(
         ..., min_length=1, description="Offence (as named in the weight table) -> data column of its counts."
     )
+    contributions: bool = Field(
+        True,
+        description="Fit the estimator to each offence's weighted counts to show how much of the change each "
+        "offence type contributes (one extra fit per offence; turn off for slow estimators).",
+    )
 
 
 class FearSpec(_Strict):

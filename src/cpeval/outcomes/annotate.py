@@ -160,7 +160,7 @@ def _harm_contributions(
             b = _mean(frame.loc[base_rows, col])
             row["baseline_harm"] = b
             row["share_of_baseline_harm"] = b / total_base if total_base else None
-        if estimator is not None:
+        if estimator is not None and o.seriousness.contributions:
             # same name (estimators may key per-outcome settings on it), the component's column
             proxy = Spec(name=o.name, column=col, family=o.family, measure="level", better_if=o.better_if)
             try:
