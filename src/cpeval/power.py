@@ -55,6 +55,8 @@ class PowerResult:
     simulations: int
     sources: dict[str, str]
     required: int | None = None  # people (or clusters) needed for the stated effect at the target power
+    simulated_bias: float | None = None  # mean estimate minus the stated effect, over the simulated trials
+    simulated_coverage: float | None = None  # share of simulated intervals containing the stated effect
 
     def to_dict(self) -> dict[str, Any]:
         from cpeval.results import jsonable
@@ -76,6 +78,9 @@ class PowerResult:
             lines.append(f"  simulated power at that MDE: {sim_mde:.1%} ({self.simulations} trials)")
         if self.effect is not None:
             sim = f"; simulated {self.power_simulated:.1%}" if self.power_simulated is not None else ""
+            if self.simulated_coverage is not None:
+                sim += (f" (bias {self.simulated_bias:+.3g}, {self.level:.0%} interval coverage "
+                        f"{self.simulated_coverage:.1%})")
             lines.append(f"  power for an effect of {self.effect:.4g}: analytic {self.power_analytic:.1%}{sim}")
             if self.required is not None:
                 what = "clusters (same mean size)" if self.n_clusters else "people"
@@ -224,24 +229,26 @@ def _one(design: RctDesign, tf: Any, outcome: Any, effect: float | None, sims: i
         required = required_size(abs(effect), resid_sd * math.sqrt(deff / (p * (1 - p))) * (
             math.sqrt(J / n) if J else 1.0), extra_df, level, spec.power)
     m_de = mde(se, df, level, spec.power)
-    sim_eff = sim_mde = None
+    sim_eff = sim_mde = bias = coverage = None
     if sims:
         rng = np.random.default_rng(design.inference.seed)
-        sim_mde = _simulate(design, tf, resid_sd, rho, m_de, sims, rng)
+        sim_mde = _simulate(design, tf, resid_sd, rho, m_de, sims, rng)[0]
         if effect is not None:
-            sim_eff = _simulate(design, tf, resid_sd, rho, effect, sims, rng)
+            sim_eff, bias, coverage = _simulate(design, tf, resid_sd, rho, effect, sims, rng)
     return PowerResult(
         outcome=outcome.name, n=n, n_clusters=J, n_blocks=B, share_treated=p, sd=sd, icc=rho, r2=r2,
         design_effect=deff, level=level, target_power=spec.power, df=df, std_error=se, mde=m_de,
         required=required, effect=effect,
         power_analytic=analytic_power(effect, se, df, level) if effect is not None else None,
         power_simulated=sim_eff, power_simulated_at_mde=sim_mde, simulations=sims, sources=sources,
+        simulated_bias=bias, simulated_coverage=coverage,
     )
 
 
 def _simulate(design: RctDesign, tf: Any, resid_sd: float, rho: float, effect: float, sims: int,
-              rng: np.random.Generator) -> float:
-    """Share of simulated trials (the declared design, re-randomised) whose interval excludes zero."""
+              rng: np.random.Generator) -> tuple[float, float, float]:
+    """Over simulated trials (the declared design, re-randomised): the share whose interval excludes zero,
+    the bias of the estimate and the coverage of the interval for the true ``effect``."""
     from cpeval.estimation.rct.core import Trial, estimate_itt
     from cpeval.estimation.rct.randomization import draws, scheme
     from cpeval.results import critical_value
@@ -258,12 +265,16 @@ def _simulate(design: RctDesign, tf: Any, resid_sd: float, rho: float, effect: f
     inv = np.empty(n_units, dtype=np.int64)
     inv[sch.order] = np.arange(n_units)
     Z = np.concatenate(list(draws(sch, sims, rng)))[:, inv]  # back to unit order
-    hits = 0
+    hits = covered = 0
+    total = 0.0
     for s in range(sims):
         z = Z[s][unit].astype(float)
         u = rng.normal(scale=resid_sd * math.sqrt(rho), size=n_units)[unit] if tf.cluster is not None else 0.0
         y = u + rng.normal(scale=resid_sd * math.sqrt(1 - rho), size=n) + effect * z
         trial = Trial(y, z, tf.block, tf.cluster, np.empty((n, 0)))
         e = estimate_itt(trial, "difference_in_means", design.estimator.blocked)
-        hits += abs(e.estimate) > critical_value(design.inference.level, e.df) * e.std_error
-    return hits / sims
+        half = critical_value(design.inference.level, e.df) * e.std_error
+        hits += abs(e.estimate) > half
+        covered += abs(e.estimate - effect) <= half
+        total += e.estimate
+    return hits / sims, total / sims - effect, covered / sims

@@ -46,6 +46,7 @@ def test_simulated_power_agrees_with_analytic(cluster):
     f = simulate_rct(n_clusters=40, cluster_size=10, n_blocks=2, cluster_randomised=cluster, seed=1)
     (r,) = power_analysis(_design(cluster), f, effect=0.3)
     assert r.power_simulated == pytest.approx(r.power_analytic, abs=0.08)
+    assert abs(r.simulated_bias) < 0.05 and 0.90 <= r.simulated_coverage <= 0.99
     assert r.power_simulated_at_mde == pytest.approx(0.8, abs=0.08)
     if cluster:
         assert r.design_effect == pytest.approx(1 + 9 * 0.1)
