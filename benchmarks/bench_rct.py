@@ -7,6 +7,9 @@ block dummies, the fixed-effects estimator) per draw; it is timed on a subset of
 two use different random draws, so their p-values agree only up to Monte Carlo error (printed).
 
     .venv/bin/python benchmarks/bench_rct.py [--draws 10000] [--n 10000] [--blocks 20] [--loop-draws 200]
+
+Measured on the project machine (2 shared cores, OpenBLAS 1 thread, 2026-11-29): cpeval 0.46-0.48 s CPU,
+59 MB peak; the per-draw statsmodels loop about 116 s CPU for 10,000 draws (scaled from 200): about 240x.
 """
 
 from __future__ import annotations
