@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import pytest
 
 import cpeval
 from cpeval.datasets.city import simulate_city
 from cpeval.errors import CpevalWarning
+from cpeval.outcomes import weighted_mean_se
 
 CHI = {"shoplifting": "shoplifting", "bicycle_theft": "bicycle_theft", "theft_from_person": "theft_from_person",
        "robbery_personal": "robbery"}
@@ -61,6 +63,13 @@ def test_rct_on_respondent_rows(city):
     naive = unsafe[resp.programme == 1].mean() - unsafe[resp.programme == 0].mean()
     assert effect.estimate == pytest.approx(naive)
     assert effect.family == "fear" and effect.n_clusters == 40
+    # the survey table's SEs are clustered by the trial's clusters, as a direct computation gives
+    table = effect.diagnostics["outcome"]["survey"]["by_wave"]
+    treated = next(r for r in table if r["group"] == "treated")
+    rows = resp.programme == 1
+    direct = weighted_mean_se(unsafe[rows].to_numpy(float), np.ones(int(rows.sum())), resp.area[rows].to_numpy())
+    assert (treated["estimate"], treated["std_error"]) == pytest.approx((direct.estimate, direct.std_error))
+    assert treated["clusters"] == direct.n_clusters == 23
 
 
 def test_synthetic_control_on_area_aggregates(city, tmp_path):

@@ -212,7 +212,7 @@ def _survey_summary(panel: Panel, o: OutcomeSpec) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if all(c in frame.columns for c in (wy, ws, n)):
         rows = frame.loc[frame[ws] > 0]
-        groups = [TREATED] if panel.time is None else [panel.time]
+        cluster = _cluster_column(panel)
         arm = _arm(rows, panel)
         table = []
         keys = rows[panel.time].to_numpy() if panel.time is not None else np.full(len(rows), "all", dtype=object)
@@ -221,17 +221,19 @@ def _survey_summary(panel: Panel, o: OutcomeSpec) -> dict[str, Any]:
                 m = (keys == wave) & (arm == a)
                 if not m.any():
                     continue
-                wm = ratio_from_totals(rows.loc[m, wy].to_numpy(), rows.loc[m, ws].to_numpy())
+                totals = rows.loc[m].groupby(cluster, sort=False)[[wy, ws]].sum()  # one row per cluster
+                wm = ratio_from_totals(totals[wy].to_numpy(), totals[ws].to_numpy())
                 table.append({
                     "wave": wave.item() if hasattr(wave, "item") else wave,
                     "group": "treated" if a == 1 else "comparison",
                     "estimate": wm.estimate, "std_error": wm.std_error,
-                    "areas": wm.n_clusters, "respondents": int(rows.loc[m, n].sum()),
+                    "clusters": wm.n_clusters, "respondents": int(rows.loc[m, n].sum()),
                 })
         out["by_wave"] = table
         out["respondents"] = int(frame[n].sum())
-        out["note"] = ("weighted means with linearisation SEs clustered by area (areas are the sampling "
-                       "clusters); group = ever-treated areas vs the rest") if groups else ""
+        out["cluster"] = cluster
+        out["note"] = (f"weighted means with linearisation SEs clustered by {cluster!r} (the sampling clusters); "
+                       "group = ever-treated units vs the rest")
     if (o.fear is not None and o.fear.items is not None) or o.victimisation is not None:
         from cpeval.outcomes.derive import respondent_values
 
@@ -247,6 +249,16 @@ def _survey_summary(panel: Panel, o: OutcomeSpec) -> dict[str, Any]:
         if "times" in rv:
             out["victimisation"] = repeat_victimisation(rv["times"], rv["w"])
     return out
+
+
+def _cluster_column(panel: Panel) -> str:
+    """The design's cluster (estimator.cluster, treatment.cluster) if declared, else the unit (area)."""
+    design = panel.design
+    for owner in (getattr(design, "estimator", None), getattr(design, "treatment", None)):
+        col = getattr(owner, "cluster", None)
+        if isinstance(col, str) and col in panel.frame.columns:
+            return col
+    return panel.unit
 
 
 def _arm(rows: pd.DataFrame, panel: Panel) -> np.ndarray:

@@ -130,10 +130,10 @@ def _survey_section(e: Effect, info: dict[str, Any]) -> list[str]:
     if d.get("aggregation"):
         out += [f"{d['aggregation'][0].upper()}{d['aggregation'][1:]}.", ""]
     if s.get("by_wave"):
-        out += ["| wave | group | weighted mean | SE (clustered by area) | areas | respondents |",
-                "|---|---|---|---|---|---|"]
+        out += [f"| wave | group | weighted mean | SE (clustered by {s.get('cluster', 'area')}) | clusters | "
+                "respondents |", "|---|---|---|---|---|---|"]
         out += [
-            f"| {r['wave']} | {r['group']} | {_n(r['estimate'])} | {_n(r['std_error'])} | {r['areas']} "
+            f"| {r['wave']} | {r['group']} | {_n(r['estimate'])} | {_n(r['std_error'])} | {r['clusters']} "
             f"| {r['respondents']} |"
             for r in s["by_wave"]
         ]
