@@ -42,28 +42,36 @@ def outcome_spec(panel: Panel, name: str) -> OutcomeSpec:
 
 
 def event_coefficients(panel: Panel, effect: Effect, *, need_unbinned: bool = False) -> EventCoefficients:
-    """The outcome's event study: reused from ``effect`` when it is one, otherwise fitted (method
-    ``event_study`` with the design's window). With ``need_unbinned`` binned end points are refitted as
-    separate, unreported coefficients, so that every coefficient is a single event time."""
+    """The outcome's event study: reused from ``effect`` when it is one, otherwise fitted with the design's
+    window (a Poisson event study on the log-rate scale for Poisson effects, else method ``event_study``).
+    With ``need_unbinned`` binned end points are refitted as separate, unreported coefficients, so that every
+    coefficient is a single event time."""
     d = effect.diagnostics
     reuse = effect.method in EVENT_METHODS and "event_vcov" in d
     if reuse and need_unbinned and d.get("bin_endpoints"):
         reuse = False
     if not reuse:
-        from cpeval.estimation.did.event_study import EventStudy
-
-        design = panel.design
-        est = design.estimator.model_copy(update={"method": "event_study"})  # type: ignore[attr-defined]
-        if need_unbinned:
-            est = est.model_copy(update={"bin_endpoints": False})
-        es_design = design.model_copy(update={"estimator": est})
         import warnings
 
         from cpeval.errors import CpevalWarning
+        from cpeval.estimation.did.event_study import EventStudy
+        from cpeval.estimation.did.poisson import PoissonDid
 
+        design = panel.design
+        poisson = effect.method == "poisson"  # counts: an event study on the log-rate scale
+        est = design.estimator  # type: ignore[attr-defined]
+        if not poisson:
+            est = est.model_copy(update={"method": "event_study"})
+        if need_unbinned:
+            est = est.model_copy(update={"bin_endpoints": False})
+        es_design = design.model_copy(update={"estimator": est})
+        spec = outcome_spec(panel, effect.outcome)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CpevalWarning)  # the check reports what matters in its own words
-            effect = EventStudy(es_design).fit(panel, outcome_spec(panel, effect.outcome))
+            if poisson:
+                effect = PoissonDid(es_design).event_study(panel, spec)
+            else:
+                effect = EventStudy(es_design).fit(panel, spec)
         d = effect.diagnostics
     return EventCoefficients(
         keys=np.asarray(d["event_times"], dtype=int),

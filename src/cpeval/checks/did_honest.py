@@ -239,6 +239,9 @@ def honest_did(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
             status = "info"
             msg = (f"{what} ({theta:.4g}) is not significant even under exact parallel trends, so there is no "
                    "conclusion to break; the table shows how wide the robust intervals become")
+            if bdm:
+                msg += (f" (a linear extrapolation of the pre-treatment trend would make it significant, but only "
+                        f"while the slope of the trend gap changes by less than {bdm:.3g} per period)")
         elif bd is None:
             status = "pass"
             msg = (f"{what} ({theta:.4g}) stays significant for every Mbar up to {max(10.0, 2 * max(spec.mbar)):g}: "

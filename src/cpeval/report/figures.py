@@ -56,3 +56,7 @@ FIGURES.append(_rct_figures)
 from cpeval.report.did_cs import render_figures as _did_cs_figures  # noqa: E402
 
 FIGURES.append(_did_cs_figures)
+
+from cpeval.report.did_event import render_figures as _did_event_figures  # noqa: E402
+
+FIGURES.append(_did_event_figures)

@@ -105,3 +105,7 @@ SECTIONS.append(_rct_section)
 from cpeval.report.did_cs import render_section as _did_cs_section  # noqa: E402
 
 SECTIONS.append(_did_cs_section)
+
+from cpeval.report.did_event import render_section as _did_event_section  # noqa: E402
+
+SECTIONS.append(_did_event_section)

@@ -127,6 +127,7 @@ def event_effect(
     headline_weights: np.ndarray | None = None,
     diagnostics: dict[str, Any] | None = None,
     notes: list[str] | None = None,
+    variance_type: str | None = None,
 ) -> Effect:
     """The Effect of an event study from its event-time coefficients ``beta`` (ordered as ``keys``).
 
@@ -193,7 +194,7 @@ def event_effect(
     return make_effect(
         outcome, method=method, estimand="att", estimate=est, std_error=est_se, level=level, df=df,
         n_obs=n_obs, n_units=n_units, n_clusters=n_clusters,
-        variance_type=f"cluster-robust by {cluster!r} (CR1: G/(G-1), (N-1)/(N-K)); t with G-1 df",
+        variance_type=variance_type or f"cluster-robust by {cluster!r} (CR1: G/(G-1), (N-1)/(N-K)); t with G-1 df",
         path=tuple(rows), diagnostics=diag, warnings=notes,
     )
 

@@ -141,11 +141,10 @@ class PoissonDid:
     def __init__(self, design: DidDesign):
         self.design = design
 
-    def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
+    def _rows(self, panel: Panel, outcome: OutcomeSpec) -> tuple[pd.DataFrame, str | None]:
+        """The outcome's rows after the checks every Poisson fit needs; and the exposure column."""
         design = self.design
         est = design.estimator
-        assert panel.time is not None
-        unit, time = panel.unit, panel.time
         if not est.panel:
             raise EstimationError(
                 "the poisson method needs panel data (the same units every period); estimator.panel: false "
@@ -168,6 +167,49 @@ class PoissonDid:
                 "estimator.covariates are not supported by the poisson method yet; remove them or use "
                 "event_study / callaway_santanna"
             )
+        return frame, pop_col
+
+    def _fit(self, frame: pd.DataFrame, panel: Panel, y: str, x: np.ndarray, pop_col: str | None) -> dict[str, Any]:
+        assert panel.time is not None
+        fe_codes = [np.unique(frame[c].to_numpy(), return_inverse=True)[1] for c in (panel.unit, panel.time)]
+        offset = np.log(frame[pop_col].to_numpy(dtype=float)) if pop_col else None
+        weights = frame[self.design.data.weights].to_numpy(dtype=float) if self.design.data.weights else None
+        return fit_fe_poisson(frame[y].to_numpy(dtype=float), x, fe_codes, offset=offset, weights=weights,
+                              clusters=frame[self.design.cluster_column].to_numpy())
+
+    def event_study(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
+        """Leads and lags of first treatment on the log-rate scale (reference event time -1), with the same
+        window, binning and joint pre-trend test as the linear event study."""
+        from cpeval.estimation.did.event_study import event_effect, event_times, last_cohort_as_control
+
+        assert panel.time is not None
+        frame, pop_col = self._rows(panel, outcome)
+        frame, note = last_cohort_as_control(frame, panel, outcome)
+        frame, notes = _drop_all_zero(frame, outcome.column, panel.unit, panel.time)
+        notes = [note, *notes] if note else notes
+        et = event_times(panel, frame, self.design)
+        values = et.binned
+        keys = sorted(int(k) for k in np.unique(values[~np.isnan(values)]) if k != et.ref)
+        x = (values[:, None] == np.asarray(keys)[None, :]).astype(float)
+        fit = self._fit(frame, panel, outcome.column, x, pop_col)
+        shown = [k for k in keys if et.lo <= k <= et.hi]
+        idx = [keys.index(k) for k in shown]
+        vals, counts = np.unique(values[~np.isnan(values)], return_counts=True)
+        return event_effect(
+            method=self.method, design=self.design, outcome=outcome, et=et, keys=shown, beta=fit["beta"][idx],
+            vcov=fit["vcov"][np.ix_(idx, idx)], n_by_key={int(k): int(c) for k, c in zip(vals, counts, strict=True)},
+            n_obs=len(frame), n_units=int(frame[panel.unit].nunique()), n_clusters=fit["n_clusters"],
+            cluster=self.design.cluster_column, diagnostics={"scale": "log rate ratio", "exposure": pop_col},
+            notes=notes, variance_type=f"cluster-robust sandwich by {self.design.cluster_column!r} (G/(G-1)); "
+            "t with G-1 df; log rate ratios",
+        )
+
+    def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
+        design = self.design
+        est = design.estimator
+        assert panel.time is not None
+        unit, time = panel.unit, panel.time
+        frame, pop_col = self._rows(panel, outcome)
         frame, notes = _drop_all_zero(frame, outcome.column, unit, time)
         cohorts = frame.groupby(unit)[COHORT].first().dropna()
         form = est.poisson_form
@@ -192,11 +234,8 @@ class PoissonDid:
                     f"outcome {outcome.name!r}: {int(empty.sum())} treated cohort x period cells have only zero "
                     "counts, so their rate ratio is not identified; use estimator.poisson_form: twfe"
                 )
-        fe_codes = [np.unique(frame[c].to_numpy(), return_inverse=True)[1] for c in (unit, time)]
-        offset = np.log(frame[pop_col].to_numpy(dtype=float)) if pop_col else None
-        weights = frame[design.data.weights].to_numpy(dtype=float) if design.data.weights else None
         cluster = design.cluster_column
-        fit = fit_fe_poisson(y, x, fe_codes, offset=offset, weights=weights, clusters=frame[cluster].to_numpy())
+        fit = self._fit(frame, panel, outcome.column, x, pop_col)
         beta, vcov, mu = fit["beta"], fit["vcov"], fit["mu"]
         n_clusters = fit["n_clusters"]
         df = n_clusters - 1

@@ -1,0 +1,200 @@
+"""Report section and figures for event studies (event_study, sun_abraham), Poisson rate ratios, and the
+Goodman-Bacon and honest-DiD checks.
+
+Reads only the EvaluationResult: effects' ``path`` rows (``event_time``, ``estimate``, ``ci_lower``,
+``ci_upper``, ``kind``) and ``diagnostics``, and the ``bacon`` / ``honest_did`` / ``pre_trends`` checks'
+``table`` and ``values``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cpeval.results import CheckResult, Effect, EvaluationResult
+
+EVENT_METHODS = ("event_study", "sun_abraham")
+TITLES = {"event_study": "event study (leads and lags)", "sun_abraham": "Sun & Abraham interaction-weighted"}
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name)
+
+
+def _f(x: Any, digits: int = 4) -> str:
+    return "n/a" if x is None else f"{x:.{digits}g}"
+
+
+def _checks(result: EvaluationResult, name: str) -> list[CheckResult]:
+    return [c for c in result.checks if c.name == name and c.outcome]
+
+
+def _event_effects(result: EvaluationResult) -> list[Effect]:
+    return [e for e in result.effects if e.method in EVENT_METHODS and e.path]
+
+
+def _event_lines(e: Effect) -> list[str]:
+    d = e.diagnostics
+    level = f"{e.level:.0%}"
+    lines = [
+        f"### {e.outcome}: {TITLES[e.method]}",
+        "",
+        f"Reference period: event time {d['reference_period']}; window {d['window'][0]}..{d['window'][1]}"
+        + (" with binned end points" if d.get("bin_endpoints") else "") + f". Headline: {d['headline']}.",
+        "",
+        f"| event time | estimate | SE | {level} CI | obs |",
+        "|---|---|---|---|---|",
+    ]
+    for r in e.path:
+        tag = " (reference)" if r["kind"] == "reference" else (" (binned)" if r.get("binned") else "")
+        lines.append(f"| {r['event_time']}{tag} | {_f(r['estimate'])} | {_f(r['std_error'])} | "
+                     f"[{_f(r['ci_lower'])}, {_f(r['ci_upper'])}] | {r.get('n_obs', '')} |")
+    pre = d.get("pretrend_test") or {}
+    if pre.get("df"):
+        lines += ["", f"Joint test that the {pre['df']} leads are zero: Wald F({pre['df']}, {pre['df2']}) = "
+                  f"{pre['f_statistic']:.3g}, p = {pre['p_value']:.3g}."]
+    lines += ["", f"![Event study: {e.outcome}](figures/event_study_{_slug(e.outcome)}.png)", ""]
+    return lines
+
+
+def _poisson_lines(result: EvaluationResult) -> list[str]:
+    effects = [e for e in result.effects if e.method == "poisson"]
+    if not effects:
+        return []
+    lines = ["## Count outcomes: Poisson rate ratios", "",
+             "| outcome | form | exposure | rate ratio | CI | % change | change in expected count per unit-period |",
+             "|---|---|---|---|---|---|---|"]
+    for e in effects:
+        d = e.diagnostics
+        rr = d["rate_ratio_ci"]
+        lines.append(f"| {e.outcome} | {d['form']} | {d['exposure'] or 'none'} | {d['rate_ratio']:.4f} | "
+                     f"[{rr[0]:.4f}, {rr[1]:.4f}] | {d['percent_change']:+.1f}% | {_f(d['level_att'])} |")
+    lines += ["", "The rate ratio is exp(estimate): the treated areas' expected count relative to what it would have "
+              "been without the programme. The 'extended' form (Wooldridge 2023) estimates one ratio per adoption "
+              "cohort and period and averages them; no unit or period is dropped for having zero counts unless all "
+              "its counts are zero.", ""]
+    for e in effects:
+        if e.path:
+            lines += [f"![Rate ratios by event time: {e.outcome}](figures/event_study_{_slug(e.outcome)}.png)", ""]
+    return lines
+
+
+def _bacon_lines(result: EvaluationResult) -> list[str]:
+    checks = _checks(result, "bacon")
+    if not checks:
+        return []
+    lines = ["## Goodman-Bacon decomposition of two-way fixed effects", ""]
+    for c in checks:
+        v = c.values
+        lines += [f"### {c.outcome}", "", f"TWFE {v['twfe']:.4g}; the weights sum to {v['weight_total']:.6f} and the "
+                  f"weighted 2x2 estimates to {v['weighted_sum']:.4g}.", "",
+                  "| comparison | total weight | weighted average 2x2 |", "|---|---|---|"]
+        for t, s in v["by_type"].items():
+            lines.append(f"| {t} | {s['weight']:.3f} | {_f(s['estimate'])} |")
+        lines += ["", f"![Bacon decomposition: {c.outcome}](figures/bacon_{_slug(c.outcome)}.png)", ""]
+    return lines
+
+
+def _honest_lines(result: EvaluationResult) -> list[str]:
+    checks = [c for c in _checks(result, "honest_did") if c.table]
+    if not checks:
+        return []
+    lines = ["## Sensitivity to violations of parallel trends (Rambachan & Roth)", ""]
+    for c in checks:
+        v = c.values
+        lines += [f"### {c.outcome}", "", c.message + ".", "",
+                  f"Breakdown values: relative magnitudes Mbar = {_f(v.get('breakdown_mbar'), 3)}; smoothness "
+                  f"M = {_f(v.get('breakdown_m'), 3)}. Interval methods: "
+                  f"{v['interval_method']['relative_magnitudes']} (relative magnitudes); "
+                  f"{v['interval_method']['smoothness']} (smoothness).", "",
+                  "| restriction | bound | robust CI | contains 0 |", "|---|---|---|---|"]
+        for r in c.table:
+            lines.append(f"| {r['restriction'].replace('_', ' ')} | {r['bound']:.3g} | "
+                         f"[{_f(r['ci_lower'])}, {_f(r['ci_upper'])}] | {'yes' if r['includes_zero'] else 'no'} |")
+        lines += ["", f"![Honest DiD: {c.outcome}](figures/honest_did_{_slug(c.outcome)}.png)", ""]
+    return lines
+
+
+def render_section(result: EvaluationResult) -> str:
+    lines: list[str] = []
+    events = _event_effects(result)
+    if events:
+        lines += ["## Event study", ""]
+        for e in events:
+            lines += _event_lines(e)
+    lines += _poisson_lines(result) + _bacon_lines(result) + _honest_lines(result)
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _event_plot(e: Effect) -> bytes:
+    from cpeval.report.figures import new_figure, png_bytes
+
+    rows = [r for r in e.path if "event_time" in r]
+    x = [r["event_time"] for r in rows]
+    y = [r["estimate"] for r in rows]
+    fig = new_figure(7.0, 3.8)
+    ax = fig.add_subplot()
+    ax.axhline(0, color="0.5", lw=0.8)
+    ref = e.diagnostics.get("reference_period")
+    if ref is not None:
+        ax.axvline(ref + 0.5, color="0.7", lw=0.8, ls="--")
+    colors = ["#1f77b4" if r["kind"] in ("lead", "reference") else "#d62728" for r in rows]
+    ax.vlines(x, [r["ci_lower"] for r in rows], [r["ci_upper"] for r in rows], colors=colors, lw=1.4)
+    ax.scatter(x, y, c=colors, zorder=3, s=22)
+    ylabel = "log rate ratio" if e.method == "poisson" else f"effect on {e.outcome}"
+    ax.set(xlabel="periods since first treatment", ylabel=ylabel,
+           title=f"{e.outcome}: {e.method.replace('_', ' ')} ({e.level:.0%} intervals)")
+    return png_bytes(fig)
+
+
+def _bacon_plot(c: CheckResult) -> bytes:
+    from cpeval.report.figures import new_figure, png_bytes
+
+    fig = new_figure(6.5, 4.0)
+    ax = fig.add_subplot()
+    for (t, marker) in zip(c.values["by_type"], ("o", "s", "^"), strict=False):
+        pts = [r for r in c.table if r["type"] == t]
+        ax.scatter([r["weight"] for r in pts], [r["estimate"] for r in pts], marker=marker, label=t, s=28)
+    ax.axhline(c.values["twfe"], color="#d62728", lw=1, label=f"TWFE = {c.values['twfe']:.4g}")
+    ax.set(xlabel="weight", ylabel="2x2 DiD estimate", title=f"{c.outcome}: Goodman-Bacon decomposition")
+    ax.legend(fontsize=7)
+    return png_bytes(fig)
+
+
+def _honest_plot(c: CheckResult) -> bytes:
+    from cpeval.report.figures import new_figure, png_bytes
+
+    kinds = [k for k in ("relative_magnitudes", "smoothness") if any(r["restriction"] == k for r in c.table)]
+    fig = new_figure(3.6 * len(kinds), 3.6)
+    axes = fig.subplots(1, len(kinds), squeeze=False)[0]
+    for ax, kind in zip(axes, kinds, strict=True):
+        rows = [r for r in c.table if r["restriction"] == kind]
+        xs = [r["bound"] for r in rows]
+        ax.vlines(xs, [r["ci_lower"] for r in rows], [r["ci_upper"] for r in rows], color="#1f77b4", lw=3)
+        ax.axhline(0, color="0.5", lw=0.8)
+        bd = c.values.get("breakdown_mbar" if kind == "relative_magnitudes" else "breakdown_m")
+        if bd:
+            ax.axvline(bd, color="#d62728", ls="--", lw=1, label=f"breakdown {bd:.3g}")
+            ax.legend(fontsize=7)
+        ax.set(xlabel="Mbar" if kind == "relative_magnitudes" else "M", ylabel="robust interval",
+               title=kind.replace("_", " "))
+    fig.suptitle(f"{c.outcome}: honest DiD", fontsize=10)
+    return png_bytes(fig)
+
+
+def render_figures(result: EvaluationResult) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for e in result.effects:
+        if (e.method in EVENT_METHODS or e.method == "poisson") and e.path:
+            files[f"event_study_{_slug(e.outcome)}.png"] = _event_plot(e)
+    for c in _checks(result, "bacon"):
+        if c.table:
+            files[f"bacon_{_slug(c.outcome or '')}.png"] = _bacon_plot(c)
+    for c in _checks(result, "honest_did"):
+        if c.table:
+            files[f"honest_did_{_slug(c.outcome or '')}.png"] = _honest_plot(c)
+    return files
