@@ -129,7 +129,7 @@ def _lab(value: float, data: CsData) -> Any:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def pretest(cells: agg.Cells, sums: np.ndarray, n: int) -> dict[str, Any]:
+def pretest(cells: agg.Cells, sums: np.ndarray, se: np.ndarray, n: int) -> dict[str, Any]:
     """Wald test that every pre-treatment ATT(g,t) is zero (R did's pre-test), from the analytic variance.
 
     Cohorts of fewer than ``SMALL_COHORT`` units are left out: with so few treated units the influence
@@ -138,7 +138,6 @@ def pretest(cells: agg.Cells, sums: np.ndarray, n: int) -> dict[str, Any]:
     """
     from scipy import stats
 
-    se = agg.analytic_se(sums, n)
     singles = [g for g in cells.glist if np.sum(cells.unit_group == g) < SMALL_COHORT]
     pre = np.flatnonzero(
         (cells.group > cells.time) & np.isfinite(se) & np.isfinite(cells.att) & ~np.isin(cells.group, singles)
@@ -197,31 +196,25 @@ class CallawaySantAnna:
             "group": agg.group(cells),
             "calendar": agg.calendar(cells),
         }
-        # one stacked influence matrix: cells | per-element aggregates | overall aggregates
+        # influence-function blocks: cells, the per-element aggregates, and the four overall aggregates;
+        # summed within clusters (no copy without clustering) and never stacked, to keep memory at O(n K)
         blocks = [("att_gt", cells.inf)] + [(name, a.inf) for name, a in aggs.items() if name != "simple"]
-        overall = np.column_stack([a.overall_inf for a in aggs.values()])
-        stacked = np.hstack([b for _, b in blocks] + [overall])
-        sums = agg.cluster_sums(stacked, data.cluster)
-        se_an = agg.analytic_se(sums, data.n)
+        blocks.append(("overall", np.column_stack([a.overall_inf for a in aggs.values()])))
+        sums = {name: agg.cluster_sums(b, data.cluster) for name, b in blocks}
+        se_an = {name: agg.analytic_se(sm, data.n) for name, sm in sums.items()}
         boot = design.inference.bootstrap
         crit_uniform: dict[str, float] = {}
         se = se_an
         if boot > 0:
             rng = np.random.default_rng(design.inference.seed)
-            draws = agg.multiplier_bootstrap(sums, data.n, boot, rng, est.bootstrap_weights)
-            se = agg.bootstrap_se(draws)
-            start = 0
-            for name, b in blocks:
-                cols = slice(start, start + b.shape[1])
-                crit_uniform[name] = agg.uniform_critical_value(draws[:, cols], se[cols], level)
-                start += b.shape[1]
-        pieces: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        start = 0
-        for name, b in blocks:
-            pieces[name] = (se[start : start + b.shape[1]], se_an[start : start + b.shape[1]])
-            start += b.shape[1]
-        overall_se = dict(zip(aggs, se[start:], strict=True))
-        overall_se_an = dict(zip(aggs, se_an[start:], strict=True))
+            draws = agg.multiplier_bootstrap(list(sums.values()), data.n, boot, rng, est.bootstrap_weights)
+            se = {name: agg.bootstrap_se(d) for name, d in zip(sums, draws, strict=True)}
+            for name, d in zip(sums, draws, strict=True):
+                if name != "overall":
+                    crit_uniform[name] = agg.uniform_critical_value(d, se[name], level)
+        pieces = {name: (se[name], se_an[name]) for name in sums}
+        overall_se = dict(zip(aggs, se["overall"], strict=True))
+        overall_se_an = dict(zip(aggs, se_an["overall"], strict=True))
 
         def interval(e: float, s: float, crit: float | None) -> dict[str, Any]:
             ok = math.isfinite(s) and math.isfinite(e) and s > 0
@@ -273,7 +266,7 @@ class CallawaySantAnna:
                 f"outcome {outcome.name!r}: the {est.aggregation} aggregation is not identified "
                 f"(estimate {head.overall}, SE {head_se})"
             )
-        pre = pretest(cells, sums[:, : cells.inf.shape[1]], data.n)
+        pre = pretest(cells, sums["att_gt"], se_an["att_gt"], data.n)
         notes = list(data.notes) + problems
         small = {str(_lab(g, data)): int(np.sum(data.unit_group == g)) for g in cells.glist}
         small = {g: m for g, m in small.items() if m < SMALL_COHORT}

@@ -178,16 +178,18 @@ def cluster_sums(inf: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
 
 def analytic_se(sums: np.ndarray, n: int) -> np.ndarray:
     """sqrt(sum_c S_c^2) / n: the influence-function (cluster-robust) standard error."""
-    se = np.sqrt(np.sum(sums**2, axis=0)) / n
+    se = np.sqrt(np.einsum("ij,ij->j", sums, sums)) / n
     return np.where(se <= np.sqrt(np.finfo(float).eps) * 10, np.nan, se)
 
 
 def multiplier_bootstrap(
-    sums: np.ndarray, n: int, reps: int, rng: np.random.Generator, kind: str = "rademacher", chunk: int = 200
-) -> np.ndarray:
-    """Draws of estimate* - estimate, shape (reps, K): (1/n) sum_c V_c S_c with V_c iid multipliers."""
-    n_c, k = sums.shape
-    out = np.empty((reps, k))
+    blocks: list[np.ndarray], n: int, reps: int, rng: np.random.Generator, kind: str = "rademacher",
+    chunk: int = 200,
+) -> list[np.ndarray]:
+    """Draws of estimate* - estimate, one (reps, K_b) array per block of cluster-summed influence functions:
+    (1/n) sum_c V_c S_c, with the same iid multipliers V_c for every block (so draws are joint)."""
+    n_c = blocks[0].shape[0]
+    out = [np.empty((reps, b.shape[1])) for b in blocks]
     if kind == "mammen":
         s5 = np.sqrt(5.0)
         values = np.array([(1 - s5) / 2, (1 + s5) / 2])
@@ -198,7 +200,8 @@ def multiplier_bootstrap(
             v = np.where(rng.random((b, n_c)) < p_first, values[0], values[1])
         else:
             v = rng.integers(0, 2, size=(b, n_c)) * 2.0 - 1.0
-        out[start : start + b] = v @ sums / n
+        for o, sums in zip(out, blocks, strict=True):
+            o[start : start + b] = v @ sums / n
     return out
 
 
