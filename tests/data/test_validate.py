@@ -239,8 +239,9 @@ def test_rct_arms_and_cluster_consistency():
     from cpeval.data.validate import _Collector, _rct
     from cpeval.designs.rct import RctTreatment
 
-    class _D:  # only the treatment block is read
+    class _D:  # only the treatment and attrition blocks are read
         treatment = RctTreatment(assignment="z", cluster="segment")
+        attrition = None
 
     df = pd.DataFrame({"z": [1, 0, 1, 1], "segment": [1, 1, 2, 2], "y": [1.0, 2.0, 3.0, 4.0]})
     c = _Collector()
