@@ -107,3 +107,25 @@ def test_exact_enumeration_in_a_small_blocked_trial():
     obs = e.estimate
     exact = np.mean(np.abs(stats) >= abs(obs) - 1e-12)
     assert e.diagnostics["ri_p_value"] == pytest.approx(exact, abs=1e-12)
+
+
+def test_general_path_many_blocks_with_missing_outcomes():
+    rng = np.random.default_rng(12)
+    J = 300  # 300 blocks of 4 -> sparse accumulation (2 * K * B > DENSE_COLUMNS)
+    block = np.repeat(np.arange(J), 4)
+    z = np.tile([1.0, 1.0, 0.0, 0.0], J)
+    y = rng.normal(size=4 * J)
+    y[rng.random(4 * J) < 0.1] = np.nan
+    observed, null = statistics(y[:, None], z, block, None, "weighted", 300, rng)
+    num = den = 0.0
+    for b in range(J):
+        ix = block == b
+        yt, yc = y[ix & (z == 1)], y[ix & (z == 0)]
+        yt, yc = yt[~np.isnan(yt)], yc[~np.isnan(yc)]
+        if len(yt) and len(yc):
+            w = len(yt) + len(yc)
+            num += w * (yt.mean() - yc.mean())
+            den += w
+    assert observed[0] == pytest.approx(num / den)
+    assert null.shape == (300, 1) and np.all(np.isfinite(null))
+    assert abs(null.mean()) < 3 * null.std() / np.sqrt(300)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 CHUNK_CELLS = 10_000_000  # draws x units per chunk (about 40 MB of keys)
+DENSE_COLUMNS = 128  # block-by-outcome sums up to this many are accumulated densely, beyond it sparsely
 
 
 @dataclass(frozen=True)
@@ -188,18 +189,26 @@ def statistics(
         observed = sch.z.astype(float) @ A - const
         null = np.concatenate([_product(zz, A, const, observed) for zz in chunks])
         return observed, null
-    # general path: per unit and block, sums of y and counts of observed people for every outcome
-    onehot = np.zeros((n_units, B))
-    onehot[np.arange(n_units), blk_unit] = 1.0
+    # general path: per unit and block, sums of y and counts of observed people for every outcome. Each
+    # unit belongs to one block, so the (units x 2KB) weight matrix is sparse: column k*B + b holds the
+    # outcome-k sums of block b's units (and K*B + k*B + b their counts).
+    from scipy import sparse
+
     S_unit = np.stack([np.bincount(unit, weights=Y0[:, k], minlength=n_units) for k in range(K)], axis=1)
     C_unit = np.stack([np.bincount(unit, weights=obs[:, k], minlength=n_units) for k in range(K)], axis=1)
-    A = np.concatenate([(S_unit[:, :, None] * onehot[:, None, :]).reshape(n_units, -1),
-                        (C_unit[:, :, None] * onehot[:, None, :]).reshape(n_units, -1)], axis=1)[sch.order]
-    tot = A.sum(axis=0)
+    rows = np.tile(np.arange(n_units)[:, None], (1, 2 * K)).ravel()
+    cols = (np.arange(2 * K)[None, :] * B + blk_unit[:, None]).ravel()
+    vals = np.concatenate([S_unit, C_unit], axis=1).ravel()
+    pos = np.empty(n_units, dtype=np.int64)
+    pos[sch.order] = np.arange(n_units)  # column of each unit in the draw matrix
+    At = sparse.csr_matrix((vals, (cols, pos[rows])), shape=(2 * K * B, n_units))  # transposed weights
+    tot = np.asarray(At.sum(axis=1)).ravel()
     KB = K * B
+    if 2 * KB <= DENSE_COLUMNS:  # few blocks: a dense BLAS product is faster than the sparse one
+        At = At.toarray()
 
     def stat(Zf: np.ndarray) -> np.ndarray:
-        M = Zf @ A
+        M = np.asarray(At @ Zf.T).T  # (draws x 2KB): treated sums and counts per outcome and block
         S1, N1 = M[:, :KB], M[:, KB:]
         S, N = tot[:KB], tot[KB:]
         with np.errstate(divide="ignore", invalid="ignore"):
