@@ -22,6 +22,8 @@ import numpy as np
 
 from cpeval.estimation.rct.robust import ols_cr2, ols_hc2, welch_df
 
+MAX_DENSE_CELLS = 50_000_000  # rows x columns of a regression design matrix (400 MB) before refusing
+
 
 @dataclass(frozen=True)
 class Trial:
@@ -101,8 +103,19 @@ def estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
             "fixed_effects to silence this)"
         )
         blocked = "fixed_effects"
-    if trial.cluster is None and trial.block is None and method == "difference_in_means":
-        return _neyman(trial)
+    if trial.cluster is None and method == "difference_in_means":
+        if trial.block is None:
+            return _neyman(trial)
+        fit = _blocked_neyman(trial) if blocked == "weighted" else _block_fixed_effects(trial)
+        return Estimate(fit.estimate, fit.std_error, fit.df, fit.variance_type, None, tuple(notes))
+    n_cols = 2 + trial.X.shape[1] * 2 + (int(trial.block.max()) * 2 if trial.block is not None else 0)
+    if len(trial.y) * n_cols > MAX_DENSE_CELLS:
+        from cpeval.errors import EstimationError
+
+        raise EstimationError(
+            f"the {method} regression would need a {len(trial.y)} x {n_cols} design matrix (many blocks); use "
+            "method: difference_in_means (computed blockwise without a regression) or merge small blocks"
+        )
     X = design_matrix(trial, method, blocked)
     if trial.cluster is not None:
         fit = ols_cr2(X, trial.y, trial.cluster)
@@ -115,6 +128,44 @@ def estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
         label += "; block-weighted" if blocked == "weighted" else "; block fixed effects"
     se = float(np.sqrt(fit.vcov[1, 1]))
     return Estimate(float(fit.beta[1]), se, fit.df, f"{vtype} [{label}]", fit.n_clusters, tuple(notes))
+
+
+def _blocked_neyman(trial: Trial) -> Estimate:
+    """sum_b (n_b/n)(ybar_1b - ybar_0b) with the blockwise Neyman variance; n - 2B df (as estimatr)."""
+    b, z, y = trial.block, trial.z, trial.y
+    B = int(b.max()) + 1
+    n_b = np.bincount(b, minlength=B).astype(float)
+    n1 = np.bincount(b, weights=z, minlength=B)
+    n0 = n_b - n1
+    s1 = np.bincount(b, weights=y * z, minlength=B)
+    s0 = np.bincount(b, weights=y * (1 - z), minlength=B)
+    m1, m0 = s1 / n1, s0 / n0
+    ss1 = np.bincount(b, weights=z * (y - m1[b]) ** 2, minlength=B)
+    ss0 = np.bincount(b, weights=(1 - z) * (y - m0[b]) ** 2, minlength=B)
+    w = n_b / n_b.sum()
+    tau = float(w @ (m1 - m0))
+    var = float(np.sum(w**2 * (ss1 / (n1 - 1) / n1 + ss0 / (n0 - 1) / n0)))
+    return Estimate(tau, float(np.sqrt(var)), float(len(y) - 2 * B),
+                    "blockwise Neyman (= HC2 of the interacted regression); t with n - 2B df "
+                    "[difference in means; block-weighted]", None)
+
+
+def _block_fixed_effects(trial: Trial) -> Estimate:
+    """y on z and block dummies by the within transformation, HC2 with the dummies' leverage 1/n_b."""
+    b, z, y = trial.block, trial.z, trial.y
+    B = int(b.max()) + 1
+    n_b = np.bincount(b, minlength=B).astype(float)
+    zt = z - (np.bincount(b, weights=z, minlength=B) / n_b)[b]
+    yt = y - (np.bincount(b, weights=y, minlength=B) / n_b)[b]
+    szz = float(zt @ zt)
+    tau = float(zt @ yt) / szz
+    e = yt - tau * zt
+    h = 1 / n_b[b] + zt**2 / szz
+    with np.errstate(divide="ignore"):
+        w = e**2 / np.where(h < 1 - 1e-10, 1 - h, np.inf)
+    var = float(np.sum(zt**2 * w)) / szz**2
+    return Estimate(tau, float(np.sqrt(var)), float(len(y) - B - 1),
+                    "HC2 (Neyman); t with n - k df [difference in means; block fixed effects]", None)
 
 
 def _neyman(trial: Trial) -> Estimate:
