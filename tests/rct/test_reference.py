@@ -81,3 +81,22 @@ def test_matched_pairs_variance_by_hand():
     assert e.estimate == pytest.approx(tau.mean())
     assert e.std_error == pytest.approx(np.sqrt(tau.var(ddof=1) / J))
     assert e.df == J - 1
+
+
+def test_many_small_blocks_run_without_dense_dummies():
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+    J = 3000  # 3,000 blocks of 4 people
+    block = np.repeat(np.arange(J), 4)
+    z = np.tile([1, 1, 0, 0], J)
+    y = rng.normal(size=4 * J) + 0.2 * z + 0.01 * block
+    df = pd.DataFrame({"id": np.arange(4 * J), "b": block, "z": z, "y": y})
+    base = {"name": "q", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "id"},
+            "treatment": {"assignment": "z", "block": "b"}, "outcomes": [{"name": "y", "column": "y"}]}
+    w = evaluate(base, df).effect("y")
+    fe = evaluate({**base, "estimator": {"blocked": "fixed_effects"}}, df).effect("y")
+    # equal block sizes and shares: both estimators equal the mean of within-block differences
+    tau_b = y.reshape(J, 4)[:, :2].mean(axis=1) - y.reshape(J, 4)[:, 2:].mean(axis=1)
+    assert w.estimate == pytest.approx(tau_b.mean()) and fe.estimate == pytest.approx(tau_b.mean())
+    assert w.df == 4 * J - 2 * J and fe.df == 4 * J - J - 1
