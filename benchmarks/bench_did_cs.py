@@ -152,6 +152,15 @@ def child(tool: str, data: str, out: str) -> None:
 # --------------------------------------------------------------------------------------------- orchestrator
 
 
+def _blas() -> str:
+    import numpy  # noqa: F401  (loads the BLAS library so that threadpoolctl can see it)
+    from threadpoolctl import threadpool_info
+
+    libs = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} threads)"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return "; ".join(libs) or "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--units", type=int, default=20_000)
@@ -220,8 +229,10 @@ def main() -> None:
             row["time_ratio_vs_cpeval_estimation_only"] = r["seconds"] / runs["cpeval"]["estimation_only_seconds"]
             row["peak_ratio_vs_cpeval"] = r["peak_rss_mb"] / runs["cpeval"]["peak_rss_mb"]
         summary.append(row)
+    blas = _blas()
+    print(f"BLAS: {blas}; cpeval runs its estimation with one BLAS thread")
     report = {"units": args.units, "periods": args.periods, "cohorts": COHORTS, "python": sys.version.split()[0],
-              "results": summary}
+              "blas": blas, "results": summary}
     (RESULTS / f"did_cs_{tag}.json").write_text(json.dumps(report, indent=2))
     print("\n| package | seconds | x cpeval | peak RSS MB | peak growth MB | ATT(g,t) max |diff| | dynamic ATT |")
     print("|---|---|---|---|---|---|---|")
