@@ -120,3 +120,33 @@ def test_leads_must_be_positive():
 
     with pytest.raises((DesignError, ValueError), match="leads"):
         design("event_study", leads=0)
+
+
+@pytest.mark.slow
+def test_event_study_coverage_sweep():
+    """Single adoption cohort: each lag's 95% interval covers its true effect 93-97% of the time."""
+    reps, hits, total = 300, 0, 0
+    for seed in range(reps):
+        frame = simulate_did(n_units=150, n_periods=8, cohorts=(5,), never_share=0.5, seed=7000 + seed)
+        effect = fit(frame, design("event_study"))  # every event time its own coefficient (no binning)
+        for row in path_rows(effect, "lag").itertuples():
+            truth = 1.0 * (1 + 0.5 * row.event_time)
+            hits += row.ci_lower <= truth <= row.ci_upper
+            total += 1
+    assert 0.93 <= hits / total <= 0.97, hits / total
+
+
+def test_uniform_band_critical_value():
+    from scipy import stats
+
+    from cpeval.estimation.did.event_study import uniform_critical_value
+
+    k = 5
+    exact = stats.norm.ppf((1 + 0.95 ** (1 / k)) / 2)  # independent coefficients
+    assert uniform_critical_value(np.eye(k) * 4.0, 0.95, seed=1) == pytest.approx(exact, abs=0.02)
+    perfectly_correlated = np.ones((k, k))
+    assert uniform_critical_value(perfectly_correlated, 0.95, seed=1) == pytest.approx(1.96, abs=0.03)
+    effect = fit(castle(), castle_design("event_study", leads=4, lags=3))
+    for r in effect.path:
+        if r["kind"] != "reference":
+            assert r["band_lower"] <= r["ci_lower"] and r["band_upper"] >= r["ci_upper"]

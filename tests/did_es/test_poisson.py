@@ -117,3 +117,23 @@ def test_errors():
     sparse.loc[(sparse["first_treated"] == 5) & (sparse["period"] == 6), "y"] = 0
     with pytest.raises(EstimationError, match="cohort x period cells have only zero counts"):
         fit(sparse, _pdesign(poisson_form="extended"))
+
+
+def test_poisson_invariant_to_row_order_and_unit_labels():
+    df = count_panel(seed=12)
+    base = fit(df, _pdesign(poisson_form="extended"))
+    other = df.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    other["unit"] = other["unit"] * 7 + 1000
+    moved = fit(other, _pdesign(poisson_form="extended"))
+    assert moved.estimate == pytest.approx(base.estimate, abs=1e-9)
+    assert moved.std_error == pytest.approx(base.std_error, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_poisson_coverage_sweep():
+    reps, covered = 400, 0
+    for seed in range(reps):
+        df = count_panel(n_units=160, n_periods=6, tau=0.3, base=2.0, seed=9000 + seed)
+        e = fit(df, _pdesign(poisson_form="twfe"))
+        covered += e.ci_lower <= 0.3 <= e.ci_upper
+    assert 0.93 <= covered / reps <= 0.97, covered / reps

@@ -43,13 +43,16 @@ def _event_lines(e: Effect) -> list[str]:
         f"Reference period: event time {d['reference_period']}; window {d['window'][0]}..{d['window'][1]}"
         + (" with binned end points" if d.get("bin_endpoints") else "") + f". Headline: {d['headline']}.",
         "",
-        f"| event time | estimate | SE | {level} CI | obs |",
-        "|---|---|---|---|---|",
+        f"| event time | estimate | SE | {level} CI | {level} uniform band | obs |",
+        "|---|---|---|---|---|---|",
     ]
     for r in e.path:
         tag = " (reference)" if r["kind"] == "reference" else (" (binned)" if r.get("binned") else "")
+        band = f"[{_f(r['band_lower'])}, {_f(r['band_upper'])}]" if "band_lower" in r else ""
         lines.append(f"| {r['event_time']}{tag} | {_f(r['estimate'])} | {_f(r['std_error'])} | "
-                     f"[{_f(r['ci_lower'])}, {_f(r['ci_upper'])}] | {r.get('n_obs', '')} |")
+                     f"[{_f(r['ci_lower'])}, {_f(r['ci_upper'])}] | {band} | {r.get('n_obs', '')} |")
+    lines += ["", "The uniform (sup-t) band covers all event-time effects at once with the stated probability; "
+              "use it to judge the shape of the whole path."]
     pre = d.get("pretrend_test") or {}
     if pre.get("df"):
         lines += ["", f"Joint test that the {pre['df']} leads are zero: Wald F({pre['df']}, {pre['df2']}) = "
@@ -143,11 +146,16 @@ def _event_plot(e: Effect) -> bytes:
     if ref is not None:
         ax.axvline(ref + 0.5, color="0.7", lw=0.8, ls="--")
     colors = ["#1f77b4" if r["kind"] in ("lead", "reference") else "#d62728" for r in rows]
-    ax.vlines(x, [r["ci_lower"] for r in rows], [r["ci_upper"] for r in rows], colors=colors, lw=1.4)
+    if all("band_lower" in r for r in rows):
+        ax.vlines(x, [r["band_lower"] for r in rows], [r["band_upper"] for r in rows], colors=colors, lw=0.6,
+                  alpha=0.6, label="uniform band")
+    ax.vlines(x, [r["ci_lower"] for r in rows], [r["ci_upper"] for r in rows], colors=colors, lw=2.0,
+              label="pointwise interval")
     ax.scatter(x, y, c=colors, zorder=3, s=22)
     ylabel = "log rate ratio" if e.method == "poisson" else f"effect on {e.outcome}"
     ax.set(xlabel="periods since first treatment", ylabel=ylabel,
            title=f"{e.outcome}: {e.method.replace('_', ' ')} ({e.level:.0%} intervals)")
+    ax.legend(fontsize=7)
     return png_bytes(fig)
 
 

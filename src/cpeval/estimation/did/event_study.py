@@ -97,6 +97,20 @@ def last_cohort_as_control(frame: pd.DataFrame, panel: Panel, outcome: OutcomeSp
     )
 
 
+def uniform_critical_value(vcov: np.ndarray, level: float, seed: int, draws: int = 20_000) -> float:
+    """Sup-t critical value: P(max_k |Z_k| <= c) = level for Z ~ N(0, corr(vcov)), by simulation. Intervals
+    estimate +/- c * SE then cover every event-time effect at once (Montiel Olea & Plagborg-Moller 2019)."""
+    se = np.sqrt(np.clip(np.diag(vcov), 0, None))
+    ok = se > 0
+    if not ok.any():
+        return float("nan")
+    corr = vcov[np.ix_(ok, ok)] / np.outer(se[ok], se[ok])
+    vals, vecs = np.linalg.eigh(corr)
+    root = vecs * np.sqrt(np.clip(vals, 0, None))
+    z = np.random.default_rng(seed).standard_normal((draws, len(vals))) @ root.T
+    return float(np.quantile(np.abs(z).max(axis=1), level))
+
+
 def joint_wald(b: np.ndarray, v: np.ndarray, df2: float | None) -> dict[str, float]:
     """Wald test that every element of ``b`` is zero: chi2(q) and F(q, df2) forms (F is used when df2 given)."""
     from scipy import stats
@@ -137,6 +151,7 @@ def event_effect(
     level = design.inference.level
     df = (n_clusters - 1) if n_clusters else None
     crit = critical_value(level, df)
+    band = uniform_critical_value(vcov, level, design.inference.seed)
     se = np.sqrt(np.clip(np.diag(vcov), 0, None))
     keys_arr = np.asarray(keys)
     rows: list[dict[str, Any]] = []
@@ -151,7 +166,8 @@ def event_effect(
         end = et.binned_ends and ((k == et.lo and k < et.ref) or (k == et.hi and k >= 0))
         rows.append({"event_time": k, "estimate": float(beta[j]), "std_error": float(se[j]),
                      "ci_lower": float(beta[j] - crit * se[j]), "ci_upper": float(beta[j] + crit * se[j]),
-                     "p_value": ci.p_value, "n_obs": n_by_key.get(k, 0), "kind": kind, "binned": bool(end)})
+                     "p_value": ci.p_value, "n_obs": n_by_key.get(k, 0), "kind": kind, "binned": bool(end),
+                     "band_lower": float(beta[j] - band * se[j]), "band_upper": float(beta[j] + band * se[j])})
     lead = keys_arr < et.ref
     post = keys_arr >= 0
     if not post.any():
@@ -179,6 +195,7 @@ def event_effect(
     for note in notes:
         warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=3)
     diag: dict[str, Any] = {
+        "uniform_band_critical_value": band,
         "pretrend_test": pre,
         "reference_period": et.ref,
         "window": [et.lo, et.hi],
