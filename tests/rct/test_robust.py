@@ -73,3 +73,19 @@ def test_cr2_unequal_cluster_sizes_match_dense():
     V, df = _dense_cr2(X, y, cl)
     assert np.allclose(fit.vcov, V, rtol=1e-8)
     assert fit.df == pytest.approx(df, rel=1e-8)
+
+
+def test_within_block_hc2_equals_dummy_regression():
+    from cpeval.estimation.rct.robust import ols_with_blocks
+
+    rng = np.random.default_rng(5)
+    n, B = 120, 7
+    block = rng.integers(0, B, n)
+    X = np.column_stack([rng.integers(0, 2, n), rng.normal(size=n)])
+    y = rng.normal(size=n) + block * 0.3
+    fwl = ols_with_blocks(X, y, block, None)
+    D = (block[:, None] == np.arange(1, B)).astype(float)
+    dense = ols_hc2(np.column_stack([np.ones(n), X, D]), y)
+    assert np.allclose(fwl.beta, dense.beta[1:3])
+    assert np.allclose(fwl.vcov, dense.vcov[1:3, 1:3], rtol=1e-9)
+    assert fwl.df == dense.df

@@ -16,9 +16,8 @@ if TYPE_CHECKING:
 
 def check_attrition(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     from cpeval.estimation.inference import wald_interval
-    from cpeval.estimation.rct.core import _dummies
     from cpeval.estimation.rct.estimators import trial_frame
-    from cpeval.estimation.rct.robust import ols_cr2, ols_hc2
+    from cpeval.estimation.rct.robust import ols_with_blocks
 
     design = panel.design
     spec = design.attrition  # type: ignore[attr-defined]
@@ -28,13 +27,9 @@ def check_attrition(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult
     overall = float(lost.mean())
     rate1, rate0 = float(lost[t].mean()), float(lost[~t].mean())
     differential = rate1 - rate0
-    cols = [np.ones(len(lost)), tf.z]
-    R = np.column_stack(cols)
-    if tf.block is not None and int(tf.block.max()) > 0:
-        R = np.hstack([R, _dummies(tf.block)])
-    fit = ols_cr2(R, lost, tf.cluster) if tf.cluster is not None else ols_hc2(R, lost)
-    se = float(np.sqrt(fit.vcov[1, 1]))
-    test = wald_interval(float(fit.beta[1]), se, design.inference.level, fit.df) if se > 0 else None
+    fit = ols_with_blocks(tf.z[:, None], lost, tf.block, tf.cluster)
+    se = float(np.sqrt(fit.vcov[0, 0]))
+    test = wald_interval(float(fit.beta[0]), se, design.inference.level, fit.df) if se > 0 else None
     values = {
         "overall": overall, "treated": rate1, "control": rate0, "differential": differential,
         "differential_p_value": test.p_value if test else None,

@@ -21,17 +21,11 @@ def joint_test(X: np.ndarray, z: np.ndarray, block: np.ndarray | None, cluster: 
     """Wald test that the covariates do not predict assignment (z on 1, X, block dummies; HC2 or CR2)."""
     from scipy import stats
 
-    from cpeval.estimation.rct.core import _dummies
-    from cpeval.estimation.rct.robust import ols_cr2, ols_hc2
+    from cpeval.estimation.rct.robust import ols_with_blocks
 
     p = X.shape[1]
-    cols = [np.ones((len(z), 1)), X - X.mean(axis=0)]
-    if block is not None and int(block.max()) > 0:
-        cols.append(_dummies(block))
-    R = np.hstack(cols)
-    fit = ols_cr2(R, z, cluster) if cluster is not None else ols_hc2(R, z)
-    b = fit.beta[1 : p + 1]
-    V = fit.vcov[1 : p + 1, 1 : p + 1]
+    fit = ols_with_blocks(X, z, block, cluster)
+    b, V = fit.beta, fit.vcov
     wald = float(b @ np.linalg.solve(V, b))
     kind = "CR2" if cluster is not None else "HC2"
     return {"statistic": wald, "df": p, "p_value": float(stats.chi2.sf(wald, p)),

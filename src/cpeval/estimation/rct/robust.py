@@ -44,12 +44,16 @@ def _raise_singular() -> np.ndarray:
     )
 
 
-def ols_hc2(X: np.ndarray, y: np.ndarray, focus: int = 1) -> OlsFit:
-    """OLS with the HC2 covariance; df = n - k (as ``estimatr::lm_robust``)."""
+def ols_hc2(X: np.ndarray, y: np.ndarray, focus: int = 1, extra_leverage: np.ndarray | float = 0.0) -> OlsFit:
+    """OLS with the HC2 covariance; df = n - k (as ``estimatr::lm_robust``).
+
+    ``extra_leverage`` is added to the hat values: 1/n_b when X and y were demeaned within blocks, so that the
+    result equals HC2 of the regression with the block dummies (Frisch-Waugh-Lovell).
+    """
     M = _solve_gram(X)
     beta = M @ (X.T @ y)
     e = y - X @ beta
-    h = np.einsum("ij,jk,ik->i", X, M, X)
+    h = np.einsum("ij,jk,ik->i", X, M, X) + extra_leverage
     with np.errstate(divide="ignore"):
         w = e**2 / np.where(h < 1 - 1e-10, 1 - h, np.inf)
     meat = (X * w[:, None]).T @ X
@@ -107,3 +111,30 @@ def welch_df(v1: np.ndarray, n1: np.ndarray, v0: np.ndarray, n0: np.ndarray) -> 
     """Welch-Satterthwaite degrees of freedom of s1^2/n1 + s0^2/n0."""
     a, b = v1 / n1, v0 / n0
     return float((a + b) ** 2 / (a**2 / (n1 - 1) + b**2 / (n0 - 1)))
+
+
+def ols_with_blocks(X: np.ndarray, y: np.ndarray, block: np.ndarray | None, cluster: np.ndarray | None) -> OlsFit:
+    """y on (1, X) plus block fixed effects; HC2 (or CR2 by ``cluster``). ``beta``/``vcov`` cover X only.
+
+    Without clusters the blocks are absorbed by demeaning within blocks (no dense dummies, any number of
+    blocks); with clusters (nested in blocks) the dummies enter the CR2 regression explicitly.
+    """
+    n = len(y)
+    if block is None or int(block.max()) == 0:
+        R = np.column_stack([np.ones(n), X])
+        fit = ols_cr2(R, y, cluster) if cluster is not None else ols_hc2(R, y)
+        return OlsFit(fit.beta[1:], fit.vcov[1:, 1:], fit.df, fit.resid, fit.n_clusters)
+    B = int(block.max()) + 1
+    n_b = np.bincount(block, minlength=B).astype(float)
+    if cluster is None:
+        Xd = X - (np.stack([np.bincount(block, weights=c, minlength=B) for c in X.T], axis=1) / n_b[:, None])[block]
+        yd = y - (np.bincount(block, weights=y, minlength=B) / n_b)[block]
+        fit = ols_hc2(Xd, yd, extra_leverage=1 / n_b[block])
+        return OlsFit(fit.beta, fit.vcov, float(n - X.shape[1] - B), fit.resid, None)
+    D = np.zeros((n, B - 1))
+    rows = np.flatnonzero(block > 0)
+    D[rows, block[rows] - 1] = 1.0
+    R = np.column_stack([np.ones(n), X, D])
+    fit = ols_cr2(R, y, cluster)
+    p = X.shape[1]
+    return OlsFit(fit.beta[1 : p + 1], fit.vcov[1 : p + 1, 1 : p + 1], fit.df, fit.resid, fit.n_clusters)
