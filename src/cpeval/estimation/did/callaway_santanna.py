@@ -9,6 +9,10 @@ outcome regression, inverse-probability weighting or the doubly robust estimator
 covariates, as R ``did::att_gt`` does via ``DRDID``. Standard errors come from the influence functions
 (clustered if asked); ``inference.bootstrap > 0`` adds the multiplier bootstrap with uniform bands.
 
+With a panel, covariates are taken from the earlier of the two periods each cell compares (the base period,
+except for pre-treatment cells under a universal base period), as R ``did`` does; with repeated
+cross-sections each observation brings its own values.
+
 The headline :class:`Effect` is the aggregation the design picks; every ATT(g,t) and every aggregation are
 kept in ``Effect.path`` (tidy rows, column ``kind``) and ``Effect.diagnostics``.
 """

@@ -6,6 +6,10 @@ estimation effect of the weights (``wif``), so analytic standard errors account 
 bootstrap perturbs the (cluster-summed) influence functions with Rademacher or Mammen weights; standard
 errors are the bootstrap's interquartile range / 1.349 and uniform bands use the max-t critical value, as
 R's ``mboot`` does.
+
+Clustering sums the influence functions within clusters: the analytic variance is sum_c S_c^2 / n^2 and
+the bootstrap draws one multiplier per cluster for S_c. (R ``did`` perturbs cluster *means* and rescales by
+the number of clusters, which coincides with this when clusters are of equal size.)
 """
 
 from __future__ import annotations
