@@ -18,7 +18,7 @@ import pandas as pd
 from cpeval.data.panel import TREATED
 from cpeval.errors import CpevalWarning, DesignError, EstimationError
 from cpeval.estimation.inference import wald_interval
-from cpeval.estimation.rct.core import Trial, estimate_itt
+from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Trial, estimate_itt
 from cpeval.results import Effect, p_value
 
 if TYPE_CHECKING:
@@ -299,6 +299,11 @@ class RctEstimatorBase:
         if self.method == "lin" and trial.X.shape[1]:
             exog.append(trial.X - trial.X.mean(axis=0))
         if trial.block is not None and int(trial.block.max()) > 0:
+            if len(trial.y) * int(trial.block.max()) > MAX_DENSE_CELLS:
+                raise EstimationError(
+                    f"outcome {outcome.name!r}: the CACE regression would need {int(trial.block.max())} block "
+                    f"dummies for {len(trial.y)} rows; merge small blocks or estimate the ITT (estimand: itt)"
+                )
             exog.append(_dummies(trial.block))
         assert trial.d is not None
         if np.all(trial.d == trial.z):
