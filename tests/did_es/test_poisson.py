@@ -137,3 +137,36 @@ def test_poisson_coverage_sweep():
         e = fit(df, _pdesign(poisson_form="twfe"))
         covered += e.ci_lower <= 0.3 <= e.ci_upper
     assert 0.93 <= covered / reps <= 0.97, covered / reps
+
+
+def test_extended_form_without_never_treated_uses_last_cohort_as_control():
+    df = count_panel(n_units=30, n_periods=6, cohorts=(3, 5), seed=14)
+    df.loc[df["first_treated"] == 0, "first_treated"] = 6
+    df["treated"] = (df["period"] >= df["first_treated"]).astype(int)
+    effect = fit(df, _pdesign(poisson_form="extended", control_group="not_yet_treated"))
+    assert any("last cohort to adopt (6)" in w for w in effect.warnings)
+    kept = df[df["period"] < 6].copy()
+    kept.loc[kept["first_treated"] == 6, "first_treated"] = 0
+    treated = kept["treated"] == 1
+    names = []
+    for g, t in sorted(set(zip(kept.loc[treated, "first_treated"], kept.loc[treated, "period"], strict=True))):
+        kept[f"c{g}_{t}"] = ((kept["first_treated"] == g) & (kept["period"] == t)).astype(float)
+        names.append(f"c{g}_{t}")
+    res, _ = _glm(kept, names, "unit")
+    table = pd.DataFrame(effect.diagnostics["cohort_period_effects"])
+    np.testing.assert_allclose(table["log_rate_ratio"], res.params[names], atol=1e-6)
+
+
+def test_weights_equal_glm_var_weights():
+    import statsmodels.api as sm
+
+    df = count_panel(n_units=30, seed=15)
+    df["w"] = 1.0 + (df["unit"] % 4)
+    effect = fit(df, design("poisson", data={"population": "population", "weights": "w"}, measure="count",
+                            poisson_form="twfe"))
+    x = sm.add_constant(pd.concat([df[["treated"]].astype(float),
+                                   pd.get_dummies(df["unit"], prefix="u", drop_first=True, dtype=float),
+                                   pd.get_dummies(df["period"], prefix="t", drop_first=True, dtype=float)], axis=1))
+    res = sm.GLM(df["y"], x, family=sm.families.Poisson(), offset=np.log(df["population"]),
+                 var_weights=df["w"]).fit(tol=1e-14)
+    assert effect.estimate == pytest.approx(res.params["treated"], abs=1e-6)

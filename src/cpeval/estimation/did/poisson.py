@@ -210,11 +210,18 @@ class PoissonDid:
         assert panel.time is not None
         unit, time = panel.unit, panel.time
         frame, pop_col = self._rows(panel, outcome)
-        frame, notes = _drop_all_zero(frame, outcome.column, unit, time)
         cohorts = frame.groupby(unit)[COHORT].first().dropna()
         form = est.poisson_form
         if form == "auto":
             form = "extended" if cohorts.nunique() > 1 else "twfe"
+        notes: list[str] = []
+        if form == "extended":  # without never-treated units the last cohort's cells are not identified
+            from cpeval.estimation.did.event_study import last_cohort_as_control
+
+            frame, note = last_cohort_as_control(frame, panel, outcome)
+            notes += [note] if note else []
+        frame, dropped = _drop_all_zero(frame, outcome.column, unit, time)
+        notes += dropped
         y = frame[outcome.column].to_numpy(dtype=float)
         treated = frame[TREATED].to_numpy() == 1
         if form == "twfe":
