@@ -71,3 +71,15 @@ def test_event_time_window_and_bins():
     assert list(path["event_time"]) == [-3, -2, -1, 0, 1, 2]
     assert bool(path.iloc[0]["binned"]) and bool(path.iloc[-1]["binned"])
     assert "pretrend_test" in effect.diagnostics
+
+
+def test_cohort_event_effects_equal_callaway_santanna_universal_base():
+    """Balanced panel, never-treated comparison, no covariates: Sun & Abraham's d_{g,e} equal Callaway &
+    Sant'Anna's ATT(g, g+e) with a universal base period (Sun & Abraham 2021, section 4)."""
+    frame = simulate_did(n_units=90, n_periods=8, cohorts=(4, 6), seed=7)
+    sa = pd.DataFrame(fit(frame, design("sun_abraham")).diagnostics["cohort_event_effects"])
+    cs = fit(frame, design("callaway_santanna", base_period="universal", approach="reg")).path_table()
+    cs = cs[(cs["kind"] == "att_gt") & ~cs["reference"].astype(bool)]
+    merged = sa.merge(cs, left_on=["cohort", "event_time"], right_on=["group", "event_time"], suffixes=("", "_cs"))
+    assert len(merged) == len(sa) == 14
+    np.testing.assert_allclose(merged["estimate"], merged["estimate_cs"], atol=1e-8)
