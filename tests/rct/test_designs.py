@@ -165,3 +165,15 @@ def test_block_with_one_arm_is_a_clear_error():
          "treatment": {"assignment": "z", "block": "b"}, "outcomes": [{"name": "y", "column": "y"}]}
     with pytest.raises(EstimationError, match="only one arm \\('k'\\)"):
         evaluate(d, df)
+
+
+def test_itt_survives_when_the_side_cace_is_impossible():
+    rng = np.random.default_rng(0)
+    n = 200
+    z = np.tile([0, 1], n // 2)
+    df = pd.DataFrame({"id": range(n), "z": z, "d": z, "y": rng.normal(size=n)})  # take-up == assignment
+    design = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "id"},
+              "treatment": {"assignment": "z", "received": "d"}, "outcomes": [{"name": "y", "column": "y"}]}
+    with pytest.warns(CpevalWarning, match="CACE beside the ITT could not be estimated"):
+        e = evaluate(design, df).effect("y")
+    assert e.estimand == "itt" and "cace" not in e.diagnostics

@@ -234,12 +234,18 @@ class RctEstimatorBase:
             diagnostics["first_stage"] = iv_diag
             notes += iv_notes
         elif design.treatment.received is not None:  # report the CACE beside the ITT
-            c_est, c_se, c_df, c_vtype, iv_diag, iv_notes = self._cace(trial, outcome, (id(panel), panel.sha256))
-            c_ci = wald_interval(c_est, c_se, design.inference.level, c_df)
-            diagnostics["cace"] = {"estimate": c_est, "std_error": c_se, "df": c_df, "variance_type": c_vtype,
-                                   "ci_lower": c_ci.lower, "ci_upper": c_ci.upper, "p_value": c_ci.p_value}
-            diagnostics["first_stage"] = iv_diag
-            notes += iv_notes
+            try:
+                c_est, c_se, c_df, c_vtype, iv_diag, iv_notes = self._cace(
+                    trial, outcome, (id(panel), panel.sha256)
+                )
+            except EstimationError as exc:  # the ITT stands on its own; say why the CACE is missing
+                notes.append(f"the CACE beside the ITT could not be estimated: {exc}")
+            else:
+                c_ci = wald_interval(c_est, c_se, design.inference.level, c_df)
+                diagnostics["cace"] = {"estimate": c_est, "std_error": c_se, "df": c_df, "variance_type": c_vtype,
+                                       "ci_lower": c_ci.lower, "ci_upper": c_ci.upper, "p_value": c_ci.p_value}
+                diagnostics["first_stage"] = iv_diag
+                notes += iv_notes
         ci = wald_interval(estimate, se, level, df)
         fam = self._family(panel, tf)
         diagnostics["p_value_raw"] = fam.raw[outcome.name]
