@@ -1,8 +1,9 @@
 """Randomised-trial estimators: ``difference_in_means`` and ``lin``, for the ITT or (by IV) the CACE.
 
 Each ``fit`` also re-randomises (``inference.permutations``) and adjusts p-values across the design's
-outcomes (``inference.multiple_testing``); both need every outcome, so a fit computes the family's
-statistics afresh (cheap: a few matrix products) rather than keeping state between calls.
+outcomes (``inference.multiple_testing``). Both need every outcome at once, so the first ``fit`` on a panel
+computes them for the whole family and keeps them (with the CACE fits) in a per-panel cache that the other
+outcomes' fits read; the results do not depend on the order in which outcomes are fitted.
 """
 
 from __future__ import annotations
