@@ -177,3 +177,20 @@ def test_itt_survives_when_the_side_cace_is_impossible():
     with pytest.warns(CpevalWarning, match="CACE beside the ITT could not be estimated"):
         e = evaluate(design, df).effect("y")
     assert e.estimand == "itt" and "cace" not in e.diagnostics
+
+
+def test_family_results_do_not_depend_on_fit_order(nsw):
+    from cpeval.data import load_panel
+    from cpeval.designs import design_from_dict
+    from cpeval.estimation.registry import estimator_for
+
+    outs = [{"name": n, "column": n, "family": "other", "better_if": "increase"} for n in ("re78", "re75", "re74")]
+    design = design_from_dict(nsw_design(outcomes=outs, inference={"permutations": 300,
+                                                                  "multiple_testing": "romano_wolf"}))
+    panel = load_panel(design, nsw)
+    a = [estimator_for(design).fit(panel, o) for o in design.outcomes]
+    est = estimator_for(design)
+    b = [est.fit(panel, o) for o in reversed(design.outcomes)][::-1]
+    for x, y in zip(a, b, strict=True):
+        assert x.diagnostics["p_value_adjusted"] == y.diagnostics["p_value_adjusted"]
+        assert x.diagnostics["ri_p_value"] == y.diagnostics["ri_p_value"]
