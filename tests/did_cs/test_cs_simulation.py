@@ -110,3 +110,27 @@ def test_coverage_sweep(sim):
     cover, bias = _coverage(500, **sim)
     assert 0.93 <= cover <= 0.97, cover
     assert abs(bias) < 0.03
+
+
+def _band_coverage(reps: int, n_units: int) -> tuple[float, float]:
+    """Share of draws whose uniform band covers every true ATT(g,t) at once, and mean pointwise coverage."""
+    joint, point = [], []
+    for seed in range(reps):
+        frame = simulate_did(n_units=n_units, seed=50_000 + seed)
+        cells = rows(fit_sim(frame, inference={"bootstrap": 499, "seed": seed}), "att_gt")
+        truth = np.array([true_att_gt(g, t) for g, t in zip(cells.group, cells.time, strict=True)])
+        joint.append(bool(((cells.band_lower <= truth) & (truth <= cells.band_upper)).all()))
+        point.append(float(((cells.ci_lower <= truth) & (truth <= cells.ci_upper)).mean()))
+    return float(np.mean(joint)), float(np.mean(point))
+
+
+def test_uniform_band_small():
+    joint, point = _band_coverage(30, 1000)
+    assert joint >= 0.8 and point >= 0.85
+
+
+@pytest.mark.slow
+def test_uniform_band_sweep():
+    joint, point = _band_coverage(300, 1000)  # 27 cells covered simultaneously
+    assert 0.92 <= joint <= 0.98, joint
+    assert 0.93 <= point <= 0.97, point
