@@ -194,3 +194,20 @@ def test_family_results_do_not_depend_on_fit_order(nsw):
     for x, y in zip(a, b, strict=True):
         assert x.diagnostics["p_value_adjusted"] == y.diagnostics["p_value_adjusted"]
         assert x.diagnostics["ri_p_value"] == y.diagnostics["ri_p_value"]
+
+
+def test_cluster_and_block_relabelling_do_not_change_estimates():
+    from cpeval.datasets.rct import simulate_rct
+
+    f = simulate_rct(n_clusters=30, cluster_size=6, n_blocks=3, seed=5)
+    d = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "unit_id"},
+         "treatment": {"assignment": "assigned", "cluster": "cluster_id", "block": "block_id"},
+         "estimator": {"method": "lin", "covariates": ["x_baseline"]},
+         "outcomes": [{"name": "y", "column": "y"}]}
+    a = evaluate(d, f).effect("y")
+    g = f.assign(cluster_id="beat-" + (f["cluster_id"] * 13 % 31).astype(str),
+                 block_id=f["block_id"].map({1: "z", 2: "a", 3: "m"})).sample(frac=1.0, random_state=1)
+    b = evaluate(d, g).effect("y")
+    assert b.estimate == pytest.approx(a.estimate, rel=1e-10)
+    assert b.std_error == pytest.approx(a.std_error, rel=1e-10)
+    assert b.df == pytest.approx(a.df, rel=1e-10)
