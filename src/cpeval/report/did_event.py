@@ -147,11 +147,14 @@ def _event_plot(e: Effect) -> bytes:
         ax.axvline(ref + 0.5, color="0.7", lw=0.8, ls="--")
     colors = ["#1f77b4" if r["kind"] in ("lead", "reference") else "#d62728" for r in rows]
     if all("band_lower" in r for r in rows):
-        ax.vlines(x, [r["band_lower"] for r in rows], [r["band_upper"] for r in rows], colors=colors, lw=0.6,
-                  alpha=0.6, label="uniform band")
+        ax.hlines([r["band_lower"] for r in rows] + [r["band_upper"] for r in rows], [v - 0.12 for v in x] * 2,
+                  [v + 0.12 for v in x] * 2, colors=colors * 2, lw=0.8, alpha=0.7)
+        ax.vlines(x, [r["band_lower"] for r in rows], [r["band_upper"] for r in rows], colors=colors, lw=0.8,
+                  alpha=0.7, label="uniform (sup-t) band")
     ax.vlines(x, [r["ci_lower"] for r in rows], [r["ci_upper"] for r in rows], colors=colors, lw=2.0,
               label="pointwise interval")
     ax.scatter(x, y, c=colors, zorder=3, s=22)
+    ax.set_xticks(x)
     ylabel = "log rate ratio" if e.method == "poisson" else f"effect on {e.outcome}"
     ax.set(xlabel="periods since first treatment", ylabel=ylabel,
            title=f"{e.outcome}: {e.method.replace('_', ' ')} ({e.level:.0%} intervals)")

@@ -158,7 +158,8 @@ def event_effect(
     for k in sorted([*keys, et.ref]):
         if k == et.ref:
             rows.append({"event_time": k, "estimate": 0.0, "std_error": 0.0, "ci_lower": 0.0, "ci_upper": 0.0,
-                         "p_value": None, "n_obs": n_by_key.get(k, 0), "kind": "reference", "binned": False})
+                         "p_value": None, "n_obs": n_by_key.get(k, 0), "kind": "reference", "binned": False,
+                         "band_lower": 0.0, "band_upper": 0.0})
             continue
         j = keys.index(k)
         ci = wald_interval(float(beta[j]), float(se[j]), level, df)
