@@ -211,3 +211,19 @@ def test_cluster_and_block_relabelling_do_not_change_estimates():
     assert b.estimate == pytest.approx(a.estimate, rel=1e-10)
     assert b.std_error == pytest.approx(a.std_error, rel=1e-10)
     assert b.df == pytest.approx(a.df, rel=1e-10)
+
+
+def test_outcomes_may_be_missing_where_lost_to_follow_up():
+    from cpeval.datasets.rct import simulate_rct
+    from cpeval.errors import DataError
+
+    f = simulate_rct(seed=4, cluster_randomised=False, attrition=0.1)
+    d = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "unit_id"},
+         "treatment": {"assignment": "assigned"}, "attrition": {"observed": "observed"},
+         "outcomes": [{"name": "y", "column": "y"}]}
+    e = evaluate(d, f).effect("y")  # missing_outcomes: error (the default) is fine: the missing rows were lost
+    assert e.n_obs == int(f["observed"].sum())
+    g = f.copy()
+    g.loc[g.index[g["observed"] == 1][:3], "y"] = np.nan  # missing although followed up: still a data problem
+    with pytest.raises(DataError, match="3 of"):
+        evaluate(d, g)

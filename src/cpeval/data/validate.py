@@ -103,12 +103,14 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
     if time:
         df[time] = _coerce_time(df[time], time, c)
 
-    # outcomes
+    # outcomes (in a trial, rows lost to follow-up -- attrition.observed == 0 -- may lack the outcome)
+    attrition = getattr(design, "attrition", None)
+    lost = (df[attrition.observed] == 0) if attrition is not None else pd.Series(False, index=df.index)
     for i, o in enumerate(design.outcomes):
         col = o.column
         if not _numeric(df, col, f"outcomes[{i}]", c):
             continue
-        n_na = int(df[col].isna().sum())
+        n_na = int((df[col].isna() & ~lost).sum())
         if n_na and o.allows_missing:  # survey waves, zeros dropped from a log, areas without victims
             c.warnings.append(f"outcome {o.name!r}: observed in {len(df) - n_na} of {len(df)} rows")
         elif n_na:
