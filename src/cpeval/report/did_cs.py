@@ -60,6 +60,14 @@ def render_section(result: EvaluationResult) -> str:
                 f"| {AGG_TITLES[name]} | {_f(a['estimate'])} | {_f(a['std_error'])} | "
                 f"[{_f(a['ci_lower'])}, {_f(a['ci_upper'])}] | {_f(a['p_value'], 3)} |"
             )
+        pct = d.get("percent_change")
+        if pct:
+            lines += [
+                "",
+                f"As a percentage of the treated units' counterfactual mean ({_f(pct['counterfactual_mean'])}): "
+                f"{pct['estimate']:+.1f}% [{pct['ci_lower']:+.1f}%, {pct['ci_upper']:+.1f}%] "
+                f"({pct['aggregation']} aggregation).",
+            ]
         dyn = _rows(e, "dynamic")
         band = any("band_lower" in r for r in dyn)
         lines += ["", "| event time | estimate | SE | CI |" + (" uniform band |" if band else ""),

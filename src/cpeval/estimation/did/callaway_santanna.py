@@ -30,6 +30,7 @@ from cpeval.errors import CpevalWarning, EstimationError
 from cpeval.estimation.did import cs_aggregate as agg
 from cpeval.estimation.did.cs_data import CsData, prepare
 from cpeval.estimation.did.cs_drdid import CellProblem, panel_att, rc_att
+from cpeval.estimation.did.cs_percent import MEASURES, percent_change
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
 
 if TYPE_CHECKING:
@@ -271,6 +272,9 @@ class CallawaySantAnna:
                 f"(estimate {head.overall}, SE {head_se})"
             )
         pre = pretest(cells, sums["att_gt"], se_an["att_gt"], data.n)
+        pct = None
+        if outcome.measure in MEASURES:
+            pct = percent_change(data, cells, est.aggregation, est.balance_e, level)
         notes = list(data.notes) + problems
         small = {str(_lab(g, data)): int(np.sum(data.unit_group == g)) for g in cells.glist}
         small = {g: m for g, m in small.items() if m < SMALL_COHORT}
@@ -331,6 +335,7 @@ class CallawaySantAnna:
                 "n_cells": len(cells.att),
                 "cells_not_estimated": problems,
                 "pretest": pre,
+                "percent_change": pct,
                 "bootstrap": {"reps": boot, "weights": est.bootstrap_weights, "seed": design.inference.seed,
                               "uniform_critical_values": crit_uniform} if boot else None,
             },
