@@ -153,3 +153,24 @@ def test_indicator_treatment_and_date_periods():
     assert list(rows(dated, "dynamic").event_time) == list(rows(base, "dynamic").event_time)
     assert rows(dated, "att_gt").group.iloc[0] == "2004-07-01"
     assert dated.estimate == pytest.approx(base.estimate, abs=1e-12)
+
+
+def test_overlap_failure_drops_cells_with_a_warning():
+    df = mpdta()
+    rng = np.random.default_rng(0)
+    noise = df.groupby("countyreal").countyreal.transform(lambda s: rng.normal(0, 0.01))
+    df["sep"] = (df["first.treat"] == 2004).astype(float) + noise  # singles out the 2004 cohort
+    effect = fit_mpdta(df, approach="dr", covariates=["sep"])
+    cells = rows(effect, "att_gt")
+    assert cells[cells.group == 2004].estimate.isna().all()
+    assert cells[cells.group != 2004].estimate.notna().all()
+    assert any("overlap fails" in w and "approach: reg" in w for w in effect.warnings)
+    assert 2004 not in set(rows(effect, "group").group)
+    assert np.isfinite(effect.estimate)
+
+
+def test_nothing_estimable_is_an_error():
+    df = mpdta()
+    df["const"] = 1.0  # collinear with the intercept in every cell
+    with pytest.raises(EstimationError, match="no ATT\\(g,t\\) could be estimated"):
+        fit_mpdta(df, approach="dr", covariates=["const"])

@@ -98,7 +98,8 @@ def _logit(X: np.ndarray, D: np.ndarray, w: np.ndarray) -> _Logit:
         ps = 1 / (1 + np.exp(-(X @ beta)))
     if np.max(ps) >= OVERLAP_LIMIT:
         raise CellProblem(
-            f"overlap fails: some propensity scores reach {np.max(ps):.4f} (>= {OVERLAP_LIMIT})"
+            f"overlap fails: some propensity scores reach {np.max(ps):.4f} (>= {OVERLAP_LIMIT}), i.e. the "
+            "covariates (almost) single out the cohort; use fewer or coarser covariates, or approach: reg"
         )
     hess = n * np.linalg.inv((X.T * (w * ps * (1 - ps))) @ X)
     ps = np.minimum(ps, PS_CAP)
