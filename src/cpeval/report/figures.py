@@ -60,3 +60,7 @@ FIGURES.append(_did_cs_figures)
 from cpeval.report.did_event import render_figures as _did_event_figures  # noqa: E402
 
 FIGURES.append(_did_event_figures)
+
+from cpeval.report.synth import render_figures as _synth_figures  # noqa: E402
+
+FIGURES.append(_synth_figures)

@@ -109,3 +109,7 @@ SECTIONS.append(_did_cs_section)
 from cpeval.report.did_event import render_section as _did_event_section  # noqa: E402
 
 SECTIONS.append(_did_event_section)
+
+from cpeval.report.synth import render_section as _synth_section  # noqa: E402
+
+SECTIONS.append(_synth_section)

@@ -186,7 +186,10 @@ def nested(
         found.append((loss, theta, w))
         records.append({"start": name, "loss": loss, "evaluations": evals})
     best = min(range(len(found)), key=lambda i: found[i][0])
-    opts = {"maxfev": 100 * k + 100, "xatol": 1e-6, "fatol": 1e-12 * zscale, "adaptive": k > 4}
+    opts = {
+        "maxfev": settings.extra.get("polish", 100 * k + 100), "xatol": 1e-6, "fatol": 1e-12 * zscale,
+        "adaptive": k > 4,
+    }
     res = minimize(objective, found[best][1], method="Nelder-Mead", options=opts)
     if res.fun < found[best][0]:
         v = _to_v(res.x)

@@ -1,0 +1,150 @@
+"""Report section and figures for synthetic control results (abadie, augmented, synthetic_did).
+
+Reads only the EvaluationResult: effects' ``path`` rows (``time``, ``treated``, ``synthetic``, ``gap``,
+``ci_lower``, ``ci_upper``, ``post``) and ``diagnostics`` (weights, V, predictors, RMSPE, alternatives),
+and the synthetic control checks' ``table`` / ``values`` (placebo gaps for the placebo plot).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cpeval.results import CheckResult, Effect, EvaluationResult
+
+SYNTH_METHODS = ("abadie", "augmented", "synthetic_did")
+TITLES = {
+    "abadie": "synthetic control (Abadie, Diamond & Hainmueller 2010)",
+    "augmented": "augmented synthetic control (ridge; Ben-Michael, Feller & Rothstein 2021)",
+    "synthetic_did": "synthetic difference-in-differences (Arkhangelsky et al. 2021)",
+}
+MAX_WEIGHT_ROWS = 12
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name)
+
+
+def _f(x: Any, digits: int = 4) -> str:
+    return "n/a" if x is None else f"{x:.{digits}g}"
+
+
+def _effects(result: EvaluationResult) -> list[Effect]:
+    return [e for e in result.effects if e.method in SYNTH_METHODS and e.path]
+
+
+def _check(result: EvaluationResult, name: str, outcome: str) -> CheckResult | None:
+    return next((c for c in result.checks if c.name == name and c.outcome == outcome), None)
+
+
+def _effect_lines(result: EvaluationResult, e: Effect) -> list[str]:
+    d = e.diagnostics
+    slug = _slug(e.outcome)
+    lines = [f"### {e.outcome}: {TITLES[e.method]}", ""]
+    lines += [
+        f"Treated: {', '.join(d.get('treated_units', []))}; {len(d.get('donors', []))} donors; treatment from "
+        f"{d.get('start')}. Average post-period gap (ATT) {_f(e.estimate)}; {e.level:.0%} interval "
+        f"[{_f(e.ci_lower)}, {_f(e.ci_upper)}] ({e.variance_type}).",
+        "",
+    ]
+    if d.get("pre_rmspe") is not None:
+        lines += [f"Pre-period RMSPE {_f(d['pre_rmspe'])}, post-period RMSPE {_f(d.get('post_rmspe'))}, ratio "
+                  f"{_f(d.get('rmspe_ratio'))}." + (f" Fit-window MSPE {_f(d['fit_window_mspe'])}."
+                                                     if d.get("fit_window_mspe") is not None else ""), ""]
+    placebo = _check(result, "placebo_space", e.outcome)
+    if placebo is not None and placebo.values.get("p_value") is not None:
+        v = placebo.values
+        extra = (f"; {_f(v['p_value_excluding'], 3)} without placebos fitting {v['exclude_multiple']:g}x worse "
+                 f"({v['n_kept']} units)" if v.get("p_value_excluding") is not None else "")
+        lines += [f"**Placebo-in-space p-value** (post/pre RMSPE ratio rank {v['rank']} of {v['n_units']}): "
+                  f"{_f(v['p_value'], 3)}{extra}.", ""]
+    weights = d.get("weights") or {}
+    shown = [(k, w) for k, w in weights.items() if w >= 0.001][:MAX_WEIGHT_ROWS]
+    if shown:
+        lines += ["| donor | weight |", "|---|---|", *[f"| {k} | {w:.3f} |" for k, w in shown], ""]
+    preds = d.get("predictors") or []
+    if preds:
+        lines += ["| predictor | V | treated | synthetic | donor mean |", "|---|---|---|---|---|"]
+        lines += [f"| {p['predictor']} | {p['v']:.3f} | {_f(p['treated'])} | {_f(p['synthetic'])} | "
+                  f"{_f(p['donor_mean'])} |" for p in preds]
+        lines += [""]
+    for alt in d.get("alternatives") or []:
+        ws = ", ".join(f"{k} {w:.3f}" for k, w in list(alt["weights"].items())[:5])
+        lines += [f"- Alternative solution (fit-window MSPE {_f(alt['fit_window_mspe'])}): {ws}"]
+    if d.get("alternatives"):
+        lines += [""]
+    post = [r for r in e.path if r.get("post")]
+    if post and any(r.get("ci_lower") is not None for r in post):
+        lines += [f"| period | treated | synthetic | gap | {e.level:.0%} conformal interval |", "|---|---|---|---|---|"]
+        lines += [f"| {r['time']} | {_f(r['treated'])} | {_f(r['synthetic'])} | {_f(r['gap'])} | "
+                  f"[{_f(r['ci_lower'])}, {_f(r['ci_upper'])}] |" for r in post]
+        lines += [""]
+    lines += [f"![Treated and synthetic: {e.outcome}](figures/synth_fit_{slug}.png)", "",
+              f"![Gap: {e.outcome}](figures/synth_gap_{slug}.png)", ""]
+    if placebo is not None and placebo.values.get("gaps"):
+        lines += [f"![Placebo gaps: {e.outcome}](figures/synth_placebo_{slug}.png)", ""]
+    return lines
+
+
+def render_section(result: EvaluationResult) -> str:
+    effects = _effects(result)
+    if not effects:
+        return ""
+    lines = ["## Synthetic control", ""]
+    for e in effects:
+        lines += _effect_lines(result, e)
+    return "\n".join(lines)
+
+
+def _times(path: Any) -> list[Any]:
+    return [r["time"] for r in path]
+
+
+def render_figures(result: EvaluationResult) -> dict[str, bytes]:
+    from cpeval.report.figures import new_figure, png_bytes
+
+    files: dict[str, bytes] = {}
+    for e in _effects(result):
+        slug = _slug(e.outcome)
+        t = _times(e.path)
+        start = e.diagnostics.get("start")
+        fig = new_figure()
+        ax = fig.add_subplot()
+        ax.plot(t, [r["treated"] for r in e.path], color="black", label="treated")
+        ax.plot(t, [r["synthetic"] for r in e.path], color="tab:blue", ls="--", label="synthetic")
+        if start is not None:
+            ax.axvline(start, color="grey", lw=0.8, ls=":")
+        ax.set_title(f"{e.outcome}: treated and synthetic")
+        ax.legend(frameon=False)
+        files[f"synth_fit_{slug}.png"] = png_bytes(fig)
+
+        fig = new_figure()
+        ax = fig.add_subplot()
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.plot(t, [r["gap"] for r in e.path], color="black", label="gap")
+        band = [(r["time"], r["ci_lower"], r["ci_upper"]) for r in e.path if r.get("ci_lower") is not None]
+        if band:
+            ax.fill_between([b[0] for b in band], [b[1] for b in band], [b[2] for b in band], color="tab:blue",
+                            alpha=0.2, label=f"{e.level:.0%} conformal interval")
+        if start is not None:
+            ax.axvline(start, color="grey", lw=0.8, ls=":")
+        ax.set_title(f"{e.outcome}: gap (treated minus synthetic)")
+        ax.legend(frameon=False)
+        files[f"synth_gap_{slug}.png"] = png_bytes(fig)
+
+        placebo = _check(result, "placebo_space", e.outcome)
+        if placebo is not None and placebo.values.get("gaps"):
+            v = placebo.values
+            fig = new_figure()
+            ax = fig.add_subplot()
+            for g in v["gaps"].values():
+                ax.plot(v["times"], g, color="0.75", lw=0.7)
+            ax.plot(v["times"], v["treated_gap"], color="black", lw=1.8, label=v.get("treated", "treated"))
+            ax.axhline(0, color="grey", lw=0.8)
+            if start is not None:
+                ax.axvline(start, color="grey", lw=0.8, ls=":")
+            ax.set_title(f"{e.outcome}: placebo gaps (p = {v['p_value']:.3f})")
+            ax.legend(frameon=False)
+            files[f"synth_placebo_{slug}.png"] = png_bytes(fig)
+    return files
