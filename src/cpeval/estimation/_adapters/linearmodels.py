@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,15 @@ def panel_ols(
     x: list[str],
     weights: str | None,
     cluster: str,
+    dof: str = "all",
 ) -> PanelFit:
     """Two-way fixed effects by linearmodels ``PanelOLS`` with cluster-robust errors.
+
+    ``dof="nested"`` (event studies) recomputes the covariance as R ``fixest`` and Stata ``reghdfe`` do:
+    the CR0 sandwich on the two-way demeaned regressors times G/(G-1) (N-1)/(N-K), where K counts the
+    regressors and the fixed effects NOT nested in the clusters (unit effects are not counted when units are
+    nested in clusters). The default ``"all"`` keeps linearmodels' own correction, which counts the unit
+    effects too (as Stata ``areg``) and is conservative in short panels.
 
     Options: ``entity_effects=True, time_effects=True``, ``cov_type='clustered'`` with
     ``debiased=True`` ((N-1)/(N-K) correction) and ``group_debias=True`` (G/(G-1)), which together give
@@ -50,14 +57,35 @@ def panel_ols(
             clusters = indexed[[cluster]].astype("category").apply(lambda s: s.cat.codes)
             res = model.fit(cov_type="clustered", clusters=clusters, debiased=True, group_debias=True)
     n_clusters = int(frame[cluster].nunique())
+    cov = res.cov
+    if dof == "nested":
+        cov = _nested_cov(frame, indexed, res, unit=unit, time=time, x=x, weights=weights, cluster=cluster)
     return PanelFit(
         params=res.params,
-        std_errors=res.std_errors,
+        std_errors=pd.Series(np.sqrt(np.diag(cov.to_numpy())), index=cov.index) if dof == "nested" else res.std_errors,
         nobs=int(res.nobs),
         n_clusters=n_clusters,
         rsquared_within=float(res.rsquared_within),
-        cov=res.cov,
+        cov=cov,
     )
+
+
+def _nested_cov(frame: pd.DataFrame, indexed: pd.DataFrame, res: Any, *, unit: str, time: str, x: list[str],
+                weights: str | None, cluster: str) -> pd.DataFrame:
+    """Cluster-robust covariance with the fixest / reghdfe small-sample correction (see ``panel_ols``)."""
+    from cpeval.estimation.fixed_effects import cluster_sandwich, demean, indicators
+
+    u = np.unique(frame[unit].to_numpy(), return_inverse=True)[1]
+    t = np.unique(frame[time].to_numpy(), return_inverse=True)[1]
+    w = frame[weights].to_numpy(dtype=float) if weights else np.ones(len(frame))
+    xt = demean(frame[x].to_numpy(dtype=float), [indicators(u), indicators(t)], w)
+    resid = res.idiosyncratic.reindex(indexed.index).to_numpy().ravel()
+    clusters = frame[cluster].to_numpy()
+    n, g = len(frame), len(np.unique(clusters))
+    units_nested = bool((frame.groupby(unit)[cluster].nunique() <= 1).all())
+    k = len(x) + (int(t.max()) + 1) - 1 + (0 if units_nested else int(u.max()))
+    cov = cluster_sandwich(xt, w, resid, clusters) * g / (g - 1) * (n - 1) / (n - k)
+    return pd.DataFrame(cov, index=x, columns=x)
 
 
 @dataclass(frozen=True)

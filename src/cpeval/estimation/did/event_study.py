@@ -212,7 +212,10 @@ def event_effect(
     return make_effect(
         outcome, method=method, estimand="att", estimate=est, std_error=est_se, level=level, df=df,
         n_obs=n_obs, n_units=n_units, n_clusters=n_clusters,
-        variance_type=variance_type or f"cluster-robust by {cluster!r} (CR1: G/(G-1), (N-1)/(N-K)); t with G-1 df",
+        variance_type=variance_type or (
+            f"cluster-robust by {cluster!r} (CR1 as R fixest / Stata reghdfe: G/(G-1), (N-1)/(N-K), fixed "
+            "effects nested in the clusters not counted in K); t with G-1 df"
+        ),
         path=tuple(rows), diagnostics=diag, warnings=notes,
     )
 
@@ -252,7 +255,8 @@ class EventStudy:
         cluster = design.cluster_column
         try:
             fit = panel_ols(data, unit=panel.unit, time=panel.time, y=outcome.column,
-                            x=[*cols, *design.estimator.covariates], weights=design.data.weights, cluster=cluster)
+                            x=[*cols, *design.estimator.covariates], weights=design.data.weights, cluster=cluster,
+                            dof="nested")
         except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
             raise EstimationError(f"outcome {outcome.name!r}: event-study regression failed: {exc}") from exc
         assert fit.cov is not None

@@ -25,6 +25,7 @@ import numpy as np
 
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import CpevalWarning, EstimationError
+from cpeval.estimation.fixed_effects import cluster_sandwich, demean, indicators
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
 from cpeval.results import jsonable
 
@@ -35,29 +36,6 @@ if TYPE_CHECKING:
     from cpeval.designs.did import DidDesign
     from cpeval.designs.outcomes import OutcomeSpec
     from cpeval.results import Effect
-
-
-def _indicators(codes: np.ndarray, n_levels: int) -> Any:
-    from scipy import sparse
-
-    n = len(codes)
-    return sparse.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, n_levels))
-
-
-def demean(x: np.ndarray, fe: list[Any], w: np.ndarray, tol: float = 1e-13, maxit: int = 10_000) -> np.ndarray:
-    """Weighted residuals of the columns of ``x`` on the fixed effects (sparse indicator matrices)."""
-    out = x.copy()
-    sums = [np.asarray(d.T @ w).ravel() for d in fe]
-    scale = max(float(np.abs(out).max()), 1.0)
-    for _ in range(maxit):
-        change = 0.0
-        for d, s in zip(fe, sums, strict=True):
-            means = (d.T @ (w[:, None] * out)) / s[:, None]
-            out -= d @ means
-            change = max(change, float(np.abs(means).max()))
-        if change <= tol * scale or len(fe) == 1:
-            return out
-    raise EstimationError("the fixed effects could not be swept out (alternating projections did not converge)")
 
 
 def fit_fe_poisson(
@@ -79,7 +57,7 @@ def fit_fe_poisson(
     n = len(y)
     off = np.zeros(n) if offset is None else offset
     a = np.ones(n) if weights is None else weights
-    fe = [_indicators(c, int(c.max()) + 1) for c in fe_codes]
+    fe = [indicators(c) for c in fe_codes]
     mu = (y + y.mean()) / 2.0
     eta = np.log(mu) - off
     dev_old = math.inf
@@ -103,14 +81,9 @@ def fit_fe_poisson(
         raise EstimationError(f"Poisson IRLS did not converge in {maxit} iterations")
     w = a * mu
     xt = demean(x, fe, w)
-    bread = np.linalg.pinv(xt.T @ (w[:, None] * xt))
-    score = xt * (a * (y - mu))[:, None]
-    _, g = np.unique(clusters, return_inverse=True)
-    n_g = int(g.max()) + 1
-    sg = np.zeros((n_g, x.shape[1]))
-    np.add.at(sg, g, score)
-    meat = sg.T @ sg
-    vcov = n_g / (n_g - 1.0) * bread @ meat @ bread
+    # score of the concentrated likelihood: X~_i a_i (y_i - mu_i) = X~_i (a_i mu_i) (y_i - mu_i) / mu_i
+    n_g = len(np.unique(clusters))
+    vcov = n_g / (n_g - 1.0) * cluster_sandwich(xt, w, (y - mu) / mu, clusters)
     return {"beta": beta, "vcov": vcov, "mu": mu, "eta": eta, "deviance": dev, "n_clusters": n_g}
 
 

@@ -61,7 +61,8 @@ class SunAbraham:
         cluster = design.cluster_column
         try:
             fit = panel_ols(data, unit=panel.unit, time=panel.time, y=outcome.column,
-                            x=[*cols, *design.estimator.covariates], weights=design.data.weights, cluster=cluster)
+                            x=[*cols, *design.estimator.covariates], weights=design.data.weights, cluster=cluster,
+                            dof="nested")
         except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
             raise EstimationError(f"outcome {outcome.name!r}: Sun & Abraham regression failed: {exc}") from exc
         assert fit.cov is not None

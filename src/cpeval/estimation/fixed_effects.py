@@ -1,0 +1,47 @@
+"""Sweeping out fixed effects (weighted alternating projections) and cluster-robust sandwiches built on it.
+
+Used by the Poisson DiD (IRLS with unit and period effects) and by the linearmodels adapter's covariance
+with the fixest / reghdfe degrees-of-freedom convention (fixed effects nested in clusters not counted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cpeval.errors import EstimationError
+
+
+def indicators(codes: np.ndarray, n_levels: int | None = None) -> Any:
+    """Sparse n x L indicator matrix of integer codes 0..L-1."""
+    from scipy import sparse
+
+    n = len(codes)
+    levels = int(codes.max()) + 1 if n_levels is None else n_levels
+    return sparse.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, levels))
+
+
+def demean(x: np.ndarray, fe: list[Any], w: np.ndarray, tol: float = 1e-13, maxit: int = 10_000) -> np.ndarray:
+    """Weighted residuals of the columns of ``x`` on the fixed effects (sparse indicator matrices)."""
+    out = np.array(x, dtype=float, copy=True)
+    sums = [np.asarray(d.T @ w).ravel() for d in fe]
+    scale = max(float(np.abs(out).max()), 1.0)
+    for _ in range(maxit):
+        change = 0.0
+        for d, s in zip(fe, sums, strict=True):
+            means = (d.T @ (w[:, None] * out)) / s[:, None]
+            out -= d @ means
+            change = max(change, float(np.abs(means).max()))
+        if change <= tol * scale or len(fe) == 1:
+            return out
+    raise EstimationError("the fixed effects could not be swept out (alternating projections did not converge)")
+
+
+def cluster_sandwich(xt: np.ndarray, w: np.ndarray, resid: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """CR0 sandwich (X~'WX~)^-1 (sum_g s_g s_g') (X~'WX~)^-1 with scores s_g = sum_{i in g} X~_i w_i e_i."""
+    bread = np.linalg.pinv(xt.T @ (w[:, None] * xt))
+    _, g = np.unique(clusters, return_inverse=True)
+    sg = np.zeros((int(g.max()) + 1, xt.shape[1]))
+    np.add.at(sg, g, xt * (w * resid)[:, None])
+    return bread @ (sg.T @ sg) @ bread
