@@ -15,7 +15,7 @@ PLANNED: dict[str, tuple[str, ...]] = {
 
 IMPLEMENTED: dict[str, frozenset[str]] = {
     "did": frozenset({"twfe", "event_study", "sun_abraham", "poisson", "callaway_santanna"}),
-    "synthetic_control": frozenset({"abadie"}),
+    "synthetic_control": frozenset({"abadie", "augmented", "synthetic_did"}),
     "rct": frozenset({"difference_in_means", "lin"}),
 }
 

@@ -57,10 +57,24 @@ def _synth_abadie() -> type:
 
     return AbadieSynth
 
+
+def _synth_augmented() -> type:
+    from cpeval.estimation.synth.augmented import AugmentedSynth
+
+    return AugmentedSynth
+
+
+def _synth_sdid() -> type:
+    from cpeval.estimation.synth.sdid import SyntheticDiD
+
+    return SyntheticDiD
+
 # Each entry is a function returning the class, so heavy dependencies load only when a design needs them.
 REGISTRY: dict[tuple[str, str], Callable[[], type]] = {
     ("did", "twfe"): _twfe,
     ("synthetic_control", "abadie"): _synth_abadie,
+    ("synthetic_control", "augmented"): _synth_augmented,
+    ("synthetic_control", "synthetic_did"): _synth_sdid,
     ("rct", "difference_in_means"): _rct_dim,
     ("rct", "lin"): _rct_lin,
     ("did", "event_study"): _event_study,

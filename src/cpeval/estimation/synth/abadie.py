@@ -100,11 +100,18 @@ def build_effect(
                 f"fit-window MSPE ({f.loss_v:.4g}) with materially different donor weights: {alts}. The chosen "
                 f"weights are [{top_weights(f.w, donors, 5)}]; read the donor composition with caution"
             )
+    if conf is not None and not np.isfinite(conf.avg_upper - conf.avg_lower):
+        notes.append(
+            "the conformal interval of the average effect is unbounded: refitted on all periods, the "
+            "counterfactual model can fit any effect (typically more donors than pre-periods); rely on the "
+            "placebo_space check instead"
+        )
     hull_share, _ = hull_outside(group.y1, y0, np.arange(len(data.times)) < data.n_pre)
     if hull_share > 0:
         notes.append(
             f"the treated outcome lies outside the donors' range in {hull_share:.0%} of the pre-periods: no "
-            "weighted average of donors can match it there (consider the augmented method)"
+            "weighted average of donors can match it there"
+            + (" (consider the augmented method)" if method == "abadie" else "")
         )
     for note in notes:
         warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=3)

@@ -67,8 +67,11 @@ def p_constant(y1: np.ndarray, y0: np.ndarray, n_pre: int, theta: float, predict
 
 
 def invert(pfun: Callable[[float], float], center: float, scale: float, alpha: float) -> tuple[float, float]:
-    """The range of theta with p(theta) > alpha: grid search, widened if needed, edges refined by bisection."""
+    """The range of theta with p(theta) > alpha: grid search, widened if needed, edges refined by bisection.
+
+    (-inf, inf) when no theta is rejected however far out (the refitted model can fit any effect)."""
     scale = scale if scale > 0 and np.isfinite(scale) else 1.0
+    unbounded = False
     for _ in range(8):
         grid = center + scale * np.linspace(-1.0, 1.0, 41)
         ok = np.array([pfun(th) > alpha for th in grid])
@@ -76,12 +79,15 @@ def invert(pfun: Callable[[float], float], center: float, scale: float, alpha: f
             scale /= 4.0
             continue
         if ok[0] or ok[-1]:
+            unbounded = True
             scale *= 3.0
             continue
         first, last = int(np.argmax(ok)), len(ok) - 1 - int(np.argmax(ok[::-1]))
         lo = _edge(pfun, grid[first - 1], grid[first], alpha)
         hi = _edge(pfun, grid[last + 1], grid[last], alpha)
         return lo, hi
+    if unbounded:  # not rejected however far from the estimate: the model can fit any effect
+        return -float("inf"), float("inf")
     return float("nan"), float("nan")
 
 

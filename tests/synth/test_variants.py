@@ -1,0 +1,59 @@
+"""Synthetic DiD (Arkhangelsky et al. 2021 Table 1: Proposition 99 SDID -15.6) and ridge-augmented SCM."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cpeval.pipeline import evaluate
+
+from .conftest import design_dict, reference
+
+
+@pytest.fixture(scope="module")
+def sdid():
+    return evaluate(design_dict("prop99", method="synthetic_did", placebo_reps=50)).effects[0]
+
+
+def test_sdid_prop99_matches_published(sdid):
+    ref = reference("prop99_sdid")
+    assert sdid.estimate == pytest.approx(ref["estimate"], abs=ref["tolerance"]["estimate"])
+    assert ref["se_range"][0] < sdid.std_error < ref["se_range"][1]
+    assert sdid.ci_lower < sdid.estimate < sdid.ci_upper
+    lam = sdid.diagnostics["time_weights"]
+    assert set(lam) <= {"1984", "1985", "1986", "1987", "1988"}  # weight on the last pre-periods
+    assert sum(sdid.diagnostics["weights"].values()) == pytest.approx(1.0)
+
+
+def test_sdid_post_mean_gap_equals_estimate(sdid):
+    post = [r["gap"] for r in sdid.path if r["post"]]
+    assert np.mean(post) == pytest.approx(sdid.estimate)
+
+
+def test_augmented_weights_sum_to_one_and_improve_fit():
+    e = evaluate(design_dict("prop99", method="augmented", conformal=False)).effects[0]
+    d = e.diagnostics
+    assert sum(d["weights"].values()) == pytest.approx(1.0)
+    assert d["pre_rmspe"] < d["sc_pre_rmspe"]
+    assert d["ridge_lambda"] > 0
+    assert e.estimate < 0
+
+
+def test_augmented_reaches_unit_outside_hull():
+    from cpeval.datasets.synth import simulate_synth
+
+    df = simulate_synth(n_donors=15, n_pre=25, n_post=5, effect=3.0, seed=11, noise=0.3)
+    df.loc[df.unit == "t0", ["y", "y0"]] += 15.0  # far above every donor: the simplex cannot follow
+    base = {
+        "name": "outside", "kind": "synthetic_control", "data": {"path": "x.csv", "unit": "unit", "time": "time"},
+        "treatment": {"units": ["t0"], "start": df.attrs["start"]},
+        "outcomes": [{"name": "y", "column": "y", "family": "other"}],
+        "estimator": {"method": "abadie", "conformal": False}, "checks": ["convex_hull"],
+    }
+    with pytest.warns(Warning):
+        sc = evaluate(base, data=df)
+    assert sc.checks[0].status == "warn"
+    base["estimator"] = {"method": "augmented", "conformal": False}
+    base["checks"] = []
+    aug = evaluate(base, data=df)
+    assert abs(aug.effects[0].estimate - 3.0) < abs(sc.effects[0].estimate - 3.0)
