@@ -1,0 +1,87 @@
+"""Every design and data error the synthetic control adds, with its message."""
+
+from __future__ import annotations
+
+import pytest
+
+from cpeval.designs import design_from_dict
+from cpeval.errors import DataError, DesignError, EstimationError, ProblemCode
+from cpeval.pipeline import evaluate
+
+from .conftest import design_dict
+
+
+def _raw(**estimator):
+    raw = design_dict("prop99")
+    raw["estimator"] = {"method": "abadie", **estimator}
+    return raw
+
+
+def test_v_names_unknown_predictor():
+    raw = _raw(predictors=[{"column": "cigsale", "at": 1975}], v={"cigsale(1957)": 1.0})
+    with pytest.raises(DesignError, match=r"estimator.v names \['cigsale\(1957\)'\].*cigsale\(1975\)"):
+        design_from_dict(raw)
+
+
+def test_v_without_predictors():
+    with pytest.raises(DesignError, match="predictors is empty"):
+        design_from_dict(_raw(v={"x": 1.0}))
+
+
+def test_negative_v():
+    raw = _raw(predictors=[{"column": "cigsale", "at": 1975}], v={"cigsale(1975)": -1.0})
+    with pytest.raises(DesignError, match="non-negative"):
+        design_from_dict(raw)
+
+
+def test_treated_unit_among_donors():
+    with pytest.raises(DesignError, match="both treated"):
+        design_from_dict(_raw(donors=["California", "Utah"]))
+
+
+def test_fit_window_after_start():
+    with pytest.raises(DesignError, match=r"fit_window\.to"):
+        design_from_dict(_raw(fit_window={"from": 1970, "to": 1990}))
+
+
+def test_predictor_two_window_forms():
+    with pytest.raises(DesignError, match="not several"):
+        design_from_dict(_raw(predictors=[{"column": "beer", "at": 1985, "from": 1984, "to": 1988}]))
+
+
+def test_duplicate_predictor_labels():
+    with pytest.raises(DesignError, match="unique"):
+        design_from_dict(_raw(predictors=[{"column": "beer", "at": 1985}, {"column": "beer", "at": 1985}]))
+
+
+def test_unknown_check():
+    raw = _raw()
+    raw["checks"] = ["placebo_spaces"]
+    with pytest.raises(DesignError, match="placebo_space"):
+        design_from_dict(raw)
+
+
+def test_bad_n_jobs():
+    with pytest.raises(DesignError, match="n_jobs"):
+        design_from_dict(_raw(n_jobs=0))
+
+
+def test_unknown_treated_unit_is_a_data_problem():
+    raw = _raw()
+    raw["treatment"]["units"] = ["Californa"]
+    with pytest.raises(DataError) as info:
+        evaluate(raw)
+    assert ProblemCode.UNKNOWN_TREATED_UNIT in info.value.codes
+    assert "California" in str(info.value)
+
+
+def test_predictor_without_data_in_its_window():
+    raw = _raw(predictors=[{"column": "beer", "from": 1970, "to": 1975}])
+    with pytest.raises(EstimationError, match=r"beer\(1970-1975\).*no observed value"):
+        evaluate(raw)
+
+
+def test_predictor_window_outside_data():
+    raw = _raw(predictors=[{"column": "beer", "at": 1950}])
+    with pytest.raises(EstimationError, match="selects no period"):
+        evaluate(raw)
