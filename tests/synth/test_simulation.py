@@ -69,3 +69,19 @@ def test_row_order_and_relabelling_invariance():
     again = evaluate(d2, data=df2).effects[0]
     assert again.estimate == pytest.approx(base.estimate, abs=1e-9)
     assert again.diagnostics["weights"] == {relabel[k]: v for k, v in base.diagnostics["weights"].items()}
+
+
+@pytest.mark.parametrize("aggregation", ["separate", "pooled"])
+def test_several_treated_units(aggregation):
+    df = simulate_synth(n_donors=20, n_pre=20, n_post=5, effect=-3.0, noise=0.3, n_treated=2, seed=4)
+    d = _design(df.attrs["start"], treated_aggregation=aggregation, conformal=False)
+    d["treatment"]["units"] = ["t0", "t1"]
+    e = evaluate(d, data=df).effects[0]
+    assert e.estimate == pytest.approx(-3.0, abs=0.6)
+    assert e.diagnostics["treated_units"] == ["t0", "t1"]
+    if aggregation == "separate":
+        assert set(e.diagnostics["per_unit"]) == {"t0", "t1"}
+        atts = [u["att"] for u in e.diagnostics["per_unit"].values()]
+        assert e.estimate == pytest.approx(np.mean(atts))
+    else:
+        assert e.diagnostics["aggregation"] == "pooled" and "per_unit" not in e.diagnostics

@@ -1,0 +1,178 @@
+"""Synthetic control: cpeval against pysyncon on Proposition 99 (issue 4).
+
+The task: the Abadie, Diamond & Hainmueller (2010) synthetic California (the paper's predictors; V chosen
+by the fit of cigarette sales 1970-1988) plus the full placebo-in-space loop (every one of the 38 donor
+states refitted as if treated, the others as its donors). Both packages run their placebo loops in
+parallel on every core. Reported: wall time of fit + placebos, the fit-window loss of California's
+synthetic control, and for every unit the pre-period RMSPE each package reaches (cpeval should be equal
+or lower: a lower RMSPE means a better optimum of the same problem).
+
+Each package runs in its own process: cpeval from ``.venv``, pysyncon from ``.venv-bench``. pysyncon's
+default outer optimiser (Nelder-Mead from equal weights) is very slow, so by default pysyncon refits only
+``--placebos`` donors and its placebo time is extrapolated to all 38 (per-placebo time x 38 / cores);
+``--placebos 38`` runs pysyncon's own parallel PlaceboTest over all of them.
+
+    .venv/bin/python benchmarks/bench_synth.py                       # pysyncon defaults (Nelder-Mead)
+    .venv/bin/python benchmarks/bench_synth.py --method BFGS --initial ols --placebos 38
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN_PY = ROOT / ".venv" / "bin" / "python"
+BENCH_PY = ROOT / ".venv-bench" / "bin" / "python"
+RESULTS = ROOT / "benchmarks" / "results"
+DATA = ROOT / "case_studies" / "data" / "smoking_prop99.csv"
+PRE = (1970, 1988)
+
+
+def run_cpeval() -> dict:
+    import numpy as np
+    import yaml
+
+    from cpeval.pipeline import evaluate
+
+    raw = yaml.safe_load((ROOT / "designs" / "prop99.yaml").read_text())
+    raw["data"]["path"] = str(DATA)
+    raw["checks"] = ["placebo_space"]
+    raw["estimator"]["conformal"] = False
+    raw["estimator"]["n_jobs"] = -1
+    t0 = time.perf_counter()
+    result = evaluate(raw)
+    elapsed = time.perf_counter() - t0
+    effect = result.effects[0]
+    check = result.checks[0]
+    times = check.values["times"]
+    n_pre = sum(1 for t in times if t <= PRE[1])
+    pre = {"California": effect.diagnostics["pre_rmspe"]}
+    for unit, gap in check.values["gaps"].items():
+        pre[unit] = float(np.sqrt(np.mean(np.square(gap[:n_pre]))))
+    return {"tool": "cpeval", "seconds": elapsed, "loss": effect.diagnostics["fit_window_mspe"], "pre_rmspe": pre,
+            "weights": {k: v for k, v in effect.diagnostics["weights"].items() if v >= 0.001},
+            "p_value": check.values["p_value"], "cores": os.cpu_count()}
+
+
+def _dataprep(df, treated: str, controls: list[str]):
+    from pysyncon import Dataprep
+
+    return Dataprep(
+        foo=df, predictors=[], predictors_op="mean", time_predictors_prior=range(1980, 1989),
+        special_predictors=[("lnincome", range(1980, 1989), "mean"), ("age15to24", range(1980, 1989), "mean"),
+                            ("retprice", range(1980, 1989), "mean"), ("beer", range(1984, 1989), "mean"),
+                            ("cigsale", [1988], "mean"), ("cigsale", [1980], "mean"), ("cigsale", [1975], "mean")],
+        dependent="cigsale", unit_variable="state", time_variable="year", treatment_identifier=treated,
+        controls_identifier=controls, time_optimize_ssr=range(PRE[0], PRE[1] + 1), time_plot=range(1970, 2001),
+    )
+
+
+def run_pysyncon(method: str, initial: str, n_placebos: int) -> dict:
+    import numpy as np
+    import pandas as pd
+    from pysyncon import Synth
+
+    df = pd.read_csv(DATA)
+    states = sorted(df.state.unique())
+    donors = [s for s in states if s != "California"]
+    opts = {"optim_method": method, "optim_initial": initial}
+
+    def fit(treated: str, controls: list[str]) -> tuple[float, float, dict]:
+        dp = _dataprep(df, treated, controls)
+        s = Synth()
+        s.fit(dataprep=dp, **opts)
+        z0, z1 = dp.make_outcome_mats(time_period=range(1970, 2001))
+        gap = (z1 - z0 @ s.W).to_numpy()
+        pre = float(np.sqrt(np.mean(gap[: PRE[1] - PRE[0] + 1] ** 2)))
+        return pre, float(s.loss_V), {k: float(v) for k, v in s.weights(threshold=0.001).items()}
+
+    cores = os.cpu_count() or 1
+    t0 = time.perf_counter()
+    pre_ca, loss, weights = fit("California", donors)
+    t_main = time.perf_counter() - t0
+    pre = {"California": pre_ca}
+    if n_placebos >= len(donors):
+        from pysyncon.utils import PlaceboTest
+
+        t1 = time.perf_counter()
+        pt = PlaceboTest()
+        pt.fit(dataprep=_dataprep(df, "California", donors), scm=Synth(), scm_options=opts, verbose=False)
+        t_placebo = time.perf_counter() - t1 - t_main  # PlaceboTest refits California too
+        years = list(range(PRE[0], PRE[1] + 1))
+        for unit in pt.gaps.columns:
+            pre[str(unit)] = float(np.sqrt(np.mean(pt.gaps.loc[years, unit].to_numpy() ** 2)))
+        extrapolated = False
+    else:
+        t1 = time.perf_counter()
+        for d in donors[:n_placebos]:
+            pre[d] = fit(d, [x for x in donors if x != d])[0]
+        per = (time.perf_counter() - t1) / max(n_placebos, 1)
+        t_placebo = per * len(donors) / cores
+        extrapolated = True
+    return {"tool": "pysyncon", "seconds": t_main + t_placebo, "main_seconds": t_main, "loss": loss,
+            "pre_rmspe": pre, "weights": weights, "extrapolated": extrapolated, "placebos_run": n_placebos,
+            "options": opts, "cores": cores}
+
+
+def _child(tool: str, args: argparse.Namespace) -> dict:
+    py = MAIN_PY if tool == "cpeval" else BENCH_PY
+    cmd = [str(py), __file__, "--child", tool, "--method", args.method, "--initial", args.initial,
+           "--placebos", str(args.placebos)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--child", choices=["cpeval", "pysyncon"])
+    ap.add_argument("--method", default="Nelder-Mead", help="pysyncon optim_method (its default: Nelder-Mead)")
+    ap.add_argument("--initial", default="equal", help="pysyncon optim_initial (its default: equal)")
+    ap.add_argument("--placebos", type=int, default=2, help="pysyncon placebos actually run (38 = all)")
+    args = ap.parse_args()
+    if args.child == "cpeval":
+        print(json.dumps(run_cpeval()))
+        return
+    if args.child == "pysyncon":
+        print(json.dumps(run_pysyncon(args.method, args.initial, args.placebos)))
+        return
+    import numpy as np
+
+    ours = _child("cpeval", args)
+    peer = _child("pysyncon", args)
+    common = [u for u in peer["pre_rmspe"] if u in ours["pre_rmspe"]]
+    diffs = {u: ours["pre_rmspe"][u] - peer["pre_rmspe"][u] for u in common}
+    worse = {u: d for u, d in diffs.items() if d > 1e-6}
+    ratio = peer["seconds"] / ours["seconds"]
+    lines = [
+        f"# Synthetic control benchmark: Proposition 99 fit + placebo-in-space ({os.cpu_count()} cores, numpy "
+        f"{np.__version__})",
+        "",
+        "| tool | wall seconds (fit + 38 placebos) | California fit-window MSPE | California pre-RMSPE |",
+        "|---|---|---|---|",
+        f"| cpeval | {ours['seconds']:.2f} | {ours['loss']:.4f} | {ours['pre_rmspe']['California']:.4f} |",
+        f"| pysyncon ({peer['options']['optim_method']}, {peer['options']['optim_initial']}"
+        f"{'; extrapolated from ' + str(peer['placebos_run']) + ' placebos' if peer['extrapolated'] else ''}) | "
+        f"{peer['seconds']:.2f} | {peer['loss']:.4f} | {peer['pre_rmspe']['California']:.4f} |",
+        "",
+        f"Speed ratio (pysyncon / cpeval): **{ratio:.1f}x**. Units compared: {len(common)}; cpeval's pre-period "
+        f"RMSPE is equal or lower for {len(common) - len(worse)} of them"
+        + (f"; higher for {', '.join(f'{u} (+{d:.4f})' for u, d in worse.items())}" if worse else "") + ".",
+        f"cpeval weights: {ours['weights']}; permutation p = {ours['p_value']:.4f}.",
+        f"pysyncon weights: {peer['weights']}.",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "synth.md").write_text(text + "\n")
+    (RESULTS / "synth.json").write_text(json.dumps({"cpeval": ours, "pysyncon": peer}, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
