@@ -69,7 +69,7 @@ def _dataprep(df, treated: str, controls: list[str]):
                             ("retprice", range(1980, 1989), "mean"), ("beer", range(1984, 1989), "mean"),
                             ("cigsale", [1988], "mean"), ("cigsale", [1980], "mean"), ("cigsale", [1975], "mean")],
         dependent="cigsale", unit_variable="state", time_variable="year", treatment_identifier=treated,
-        controls_identifier=controls, time_optimize_ssr=range(PRE[0], PRE[1] + 1), time_plot=range(1970, 2001),
+        controls_identifier=controls, time_optimize_ssr=range(PRE[0], PRE[1] + 1),
     )
 
 

@@ -61,3 +61,24 @@ def test_leave_one_out_and_placebo_time_on_simulated_panel():
     pt = _check(r, "placebo_time")
     assert pt.status in ("pass", "warn") and pt.values["placebo_start"] < df.attrs["start"]
     assert len(pt.table) == 22
+
+
+def test_placebos_same_in_parallel_and_sequential():
+    from cpeval.datasets.synth import simulate_synth
+    from cpeval.pipeline import evaluate
+
+    df = simulate_synth(n_donors=6, n_pre=10, n_post=3, seed=2)
+    design = {
+        "name": "sim", "kind": "synthetic_control", "data": {"path": "x.csv", "unit": "unit", "time": "time"},
+        "treatment": {"units": ["t0"], "start": df.attrs["start"]},
+        "outcomes": [{"name": "y", "column": "y", "family": "other"}],
+        "estimator": {"method": "abadie", "conformal": False, "n_jobs": 1,
+                      "predictors": [{"column": "x", "at": 1}, {"column": "y", "from": 1, "to": 10}]},
+        "checks": ["placebo_space"],
+    }
+    seq = evaluate(design, data=df).checks[0]
+    design["estimator"]["n_jobs"] = 2
+    par = evaluate(design, data=df).checks[0]
+    assert seq.values["gaps"] == par.values["gaps"]
+    assert seq.values["p_value"] == par.values["p_value"]
+    assert len(seq.table) == 7 and seq.values["n_units"] == 7
