@@ -20,6 +20,8 @@ def test_placebo_space_p_value_is_one_in_39(prop99_result):
     assert len(c.values["gaps"]) == 38 and "California" not in c.values["gaps"]
     assert c.values["n_kept"] < 39  # the exclusion of poorly fitting placebos drops some
     assert c.values["p_value_excluding"] == pytest.approx(1 / c.values["n_kept"])
+    per_period = c.values["period_p_values"]
+    assert len(per_period) == 12 and min(per_period) >= 1 / 39 - 1e-12
 
 
 def test_balance_and_hull(prop99_result):

@@ -28,6 +28,8 @@ def test_sdid_prop99_matches_published(sdid):
 def test_sdid_post_mean_gap_equals_estimate(sdid):
     post = [r["gap"] for r in sdid.path if r["post"]]
     assert np.mean(post) == pytest.approx(sdid.estimate)
+    rows = [r for r in sdid.path if r["post"]]
+    assert all(r["ci_lower"] <= r["gap"] <= r["ci_upper"] for r in rows)  # conformal per-period intervals
 
 
 def test_augmented_weights_sum_to_one_and_improve_fit():

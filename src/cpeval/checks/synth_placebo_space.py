@@ -58,6 +58,10 @@ def placebo_space(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
             "gaps": {names[d]: [float(x) for x in g] for d, g in zip(donors, gaps, strict=True)},
             "treated_gap": [float(x) for x in treated_gap], "treated": label,
         }
+        all_gaps = np.vstack([treated_gap, *gaps])[:, data.n_pre:]
+        values["period_p_values"] = [  # share of units with a post-period gap at least as large in absolute value
+            float(np.mean(np.abs(all_gaps[:, j]) >= abs(all_gaps[0, j]) - 1e-12)) for j in range(all_gaps.shape[1])
+        ]
         cut = design.estimator.placebo_exclude  # type: ignore[attr-defined]
         extra = ""
         if cut is not None:

@@ -6,6 +6,8 @@ the treated units'; time weights (simplex, intercept, a vanishing ridge) make th
 post-period average. The estimate is the weighted double difference. Both weight problems are solved
 exactly by the simplex QP (R synthdid uses Frank-Wolfe with early stopping, so weights can differ slightly).
 The variance is the placebo variance of Algorithm 4: donors drawn at random play the treated units.
+Per-period conformal intervals (Chernozhukov, Wuthrich & Zhu 2021) refit the unit-weight model (simplex,
+intercept, the same ridge) on the pre-periods plus each post-period.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from cpeval.errors import CpevalWarning, EstimationError
 from cpeval.estimation.synth._qp import simplex_ls
-from cpeval.estimation.synth.common import path_rows, weights_dict
+from cpeval.estimation.synth.common import conformal_summary, path_rows, weights_dict
 from cpeval.estimation.synth.prep import prepare
 from cpeval.results import Effect, jsonable
 
@@ -82,6 +84,21 @@ def placebo_se(y0: np.ndarray, n_pre: int, n_treated: int, reps: int, seed: int)
     return float(np.sqrt(np.mean((taus - taus.mean()) ** 2))), taus
 
 
+def intercept_sc_predictor(zeta: float) -> object:
+    """Counterfactual model for conformal intervals: SDID's unit weights (simplex, intercept, ridge) refitted
+    on the periods given."""
+
+    def make() -> object:
+        def predict(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+            om = simplex_ls(xx - xx.mean(axis=0), yy - yy.mean(), ridge=zeta**2 * len(yy))
+            base = xx @ om
+            return base + float(np.mean(yy - base))
+
+        return predict
+
+    return make
+
+
 class SyntheticDiD:
     """``estimator.method: synthetic_did``: the SDID ATT with the placebo standard error."""
 
@@ -102,6 +119,11 @@ class SyntheticDiD:
         se, taus = placebo_se(y0, data.n_pre, n1, design.estimator.placebo_reps, design.inference.seed)
         level = design.inference.level
         ci = wald_interval(fit.tau, se, level, None)
+        conf = None
+        if design.estimator.conformal:
+            from cpeval.estimation.synth.conformal import conformal
+
+            conf = conformal(y1, y0, data.n_pre, fit.gap, level, intercept_sc_predictor(fit.zeta))  # type: ignore[arg-type]
         notes = []
         if len(data.donors) < 2 * n1 + 5:
             notes.append(
@@ -121,6 +143,7 @@ class SyntheticDiD:
             "zeta": fit.zeta, "placebo_reps": len(taus), "placebo_mean": float(taus.mean()),
             "pre_rmspe": float(np.sqrt(np.mean(fit.gap[: data.n_pre] ** 2))),
             "post_rmspe": float(np.sqrt(np.mean(fit.gap[data.n_pre:] ** 2))),
+            "conformal": conformal_summary(conf, level),
         }
         return Effect(
             outcome=outcome.name, family=outcome.family, measure=outcome.measure, better_if=outcome.better_if,
@@ -128,6 +151,6 @@ class SyntheticDiD:
             ci_upper=ci.upper, p_value=ci.p_value if math.isfinite(ci.p_value) else float("nan"),
             n_obs=int(data.y.shape[0] * (len(data.donors) + n1)), n_units=len(data.donors) + n1, n_clusters=None,
             variance_type=f"placebo variance (Arkhangelsky et al. 2021, Algorithm 4; {len(taus)} placebos); normal",
-            path=path_rows(data, y1, fit.synthetic, fit.gap, None), diagnostics=jsonable(diagnostics),
+            path=path_rows(data, y1, fit.synthetic, fit.gap, conf), diagnostics=jsonable(diagnostics),
             warnings=tuple(notes),
         )
