@@ -78,8 +78,9 @@ class DidEstimator(StrictModel):
         "available lag."
     )
     bin_endpoints: bool = Field(
-        True, description="Event study: pool event times beyond the window into the end points (-leads "
-        "and lags bins); false gives them their own coefficients, which are estimated but not reported."
+        True, description="Event study and Sun & Abraham: pool event times beyond the window into its end "
+        "points (-(leads+1) and lags become 'or more' bins); false gives them their own coefficients, which "
+        "are estimated but not reported."
     )
     # Poisson pseudo-maximum likelihood (count outcomes).
     exposure: Literal["population", "none"] = Field(
