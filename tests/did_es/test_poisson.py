@@ -170,3 +170,14 @@ def test_weights_equal_glm_var_weights():
     res = sm.GLM(df["y"], x, family=sm.families.Poisson(), offset=np.log(df["population"]),
                  var_weights=df["w"]).fit(tol=1e-14)
     assert effect.estimate == pytest.approx(res.params["treated"], abs=1e-6)
+
+
+def test_level_effect_and_its_delta_method_error():
+    df = count_panel(seed=16)
+    e = fit(df, _pdesign(poisson_form="twfe"))
+    d = e.diagnostics
+    treated = df[df["treated"] == 1]
+    # twfe form: change in expected count = mean(mu1) (1 - exp(-b)); SE = mean(mu1) x SE(b)
+    mean_mu1 = d["level_att"] / (1 - math.exp(-e.estimate))
+    assert d["level_att_std_error"] == pytest.approx(mean_mu1 * e.std_error, rel=1e-10)
+    assert 0.3 * treated["y"].mean() < mean_mu1 < 3 * treated["y"].mean()

@@ -72,7 +72,8 @@ def _poisson_lines(result: EvaluationResult) -> list[str]:
         d = e.diagnostics
         rr = d["rate_ratio_ci"]
         lines.append(f"| {e.outcome} | {d['form']} | {d['exposure'] or 'none'} | {d['rate_ratio']:.4f} | "
-                     f"[{rr[0]:.4f}, {rr[1]:.4f}] | {d['percent_change']:+.1f}% | {_f(d['level_att'])} |")
+                     f"[{rr[0]:.4f}, {rr[1]:.4f}] | {d['percent_change']:+.1f}% | {_f(d['level_att'])} "
+                     f"(SE {_f(d.get('level_att_std_error'))}) |")
     lines += ["", "The rate ratio is exp(estimate): the treated areas' expected count relative to what it would have "
               "been without the programme. The 'extended' form (Wooldridge 2023) estimates one ratio per adoption "
               "cohort and period and averages them; no unit or period is dropped for having zero counts unless all "

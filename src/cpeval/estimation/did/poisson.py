@@ -227,6 +227,7 @@ class PoissonDid:
             b, se = float(beta[0]), float(math.sqrt(vcov[0, 0]))
             mu1 = mu[treated]
             level_att = float(np.mean(mu1 - mu1 * math.exp(-b)))
+            level_se = float(np.mean(mu1)) * se  # d/db of mean(mu0 (e^b - 1)) = mean(mu1)
         else:
             tau = x @ beta  # each treated row's own cell effect (0 elsewhere)
             mu1 = mu[treated]
@@ -236,6 +237,8 @@ class PoissonDid:
             grad = np.bincount(code, weights=mu1, minlength=len(cells)) / mu1.sum()
             se = float(math.sqrt(max(grad @ vcov @ grad, 0.0)))
             level_att = float(np.mean(mu1 - mu0))
+            level_grad = np.bincount(code, weights=mu1, minlength=len(cells)) / len(mu1)
+            level_se = float(math.sqrt(max(level_grad @ vcov @ level_grad, 0.0)))
             periods = np.sort(panel.frame[time].unique())
             g_arr = np.asarray([c[0] for c in cells], dtype=float)
             t_arr = np.asarray([c[1] for c in cells])
@@ -264,7 +267,9 @@ class PoissonDid:
             "rate_ratio_ci": [math.exp(ci.lower), math.exp(ci.upper)],
             "percent_change": 100 * math.expm1(b),
             "level_att": level_att,
-            "level_att_note": "average treated-cell change in the expected count per unit-period",
+            "level_att_std_error": level_se,
+            "level_att_note": "average treated-cell change in the expected count per unit-period; its SE by the "
+            "delta method with the unit and period effects held at their estimates",
             "dropped_rows": int(len(panel.outcome_rows(outcome.column)) - len(frame)),
         })
         few = few_clusters_warning(n_clusters, cluster)
