@@ -127,7 +127,7 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
             c.add(ProblemCode.NEGATIVE_VALUES, col, f"outcome {o.name!r} is a {o.measure} but has negative values")
         if o.measure == "proportion" and bool(((df[col] < 0) | (df[col] > 1)).any()):
             c.add(ProblemCode.NOT_BINARY, col, f"outcome {o.name!r} is a proportion but has values outside [0, 1]")
-        if df[col].nunique(dropna=True) <= 1:
+        if not bool(df[col].min() < df[col].max()):  # min/max: O(n), no hashing of every value
             c.add(ProblemCode.CONSTANT_OUTCOME, col, f"outcome {o.name!r} takes a single value; nothing to estimate")
 
     for key in ("weights", "population"):
@@ -156,13 +156,17 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
 
     if time:
         df = df.sort_values([unit, time], kind="mergesort").reset_index(drop=True)
+    unit_codes, unit_ids = pd.factorize(df[unit])
     summary = {
         "rows": len(df),
-        "units": int(df[unit].nunique()),
-        "periods": int(df[time].nunique()) if time else None,
+        "units": len(unit_ids),
+        "periods": len(pd.unique(df[time])) if time else None,
         "first_period": df[time].min() if time else None,
         "last_period": df[time].max() if time else None,
-        "treated_units": int(df.loc[df[TREATED] == 1, unit].nunique()) if TREATED in df else None,
+        "treated_units": (
+            int(np.count_nonzero(np.bincount(unit_codes, weights=df[TREATED].to_numpy(), minlength=len(unit_ids))))
+            if TREATED in df else None
+        ),
     }
     return Panel(
         frame=df, design=design, source=source, sha256=sha256, unit=unit, time=time,
@@ -205,7 +209,11 @@ def _coerce_time(s: pd.Series, col: str, c: _Collector) -> pd.Series:
 
 
 def _duplicates(df: pd.DataFrame, unit: str, time: str, c: _Collector) -> None:
-    dup = df.duplicated([unit, time], keep=False)
+    # one integer key per unit-period from two factorisations: much faster than DataFrame.duplicated
+    u, _ = pd.factorize(df[unit])
+    t, periods = pd.factorize(df[time])
+    key = u.astype(np.int64) * len(periods) + t
+    dup = pd.Series(np.bincount(key)[key] > 1, index=df.index)
     if bool(dup.any()):
         pairs = df.loc[dup, [unit, time]].drop_duplicates().head(3).itertuples(index=False)
         c.add(
@@ -263,15 +271,25 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
         if not _numeric(df, col, "treatment.first_treated", c):
             return
         g = df[col].where(df[col] > 0)  # 0 or empty = never treated
-        if bool((g.groupby(df[unit]).nunique(dropna=False) > 1).any()):
-            units = g.groupby(df[unit]).nunique(dropna=False)
+        by_unit = g.groupby(df[unit], sort=False)
+        stats = pd.DataFrame({"lo": by_unit.min(), "hi": by_unit.max(), "n": by_unit.count(), "size": by_unit.size()})
+        varies = (stats["lo"] != stats["hi"]) & stats["lo"].notna() | (stats["n"] > 0) & (stats["n"] < stats["size"])
+        if bool(varies.any()):
             c.add(
                 ProblemCode.COHORT_NOT_CONSTANT,
                 col,
                 f"the first treated period must be the same in every row of a unit; it varies in units "
-                f"{_fmt(units[units > 1].index, 3)}",
+                f"{_fmt(stats.index[varies], 3)}",
             )
             return
+        late = g > periods[-1]
+        if bool(late.any()):  # first treated after the data end: untreated throughout, as R `did` treats them
+            n_late = df.loc[late, unit].nunique()
+            c.warnings.append(
+                f"{n_late} units are first treated after the last period {_show(periods[-1])}; they are "
+                "untreated throughout the data and count as never treated"
+            )
+            g = g.where(~late)
         df[COHORT] = g
         df[TREATED] = (g.notna() & (df[time] >= g)).astype("int8")
 
