@@ -29,11 +29,11 @@ Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 def sc_predictor() -> Predict:
     """Outcome-only synthetic control (simplex least squares on the given periods), warm-started."""
-    state: dict[str, np.ndarray | None] = {"support": None}
+    state: dict[str, np.ndarray | None] = {"warm": None}
 
     def predict(y1: np.ndarray, y0: np.ndarray) -> np.ndarray:
-        w = simplex_ls(y0, y1, support=state["support"])
-        state["support"] = np.flatnonzero(w > 0)
+        w = simplex_ls(y0, y1, warm=state["warm"])
+        state["warm"] = w
         return y0 @ w
 
     return predict

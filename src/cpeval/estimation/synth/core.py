@@ -6,7 +6,7 @@ exact active-set QP (``_qp.simplex_qp``), warm-started from the previous support
 Outer problem: the diagonal ``V`` (on the simplex) minimises the mean squared prediction error of the
 outcome over the fit window. L-BFGS-B with the exact gradient of that loss in V (implicit differentiation
 of the inner KKT system) from several starts (equal weights, R Synth's regression-based start, then random
-starts from the seed); the best is polished by Nelder-Mead. Starts that reach nearly the
+starts from the seed); the two best are polished by Nelder-Mead. Starts that reach nearly the
 same loss with materially different weights are reported as alternatives: the problem is multi-modal
 (Klossner et al. 2018) and one optimum should not be presented as the truth.
 """
@@ -69,16 +69,16 @@ def _scale(x1: np.ndarray, x0: np.ndarray, standardize: bool) -> tuple[np.ndarra
 
 
 class _Inner:
-    """W(V) with the support of the last solution kept as a warm start."""
+    """W(V) with the last solution kept as a warm start."""
 
     def __init__(self, x1: np.ndarray, x0: np.ndarray):
         self.x1, self.x0 = x1, x0
-        self.support: np.ndarray | None = None
+        self.last: np.ndarray | None = None
 
     def __call__(self, v: np.ndarray) -> np.ndarray:
         s = np.sqrt(v)
-        w = simplex_ls(s[:, None] * self.x0, s * self.x1, support=self.support)
-        self.support = np.flatnonzero(w > 0)
+        w = simplex_ls(s[:, None] * self.x0, s * self.x1, warm=self.last)
+        self.last = w
         return w
 
     def loss_w(self, v: np.ndarray, w: np.ndarray) -> float:
@@ -136,7 +136,7 @@ def nested(
     """Optimise V (and W(V)). Returns v, w, loss_v, a record per start, and (loss, w) of every start.
 
     Each start runs L-BFGS-B on V in [0, 1]^k (the loss is scale-free in V) with the exact gradient; the
-    best start is kept and then polished by Nelder-Mead on |theta| / sum|theta| as R Synth does.
+    two best starts are polished by Nelder-Mead on |theta| / sum|theta| (R Synth's parametrisation).
     """
     from scipy.optimize import minimize
 
@@ -185,18 +185,19 @@ def nested(
         loss = objective(theta)
         found.append((loss, theta, w))
         records.append({"start": name, "loss": loss, "evaluations": evals})
-    best = min(range(len(found)), key=lambda i: found[i][0])
     opts = {
         "maxfev": settings.extra.get("polish", 100 * k + 100), "xatol": 1e-6, "fatol": 1e-12 * zscale,
         "adaptive": k > 4,
     }
-    res = minimize(objective, found[best][1], method="Nelder-Mead", options=opts)
-    if res.fun < found[best][0]:
-        v = _to_v(res.x)
-        found[best] = (objective(v), v, inner(v))
-        records[best]["loss"] = found[best][0]
-    records[best]["evaluations"] += int(res.nfev)
-    records[best]["polished"] = True
+    for i in sorted(range(len(found)), key=lambda i: found[i][0])[: settings.extra.get("n_polish", 2)]:
+        res = minimize(objective, found[i][1], method="Nelder-Mead", options=opts)
+        if res.fun < found[i][0]:
+            v = _to_v(res.x)
+            found[i] = (objective(v), v, inner(v))
+            records[i]["loss"] = found[i][0]
+        records[i]["evaluations"] += int(res.nfev)
+        records[i]["polished"] = True
+    best = min(range(len(found)), key=lambda i: found[i][0])
     loss, v, w = found[best]
     return v, w, loss, records, [(f[0], f[2]) for f in found]
 
