@@ -98,3 +98,14 @@ def test_prop99_deterministic(prop99):
     again = evaluate(design_dict("prop99")).effects[0]
     assert again.diagnostics["weights"] == prop99.diagnostics["weights"]
     assert again.to_dict() == prop99.to_dict()
+
+
+def test_prop99_placebo_in_time_matches_stata_synth2():
+    ref = reference("prop99_placebo_time_stata")
+    raw = design_dict("prop99", conformal=False)
+    raw["checks"] = ["placebo_time"]
+    check = evaluate(raw).checks[0]
+    assert check.values["placebo_start"] == 1985
+    assert check.values["placebo_mean_gap"] == pytest.approx(ref["mean_gap"], abs=ref["tolerance"]["mean_gap"])
+    labels = check.values["predictors"]
+    assert "cigsale(1988)" not in labels and "cigsale(1975)" in labels
