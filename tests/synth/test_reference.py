@@ -109,3 +109,27 @@ def test_prop99_placebo_in_time_matches_stata_synth2():
     assert check.values["placebo_mean_gap"] == pytest.approx(ref["mean_gap"], abs=ref["tolerance"]["mean_gap"])
     labels = check.values["predictors"]
     assert "cigsale(1988)" not in labels and "cigsale(1975)" in labels
+
+
+def test_non_unique_solution_is_reported():
+    """Donors A and B both reproduce the treated unit's fit-window outcomes exactly but match different
+    predictors: every V gives zero loss with weight on A, on B or on a mix. The result must say so."""
+    import pandas as pd
+
+    t = np.arange(1, 13)
+    base = 10 + np.sin(t)
+    paths = {"T": base, "A": base + 3 * (t >= 9), "B": base - 3 * (t >= 9), "C": 2 * base, "D": base + 10}
+    preds = {"T": (1, 1), "A": (1, 5), "B": (5, 1), "C": (3, 3), "D": (2, 2)}
+    rows = [{"unit": u, "time": int(s), "y": float(y), "p1": preds[u][0], "p2": preds[u][1]}
+            for u, ys in paths.items() for s, y in zip(t, ys, strict=True)]
+    design = {
+        "name": "nonunique", "kind": "synthetic_control", "data": {"path": "x.csv", "unit": "unit", "time": "time"},
+        "treatment": {"units": ["T"], "start": 9}, "outcomes": [{"name": "y", "column": "y", "family": "other"}],
+        "estimator": {"method": "abadie", "conformal": False, "starts": 12, "predictors": [
+            {"column": "p1", "at": 1}, {"column": "p2", "at": 1}]},
+    }
+    with pytest.warns(Warning, match="not unique"):
+        effect = evaluate(design, data=pd.DataFrame(rows)).effects[0]
+    assert effect.diagnostics["alternatives"]
+    assert any("not unique" in w for w in effect.warnings)
+    assert effect.diagnostics["fit_window_mspe"] < 1e-8

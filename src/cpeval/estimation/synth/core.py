@@ -203,12 +203,13 @@ def nested(
 
 
 def alternatives(
-    best_loss: float, best_w: np.ndarray, found: list[tuple[float, np.ndarray]]
+    best_loss: float, best_w: np.ndarray, found: list[tuple[float, np.ndarray]], scale: float = 1.0
 ) -> list[tuple[float, np.ndarray]]:
-    """Weight sets reaching nearly the best loss but materially different from the chosen weights."""
+    """Weight sets reaching nearly the best loss (within 2%, or 1e-9 of the outcome's mean square) but
+    materially different from the chosen weights."""
     out: list[tuple[float, np.ndarray]] = []
     for loss, w in sorted(found, key=lambda t: t[0]):
-        if loss > best_loss * (1 + NEAR_LOSS) + 1e-12:
+        if loss > best_loss * (1 + NEAR_LOSS) + 1e-9 * scale:
             continue
         if np.abs(w - best_w).sum() <= MATERIAL:
             continue
@@ -237,7 +238,7 @@ def fit_unit(
         optimised = False
     else:
         v, w, loss_v, records, found = nested(sx1, sx0, z1, z0, settings)
-        alts = alternatives(loss_v, w, found)
+        alts = alternatives(loss_v, w, found, float(np.mean(z1**2)))
         optimised = True
     w = np.where(w > ZERO_WEIGHT * 1e-3, w, 0.0)
     w = w / w.sum()
