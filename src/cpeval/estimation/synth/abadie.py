@@ -101,11 +101,18 @@ def build_effect(
                 f"weights are [{top_weights(f.w, donors, 5)}]; read the donor composition with caution"
             )
     if conf is not None and not np.isfinite(conf.avg_upper - conf.avg_lower):
-        notes.append(
-            "the conformal interval of the average effect is unbounded: refitted on all periods, the "
-            "counterfactual model can fit any effect (typically more donors than pre-periods); rely on the "
-            "placebo_space check instead"
-        )
+        if 1.0 / (data.n_pre + 1) > 1.0 - level:
+            notes.append(
+                f"the conformal intervals are unbounded: with {data.n_pre} pre-periods the smallest attainable "
+                f"conformal p-value is 1/{data.n_pre + 1} = {1 / (data.n_pre + 1):.3f}, above 1 - level = "
+                f"{1 - level:.3f}, so no effect can be rejected; lower inference.level or rely on placebo_space"
+            )
+        else:
+            notes.append(
+                "the conformal interval of the average effect is unbounded: refitted on all periods, the "
+                "counterfactual model can fit any effect (typically more donors than pre-periods); rely on the "
+                "placebo_space check instead"
+            )
     hull_share, _ = hull_outside(group.y1, y0, np.arange(len(data.times)) < data.n_pre)
     if hull_share > 0:
         notes.append(

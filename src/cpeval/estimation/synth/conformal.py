@@ -119,6 +119,13 @@ def conformal(
     """Per-period and average-effect conformal intervals around the estimated gaps ``gap`` (T,)."""
     alpha = 1.0 - level
     big_t = len(y1)
+    if 1.0 / (n_pre + 1) > alpha:  # too few periods: no theta can be rejected at this level
+        inf = np.full(big_t - n_pre, np.inf)
+        pz = np.array([p_period(y1, y0, n_pre, t, 0.0, make_predict()) for t in range(n_pre, big_t)])
+        return Conformal(
+            -inf, inf, pz, -np.inf, np.inf, p_average(y1, y0, n_pre, 0.0, make_predict()),
+            p_constant(y1, y0, n_pre, 0.0, make_predict()),
+        )
     pre_sd = float(np.sqrt(np.mean(gap[:n_pre] ** 2))) if n_pre else 1.0
     lower, upper, pz = [], [], []
     for t in range(n_pre, big_t):
