@@ -9,6 +9,7 @@ donors) and can be warm-started from the previous support, which makes the outer
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg.lapack import dgesv  # this module loads only when a synthetic control is fitted
 
 
 def _kkt_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -24,12 +25,9 @@ def _kkt_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
     rhs = np.empty(m + 1)
     rhs[:m] = g
     rhs[m] = 1.0
-    try:
-        sol = np.linalg.solve(k, rhs)
-        if np.all(np.isfinite(sol)) and np.abs(sol[:m]).max() < 1e8:
-            return sol[:m]
-    except np.linalg.LinAlgError:
-        pass
+    _, _, sol, info = dgesv(k, rhs)  # LAPACK directly: small systems, numpy's wrapper costs more than the solve
+    if info == 0 and np.all(np.isfinite(sol)) and np.abs(sol[:m]).max() < 1e8:
+        return sol[:m]
     return np.linalg.lstsq(k, rhs, rcond=None)[0][:m]
 
 
@@ -113,7 +111,7 @@ def simplex_ls(a: np.ndarray, b: np.ndarray, ridge: float = 0.0, warm: np.ndarra
         if len(sp):
             ap = a[:, sp]
             hp = ap.T @ ap
-            hp[np.diag_indices_from(hp)] += delta
+            hp.flat[:: len(sp) + 1] += delta
             z = _kkt_solve(hp, ap.T @ b)
             if np.all(z > 1e-14):
                 w = np.zeros(a.shape[1])
@@ -125,5 +123,5 @@ def simplex_ls(a: np.ndarray, b: np.ndarray, ridge: float = 0.0, warm: np.ndarra
                 if lam.min() >= -1e-11 * scale:
                     return w
     h = a.T @ a
-    h[np.diag_indices_from(h)] += delta
+    h.flat[:: h.shape[0] + 1] += delta
     return simplex_qp(h, a.T @ b, warm)
