@@ -28,7 +28,7 @@ def leave_one_out(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     out = []
     for outcome, effect, data in outcomes_with_effects(panel, effects):
         names = data.names
-        weights = effect.diagnostics.get("weights", {})
+        weights = dict(effect.diagnostics.get("weights") or {})  # a copy: results are never modified
         per_unit = effect.diagnostics.get("per_unit") or {}
         for unit in per_unit.values():
             for k, v in unit["weights"].items():
