@@ -55,8 +55,16 @@ def _period_mask(times: np.ndarray, p: Predictor, before: Any) -> np.ndarray:
 
 
 def _cast(value: Any, times: np.ndarray) -> Any:
+    """A period named in the design, in the type of the data's period column."""
     if np.issubdtype(times.dtype, np.datetime64):
         return np.datetime64(pd.Timestamp(value))
+    if isinstance(value, str) and np.issubdtype(times.dtype, np.number):
+        try:
+            return float(value) if "." in value else int(value)
+        except ValueError:
+            raise EstimationError(
+                f"period {value!r} in the design is not a number, but the period column holds numbers"
+            ) from None
     return value
 
 
