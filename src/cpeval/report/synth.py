@@ -138,13 +138,19 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
             v = placebo.values
             fig = new_figure()
             ax = fig.add_subplot()
-            for g in v["gaps"].values():
-                ax.plot(v["times"], g, color="0.75", lw=0.7)
+            cut = v.get("exclude_multiple")
+            ratio = {r["unit"]: r.get("pre_mspe_vs_treated") for r in placebo.table}
+            for unit, g in v["gaps"].items():
+                poor = cut is not None and (ratio.get(unit) or 0) > cut
+                ax.plot(v["times"], g, color="0.9" if poor else "0.7", lw=0.6 if poor else 0.8)
             ax.plot(v["times"], v["treated_gap"], color="black", lw=1.8, label=v.get("treated", "treated"))
             ax.axhline(0, color="grey", lw=0.8)
             if start is not None:
                 ax.axvline(start, color="grey", lw=0.8, ls=":")
-            ax.set_title(f"{e.outcome}: placebo gaps (p = {v['p_value']:.3f})")
+            title = f"{e.outcome}: placebo gaps (p = {v['p_value']:.3f})"
+            if cut is not None:
+                title += f"; paler: pre-MSPE > {cut:g}x treated (p = {v['p_value_excluding']:.3f} without them)"
+            ax.set_title(title, fontsize=9 if cut is not None else None)
             ax.legend(frameon=False)
             files[f"synth_placebo_{slug}.png"] = png_bytes(fig)
     return files
