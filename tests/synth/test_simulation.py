@@ -85,3 +85,13 @@ def test_several_treated_units(aggregation):
         assert e.estimate == pytest.approx(np.mean(atts))
     else:
         assert e.diagnostics["aggregation"] == "pooled" and "per_unit" not in e.diagnostics
+
+
+def test_report_lists_every_treated_unit():
+    from cpeval.report.markdown import render_markdown
+
+    df = simulate_synth(n_donors=10, n_pre=12, n_post=3, n_treated=2, seed=8)
+    d = _design(df.attrs["start"], conformal=False)
+    d["treatment"]["units"] = ["t0", "t1"]
+    md = render_markdown(evaluate(d, data=df))
+    assert "| t0 |" in md and "| t1 |" in md and "One synthetic control per treated unit" in md

@@ -59,6 +59,14 @@ def _effect_lines(result: EvaluationResult, e: Effect) -> list[str]:
                  f"({v['n_kept']} units)" if v.get("p_value_excluding") is not None else "")
         lines += [f"**Placebo-in-space p-value** (post/pre RMSPE ratio rank {v['rank']} of {v['n_units']}): "
                   f"{_f(v['p_value'], 3)}{extra}.", ""]
+    per_unit = d.get("per_unit") or {}
+    if per_unit:
+        lines += ["One synthetic control per treated unit; the gap path averages them.", "",
+                  "| treated unit | ATT | pre-RMSPE | largest donor weights |", "|---|---|---|---|"]
+        for unit, u in per_unit.items():
+            top = ", ".join(f"{k} {w:.3f}" for k, w in list(u["weights"].items())[:4] if w >= 0.001)
+            lines.append(f"| {unit} | {_f(u['att'])} | {_f(u['pre_rmspe'])} | {top} |")
+        lines += ["", f"Weights and predictors below: {next(iter(per_unit))}.", ""]
     weights = d.get("weights") or {}
     shown = [(k, w) for k, w in weights.items() if w >= 0.001][:MAX_WEIGHT_ROWS]
     if shown:
