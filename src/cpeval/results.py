@@ -53,8 +53,23 @@ def _z(level: float) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2)
 
 
+class Summarised:
+    """One ``summary()`` drives both ``str()`` and the notebook display (``_repr_html_``)."""
+
+    def summary(self) -> str:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return "<pre>" + escape(self.summary()) + "</pre>"
+
+
 @dataclass(frozen=True)
-class Effect:
+class Effect(Summarised):
     """The estimated effect of the programme on one outcome."""
 
     outcome: str
@@ -152,9 +167,6 @@ class Effect:
             f"p = {self.p_value:.3g}){pct_s} — {self.method}, {self.n_obs} obs, {self.n_units} units"
         )
 
-    def __str__(self) -> str:
-        return self.summary()
-
 
 def critical_value(level: float, df: float | None = None) -> float:
     """Two-sided critical value of the normal (df=None) or Student t law."""
@@ -177,7 +189,7 @@ def p_value(t_stat: float, df: float | None = None) -> float:
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Summarised):
     """The outcome of one check (pre-trends, placebo, refuter, displacement, ...)."""
 
     name: str
@@ -209,12 +221,9 @@ class CheckResult:
         scope = f" [{self.outcome}]" if self.outcome else ""
         return f"{self.status.upper():5s} {self.name}{scope}: {self.message}"
 
-    def __str__(self) -> str:
-        return self.summary()
-
 
 @dataclass(frozen=True)
-class EvaluationResult:
+class EvaluationResult(Summarised):
     """Everything one evaluation produced; the report, CLI, notebooks and book all read this."""
 
     design: Mapping[str, Any]
@@ -269,14 +278,6 @@ class EvaluationResult:
         lines += [f"  {c.summary()}" for c in self.checks]
         lines += [f"  WARNING: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        from html import escape
-
-        return "<pre>" + escape(self.summary()) + "</pre>"
 
 
 def effects_in_family_order(effects: Sequence[Effect]) -> list[Effect]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cpeval.results import jsonable
+from cpeval.results import Summarised, jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,7 +24,7 @@ def money(x: float | None, currency: str) -> str:
 
 
 @dataclass(frozen=True)
-class CostBenefitResult:
+class CostBenefitResult(Summarised):
     """Present values, NPV, BCR, ROI, cost per crime avoided, break-even effects and their uncertainty."""
 
     currency: str
@@ -119,11 +119,3 @@ class CostBenefitResult:
         lines.append(f"  {self.sentence()}")
         lines += [f"  WARNING: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        from html import escape
-
-        return "<pre>" + escape(self.summary()) + "</pre>"

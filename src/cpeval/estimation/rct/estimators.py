@@ -18,7 +18,7 @@ import pandas as pd
 
 from cpeval.data.panel import TREATED
 from cpeval.errors import CpevalWarning, DesignError, EstimationError
-from cpeval.estimation.inference import wald_interval
+from cpeval.estimation.inference import make_effect, wald_interval
 from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Trial, estimate_itt
 from cpeval.results import Effect, p_value
 
@@ -247,7 +247,6 @@ class RctEstimatorBase:
                                        "ci_lower": c_ci.lower, "ci_upper": c_ci.upper, "p_value": c_ci.p_value}
                 diagnostics["first_stage"] = iv_diag
                 notes += iv_notes
-        ci = wald_interval(estimate, se, level, df)
         fam = self._family(panel, tf)
         diagnostics["p_value_raw"] = fam.raw[outcome.name]
         diagnostics["p_value_adjusted"] = fam.adjusted[outcome.name]
@@ -268,26 +267,20 @@ class RctEstimatorBase:
         for note in notes:
             warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
         units = tf.frame.loc[tf.rows(outcome.column), panel.unit].nunique()
-        return Effect(
-            outcome=outcome.name,
-            family=outcome.family,
-            measure=outcome.measure,
-            better_if=outcome.better_if,
-            estimand=estimand,
+        return make_effect(
+            outcome,
             method=self.method,
+            estimand=estimand,
             estimate=estimate,
             std_error=se,
             level=level,
-            ci_lower=ci.lower,
-            ci_upper=ci.upper,
-            p_value=ci.p_value,
+            df=df,
             n_obs=len(trial.y),
             n_units=int(units),
             n_clusters=itt.n_clusters,
             variance_type=vtype,
-            df=df,
             diagnostics=diagnostics,
-            warnings=tuple(notes),
+            warnings=notes,
         )
 
     def _cace(self, trial: Trial, outcome: OutcomeSpec, panel_key: tuple[int, str]):

@@ -12,7 +12,6 @@ intercept, the same ridge) on the pre-periods plus each post-period.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -108,7 +107,7 @@ class SyntheticDiD:
         self.design = design
 
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
-        from cpeval.estimation.inference import wald_interval
+        from cpeval.estimation.inference import make_effect
 
         design = self.design
         data = prepare(panel, design, outcome.column)
@@ -118,7 +117,6 @@ class SyntheticDiD:
         fit = sdid_fit(y1, y0, data.n_pre, n1)
         se, taus = placebo_se(y0, data.n_pre, n1, design.estimator.placebo_reps, design.inference.seed)
         level = design.inference.level
-        ci = wald_interval(fit.tau, se, level, None)
         conf = None
         if design.estimator.conformal:
             from cpeval.estimation.synth.conformal import conformal
@@ -145,12 +143,10 @@ class SyntheticDiD:
             "post_rmspe": float(np.sqrt(np.mean(fit.gap[data.n_pre:] ** 2))),
             "conformal": conformal_summary(conf, level),
         }
-        return Effect(
-            outcome=outcome.name, family=outcome.family, measure=outcome.measure, better_if=outcome.better_if,
-            estimand="att", method=self.method, estimate=fit.tau, std_error=se, level=level, ci_lower=ci.lower,
-            ci_upper=ci.upper, p_value=ci.p_value if math.isfinite(ci.p_value) else float("nan"),
+        return make_effect(
+            outcome, method=self.method, estimand="att", estimate=fit.tau, std_error=se, level=level, df=None,
             n_obs=int(data.y.shape[0] * (len(data.donors) + n1)), n_units=len(data.donors) + n1, n_clusters=None,
             variance_type=f"placebo variance (Arkhangelsky et al. 2021, Algorithm 4; {len(taus)} placebos); normal",
             path=path_rows(data, y1, fit.synthetic, fit.gap, conf), diagnostics=jsonable(diagnostics),
-            warnings=tuple(notes),
+            warnings=notes,
         )
