@@ -31,3 +31,7 @@ def test_book_builds_without_warnings(tmp_path):
 
     pct = cpeval.evaluate(ROOT / "designs" / "castle_doctrine.yaml").effect("homicide").percent_change
     assert f"Homicide: {pct[0]:+.1f}%" in html  # the page was executed, not pasted
+    for page in ("castle_staggered", "castle_cost_benefit", "prop99", "city_programme"):
+        html = (tmp_path / "_build" / "html" / f"{page}.html").read_text()
+        assert html.count("<table") >= 3, f"{page}: report tables did not render"
+        assert "data:image/png;base64," in html, f"{page}: figures missing"

@@ -114,6 +114,8 @@ def _harm_section(e: Effect, info: dict[str, Any]) -> list[str]:
             change = f"{_n(r['estimate'])} [{_n(r['ci_lower'])}, {_n(r['ci_upper'])}]"
         out.append(f"| {r['label']} | `{r['column']}` | {_n(r['weight'])} | {base} | {change} | {share} |")
     out += [""]
+    if any(r.get("estimate") is not None for r in hc["offences"]):  # the figure is drawn from these rows
+        out += [f"![Harm contributions by offence: {e.outcome}](figures/harm_contributions_{e.outcome}.png)", ""]
     if w:
         out += [
             f"Weights: {w.get('title', w.get('table'))}. {w.get('unit_meaning', '')} "
