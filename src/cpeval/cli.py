@@ -177,7 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CpevalError as exc:
         if args.debug:
             raise
-        print(f"cpeval: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        design = getattr(args, "design", None)
+        if design and not message.split(":", 1)[0].endswith(Path(design).name):
+            message = f"{design}: {message}"  # every message names the file it is about
+        print(f"cpeval: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("cpeval: interrupted", file=sys.stderr)
