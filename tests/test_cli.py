@@ -127,6 +127,10 @@ def _malformed_cases(tmp_path: Path) -> list[tuple[str, Path, str]]:
         ("no comparison", data_file("allsame", data.assign(post=(data.year >= 2003).astype(int))),
          "no comparison group"),
         ("design not found", tmp_path / "does_not_exist.yaml", "design file not found"),
+        ("unknown harm table", design("harm", lambda r: r["outcomes"].append(
+            {"name": "harm", "family": "seriousness", "seriousness": {"weights": "cambrige_chi",
+                                                                       "columns": {"shoplifting": "y"}}})),
+         "harm.yaml: seriousness.weights: 'cambrige_chi' is not a shipped weight table"),
     ]
 
 
