@@ -14,6 +14,7 @@ from cpeval.cba.engine import effect_profile
 from cpeval.cba.tables import load_deflator
 from cpeval.data import load_panel
 from cpeval.designs import design_from_dict, load_design
+from cpeval.errors import DesignError
 
 from ._cba_support import ROOT, base_design, make_effect
 
@@ -221,6 +222,10 @@ def test_poisson_effect_is_proportional(table, castle):
     assert out.factor == pytest.approx(pre.groupby("sid")["homicide_count"].mean().sum())
     scaled = copy.deepcopy(raw)
     scaled["cost_benefit"]["outcomes"] = {"burglary": {"category": "burglary", "scale": 10}}
+    with pytest.raises(DesignError, match=r"outcomes\.burglary\.scale: the effect is a log rate ratio"):
+        prepare(design_from_dict(scaled))  # before anything is fitted
+    # and after fitting, an effect that reports a log rate ratio is never valued linearly
+    scaled["estimator"] = {"method": "twfe", "cluster": "sid"}
     inputs = prepare(design_from_dict(scaled))
     eff = make_effect(-0.1, 0.05, diagnostics={"scale": "log rate ratio"})
     with pytest.raises(Exception, match="log rate ratio"):

@@ -162,19 +162,29 @@ def _item_vector(c: CostItem, horizon: int) -> np.ndarray:
 PROPORTIONAL_METHODS = frozenset({("did", "poisson")})
 
 
-def proportional_effect(design: Any, measure: str) -> bool:
+def rate_ratio_method(design: Any) -> bool:
+    """True if the design's estimator reports a log rate ratio (known before fitting)."""
     method = getattr(getattr(design, "estimator", None), "method", None)
-    return measure == "log" or (design.kind, method) in PROPORTIONAL_METHODS
+    return (design.kind, method) in PROPORTIONAL_METHODS
+
+
+def proportional_effect(design: Any, measure: str) -> bool:
+    return measure == "log" or rate_ratio_method(design)
 
 
 def _conversion(spec: Any, design: Any, panel: Panel | None, name: str, measure: str, val: Any
                 ) -> tuple[str, float, str]:
     ppy = spec.periods_per_year
     key = f"cost_benefit.outcomes.{name}"
-    if proportional_effect(design, measure) and val.scale is None:
-        return _proportional(design, panel, name, measure, val, key, ppy)
     if val.scale is not None:
+        if rate_ratio_method(design):  # rejected here, before fitting, not after (cost_benefit checks too)
+            raise DesignError(
+                f"{key}.scale: the effect is a log rate ratio (method {design.estimator.method}), so it cannot "
+                "be valued as a change in counts; give baseline_per_year or baseline_column instead of scale"
+            )
         return "linear", val.scale, f"declared scale: {val.scale:g} crimes per year per unit of effect"
+    if proportional_effect(design, measure):
+        return _proportional(design, panel, name, measure, val, key, ppy)
     if measure == "count":
         units = val.units if val.units is not None else _treated_units(panel, key, "units")
         return "linear", units * ppy, f"{units:g} treated units x {ppy:g} periods per year"

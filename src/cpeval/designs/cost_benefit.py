@@ -135,7 +135,7 @@ class OutcomeValuation(StrictModel):
     rate_per: float = Field(100000, gt=0, description="Rate outcomes: the rate is per this many people.")
     scale: float | None = Field(
         None, gt=0, description="Any measure: crimes avoided per year = -effect x scale (overrides the "
-        "derivations above)."
+        "derivations above; not allowed for a rate-ratio effect such as method: poisson)."
     )
 
     @model_validator(mode="after")
