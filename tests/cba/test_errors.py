@@ -99,11 +99,29 @@ def test_user_table_bad_perspective(tmp_path):
         load_unit_costs(str(bad))
 
 
-def test_deflator_errors():
+def test_deflator_errors(tmp_path):
+    with pytest.raises(DesignError, match=r"file 'nope\.csv' not found"):
+        load_deflator("nope.csv", "GBP", tmp_path)
     with pytest.raises(DesignError, match="no shipped deflator for currency EUR"):
         load_deflator(None, "EUR")
     with pytest.raises(DesignError, match="unknown series"):
         load_deflator("uk_cpj", "GBP")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("year,value\n2020,100\n", r"gdp\.csv: missing column\(s\) index"),
+        ("year,index\n2020,one hundred\n", r"gdp\.csv, line 2: year and index must be numbers"),
+        ("year,index\n", r"gdp\.csv has no rows"),
+        ("series,year,index\na,2020,100\nb,2020,90\n", r"holds several series \(a, b\); keep one"),
+    ],
+)
+def test_user_deflator_errors(tmp_path, text, match):
+    path = tmp_path / "gdp.csv"
+    path.write_text(text)
+    with pytest.raises(DesignError, match=match):
+        load_deflator("gdp.csv", "GBP", tmp_path)
 
 
 def test_baseline_column_missing_from_data(good):

@@ -171,28 +171,51 @@ class Deflator:
 
 
 def load_deflator(name_or_path: str | None, currency: str, base_dir: str | Path | None = None) -> Deflator:
-    """The shipped series ``name`` (default by currency) or a user CSV with columns series, year, index."""
+    """The shipped series ``name`` (default by currency) or a user CSV with columns year, index (and
+    optionally series, holding one series)."""
     name = name_or_path or DEFAULT_DEFLATOR.get(currency)
     if name is None:
         raise DesignError(
             f"no shipped deflator for currency {currency}; set cost_benefit.deflator to a CSV (series, year, "
             f"index) or to one of {', '.join(sorted(set(DEFAULT_DEFLATOR.values())))}"
         )
-    path = TABLES_DIR / "deflators.csv"
-    meta_all = _read_yaml(TABLES_DIR / "deflators.yaml")
-    series = name
-    if name.lower().endswith(".csv"):
-        path = Path(name) if Path(name).is_absolute() or base_dir is None else Path(base_dir) / name
-        if not path.is_file():
-            raise DesignError(f"cost_benefit.deflator: file {name!r} not found")
-        series, meta_all = None, {}
-    index: dict[int, float] = {}
-    with path.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if series is None or row["series"] == series:
-                index[int(row["year"])] = float(row["index"])
+    if not name.lower().endswith(".csv"):
+        meta_all = _read_yaml(TABLES_DIR / "deflators.yaml")
+        index = _read_index(TABLES_DIR / "deflators.csv", name)
+        if not index:
+            known = sorted(meta_all)
+            raise DesignError(f"cost_benefit.deflator: unknown series {name!r}{did_you_mean(name, known)}; "
+                              f"shipped: {', '.join(known)}")
+        return Deflator(name=name, index=index, meta=meta_all.get(name, {}))
+    path = Path(name) if Path(name).is_absolute() or base_dir is None else Path(base_dir) / name
+    if not path.is_file():
+        raise DesignError(f"cost_benefit.deflator: file {name!r} not found")
+    index = _read_index(path, None)
     if not index:
-        known = sorted({k for k in meta_all})
-        raise DesignError(f"cost_benefit.deflator: unknown series {name!r}{did_you_mean(name, known)}; "
-                          f"shipped: {', '.join(known)}")
-    return Deflator(name=series or path.stem, index=index, meta=meta_all.get(series or "", {}))
+        raise DesignError(f"cost_benefit.deflator: {path} has no rows; give one row per year (year, index)")
+    return Deflator(name=path.stem, index=index)
+
+
+def _read_index(path: Path, series: str | None) -> dict[int, float]:
+    """year -> index for ``series`` (None: the file's only series, as in a user CSV)."""
+    where = f"cost_benefit.deflator: {path}"
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in ("year", "index") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DesignError(f"{where}: missing column(s) {', '.join(missing)}; a deflator needs year and index "
+                              "(optional: series)")
+        index: dict[int, float] = {}
+        names = set()
+        for i, row in enumerate(reader, start=2):
+            names.add(row.get("series"))
+            if series is not None and row["series"] != series:
+                continue
+            try:
+                index[int(row["year"])] = float(row["index"])
+            except (TypeError, ValueError) as exc:
+                raise DesignError(f"{where}, line {i}: year and index must be numbers ({exc})") from exc
+    if series is None and len(names) > 1:
+        raise DesignError(f"{where}: holds several series ({', '.join(sorted(map(str, names)))}); keep one "
+                          "series in the file")
+    return index
