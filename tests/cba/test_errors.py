@@ -85,6 +85,34 @@ def test_prepare_errors(good, changes, measure, better_if, match):
         prepare(design)
 
 
+def test_category_error_names_the_key(good):
+    design = design_from_dict(base_design(_with(good, outcomes={"burglary": "burglary_dom"})))
+    with pytest.raises(DesignError, match=r"^cost_benefit\.outcomes\.burglary\.category: unit-cost table"):
+        prepare(design)
+
+
+@pytest.mark.parametrize(
+    ("valuation", "measure", "drop_population", "match"),
+    [
+        ({}, "rate", True, r"outcomes\.burglary: a rate outcome needs the population: set data\.population"),
+        ({"baseline_column": "burglary", "baseline_rate_per": 100000}, "log", True,
+         r"outcomes\.burglary\.baseline_rate_per: converting rates to counts needs data\.population"),
+        ({"baseline_column": "post"}, "log", False,
+         r"outcomes\.burglary\.baseline_column: the derived baseline is 0\.0; it must be positive"),
+    ],
+)
+def test_data_derived_valuation_errors(good, valuation, measure, drop_population, match):
+    from cpeval.data import load_panel
+
+    raw = base_design(_with(good, outcomes={"burglary": {"category": "burglary_domestic", **valuation}}),
+                      measure=measure)
+    if drop_population:
+        del raw["data"]["population"]
+    design = design_from_dict(raw)
+    with pytest.raises(DesignError, match=match):
+        prepare(design, load_panel(design))
+
+
 def test_user_table_missing_columns(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("category,amount\nx,1\n")

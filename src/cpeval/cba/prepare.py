@@ -95,7 +95,10 @@ def prepare(design: DesignBase, panel: Panel | None = None) -> CbaInputs:
                 f"{where}.outcomes.{name}: outcome {name!r} has better_if: increase; cost-benefit prices "
                 "crimes avoided, so only outcomes where a decrease is good can be valued"
             )
-        amount, currency, year = table.unit_cost(val.category, spec.perspective)
+        try:
+            amount, currency, year = table.unit_cost(val.category, spec.perspective)
+        except DesignError as exc:  # the table's message, prefixed with the design key to change
+            raise DesignError(f"{where}.outcomes.{name}.category: {exc}") from None
         if currency != spec.currency:
             raise DesignError(
                 f"{where}.outcomes.{name}: category {val.category!r} of table {table.name!r} is in {currency}, "
