@@ -63,6 +63,32 @@ def test_hotspots_cace_recovers_effect_of_patrols():
         assert e.estimate == pytest.approx(itt / fs["coefficient"], rel=0.1)
 
 
+def test_each_outcome_is_fitted_once_per_panel(monkeypatch):
+    """The family p-values need every outcome's fit; the per-outcome fits reuse them rather than refit."""
+    from cpeval.designs import load_design
+    from cpeval.estimation.rct import estimators
+
+    calls = {"trial_frame": 0, "itt": 0, "cace": 0}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(estimators, "trial_frame", counted("trial_frame", estimators.trial_frame))
+    monkeypatch.setattr(estimators, "estimate_itt", counted("itt", estimators.estimate_itt))
+    monkeypatch.setattr(estimators.RctEstimatorBase, "_fit_cace",
+                        counted("cace", estimators.RctEstimatorBase._fit_cace))
+    data = load_design(HOTSPOTS).model_dump(mode="json", by_alias=True)
+    data.update(estimand="cace", checks=[], inference={"permutations": 0, "multiple_testing": "holm"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CpevalWarning)
+        res = evaluate(data)
+    k = len(res.effects)
+    assert k == 3 and calls == {"trial_frame": 1, "itt": k, "cace": k}
+
+
 def test_row_order_and_relabelling_do_not_change_results(nsw):
     base = evaluate(nsw_design(inference={"permutations": 500}), nsw).effect("re78")
     shuffled = nsw.sample(frac=1.0, random_state=3)

@@ -1,16 +1,16 @@
 """Randomised-trial estimators: ``difference_in_means`` and ``lin``, for the ITT or (by IV) the CACE.
 
 Each ``fit`` also re-randomises (``inference.permutations``) and adjusts p-values across the design's
-outcomes (``inference.multiple_testing``). Both need every outcome at once, so the first ``fit`` on a panel
-computes them for the whole family and keeps them (with the CACE fits) in a per-panel cache that the other
-outcomes' fits read; the results do not depend on the order in which outcomes are fitted.
+outcomes (``inference.multiple_testing``). Both need every outcome at once, so the estimator keeps the
+last panel's trial frame and fits (:class:`PanelFits`), each computed once and read by the other outcomes'
+fits; the results do not depend on the order in which outcomes are fitted.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +19,7 @@ import pandas as pd
 from cpeval.data.panel import TREATED
 from cpeval.errors import CpevalWarning, DesignError, EstimationError
 from cpeval.estimation.inference import make_effect, wald_interval
-from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Trial, estimate_itt
+from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Estimate, Trial, estimate_itt
 from cpeval.results import Effect, p_value
 
 if TYPE_CHECKING:
@@ -156,6 +156,18 @@ def family_inference(tf: TrialFrame, design: RctDesign, raw_p: dict[str, float])
     return FamilyInference(ri_p, used, exact, dict(zip(names, adj.tolist(), strict=True)), method, raw_p)
 
 
+@dataclass
+class PanelFits:
+    """One panel's trial frame and fits, each computed once: ``fit`` runs one outcome at a time, but the
+    family p-values need every outcome's ITT (or CACE), so the other outcomes' fits reuse them."""
+
+    key: tuple[int, str]  # (id, sha256) of the panel
+    tf: TrialFrame
+    itt: dict[str, tuple[Trial, Estimate]] = field(default_factory=dict)
+    cace: dict[str, tuple] = field(default_factory=dict)
+    family: FamilyInference | None = None
+
+
 class RctEstimatorBase:
     """Shared ``fit`` of the randomised-trial estimators."""
 
@@ -163,26 +175,36 @@ class RctEstimatorBase:
 
     def __init__(self, design: RctDesign):
         self.design = design
-        self._family_cache: dict[tuple[int, str], FamilyInference] = {}  # filled by fit, per panel
-        self._cace_cache: dict[tuple[int, str, str], tuple] = {}
+        self._fits: PanelFits | None = None  # the last panel's; replaced when fit sees another panel
 
-    def _outcome_p(self, tf: TrialFrame, outcome: OutcomeSpec, panel_key: tuple[int, str]) -> float:
+    def _panel_fits(self, panel: Panel) -> PanelFits:
+        key = (id(panel), panel.sha256)
+        if self._fits is None or self._fits.key != key:
+            self._fits = PanelFits(key, trial_frame(panel, self.design))
+        return self._fits
+
+    def _outcome_p(self, fits: PanelFits, outcome: OutcomeSpec) -> float:
         """The p-value of the design's estimand (ITT, or CACE by IV) for ``outcome``."""
-        trial, itt = self._itt(tf, outcome)
+        _, itt = self._itt(fits, outcome)
         if self.design.estimand == "cace":
-            est, se, df, *_ = self._cace(trial, outcome, panel_key)
+            est, se, df, *_ = self._cace(fits, outcome)
             return p_value(est / se, df)
         return p_value(itt.estimate / itt.std_error, itt.df)
 
-    def _family(self, panel: Panel, tf: TrialFrame) -> FamilyInference:
-        """Raw, randomisation and adjusted p-values of every outcome; computed once per panel."""
-        key = (id(panel), panel.sha256)
-        if key not in self._family_cache:
-            raw = {o.name: self._outcome_p(tf, o, key) for o in self.design.outcomes}
-            self._family_cache = {key: family_inference(tf, self.design, raw)}
-        return self._family_cache[key]
+    def _family(self, fits: PanelFits) -> FamilyInference:
+        """Raw, randomisation and adjusted p-values of every outcome."""
+        if fits.family is None:
+            raw = {o.name: self._outcome_p(fits, o) for o in self.design.outcomes}
+            fits.family = family_inference(fits.tf, self.design, raw)
+        return fits.family
 
-    def _itt(self, tf: TrialFrame, outcome: OutcomeSpec):
+    def _itt(self, fits: PanelFits, outcome: OutcomeSpec) -> tuple[Trial, Estimate]:
+        """The analysis sample and ITT fit of ``outcome``."""
+        if outcome.name not in fits.itt:
+            fits.itt[outcome.name] = self._fit_itt(fits.tf, outcome)
+        return fits.itt[outcome.name]
+
+    def _fit_itt(self, tf: TrialFrame, outcome: OutcomeSpec) -> tuple[Trial, Estimate]:
         est = self.design.estimator
         trial = tf.trial(outcome.column, est.covariates, self.design.treatment.received)
         n1 = int(trial.z.sum())
@@ -207,8 +229,9 @@ class RctEstimatorBase:
 
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
         design = self.design
-        tf = trial_frame(panel, design)
-        trial, itt = self._itt(tf, outcome)
+        fits = self._panel_fits(panel)
+        tf = fits.tf
+        trial, itt = self._itt(fits, outcome)
         if not (math.isfinite(itt.estimate) and math.isfinite(itt.std_error) and itt.std_error > 0):
             raise EstimationError(
                 f"outcome {outcome.name!r}: the effect is not identified (estimate {itt.estimate}, "
@@ -228,7 +251,7 @@ class RctEstimatorBase:
         estimate, se, df, vtype = itt.estimate, itt.std_error, itt.df, itt.variance_type
         estimand = design.estimand
         if estimand == "cace":
-            estimate, se, df, vtype, iv_diag, iv_notes = self._cace(trial, outcome, (id(panel), panel.sha256))
+            estimate, se, df, vtype, iv_diag, iv_notes = self._cace(fits, outcome)
             diagnostics["itt"] = {"estimate": itt.estimate, "std_error": itt.std_error, "df": itt.df,
                                   "variance_type": itt.variance_type,
                                   "p_value": p_value(itt.estimate / itt.std_error, itt.df)}
@@ -236,9 +259,7 @@ class RctEstimatorBase:
             notes += iv_notes
         elif design.treatment.received is not None:  # report the CACE beside the ITT
             try:
-                c_est, c_se, c_df, c_vtype, iv_diag, iv_notes = self._cace(
-                    trial, outcome, (id(panel), panel.sha256)
-                )
+                c_est, c_se, c_df, c_vtype, iv_diag, iv_notes = self._cace(fits, outcome)
             except EstimationError as exc:  # the ITT stands on its own; say why the CACE is missing
                 notes.append(f"the CACE beside the ITT could not be estimated: {exc}")
             else:
@@ -247,7 +268,7 @@ class RctEstimatorBase:
                                        "ci_lower": c_ci.lower, "ci_upper": c_ci.upper, "p_value": c_ci.p_value}
                 diagnostics["first_stage"] = iv_diag
                 notes += iv_notes
-        fam = self._family(panel, tf)
+        fam = self._family(fits)
         diagnostics["p_value_raw"] = fam.raw[outcome.name]
         diagnostics["p_value_adjusted"] = fam.adjusted[outcome.name]
         diagnostics["multiple_testing"] = fam.method
@@ -283,13 +304,11 @@ class RctEstimatorBase:
             warnings=notes,
         )
 
-    def _cace(self, trial: Trial, outcome: OutcomeSpec, panel_key: tuple[int, str]):
-        """The CACE fit of ``outcome``, computed once per panel (the family p-values need it too)."""
-        key = (*panel_key, outcome.name)
-        if key not in self._cace_cache:
-            self._cace_cache = {k: v for k, v in self._cace_cache.items() if k[:2] == panel_key}
-            self._cace_cache[key] = self._fit_cace(trial, outcome)
-        return self._cace_cache[key]
+    def _cace(self, fits: PanelFits, outcome: OutcomeSpec):
+        """The CACE fit of ``outcome`` by IV (the family p-values need it too)."""
+        if outcome.name not in fits.cace:
+            fits.cace[outcome.name] = self._fit_cace(self._itt(fits, outcome)[0], outcome)
+        return fits.cace[outcome.name]
 
     def _fit_cace(self, trial: Trial, outcome: OutcomeSpec):
         from cpeval.estimation._adapters.linearmodels import iv_2sls
