@@ -34,14 +34,12 @@ def base_design(cost_benefit: dict | None, measure: str = "count", better_if: st
 
 def make_effect(estimate: float, std_error: float, outcome: str = "burglary", measure: str = "count",
                 df: float | None = None, level: float = 0.95, diagnostics: dict | None = None) -> Effect:
-    from cpeval.results import critical_value, p_value
+    """An Effect built the way every estimator builds one (interval and p-value from estimate, SE and df)."""
+    from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.estimation.inference import make_effect as _make
 
-    crit = critical_value(level, df)
-    return Effect(
-        outcome=outcome, family="crime", measure=measure, better_if="decrease", estimand="att", method="test",
-        estimate=estimate, std_error=std_error, level=level, ci_lower=estimate - crit * std_error,
-        ci_upper=estimate + crit * std_error, p_value=p_value(estimate / std_error, df), n_obs=100,
-        n_units=10, n_clusters=10, variance_type="test", df=df, diagnostics=diagnostics or {},
+    return _make(
+        OutcomeSpec(name=outcome, column=outcome, measure=measure), method="test", estimand="att",
+        estimate=estimate, std_error=std_error, level=level, df=df, n_obs=100, n_units=10, n_clusters=10,
+        variance_type="test", diagnostics=diagnostics,
     )
-
-
