@@ -30,6 +30,13 @@ def _dense_cr2(X, y, cl, focus=1):
     return V, np.trace(GG) ** 2 / np.sum(GG * GG)
 
 
+def _assert_cr2_matches_dense(X, y, cl):
+    fit = ols_cr2(X, y, cl)
+    V, df = _dense_cr2(X, y, cl)
+    assert np.allclose(fit.vcov, V, rtol=1e-8)
+    assert fit.df == pytest.approx(df, rel=1e-8)
+
+
 def test_cr2_and_df_match_dense():
     rng = np.random.default_rng(1)
     G, m = 12, 6
@@ -38,10 +45,7 @@ def test_cr2_and_df_match_dense():
     zc[rng.permutation(G)[: G // 2]] = 1
     X = np.column_stack([np.ones(G * m), zc[cl], rng.normal(size=G * m)])
     y = X @ [1, 0.5, 0.3] + rng.normal(size=G)[cl] + rng.normal(size=G * m)
-    fit = ols_cr2(X, y, cl)
-    V, df = _dense_cr2(X, y, cl)
-    assert np.allclose(fit.vcov, V, rtol=1e-8)
-    assert fit.df == pytest.approx(df, rel=1e-8)
+    _assert_cr2_matches_dense(X, y, cl)
 
 
 def test_cr2_with_singleton_clusters_is_hc2():
@@ -69,10 +73,7 @@ def test_cr2_unequal_cluster_sizes_match_dense():
     n = len(cl)
     X = np.column_stack([np.ones(n), zc[cl], rng.normal(size=n), (cl % 3 == 0).astype(float)])
     y = rng.normal(size=n) + rng.normal(size=15)[cl]
-    fit = ols_cr2(X, y, cl)
-    V, df = _dense_cr2(X, y, cl)
-    assert np.allclose(fit.vcov, V, rtol=1e-8)
-    assert fit.df == pytest.approx(df, rel=1e-8)
+    _assert_cr2_matches_dense(X, y, cl)
 
 
 def test_within_block_hc2_equals_dummy_regression():
