@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cpeval.cba.discount import discount_factors
+from cpeval.designs.cost_benefit import PERSPECTIVES
 
 if TYPE_CHECKING:
     from cpeval.cba.prepare import CbaInputs
@@ -145,7 +146,7 @@ def by_perspective(inputs: CbaInputs, central: Appraisal) -> list[dict]:
     pvc = float(central.pv_costs[0])
     w = float(central.weight[0])
     rows = []
-    for p in ("society", "taxpayer", "victim"):
+    for p in PERSPECTIVES:
         pvb = sum(float(central.crimes_per_year[0, j]) * dict(o.by_perspective)[p] * w
                   for j, o in enumerate(inputs.outcomes))
         rows.append({"perspective": p, "pv_benefits": pvb, "npv": pvb - pvc, "bcr": ratio(pvb, pvc),

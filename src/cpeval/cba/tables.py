@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cpeval.designs.cost_benefit import PERSPECTIVES
 from cpeval.errors import DesignError, did_you_mean
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
@@ -130,7 +131,7 @@ def _parse_rows(path: Path, name: str) -> list[CostComponent]:
             except ValueError as exc:
                 raise DesignError(f"{where}: amount and price_year must be numbers ({exc})") from exc
             persp = frozenset(p.strip() for p in (row.get("perspectives") or "society").split(";") if p.strip())
-            bad = persp - {"society", "taxpayer", "victim"}
+            bad = persp - set(PERSPECTIVES)
             if bad:
                 raise DesignError(
                     f"{where}: unknown perspective(s) {sorted(bad)}; use society, taxpayer, victim separated by ';'"
