@@ -179,6 +179,29 @@ def test_ranges_feed_monte_carlo_and_tornado(table):
     assert wide["0.975"] - wide["0.025"] > narrow["0.975"] - narrow["0.025"]
 
 
+def test_tornado_values_by_hand(table):
+    """Each one-way NPV against its closed form (constant rates take the vectorised path, not the schedule's)."""
+    unc = {"unit_costs": [0.5, 1.5], "costs": [0.5, 2.0], "discount_rate": [0.0, 0.1], "effect_decay": [0.0, 0.5]}
+    cb = _cb(table, uncertainty=unc, costs=[{"item": "x", "amount": 5000, "recurring": True}])
+    inputs = prepare(design_from_dict(base_design(cb)))
+    r = cost_benefit(inputs, [make_effect(-3.0, 1.0)])
+    uc = inputs.outcomes[0].unit_cost
+    benefits, costs = 5 * 3 * uc, 5 * 5000.0  # discount 0, no decay, effect from year 0: 3 crimes a year
+    rows = {t["parameter"].split(" (")[0]: t for t in r.tornado}
+    assert rows["effect on burglary"]["npv_central"] == pytest.approx(benefits - costs, rel=1e-12)
+    assert rows["unit cost of burglary"]["npv_at_low"] == pytest.approx(0.5 * benefits - costs, rel=1e-12)
+    assert rows["programme costs"]["npv_at_high"] == pytest.approx(benefits - 2 * costs, rel=1e-12)
+    df10 = sum(1.1 ** -t for t in range(5))
+    assert rows["discount rate"]["npv_at_low"] == pytest.approx(benefits - costs, rel=1e-12)
+    assert rows["discount rate"]["npv_at_high"] == pytest.approx((3 * uc - 5000) * df10, rel=1e-12)
+    # observed_years 1: year 0 at full effect, then half lost each year
+    assert rows["effect decay per year"]["npv_at_high"] == pytest.approx(
+        3 * uc * sum(0.5 ** t for t in range(5)) - costs, rel=1e-12)
+    lo, hi = make_effect(-3.0, 1.0).conf_int()
+    assert rows["effect on burglary"]["npv_at_low"] == pytest.approx(-lo * 5 * uc - costs, rel=1e-12)
+    assert rows["effect on burglary"]["npv_at_high"] == pytest.approx(-hi * 5 * uc - costs, rel=1e-12)
+
+
 def test_negative_effect_direction_is_reported(table):
     inputs = prepare(design_from_dict(base_design(_cb(table))))
     with pytest.warns(Warning, match="increases crime"):
