@@ -23,10 +23,3 @@ def outcomes_with_effects(
     return [
         (o, by_name[o.name], prepare(panel, design, o.column)) for o in design.outcomes if o.name in by_name
     ]
-
-
-def rmspe(gap, lo: int, hi: int | None = None) -> float:
-    import numpy as np
-
-    seg = gap[lo:hi]
-    return float(np.sqrt(np.mean(seg**2))) if len(seg) else float("nan")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 def convex_hull(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     from cpeval.estimation.synth._qp import simplex_ls
     from cpeval.estimation.synth.common import hull_outside
+    from cpeval.estimation.synth.core import rmspe
 
     out = []
     for outcome, _effect, data in outcomes_with_effects(panel, effects):
@@ -32,7 +33,7 @@ def convex_hull(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
             y1 = data.y[:, i]
             share, idx = hull_outside(y1, y0, pre)
             w = simplex_ls(y0[pre], y1[pre])
-            best = float(np.sqrt(np.mean((y1[pre] - y0[pre] @ w) ** 2)))
+            best = rmspe(y1[pre] - y0[pre] @ w)
             above = int(np.sum(y1[pre] > y0[pre].max(axis=1)))
             below = int(np.sum(y1[pre] < y0[pre].min(axis=1)))
             rows.append({"unit": names[i], "share_outside": share, "periods_above": above, "periods_below": below,

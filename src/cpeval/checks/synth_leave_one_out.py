@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cpeval.checks.synth_common import outcomes_with_effects, rmspe
+from cpeval.checks.synth_common import outcomes_with_effects
+from cpeval.estimation.synth.core import rmspe
 from cpeval.results import CheckResult, jsonable
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cpeval.checks.synth_common import outcomes_with_effects
+from cpeval.estimation.synth.core import rmspe
 from cpeval.results import CheckResult, jsonable
 
 if TYPE_CHECKING:
@@ -21,8 +22,7 @@ if TYPE_CHECKING:
 
 
 def _ratio(gap: np.ndarray, n_pre: int) -> tuple[float, float, float]:
-    pre = float(np.sqrt(np.mean(gap[:n_pre] ** 2)))
-    post = float(np.sqrt(np.mean(gap[n_pre:] ** 2)))
+    pre, post = rmspe(gap, 0, n_pre), rmspe(gap, n_pre)
     return pre, post, (post / pre if pre > 0 else float("inf"))
 
 

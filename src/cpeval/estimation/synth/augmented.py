@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cpeval.estimation.synth._qp import simplex_ls
-from cpeval.estimation.synth.core import UnitFit
+from cpeval.estimation.synth.core import UnitFit, rmspe
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
@@ -98,8 +98,8 @@ class AugmentedSynth:
         gap = y1 - synthetic
         fit = UnitFit(
             w=g, v=np.zeros(0), loss_v=float(np.mean(gap[:n_pre] ** 2)), loss_w=float("nan"), synthetic=synthetic,
-            gap=gap, pre_rmspe=float(np.sqrt(np.mean(gap[:n_pre] ** 2))),
-            post_rmspe=float(np.sqrt(np.mean(gap[n_pre:] ** 2))), x1=np.zeros(0), x0w=np.zeros(0), v_optimised=False,
+            gap=gap, pre_rmspe=rmspe(gap, 0, n_pre), post_rmspe=rmspe(gap, n_pre), x1=np.zeros(0), x0w=np.zeros(0),
+            v_optimised=False,
         )
         label = ", ".join(data.names[i] for i in data.treated)
         group = GroupFit({label: fit}, y1, synthetic, gap, pooled=len(data.treated) > 1)
@@ -107,7 +107,7 @@ class AugmentedSynth:
         sc_gap = y1 - y0 @ g_sc
         extra: dict[str, Any] = {
             "ridge_lambda": lam, "lambda_cv": cv, "sc_weights": weights_dict(g_sc, donors),
-            "sc_pre_rmspe": float(np.sqrt(np.mean(sc_gap[:n_pre] ** 2))),
+            "sc_pre_rmspe": rmspe(sc_gap, 0, n_pre),
             "sc_att": float(np.mean(sc_gap[n_pre:])), "negative_weight_total": float(g[g < 0].sum()),
             "predictors": [], "v": {},
         }

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cpeval.estimation.synth.core import Settings, UnitFit, fit_unit
+from cpeval.estimation.synth.core import Settings, UnitFit, fit_unit, rmspe
 from cpeval.results import jsonable
 
 if TYPE_CHECKING:
@@ -45,15 +45,11 @@ class GroupFit:
     gap: np.ndarray  # (T,)
     pooled: bool
 
-    @property
-    def main(self) -> UnitFit:
-        return next(iter(self.fits.values()))
-
     def pre_rmspe(self, n_pre: int) -> float:
-        return float(np.sqrt(np.mean(self.gap[:n_pre] ** 2)))
+        return rmspe(self.gap, 0, n_pre)
 
     def post_rmspe(self, n_pre: int) -> float:
-        return float(np.sqrt(np.mean(self.gap[n_pre:] ** 2)))
+        return rmspe(self.gap, n_pre)
 
 
 def fit_group(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cpeval.estimation.synth._qp import simplex_ls
+from cpeval.estimation.synth.core import rmspe
 
 Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -126,7 +127,7 @@ def conformal(
             -inf, inf, pz, -np.inf, np.inf, p_average(y1, y0, n_pre, 0.0, make_predict()),
             p_constant(y1, y0, n_pre, 0.0, make_predict()),
         )
-    pre_sd = float(np.sqrt(np.mean(gap[:n_pre] ** 2))) if n_pre else 1.0
+    pre_sd = rmspe(gap, 0, n_pre) if n_pre else 1.0
     lower, upper, pz = [], [], []
     for t in range(n_pre, big_t):
         predict = make_predict()

@@ -13,7 +13,7 @@ same loss with materially different weights are reported as alternatives: the pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,13 @@ from cpeval.estimation.synth._qp import simplex_ls
 NEAR_LOSS = 0.02  # alternatives: within 2% of the best fit-window loss ...
 MATERIAL = 0.2  # ... and weights differing by more than 0.2 in L1 distance
 ZERO_WEIGHT = 1e-6
+N_POLISH = 2  # the best starts polished by Nelder-Mead
+
+
+def rmspe(gap: np.ndarray, lo: int = 0, hi: int | None = None) -> float:
+    """Root mean squared gap over periods ``lo`` to ``hi`` (exclusive); NaN when that range is empty."""
+    seg = gap[lo:hi]
+    return float(np.sqrt(np.mean(seg**2))) if len(seg) else float("nan")
 
 
 @dataclass(frozen=True)
@@ -44,10 +51,6 @@ class UnitFit:
     alternative_losses: tuple[float, ...] = ()
     v_optimised: bool = True
 
-    @property
-    def ratio(self) -> float:
-        return self.post_rmspe / self.pre_rmspe if self.pre_rmspe > 0 else float("inf")
-
 
 @dataclass
 class Settings:
@@ -55,8 +58,6 @@ class Settings:
     standardize: bool = True
     starts: int = 8
     seed: int = 0
-    maxfev: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _scale(x1: np.ndarray, x0: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +176,7 @@ def nested(
         theta, prev, evals = v0, np.inf, 0
         for _ in range(4):  # restart while it helps: line searches stall where the active set changes
             res = minimize(fg, theta, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * k,
-                           options={"maxiter": settings.maxfev or 300, "ftol": 1e-12, "gtol": 1e-9})
+                           options={"maxiter": 300, "ftol": 1e-12, "gtol": 1e-9})
             evals += int(res.nfev)
             theta = _to_v(np.clip(res.x, 0.0, None))
             if res.fun >= prev * (1 - 1e-6):
@@ -186,10 +187,10 @@ def nested(
         found.append((loss, theta, w))
         records.append({"start": name, "loss": loss, "evaluations": evals})
     opts = {
-        "maxfev": settings.extra.get("polish", 100 * k + 100), "xatol": 1e-6, "fatol": 1e-12 * zscale,
+        "maxfev": 100 * k + 100, "xatol": 1e-6, "fatol": 1e-12 * zscale,
         "adaptive": k > 4,
     }
-    for i in sorted(range(len(found)), key=lambda i: found[i][0])[: settings.extra.get("n_polish", 2)]:
+    for i in sorted(range(len(found)), key=lambda i: found[i][0])[:N_POLISH]:
         res = minimize(objective, found[i][1], method="Nelder-Mead", options=opts)
         if res.fun < found[i][0]:
             v = _to_v(res.x)
@@ -244,12 +245,9 @@ def fit_unit(
     w = w / w.sum()
     synthetic = y0 @ w
     gap = y1 - synthetic
-    pre = gap[:n_pre]
-    post = gap[n_pre:]
     return UnitFit(
         w=w, v=v, loss_v=loss_v, loss_w=inner.loss_w(v, w), synthetic=synthetic, gap=gap,
-        pre_rmspe=float(np.sqrt(np.mean(pre**2))) if len(pre) else float("nan"),
-        post_rmspe=float(np.sqrt(np.mean(post**2))) if len(post) else float("nan"),
+        pre_rmspe=rmspe(gap, 0, n_pre), post_rmspe=rmspe(gap, n_pre),
         x1=x1, x0w=x0 @ w, starts=tuple(records),
         alternatives=tuple(a[1] for a in alts), alternative_losses=tuple(a[0] for a in alts),
         v_optimised=optimised,

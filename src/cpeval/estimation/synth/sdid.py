@@ -21,6 +21,7 @@ import numpy as np
 from cpeval.errors import CpevalWarning, EstimationError
 from cpeval.estimation.synth._qp import simplex_ls
 from cpeval.estimation.synth.common import conformal_summary, path_rows, weights_dict
+from cpeval.estimation.synth.core import rmspe
 from cpeval.estimation.synth.prep import prepare
 from cpeval.results import Effect, jsonable
 
@@ -139,8 +140,7 @@ class SyntheticDiD:
             "weights": weights_dict(fit.omega, donors),
             "time_weights": {str(jsonable(t)): float(w) for t, w in zip(pre_times, fit.lam, strict=True) if w > 1e-6},
             "zeta": fit.zeta, "placebo_reps": len(taus), "placebo_mean": float(taus.mean()),
-            "pre_rmspe": float(np.sqrt(np.mean(fit.gap[: data.n_pre] ** 2))),
-            "post_rmspe": float(np.sqrt(np.mean(fit.gap[data.n_pre:] ** 2))),
+            "pre_rmspe": rmspe(fit.gap, 0, data.n_pre), "post_rmspe": rmspe(fit.gap, data.n_pre),
             "conformal": conformal_summary(conf, level),
         }
         return make_effect(
