@@ -119,11 +119,53 @@ def test_input_frame_not_mutated(nsw):
         ({"treatment": {"assignment": "treat", "block": "treat"}}, "both name column"),
         ({"estimator": {"covariates": ["age", "age"]}}, "listed twice"),
         ({"attrition": {"observed": "x", "max_differential": 2}}, "max_differential"),
+        ({"attrition": {"observed": "treat"}}, "give attrition.observed its own 0/1 column"),
+        ({"power": {"effect": {"re87": 1.0}}}, "not outcomes.*did you mean 're78'"),
     ],
 )
 def test_design_errors(change, match):
     with pytest.raises(DesignError, match=match):
         design_from_dict(nsw_design(**change))
+
+
+def _tiny(**over) -> dict:
+    d = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "id"},
+         "treatment": {"assignment": "z"}, "outcomes": [{"name": "y", "column": "y"}]}
+    d.update(over)
+    return d
+
+
+TINY = pd.DataFrame({"id": range(8), "z": [0, 1] * 4, "d": [0, 1] * 4, "obs": [1] * 8,
+                     "b": [0] * 4 + [1] * 4, "x": np.arange(8.0) ** 2, "y": [3.0, 1, 4, 1, 5, 9, 2, 6]})
+
+
+@pytest.mark.parametrize(
+    ("design", "frame", "match"),
+    [
+        (_tiny(), TINY.assign(z=[1] + [0] * 7), "outcome 'y': each arm needs at least 2 observed units"),
+        (_tiny(), TINY.assign(y=TINY["z"] * 1.0), "outcome 'y': the effect is not identified"),
+        (_tiny(estimand="cace", treatment={"assignment": "z", "received": "d"}), TINY,
+         "outcome 'y': take-up equals assignment for everyone.*use estimand: itt"),
+        (_tiny(attrition={"observed": "obs"}), TINY.assign(obs=[1, 0] * 4, y=[3.0, None, 4, None, 5, None, 2, None]),
+         "outcome 'y': after attrition one arm has no observed units"),
+    ],
+)
+def test_trial_estimation_errors_name_the_outcome_and_the_fix(design, frame, match):
+    with pytest.raises(EstimationError, match=match):
+        evaluate(design, frame)
+
+
+def test_oversized_regressions_are_refused(monkeypatch):
+    from cpeval.estimation.rct import core, estimators
+
+    monkeypatch.setattr(core, "MAX_DENSE_CELLS", 10)
+    lin = _tiny(estimator={"method": "lin", "covariates": ["x"]})
+    with pytest.raises(EstimationError, match="outcome 'y': the lin regression would need a 8 x 4 design matrix"):
+        evaluate(lin, TINY)
+    monkeypatch.setattr(estimators, "MAX_DENSE_CELLS", 5)
+    cace = _tiny(estimand="cace", treatment={"assignment": "z", "received": "d", "block": "b"})
+    with pytest.raises(EstimationError, match="outcome 'y': the CACE regression would need 1 block dummies"):
+        evaluate(cace, TINY.assign(d=[0, 1, 0, 0, 0, 1, 1, 1]))
 
 
 def test_weights_are_refused(nsw):

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from cpeval.designs.base import DesignBase, StrictModel
 from cpeval.designs.methods import PLANNED, check_available
+from cpeval.errors import did_you_mean
 
 RctMethod = Literal[PLANNED["rct"]]  # type: ignore[valid-type]
 
@@ -132,9 +133,12 @@ class RctDesign(DesignBase):
             unknown = sorted(set(self.power.effect) - names)
             if unknown:
                 raise ValueError(f"power.effect names {', '.join(unknown)}, which are not outcomes; the outcomes "
-                                 f"are {', '.join(sorted(names))}")
+                                 f"are {', '.join(sorted(names))}{did_you_mean(unknown[0], names)}")
         if self.attrition is not None and self.attrition.observed in roles:
-            raise ValueError(f"attrition.observed {self.attrition.observed!r} is also {roles[self.attrition.observed]}")
+            raise ValueError(
+                f"attrition.observed {self.attrition.observed!r} is also {roles[self.attrition.observed]}; give "
+                "attrition.observed its own 0/1 column"
+            )
         if "attrition" in self.checks and self.attrition is None:
             raise ValueError(
                 "check 'attrition' needs an 'attrition: {observed: <0/1 column>}' section naming the column "

@@ -175,7 +175,10 @@ def _neyman(trial: Trial) -> Estimate:
     if n1 < 2 or n0 < 2:
         from cpeval.errors import EstimationError
 
-        raise EstimationError(f"each arm needs at least 2 observed units; found {n1} treated and {n0} control")
+        raise EstimationError(
+            f"each arm needs at least 2 observed units for the Neyman variance; found {n1} treated and {n0} "
+            "control; check treatment.assignment"
+        )
     v1, v0 = y1.var(ddof=1), y0.var(ddof=1)
     se = float(np.sqrt(v1 / n1 + v0 / n0))
     return Estimate(

@@ -225,7 +225,10 @@ class RctEstimatorBase:
                     f"observed units in only one arm ({shown}); a within-block comparison is impossible there. "
                     "Merge those blocks with neighbours or drop them"
                 )
-        return trial, estimate_itt(trial, self.method, est.blocked)
+        try:
+            return trial, estimate_itt(trial, self.method, est.blocked)
+        except EstimationError as exc:  # the numerical core does not know the outcome's name
+            raise EstimationError(f"outcome {outcome.name!r}: {exc}") from exc
 
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
         design = self.design
