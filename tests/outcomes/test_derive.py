@@ -109,7 +109,7 @@ def _survey() -> pd.DataFrame:
     })
 
 
-def test_fear_item_is_aggregated_to_area_wave_weighted_shares(tmp_path):
+def test_fear_item_is_aggregated_to_area_wave_weighted_shares(tmp_path, monkeypatch):
     _survey().to_csv(tmp_path / "survey.csv", index=False)
     raw = {
         "name": "t", "kind": "did", "data": {"path": "p.csv", "unit": "area", "time": "year"},
@@ -148,6 +148,20 @@ def test_fear_item_is_aggregated_to_area_wave_weighted_shares(tmp_path):
     _survey().assign(safe="very unsafe").to_csv(tmp_path / "shuffled.csv", index=False)
     edited = derive(_panel(), load_design(tmp_path / "d2.yaml")).set_index(["area", "year"])
     assert edited.loc[("B", 2019), col] == 1.0
+
+    # the recorded hash is of the rows as CSV, computed once per version of the file
+    import hashlib
+
+    from cpeval.outcomes.derive import survey_sha256
+
+    digest = survey_sha256(None, "shuffled.csv", str(tmp_path / "d2.yaml"))
+    expected = hashlib.sha256(pd.read_csv(tmp_path / "shuffled.csv").to_csv(index=False).encode()).hexdigest()
+    assert digest == expected
+    calls = []
+    original = pd.DataFrame.to_csv
+    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    assert survey_sha256(None, "shuffled.csv", str(tmp_path / "d2.yaml")) == digest
+    assert not calls  # served from the cache with the rows it was read with
 
 
 def test_survey_problems(tmp_path):

@@ -48,7 +48,9 @@ def annotate_effect(effect: Effect, panel: Panel, outcome: OutcomeSpec, estimato
         pct = {} if index else _percent(effect, base)
         info["baseline"] = {"rows": _baseline_label(panel), "mean": base, **pct}
     if outcome.seriousness is not None and outcome.measure != "log":
-        info["harm_contributions"] = _harm_contributions(effect, panel, outcome, estimator, frame, base_rows)
+        info["harm_contributions"] = _harm_contributions(
+            effect, panel, outcome, estimator, frame, base_rows, info["definition"]
+        )
     if outcome.from_respondents:
         info["survey"] = _survey_summary(panel, outcome)
     diagnostics = {**effect.diagnostics, "outcome": info}
@@ -143,12 +145,18 @@ def _percent(effect: Effect, base: float) -> dict[str, Any]:
 
 
 def _harm_contributions(
-    effect: Effect, panel: Panel, o: OutcomeSpec, estimator: Any, frame: pd.DataFrame, base_rows: np.ndarray | None
+    effect: Effect,
+    panel: Panel,
+    o: OutcomeSpec,
+    estimator: Any,
+    frame: pd.DataFrame,
+    base_rows: np.ndarray | None,
+    desc: dict[str, Any],
 ) -> dict[str, Any]:
+    """Per-offence baseline harm and (one fit per offence) change; ``desc`` is ``describe(o, panel)``."""
     from cpeval.designs.outcomes import OutcomeSpec as Spec
 
     assert o.seriousness is not None
-    desc = describe(o, panel)
     rows: list[dict[str, Any]] = []
     total_base = _mean(frame.loc[base_rows, o.column]) if base_rows is not None else float("nan")
     ratio = _ratio_scale(effect)

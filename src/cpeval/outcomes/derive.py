@@ -179,7 +179,7 @@ def survey_context(design: DesignBase, o: OutcomeSpec, frame: pd.DataFrame | Non
     """Respondent rows of a survey outcome and the names of their area, wave and weight columns."""
     s = o.survey
     if s is not None:
-        resp = _read_survey(s.dataset, _resolve(s.path, design.origin))
+        resp = _read_survey(s.dataset, _resolve(s.path, design.origin)).frame
         label = s.dataset or str(s.path)
         unit = s.unit or design.data.unit
         wave = s.wave or design.data.time
@@ -200,8 +200,23 @@ def _resolve(path: str | None, origin: str | None) -> str | None:
     return str(p)
 
 
-def _read_survey(dataset: str | None, path: str | None) -> pd.DataFrame:
-    """The survey's rows; files are re-read when they change (the cache key has their mtime and size)."""
+class _Survey:
+    """A survey's rows and, computed once on demand, the sha256 of the rows as CSV."""
+
+    def __init__(self, frame: pd.DataFrame, sha256: str | None = None):
+        self.frame, self._sha256 = frame, sha256
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            import hashlib
+
+            self._sha256 = hashlib.sha256(self.frame.to_csv(index=False).encode()).hexdigest()
+        return self._sha256
+
+
+def _read_survey(dataset: str | None, path: str | None) -> _Survey:
+    """The survey; files are re-read when they change (the cache key has their mtime and size)."""
     stamp: tuple[int, int] | None = None
     if dataset is None and path is not None and Path(path).is_file():
         st = Path(path).stat()
@@ -210,11 +225,12 @@ def _read_survey(dataset: str | None, path: str | None) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=8)
-def _read_survey_cached(dataset: str | None, path: str | None, stamp: tuple[int, int] | None) -> pd.DataFrame:
+def _read_survey_cached(dataset: str | None, path: str | None, stamp: tuple[int, int] | None) -> _Survey:
     if dataset is not None:
         from cpeval.data.sources import _read_dataset
 
-        return _read_dataset(dataset).frame
+        src = _read_dataset(dataset)  # its sha256 is of the rows as CSV too
+        return _Survey(src.frame, src.sha256)
     assert path is not None
     p = Path(path)
     if not p.is_file():
@@ -222,15 +238,12 @@ def _read_survey_cached(dataset: str | None, path: str | None, stamp: tuple[int,
             str(path), [Problem(ProblemCode.FILE_NOT_FOUND, None, "no survey file here; check survey.path (it is "
                                 "relative to the design file's folder)")]
         )
-    return pd.read_csv(p) if p.suffix.lower() == ".csv" else pd.read_parquet(p)
+    return _Survey(pd.read_csv(p) if p.suffix.lower() == ".csv" else pd.read_parquet(p))
 
 
 def survey_sha256(dataset: str | None, path: str | None, origin: str | None) -> str:
     """sha256 of the survey's rows (as CSV), so a result records exactly which survey data it used."""
-    import hashlib
-
-    frame = _read_survey(dataset, _resolve(path, origin))
-    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+    return _read_survey(dataset, _resolve(path, origin)).sha256
 
 
 def respondent_values(
