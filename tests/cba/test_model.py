@@ -271,3 +271,18 @@ def test_npv_linear_in_costs_and_effect(table):
     a = appraise(inputs, np.array([[-2.0], [-4.0]]), cost_mult=np.array([1.0, 2.0]))
     assert a.pv_benefits[1] == pytest.approx(2 * a.pv_benefits[0])
     assert a.pv_costs[1] == pytest.approx(2 * a.pv_costs[0])
+
+
+def test_user_deflator_csv_without_series_column(table, tmp_path):
+    defl = tmp_path / "gdp.csv"
+    defl.write_text("year,index\n2015,80\n2020,100\n")
+    inputs = prepare(design_from_dict(base_design(_cb(table, deflator=str(defl)))))
+    assert inputs.outcomes[0].unit_cost == pytest.approx(1750 * 100 / 80)
+
+
+def test_run_cost_benefit_is_prepare_then_cost_benefit(table):
+    from cpeval.cba import run_cost_benefit
+
+    design = design_from_dict(base_design(_cb(table)))
+    effect = make_effect(-3.0, 1.0)
+    assert run_cost_benefit(design, None, [effect]).to_dict() == cost_benefit(prepare(design), [effect]).to_dict()
