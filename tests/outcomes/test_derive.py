@@ -95,6 +95,9 @@ def test_unknown_offence_is_a_design_error():
     design = _design([{"name": "h", "seriousness": {"weights": "cambridge_chi", "columns": {"robbery": "rob"}}}])
     with pytest.raises(DesignError, match=r"'robbery' is not in weight table 'cambridge_chi'.*robbery_business"):
         derive(_panel(), design)
+    # the design error comes first even when the counts are also wrong
+    with pytest.raises(DesignError, match=r"outcomes\[0\]\.seriousness\.columns\.robbery: offence 'robbery' is not"):
+        derive(_panel().assign(rob=-1), design)
 
 
 # ------------------------------------------------------------------------------------------ survey outcomes

@@ -69,11 +69,11 @@ def _derive_one(
     cols: dict[str, Any] = {}
     scale_cols: dict[str, pd.Series] = {}
     if o.seriousness is not None:
-        named = {c: f"{key}.seriousness.columns.{off}" for off, c in o.seriousness.columns.items()}
-        _numeric_counts(frame, named, design, problems)
         table = load_weight_table(o.seriousness.weights, design.origin)
         for off in o.seriousness.columns:
             table.weight(off, f"{key}.seriousness.columns.{off}")  # unknown offences fail before data checks
+        named = {c: f"{key}.seriousness.columns.{off}" for off, c in o.seriousness.columns.items()}
+        _numeric_counts(frame, named, design, problems)
         comps = harm_components(frame, o.seriousness.columns, table, f"{key}.seriousness.columns")
         base = comps.sum(axis=1, min_count=len(comps.columns))
         for off in comps.columns:
@@ -90,7 +90,7 @@ def _derive_one(
 
     per = o.per
     if per is not None and o.victimisation is None:
-        pop = _population(frame, design, o, key, problems)
+        pop = _population(frame, design, o.name, per, key, problems)
         base = rate(base, pop, per)
         scale_cols = {c: rate(s, pop, per) for c, s in scale_cols.items()}
     if o.measure == "log" and o.zeros is not None:
@@ -138,12 +138,12 @@ def _numeric_counts(frame: pd.DataFrame, named: dict[str, str], design: DesignBa
 
 
 def _population(
-    frame: pd.DataFrame, design: DesignBase, o: OutcomeSpec, key: str, problems: list[Problem]
+    frame: pd.DataFrame, design: DesignBase, name: str, per: int, key: str, problems: list[Problem]
 ) -> pd.Series:
     col = design.data.population
     if col is None:
         raise DesignError(
-            f"{key}.per: outcome {o.name!r} is a rate per {o.per:,} population, so the design needs "
+            f"{key}.per: outcome {name!r} is a rate per {per:,} population, so the design needs "
             "data.population, the column of residents"
         )
     if col not in frame.columns:
@@ -152,7 +152,7 @@ def _population(
     if bool((~(pop > 0)).any()):
         problems.append(
             Problem(ProblemCode.NON_POSITIVE, col, f"{int((~(pop > 0)).sum())} rows have a missing, zero or "
-                    f"negative population, so the rate of {o.name!r} is undefined there")
+                    f"negative population, so the rate of {name!r} is undefined there")
         )
         raise _Skip
     return pop.astype(float)
@@ -168,9 +168,10 @@ def _area_victimisation(
     if v.measure == "concentration":
         victims = frame[v.victims].astype(float)
         return (frame[v.crimes].astype(float) / victims).where(victims > 0)
-    pop = _population(frame, design, o.model_copy(update={"per": o.per or 1}), key, problems)
+    per = o.per or 1
+    pop = _population(frame, design, o.name, per, key, problems)
     counts = frame[v.victims if v.measure == "prevalence" else v.crimes].astype(float)
-    return rate(counts, pop, o.per or 1)
+    return rate(counts, pop, per)
 
 
 # --------------------------------------------------------------------------------------------------------
