@@ -63,7 +63,7 @@ def _loop(inputs, draws: np.ndarray, uc, cm, rates, decays) -> float:
         d = spec.effect_decay if decays is None else decays[i]
         pvb = pvc = 0.0
         df = 1.0
-        for t in range(inputs.horizon):
+        for t in range(spec.horizon_years):
             if t > 0:
                 rate = r if r is not None else [x for s, x in inputs.schedule if s <= t][-1]
                 df /= 1.0 + rate

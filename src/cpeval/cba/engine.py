@@ -45,7 +45,7 @@ def _weights_and_cost_pv(inputs: CbaInputs, rate: np.ndarray | None, decay: np.n
     one exponential each (cheaper than powers).
     """
     spec = inputs.spec
-    h = inputs.horizon
+    h = spec.horizon_years
     k = decay_exponents(h, spec.effect_start_year, spec.observed_years)
     active = np.arange(h) >= spec.effect_start_year
     d = np.atleast_1d(np.asarray(decay, dtype=float))
@@ -157,7 +157,7 @@ def by_perspective(inputs: CbaInputs, central: Appraisal) -> list[dict]:
 def schedule_table(inputs: CbaInputs, effects: np.ndarray) -> list[dict]:
     """Year-by-year costs and benefits of the central case."""
     spec = inputs.spec
-    h = inputs.horizon
+    h = spec.horizon_years
     df = discount_factors(inputs.schedule, h)
     f = effect_profile(spec.effect_decay, h, spec.effect_start_year, spec.observed_years)[0]
     crimes = np.array([o.crimes_avoided(effects[j]) for j, o in enumerate(inputs.outcomes)])

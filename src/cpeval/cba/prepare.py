@@ -59,7 +59,6 @@ class ValuedOutcome:
 @dataclass(frozen=True)
 class CbaInputs:
     spec: CostBenefitSpec
-    horizon: int
     schedule: tuple[tuple[int, float], ...]
     costs: np.ndarray  # programme cost by year, analysis prices (residual values negative)
     cost_items: tuple[dict[str, Any], ...]
@@ -120,7 +119,7 @@ def prepare(design: DesignBase, panel: Panel | None = None) -> CbaInputs:
         ))
     costs, items = cost_schedule(spec, deflator)
     return CbaInputs(
-        spec=spec, horizon=spec.horizon_years, schedule=schedule_from_spec(spec.discount), costs=costs,
+        spec=spec, schedule=schedule_from_spec(spec.discount), costs=costs,
         cost_items=tuple(items), outcomes=tuple(valued), table=table, deflator=deflator,
         seed=spec.seed if spec.seed is not None else design.inference.seed, notes=tuple(notes),
     )
