@@ -6,8 +6,9 @@ Reads only the EvaluationResult: effects with ``method == "callaway_santanna"``,
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
+
+from cpeval.report.format import slug
 
 if TYPE_CHECKING:
     from cpeval.results import Effect, EvaluationResult
@@ -27,10 +28,6 @@ def _effects(result: EvaluationResult) -> list[Effect]:
 
 def _f(x: Any, digits: int = 4) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name)
 
 
 def _rows(effect: Effect, kind: str) -> list[dict[str, Any]]:
@@ -95,7 +92,7 @@ def render_section(result: EvaluationResult) -> str:
 
 
 def _figure_name(effect: Effect, kind: str) -> str:
-    return f"cs_{kind}_{_slug(effect.outcome)}.png"
+    return f"cs_{kind}_{slug(effect.outcome)}.png"
 
 
 def render_figures(result: EvaluationResult) -> dict[str, bytes]:

@@ -8,22 +8,15 @@ Reads only the EvaluationResult: effects' ``path`` rows (``event_time``, ``estim
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cpeval.report.format import num, slug
 
 if TYPE_CHECKING:
     from cpeval.results import CheckResult, Effect, EvaluationResult
 
 EVENT_METHODS = ("event_study", "sun_abraham")
 TITLES = {"event_study": "event study (leads and lags)", "sun_abraham": "Sun & Abraham interaction-weighted"}
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name)
-
-
-def _f(x: Any, digits: int = 4) -> str:
-    return "n/a" if x is None else f"{x:.{digits}g}"
 
 
 def _checks(result: EvaluationResult, name: str) -> list[CheckResult]:
@@ -48,16 +41,16 @@ def _event_lines(e: Effect) -> list[str]:
     ]
     for r in e.path:
         tag = " (reference)" if r["kind"] == "reference" else (" (binned)" if r.get("binned") else "")
-        band = f"[{_f(r['band_lower'])}, {_f(r['band_upper'])}]" if "band_lower" in r else ""
-        lines.append(f"| {r['event_time']}{tag} | {_f(r['estimate'])} | {_f(r['std_error'])} | "
-                     f"[{_f(r['ci_lower'])}, {_f(r['ci_upper'])}] | {band} | {r.get('n_obs', '')} |")
+        band = f"[{num(r['band_lower'])}, {num(r['band_upper'])}]" if "band_lower" in r else ""
+        lines.append(f"| {r['event_time']}{tag} | {num(r['estimate'])} | {num(r['std_error'])} | "
+                     f"[{num(r['ci_lower'])}, {num(r['ci_upper'])}] | {band} | {r.get('n_obs', '')} |")
     lines += ["", "The uniform (sup-t) band covers all event-time effects at once with the stated probability; "
               "use it to judge the shape of the whole path."]
     pre = d.get("pretrend_test") or {}
     if pre.get("df"):
         lines += ["", f"Joint test that the {pre['df']} leads are zero: Wald F({pre['df']}, {pre['df2']}) = "
                   f"{pre['f_statistic']:.3g}, p = {pre['p_value']:.3g}."]
-    lines += ["", f"![Event study: {e.outcome}](figures/event_study_{_slug(e.outcome)}.png)", ""]
+    lines += ["", f"![Event study: {e.outcome}](figures/event_study_{slug(e.outcome)}.png)", ""]
     return lines
 
 
@@ -72,15 +65,15 @@ def _poisson_lines(result: EvaluationResult) -> list[str]:
         d = e.diagnostics
         rr = d["rate_ratio_ci"]
         lines.append(f"| {e.outcome} | {d['form']} | {d['exposure'] or 'none'} | {d['rate_ratio']:.4f} | "
-                     f"[{rr[0]:.4f}, {rr[1]:.4f}] | {d['percent_change']:+.1f}% | {_f(d['level_att'])} "
-                     f"(SE {_f(d.get('level_att_std_error'))}) |")
+                     f"[{rr[0]:.4f}, {rr[1]:.4f}] | {d['percent_change']:+.1f}% | {num(d['level_att'])} "
+                     f"(SE {num(d.get('level_att_std_error'))}) |")
     lines += ["", "The rate ratio is exp(estimate): the treated areas' expected count relative to what it would have "
               "been without the programme. The 'extended' form (Wooldridge 2023) estimates one ratio per adoption "
               "cohort and period and averages them; no unit or period is dropped for having zero counts unless all "
               "its counts are zero.", ""]
     for e in effects:
         if e.path:
-            lines += [f"![Rate ratios by event time: {e.outcome}](figures/event_study_{_slug(e.outcome)}.png)", ""]
+            lines += [f"![Rate ratios by event time: {e.outcome}](figures/event_study_{slug(e.outcome)}.png)", ""]
     return lines
 
 
@@ -95,8 +88,8 @@ def _bacon_lines(result: EvaluationResult) -> list[str]:
                   f"weighted 2x2 estimates to {v['weighted_sum']:.4g}.", "",
                   "| comparison | total weight | weighted average 2x2 |", "|---|---|---|"]
         for t, s in v["by_type"].items():
-            lines.append(f"| {t} | {s['weight']:.3f} | {_f(s['estimate'])} |")
-        lines += ["", f"![Bacon decomposition: {c.outcome}](figures/bacon_{_slug(c.outcome)}.png)", ""]
+            lines.append(f"| {t} | {s['weight']:.3f} | {num(s['estimate'])} |")
+        lines += ["", f"![Bacon decomposition: {c.outcome}](figures/bacon_{slug(c.outcome)}.png)", ""]
     return lines
 
 
@@ -108,15 +101,15 @@ def _honest_lines(result: EvaluationResult) -> list[str]:
     for c in checks:
         v = c.values
         lines += [f"### {c.outcome}", "", c.message + ".", "",
-                  f"Breakdown values: relative magnitudes Mbar = {_f(v.get('breakdown_mbar'), 3)}; smoothness "
-                  f"M = {_f(v.get('breakdown_m'), 3)}. Interval methods: "
+                  f"Breakdown values: relative magnitudes Mbar = {num(v.get('breakdown_mbar'), 3)}; smoothness "
+                  f"M = {num(v.get('breakdown_m'), 3)}. Interval methods: "
                   f"{v['interval_method']['relative_magnitudes']} (relative magnitudes); "
                   f"{v['interval_method']['smoothness']} (smoothness).", "",
                   "| restriction | bound | robust CI | contains 0 |", "|---|---|---|---|"]
         for r in c.table:
             lines.append(f"| {r['restriction'].replace('_', ' ')} | {r['bound']:.3g} | "
-                         f"[{_f(r['ci_lower'])}, {_f(r['ci_upper'])}] | {'yes' if r['includes_zero'] else 'no'} |")
-        lines += ["", f"![Honest DiD: {c.outcome}](figures/honest_did_{_slug(c.outcome)}.png)", ""]
+                         f"[{num(r['ci_lower'])}, {num(r['ci_upper'])}] | {'yes' if r['includes_zero'] else 'no'} |")
+        lines += ["", f"![Honest DiD: {c.outcome}](figures/honest_did_{slug(c.outcome)}.png)", ""]
     return lines
 
 
@@ -202,11 +195,11 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for e in result.effects:
         if (e.method in EVENT_METHODS or e.method == "poisson") and e.path:
-            files[f"event_study_{_slug(e.outcome)}.png"] = _event_plot(e)
+            files[f"event_study_{slug(e.outcome)}.png"] = _event_plot(e)
     for c in _checks(result, "bacon"):
         if c.table:
-            files[f"bacon_{_slug(c.outcome or '')}.png"] = _bacon_plot(c)
+            files[f"bacon_{slug(c.outcome or '')}.png"] = _bacon_plot(c)
     for c in _checks(result, "honest_did"):
         if c.table:
-            files[f"honest_did_{_slug(c.outcome or '')}.png"] = _honest_plot(c)
+            files[f"honest_did_{slug(c.outcome or '')}.png"] = _honest_plot(c)
     return files

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from cpeval.report.format import num
 from cpeval.results import Effect, EvaluationResult, effects_in_family_order
 
 FAMILY_TITLES = {
@@ -19,22 +19,14 @@ FAMILY_TITLES = {
 SECTIONS: list[Callable[[EvaluationResult], str]] = []
 
 
-def _num(x: Any, digits: int = 4) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, float):
-        return f"{x:.{digits}g}"
-    return str(x)
-
-
 def _effect_row(e: Effect) -> str:
     pct = e.percent_change
     pct_s = f"{pct[0]:+.1f}% [{pct[1]:+.1f}%, {pct[2]:+.1f}%]" if pct else "—"
     verdict = {True: "improved", False: "worsened", None: "no clear change"}[e.improved]
     return (
-        f"| {e.outcome} | {e.estimand.upper()} | {_num(e.estimate)} | {_num(e.std_error)} | "
-        f"[{_num(e.ci_lower)}, {_num(e.ci_upper)}] | {_num(e.p_value, 3)} | {pct_s} | {verdict} | "
-        f"{e.n_obs} | {e.n_units} | {_num(e.n_clusters)} |"
+        f"| {e.outcome} | {e.estimand.upper()} | {num(e.estimate)} | {num(e.std_error)} | "
+        f"[{num(e.ci_lower)}, {num(e.ci_upper)}] | {num(e.p_value, 3)} | {pct_s} | {verdict} | "
+        f"{e.n_obs} | {e.n_units} | {num(e.n_clusters)} |"
     )
 
 

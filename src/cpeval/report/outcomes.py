@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpeval.report.format import slug
 from cpeval.results import effects_in_family_order
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def _harm_section(e: Effect, info: dict[str, Any]) -> list[str]:
         out.append(f"| {r['label']} | `{r['column']}` | {_n(r['weight'])} | {base} | {change} | {share} |")
     out += [""]
     if any(r.get("estimate") is not None for r in hc["offences"]):  # the figure is drawn from these rows
-        out += [f"![Harm contributions by offence: {e.outcome}](figures/harm_contributions_{e.outcome}.png)", ""]
+        out += [f"![Harm contributions by offence: {e.outcome}](figures/harm_contributions_{slug(e.outcome)}.png)", ""]
     if w:
         out += [
             f"Weights: {w.get('title', w.get('table'))}. {w.get('unit_meaning', '')} "
@@ -187,5 +188,5 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
         ax.set_xlabel(f"change in harm ({hc['unit']})")
         ax.set_title(f"{e.outcome}: contribution of each offence type (total {_n(total)})")
         ax.invert_yaxis()
-        files[f"harm_contributions_{e.outcome}.png"] = png_bytes(fig)
+        files[f"harm_contributions_{slug(e.outcome)}.png"] = png_bytes(fig)
     return files

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpeval.report.format import num
+
 if TYPE_CHECKING:
     from cpeval.results import EvaluationResult
 
@@ -14,14 +16,6 @@ ADJUSTMENT_NAMES = {
     "bh": "Benjamini-Hochberg (false discovery rate)",
     "none": "none",
 }
-
-
-def _n(x: Any, digits: int = 4) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, float):
-        return f"{x:.{digits}g}"
-    return str(x)
 
 
 def _check(result: EvaluationResult, name: str):
@@ -68,14 +62,14 @@ def render_section(result: EvaluationResult) -> str:
     lines += [header, sep]
     for e in result.effects:
         g = e.diagnostics
-        row = (f"| {e.outcome} | {_n(e.estimate)} | [{_n(e.ci_lower)}, {_n(e.ci_upper)}] | "
-               f"{_n(g.get('p_value_raw'), 3)} | {_n(g.get('p_value_adjusted'), 3)} |")
+        row = (f"| {e.outcome} | {num(e.estimate)} | [{num(e.ci_lower)}, {num(e.ci_upper)}] | "
+               f"{num(g.get('p_value_raw'), 3)} | {num(g.get('p_value_adjusted'), 3)} |")
         if ri:
-            row += f" {_n(g.get('ri_p_value'), 3)} |"
+            row += f" {num(g.get('ri_p_value'), 3)} |"
         if both:
             alt, fs = g.get(other, {}), g.get("first_stage", {})
-            row += (f" {_n(alt.get('estimate'))} ({_n(alt.get('std_error'))}) | {_n(fs.get('f_statistic'), 3)} | "
-                    f"{_n(fs.get('take_up_treated'), 2)} / {_n(fs.get('take_up_control'), 2)} |")
+            row += (f" {num(alt.get('estimate'))} ({num(alt.get('std_error'))}) | {num(fs.get('f_statistic'), 3)} | "
+                    f"{num(fs.get('take_up_treated'), 2)} / {num(fs.get('take_up_control'), 2)} |")
         lines.append(row)
     lines.append("")
     if ri:
@@ -96,12 +90,12 @@ def _balance(result: EvaluationResult) -> list[str]:
              + (" std. difference (analysed) |" if analysed else ""),
              "|---|---|---|---|---|" + ("---|" if analysed else "")]
     for r in c.table:
-        lines.append(f"| {r['covariate']} | {_n(r['mean_treated'])} | {_n(r['mean_control'])} | "
-                     f"{_n(r['std_diff'], 3)} | {_n(r['variance_ratio'], 3)} |"
-                     + (f" {_n(r.get('std_diff_analysed'), 3)} |" if analysed else ""))
+        lines.append(f"| {r['covariate']} | {num(r['mean_treated'])} | {num(r['mean_control'])} | "
+                     f"{num(r['std_diff'], 3)} | {num(r['variance_ratio'], 3)} |"
+                     + (f" {num(r.get('std_diff_analysed'), 3)} |" if analysed else ""))
     joint = c.values.get("joint", {})
-    lines += ["", f"Joint test: {joint.get('test', '')}, statistic {_n(joint.get('statistic'), 3)} on "
-              f"{joint.get('df')} df, p = {_n(joint.get('p_value'), 3)}.", "",
+    lines += ["", f"Joint test: {joint.get('test', '')}, statistic {num(joint.get('statistic'), 3)} on "
+              f"{joint.get('df')} df, p = {num(joint.get('p_value'), 3)}.", "",
               "![Standardised differences of baseline covariates](figures/rct_balance.png)", ""]
     return lines
 
@@ -121,8 +115,8 @@ def _attrition(result: EvaluationResult) -> list[str]:
                   "| outcome | lower | upper | 95% CI of the bounds | trimmed arm | share trimmed |",
                   "|---|---|---|---|---|---|"]
         for name, b in lee.items():
-            lines.append(f"| {name} | {_n(b['lower'])} | {_n(b['upper'])} | [{_n(b.get('ci_lower'))}, "
-                         f"{_n(b.get('ci_upper'))}] | {b['trimmed_arm']} | {b['trim_share']:.1%} |")
+            lines.append(f"| {name} | {num(b['lower'])} | {num(b['upper'])} | [{num(b.get('ci_lower'))}, "
+                         f"{num(b.get('ci_upper'))}] | {b['trimmed_arm']} | {b['trim_share']:.1%} |")
         lines.append("")
     return lines
 

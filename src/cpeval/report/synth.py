@@ -7,8 +7,9 @@ and the synthetic control checks' ``table`` / ``values`` (placebo gaps for the p
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
+
+from cpeval.report.format import num, slug
 
 if TYPE_CHECKING:
     from cpeval.results import CheckResult, Effect, EvaluationResult
@@ -22,14 +23,6 @@ TITLES = {
 MAX_WEIGHT_ROWS = 12
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name)
-
-
-def _f(x: Any, digits: int = 4) -> str:
-    return "n/a" if x is None else f"{x:.{digits}g}"
-
-
 def _effects(result: EvaluationResult) -> list[Effect]:
     return [e for e in result.effects if e.method in SYNTH_METHODS and e.path]
 
@@ -40,32 +33,32 @@ def _check(result: EvaluationResult, name: str, outcome: str) -> CheckResult | N
 
 def _effect_lines(result: EvaluationResult, e: Effect) -> list[str]:
     d = e.diagnostics
-    slug = _slug(e.outcome)
+    name = slug(e.outcome)
     lines = [f"### {e.outcome}: {TITLES[e.method]}", ""]
     lines += [
         f"Treated: {', '.join(d.get('treated_units', []))}; {len(d.get('donors', []))} donors; treatment from "
-        f"{d.get('start')}. Average post-period gap (ATT) {_f(e.estimate)}; {e.level:.0%} interval "
-        f"[{_f(e.ci_lower)}, {_f(e.ci_upper)}] ({e.variance_type}).",
+        f"{d.get('start')}. Average post-period gap (ATT) {num(e.estimate)}; {e.level:.0%} interval "
+        f"[{num(e.ci_lower)}, {num(e.ci_upper)}] ({e.variance_type}).",
         "",
     ]
     if d.get("pre_rmspe") is not None:
-        lines += [f"Pre-period RMSPE {_f(d['pre_rmspe'])}, post-period RMSPE {_f(d.get('post_rmspe'))}, ratio "
-                  f"{_f(d.get('rmspe_ratio'))}." + (f" Fit-window MSPE {_f(d['fit_window_mspe'])}."
+        lines += [f"Pre-period RMSPE {num(d['pre_rmspe'])}, post-period RMSPE {num(d.get('post_rmspe'))}, ratio "
+                  f"{num(d.get('rmspe_ratio'))}." + (f" Fit-window MSPE {num(d['fit_window_mspe'])}."
                                                      if d.get("fit_window_mspe") is not None else ""), ""]
     placebo = _check(result, "placebo_space", e.outcome)
     if placebo is not None and placebo.values.get("p_value") is not None:
         v = placebo.values
-        extra = (f"; {_f(v['p_value_excluding'], 3)} without placebos fitting {v['exclude_multiple']:g}x worse "
+        extra = (f"; {num(v['p_value_excluding'], 3)} without placebos fitting {v['exclude_multiple']:g}x worse "
                  f"({v['n_kept']} units)" if v.get("p_value_excluding") is not None else "")
         lines += [f"**Placebo-in-space p-value** (post/pre RMSPE ratio rank {v['rank']} of {v['n_units']}): "
-                  f"{_f(v['p_value'], 3)}{extra}.", ""]
+                  f"{num(v['p_value'], 3)}{extra}.", ""]
     per_unit = d.get("per_unit") or {}
     if per_unit:
         lines += ["One synthetic control per treated unit; the gap path averages them.", "",
                   "| treated unit | ATT | pre-RMSPE | largest donor weights |", "|---|---|---|---|"]
         for unit, u in per_unit.items():
             top = ", ".join(f"{k} {w:.3f}" for k, w in list(u["weights"].items())[:4] if w >= 0.001)
-            lines.append(f"| {unit} | {_f(u['att'])} | {_f(u['pre_rmspe'])} | {top} |")
+            lines.append(f"| {unit} | {num(u['att'])} | {num(u['pre_rmspe'])} | {top} |")
         lines += ["", f"Weights and predictors below: {next(iter(per_unit))}.", ""]
     weights = d.get("weights") or {}
     shown = [(k, w) for k, w in weights.items() if w >= 0.001][:MAX_WEIGHT_ROWS]
@@ -74,24 +67,24 @@ def _effect_lines(result: EvaluationResult, e: Effect) -> list[str]:
     preds = d.get("predictors") or []
     if preds:
         lines += ["| predictor | V | treated | synthetic | donor mean |", "|---|---|---|---|---|"]
-        lines += [f"| {p['predictor']} | {p['v']:.3f} | {_f(p['treated'])} | {_f(p['synthetic'])} | "
-                  f"{_f(p['donor_mean'])} |" for p in preds]
+        lines += [f"| {p['predictor']} | {p['v']:.3f} | {num(p['treated'])} | {num(p['synthetic'])} | "
+                  f"{num(p['donor_mean'])} |" for p in preds]
         lines += [""]
     for alt in d.get("alternatives") or []:
         ws = ", ".join(f"{k} {w:.3f}" for k, w in list(alt["weights"].items())[:5])
-        lines += [f"- Alternative solution (fit-window MSPE {_f(alt['fit_window_mspe'])}): {ws}"]
+        lines += [f"- Alternative solution (fit-window MSPE {num(alt['fit_window_mspe'])}): {ws}"]
     if d.get("alternatives"):
         lines += [""]
     post = [r for r in e.path if r.get("post")]
     if post and any(r.get("ci_lower") is not None for r in post):
         lines += [f"| period | treated | synthetic | gap | {e.level:.0%} conformal interval |", "|---|---|---|---|---|"]
-        lines += [f"| {r['time']} | {_f(r['treated'])} | {_f(r['synthetic'])} | {_f(r['gap'])} | "
-                  f"[{_f(r['ci_lower'])}, {_f(r['ci_upper'])}] |" for r in post]
+        lines += [f"| {r['time']} | {num(r['treated'])} | {num(r['synthetic'])} | {num(r['gap'])} | "
+                  f"[{num(r['ci_lower'])}, {num(r['ci_upper'])}] |" for r in post]
         lines += [""]
-    lines += [f"![Treated and synthetic: {e.outcome}](figures/synth_fit_{slug}.png)", "",
-              f"![Gap: {e.outcome}](figures/synth_gap_{slug}.png)", ""]
+    lines += [f"![Treated and synthetic: {e.outcome}](figures/synth_fit_{name}.png)", "",
+              f"![Gap: {e.outcome}](figures/synth_gap_{name}.png)", ""]
     if placebo is not None and placebo.values.get("gaps"):
-        lines += [f"![Placebo gaps: {e.outcome}](figures/synth_placebo_{slug}.png)", ""]
+        lines += [f"![Placebo gaps: {e.outcome}](figures/synth_placebo_{name}.png)", ""]
     return lines
 
 
@@ -114,7 +107,7 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
 
     files: dict[str, bytes] = {}
     for e in _effects(result):
-        slug = _slug(e.outcome)
+        name = slug(e.outcome)
         t = _times(e.path)
         start = e.diagnostics.get("start")
         fig = new_figure()
@@ -125,7 +118,7 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
             ax.axvline(start, color="grey", lw=0.8, ls=":")
         ax.set_title(f"{e.outcome}: treated and synthetic")
         ax.legend(frameon=False)
-        files[f"synth_fit_{slug}.png"] = png_bytes(fig)
+        files[f"synth_fit_{name}.png"] = png_bytes(fig)
 
         fig = new_figure()
         ax = fig.add_subplot()
@@ -139,7 +132,7 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
             ax.axvline(start, color="grey", lw=0.8, ls=":")
         ax.set_title(f"{e.outcome}: gap (treated minus synthetic)")
         ax.legend(frameon=False)
-        files[f"synth_gap_{slug}.png"] = png_bytes(fig)
+        files[f"synth_gap_{name}.png"] = png_bytes(fig)
 
         placebo = _check(result, "placebo_space", e.outcome)
         if placebo is not None and placebo.values.get("gaps"):
@@ -160,5 +153,5 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
                 title += f"; paler: pre-MSPE > {cut:g}x treated (p = {v['p_value_excluding']:.3f} without them)"
             ax.set_title(title, fontsize=9 if cut is not None else None)
             ax.legend(frameon=False)
-            files[f"synth_placebo_{slug}.png"] = png_bytes(fig)
+            files[f"synth_placebo_{name}.png"] = png_bytes(fig)
     return files
