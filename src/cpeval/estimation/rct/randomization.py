@@ -133,8 +133,10 @@ def block_weights(n_b: np.ndarray, n1_b: np.ndarray, weighting: str) -> np.ndarr
     return w / w.sum()
 
 
-def n_assignments(z: np.ndarray, block: np.ndarray | None, cluster: np.ndarray | None) -> float:
-    """How many assignments the design (blocks, clusters, numbers treated) could have produced."""
+def unit_scheme(
+    z: np.ndarray, block: np.ndarray | None, cluster: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, Scheme]:
+    """The randomisation units (clusters, else people): each person's unit, each unit's block, the scheme."""
     unit = np.arange(len(z)) if cluster is None else cluster
     n_units = int(unit.max()) + 1
     z_unit = np.zeros(n_units)
@@ -142,7 +144,12 @@ def n_assignments(z: np.ndarray, block: np.ndarray | None, cluster: np.ndarray |
     blk_unit = np.zeros(n_units, dtype=np.int64)
     if block is not None:
         blk_unit[unit] = block
-    return scheme(z_unit, blk_unit).n_assignments()
+    return unit, blk_unit, scheme(z_unit, blk_unit)
+
+
+def n_assignments(z: np.ndarray, block: np.ndarray | None, cluster: np.ndarray | None) -> float:
+    """How many assignments the design (blocks, clusters, numbers treated) could have produced."""
+    return unit_scheme(z, block, cluster)[2].n_assignments()
 
 
 def statistics(
@@ -166,13 +173,8 @@ def statistics(
     """
     n, K = Y.shape
     blk = np.zeros(n, dtype=np.int64) if block is None else block
-    unit = np.arange(n) if cluster is None else cluster
-    n_units = int(unit.max()) + 1
-    z_unit = np.zeros(n_units)
-    z_unit[unit] = z
-    blk_unit = np.zeros(n_units, dtype=np.int64)
-    blk_unit[unit] = blk
-    sch = scheme(z_unit, blk_unit)
+    unit, blk_unit, sch = unit_scheme(z, block, cluster)
+    n_units = len(blk_unit)
     chunks = ([enumerate_assignments(sch)] if exact and sch.n_assignments() <= n_draws
               else draws(sch, n_draws, rng))
     B = int(blk.max()) + 1
