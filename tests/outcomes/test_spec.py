@@ -53,6 +53,7 @@ def test_families_and_measures_default_from_the_declaration():
         ({"name": "x", "column": "c", "zeros": "add_one"}, "'zeros' applies to measure 'log'"),
         ({"name": "x", "column": "c", "per": 1000}, "'per' makes a rate; set measure: rate"),
         ({"name": "x", "total_of": ["a", "b"], "measure": "log"}, "to take the log of a total_of outcome"),
+        ({"name": "x", "column": "c", "measure": "log", "per": 1000}, "to take the log of a derived rate"),
         ({"name": "x", "fear": SAFE, "family": "crime"}, "a fear outcome has family 'fear'"),
         ({"name": "x", "seriousness": {"weights": "w", "columns": {"a": "a"}}, "family": "crime"},
          "a harm index has family 'seriousness'"),

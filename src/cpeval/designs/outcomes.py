@@ -29,6 +29,9 @@ ZeroRule = Literal["add_one", "drop", "error"]
 FAMILY_ORDER: tuple[str, ...] = ("crime", "seriousness", "fear", "other")
 RATE_BASES: tuple[int, ...] = (1, 100, 1_000, 10_000, 100_000)
 DERIVED_PREFIX = "_cpeval_outcome_"
+# Keys that build the outcome from other columns (at most one per outcome); the family each one implies.
+SOURCES: tuple[str, ...] = ("total_of", "seriousness", "fear", "victimisation")
+_FAMILY_OF = {"fear": ("fear", "a fear outcome"), "seriousness": ("seriousness", "a harm index")}
 
 
 class _Strict(BaseModel):
@@ -211,9 +214,7 @@ class OutcomeSpec(BaseModel):
 
     @model_validator(mode="after")
     def _rules(self) -> OutcomeSpec:
-        sources = [
-            k for k in ("total_of", "seriousness", "fear", "victimisation") if getattr(self, k) is not None
-        ]
+        sources = [k for k in SOURCES if getattr(self, k) is not None]
         if len(sources) > 1:
             raise ValueError(f"outcome {self.name!r}: give only one of {', '.join(sources)}")
         if sources and self.source_column is not None:
@@ -232,30 +233,21 @@ class OutcomeSpec(BaseModel):
             raise ValueError(f"outcome {self.name!r}: per must be one of {RATE_BASES}, got {self.per}")
         if self.zeros is not None and self.measure != "log":
             raise ValueError(f"outcome {self.name!r}: 'zeros' applies to measure 'log', not {self.measure!r}")
-        if self.measure == "log" and self.per is not None and self.zeros is None:
+        if self.measure == "log" and self.zeros is None and (self.per is not None or sources):
+            what = "a derived rate" if self.per is not None else f"a {sources[0]} outcome"
             raise ValueError(
-                f"outcome {self.name!r}: to take the log of a derived rate, declare the rule for zeros: "
+                f"outcome {self.name!r}: to take the log of {what}, declare the rule for zeros: "
                 "zeros: add_one | drop | error"
-            )
-        if self.measure == "log" and self.zeros is None and sources:
-            raise ValueError(
-                f"outcome {self.name!r}: to take the log of a {sources[0]} outcome, declare zeros: add_one | drop "
-                "| error"
             )
         if self.per is not None and self.measure not in ("rate", "log"):
             raise ValueError(
                 f"outcome {self.name!r}: 'per' makes a rate; set measure: rate (or log with zeros), "
                 f"not {self.measure!r}"
             )
-        if self.fear is not None and self.family != "fear":
-            raise ValueError(f"outcome {self.name!r}: a fear outcome has family 'fear', not {self.family!r}")
-        if self.seriousness is not None and self.family != "seriousness":
-            raise ValueError(
-                f"outcome {self.name!r}: a harm index has family 'seriousness', not {self.family!r}"
-            )
-        if self.survey is not None and self.fear is None and (
-            self.victimisation is None or self.victimisation.column is None
-        ):
+        for k, (family, what) in _FAMILY_OF.items():
+            if getattr(self, k) is not None and self.family != family:
+                raise ValueError(f"outcome {self.name!r}: {what} has family {family!r}, not {self.family!r}")
+        if self.survey is not None and not self.from_respondents:
             raise ValueError(
                 f"outcome {self.name!r}: 'survey' is only for fear and survey victimisation outcomes"
             )
@@ -269,11 +261,7 @@ class OutcomeSpec(BaseModel):
     @property
     def derived(self) -> bool:
         """Whether cpeval computes this outcome's column (rather than reading it as it is)."""
-        return (
-            self.per is not None
-            or self.zeros is not None
-            or any(getattr(self, k) is not None for k in ("total_of", "seriousness", "fear", "victimisation"))
-        )
+        return self.per is not None or self.zeros is not None or any(getattr(self, k) is not None for k in SOURCES)
 
     @property
     def from_respondents(self) -> bool:
