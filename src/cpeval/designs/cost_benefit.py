@@ -215,7 +215,8 @@ class CostBenefitSpec(StrictModel):
         "perspectives separated by ';', stage, kind, label)."
     )
     deflator: str | None = Field(
-        None, description="Price index for re-pricing: uk_cpi | us_cpi_u (default by currency)."
+        None, description="Price index for re-pricing: uk_cpi | us_cpi_u (default by currency) | a CSV path "
+        "relative to the design file with columns year, index (optional: series, one series per file)."
     )
     outcomes: dict[str, str | OutcomeValuation] = Field(
         ..., min_length=1, description="Outcome name -> unit-cost category, or -> {category, baseline...}."
