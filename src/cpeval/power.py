@@ -250,18 +250,12 @@ def _simulate(design: RctDesign, tf: Any, resid_sd: float, rho: float, effect: f
     """Over simulated trials (the declared design, re-randomised): the share whose interval excludes zero,
     the bias of the estimate and the coverage of the interval for the true ``effect``."""
     from cpeval.estimation.rct.core import Trial, estimate_itt
-    from cpeval.estimation.rct.randomization import draws, scheme
+    from cpeval.estimation.rct.randomization import draws, unit_scheme
     from cpeval.results import critical_value
 
     n = len(tf.z)
-    unit = np.arange(n) if tf.cluster is None else tf.cluster
-    n_units = int(unit.max()) + 1
-    z_unit = np.zeros(n_units)
-    z_unit[unit] = tf.z
-    blk_unit = np.zeros(n_units, dtype=np.int64)
-    if tf.block is not None:
-        blk_unit[unit] = tf.block
-    sch = scheme(z_unit, blk_unit)
+    unit, blk_unit, sch = unit_scheme(tf.z, tf.block, tf.cluster)
+    n_units = len(blk_unit)
     inv = np.empty(n_units, dtype=np.int64)
     inv[sch.order] = np.arange(n_units)
     Z = np.concatenate(list(draws(sch, sims, rng)))[:, inv]  # back to unit order
