@@ -32,10 +32,21 @@ def test_registry_and_implemented_methods_agree():
         assert set(methods) <= set(PLANNED[kind])
 
 
-def test_every_registered_estimator_builds():
+def test_every_registered_estimator_and_check_resolves():
+    from cpeval.checks import CHECKS
+
     for loader in REGISTRY.values():
-        cls = loader()
-        assert callable(getattr(cls, "fit", None))
+        assert callable(getattr(loader(), "fit", None))
+    for loader in CHECKS.values():
+        assert callable(loader())
+
+
+def test_checks_registry_and_design_check_lists_agree():
+    from cpeval.checks import CHECKS
+    from cpeval.designs import DidDesign, RctDesign, SynthDesign
+
+    for kind, cls in (("did", DidDesign), ("synthetic_control", SynthDesign), ("rct", RctDesign)):
+        assert cls.available_checks() == {name for (k, name) in CHECKS if k == kind}, kind
 
 
 def test_linearmodels_dowhy_econml_only_in_adapters():

@@ -5,82 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cpeval._lazy import lazy
+
 if TYPE_CHECKING:
     from cpeval.designs.base import DesignBase
 
+_DID = "cpeval.estimation.did"
+_SYNTH = "cpeval.estimation.synth"
 
-def _twfe() -> type:
-    from cpeval.estimation.did.twfe import TwoWayFixedEffects
-
-    return TwoWayFixedEffects
-
-
-def _event_study() -> type:
-    from cpeval.estimation.did.event_study import EventStudy
-
-    return EventStudy
-
-
-def _sun_abraham() -> type:
-    from cpeval.estimation.did.sun_abraham import SunAbraham
-
-    return SunAbraham
-
-
-def _poisson() -> type:
-    from cpeval.estimation.did.poisson import PoissonDid
-
-    return PoissonDid
-
-
-def _rct_dim() -> type:
-    from cpeval.estimation.rct.estimators import DifferenceInMeans
-
-    return DifferenceInMeans
-
-
-def _rct_lin() -> type:
-    from cpeval.estimation.rct.estimators import Lin
-
-    return Lin
-
-
-def _callaway_santanna() -> type:
-    from cpeval.estimation.did.callaway_santanna import CallawaySantAnna
-
-    return CallawaySantAnna
-
-
-
-def _synth_abadie() -> type:
-    from cpeval.estimation.synth.abadie import AbadieSynth
-
-    return AbadieSynth
-
-
-def _synth_augmented() -> type:
-    from cpeval.estimation.synth.augmented import AugmentedSynth
-
-    return AugmentedSynth
-
-
-def _synth_sdid() -> type:
-    from cpeval.estimation.synth.sdid import SyntheticDiD
-
-    return SyntheticDiD
-
-# Each entry is a function returning the class, so heavy dependencies load only when a design needs them.
+# A static table: heavy dependencies load only when a design needs them; tests resolve every entry.
 REGISTRY: dict[tuple[str, str], Callable[[], type]] = {
-    ("did", "twfe"): _twfe,
-    ("synthetic_control", "abadie"): _synth_abadie,
-    ("synthetic_control", "augmented"): _synth_augmented,
-    ("synthetic_control", "synthetic_did"): _synth_sdid,
-    ("rct", "difference_in_means"): _rct_dim,
-    ("rct", "lin"): _rct_lin,
-    ("did", "event_study"): _event_study,
-    ("did", "sun_abraham"): _sun_abraham,
-    ("did", "poisson"): _poisson,
-    ("did", "callaway_santanna"): _callaway_santanna,
+    ("did", "twfe"): lazy(f"{_DID}.twfe", "TwoWayFixedEffects"),
+    ("did", "event_study"): lazy(f"{_DID}.event_study", "EventStudy"),
+    ("did", "sun_abraham"): lazy(f"{_DID}.sun_abraham", "SunAbraham"),
+    ("did", "poisson"): lazy(f"{_DID}.poisson", "PoissonDid"),
+    ("did", "callaway_santanna"): lazy(f"{_DID}.callaway_santanna", "CallawaySantAnna"),
+    ("synthetic_control", "abadie"): lazy(f"{_SYNTH}.abadie", "AbadieSynth"),
+    ("synthetic_control", "augmented"): lazy(f"{_SYNTH}.augmented", "AugmentedSynth"),
+    ("synthetic_control", "synthetic_did"): lazy(f"{_SYNTH}.sdid", "SyntheticDiD"),
+    ("rct", "difference_in_means"): lazy("cpeval.estimation.rct.estimators", "DifferenceInMeans"),
+    ("rct", "lin"): lazy("cpeval.estimation.rct.estimators", "Lin"),
 }
 
 
