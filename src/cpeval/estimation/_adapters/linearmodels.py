@@ -109,8 +109,6 @@ def iv_2sls(y, d, z, exog, cluster=None) -> IvFit:
     stage, i.e. the heteroskedasticity-robust F of one instrument (equal to the Olea-Pflueger effective F
     with a single instrument), and the instrument's partial R^2.
     """
-    import numpy as np
-    import pandas as pd
     from linearmodels.iv import IV2SLS
 
     n = len(y)
