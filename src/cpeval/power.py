@@ -92,7 +92,9 @@ class PowerResult:
 def analytic_power(effect: float, se: float, df: float, level: float) -> float:
     from scipy import stats
 
-    crit = stats.t.ppf(0.5 + level / 2, df)
+    from cpeval.results import critical_value
+
+    crit = critical_value(level, df)
     shift = abs(effect) / se
     return float(stats.t.cdf(shift - crit, df) + stats.t.cdf(-shift - crit, df))
 
@@ -100,7 +102,9 @@ def analytic_power(effect: float, se: float, df: float, level: float) -> float:
 def mde(se: float, df: float, level: float, power: float) -> float:
     from scipy import stats
 
-    return float((stats.t.ppf(0.5 + level / 2, df) + stats.t.ppf(power, df)) * se)
+    from cpeval.results import critical_value
+
+    return float((critical_value(level, df) + stats.t.ppf(power, df)) * se)
 
 
 def required_size(effect: float, unit_sd: float, extra_df: int, level: float, power: float) -> int | None:
