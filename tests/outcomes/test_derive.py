@@ -193,6 +193,14 @@ def test_survey_problems(tmp_path):
         derive(_panel(), d3)
     assert err.value.codes == {ProblemCode.BAD_TIME}
     assert "match no period" in str(err.value)
+    # data without the unit column: derive leaves the survey outcome to validation, which names the column
+    _panel().rename(columns={"area": "ward"}).to_csv(tmp_path / "p.csv", index=False)
+    d4 = load_design(write_design(tmp_path, {**base, "outcomes": [
+        {"name": "u", "fear": SAFE, "survey": {"path": "late.csv", "weights": "w"}}]}, "d4.yaml"))
+    with pytest.raises(DataError) as err:
+        load_panel(d4)
+    assert ProblemCode.MISSING_COLUMN in err.value.codes
+    assert any(p.column == "area" for p in err.value.problems)
 
 
 def test_respondent_rows_in_the_design_data_are_used_row_by_row():

@@ -83,6 +83,7 @@ def test_harm_index_hand_calculation():
     assert harm_index(frame, cols, chi).tolist() == [h["cchi"], 365.0]
     comps = harm_components(frame, cols, chi)
     assert comps.loc[0, "robbery_personal"] == 730.0 and comps.loc[0, "shoplifting"] == 10.0
+    assert harm_index(frame.assign(rob=[None, 1]), cols, chi).isna().tolist() == [True, False]  # a count missing
 
 
 # ---------------------------------------------------------------- transforms

@@ -347,9 +347,9 @@ def _derive_survey(
         agg[c] = _key(resp[c]).to_numpy()
     agg = agg.groupby(by, sort=True, dropna=False)[["wy", "wd", "n"]].sum()
     agg["value"] = (agg["wy"] / agg["wd"]).where(agg["wd"] > 0)
-    frame_keys = [_key(frame[design.data.unit])] + ([_key(frame[design.data.time])] if design.data.time else [])
     if any(c not in frame.columns for c in [design.data.unit, design.data.time] if c):
         raise _Skip  # validation reports the missing identifier columns
+    frame_keys = [_key(frame[design.data.unit])] + ([_key(frame[design.data.time])] if design.data.time else [])
     idx = pd.MultiIndex.from_arrays(frame_keys) if len(by) > 1 else pd.Index(frame_keys[0])
     if design.data.time:
         waves = set(agg.index.get_level_values(1))

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from cpeval.errors import DesignError, did_you_mean
 
 if TYPE_CHECKING:
@@ -128,4 +126,4 @@ def harm_components(
 def harm_index(frame: pd.DataFrame, columns: dict[str, str], table: WeightTable) -> pd.Series:
     """Sum over offences of weight x count (NaN if any count is missing in the row)."""
     comps = harm_components(frame, columns, table)
-    return comps.sum(axis=1, min_count=len(columns)).where(~comps.isna().any(axis=1), np.nan)
+    return comps.sum(axis=1, min_count=len(columns))  # one column per offence: NaN unless all are counted
