@@ -165,7 +165,7 @@ def power_analysis(
 ) -> list[PowerResult]:
     """MDE and power for each outcome of an RCT design (see the module docstring)."""
     from cpeval.data import load_panel
-    from cpeval.errors import DesignError
+    from cpeval.errors import DesignError, did_you_mean
     from cpeval.estimation.rct.estimators import trial_frame
     from cpeval.pipeline import resolve_design
 
@@ -178,10 +178,12 @@ def power_analysis(
     sims = spec.simulations if simulations is None else simulations
     panel = load_panel(design, data)
     tf = trial_frame(panel, design)  # type: ignore[arg-type]
+    names = [o.name for o in design.outcomes]
+    unknown = [name for name in outcomes or [] if name not in names]
+    if unknown:
+        raise DesignError(f"no outcome named {unknown[0]!r}; the design's outcomes are: {', '.join(names)}"
+                          f"{did_you_mean(unknown[0], names)}")
     chosen = [o for o in design.outcomes if outcomes is None or o.name in outcomes]
-    if not chosen:
-        names = ", ".join(o.name for o in design.outcomes)
-        raise DesignError(f"no outcome named {outcomes}; the design's outcomes are: {names}")
     def effect_for(name: str) -> float | None:
         return effect.get(name) if isinstance(effect, dict) else effect
 

@@ -69,6 +69,16 @@ def test_power_rejects_non_rct(capsys):
     assert "kind: rct" in capsys.readouterr().err
 
 
+def test_power_outcomes_must_be_the_design_outcomes():
+    from cpeval.datasets.rct import simulate_rct
+    from cpeval.errors import DesignError
+
+    f = simulate_rct(n_clusters=40, cluster_size=10, n_blocks=2, seed=1)
+    for asked in (["yy"], ["y", "yy"]):  # a misspelt name is an error even beside a valid one
+        with pytest.raises(DesignError, match=r"no outcome named 'yy'.*outcomes are: y; did you mean 'y'"):
+            power_analysis(_design(False), f, outcomes=asked, simulations=0)
+
+
 def test_power_effect_mapping_must_name_outcomes():
     from cpeval.designs import design_from_dict
     from cpeval.errors import DesignError
