@@ -65,14 +65,19 @@ def _cmd_cba(args: argparse.Namespace) -> int:
         from cpeval.errors import DesignError
 
         raise DesignError(f"{args.design}: no cost_benefit section; add one (see `cpeval schema`) to run cba")
-    updates = {"checks": []}
-    if args.simulations is not None:
-        updates["cost_benefit"] = design.cost_benefit.model_copy(update={"simulations": args.simulations})
+    from cpeval.designs import design_from_dict
     from cpeval.pipeline import evaluate
 
+    # Overrides go through the same validation as the file (model_copy would skip it).
+    raw = design.model_dump(mode="json", by_alias=True)
+    raw["checks"] = []
+    if args.simulations is not None:
+        raw["cost_benefit"]["simulations"] = args.simulations
+    overridden = design_from_dict(raw, source=str(args.design))
+    overridden._origin = design.origin
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CpevalWarning)  # recorded in the result and printed below
-        result = evaluate(design.model_copy(update=updates), quiet=args.quiet)
+        result = evaluate(overridden, quiet=args.quiet)
     from cpeval.report.cba import render_cba_markdown, render_figures
 
     cba = result.extras["cost_benefit"]

@@ -88,3 +88,12 @@ def test_cli_cba(tmp_path, capsys):
     assert data["checks"] == []
     assert (out / "cost_benefit.md").read_text().startswith("## Cost-benefit")
     assert (out / "figures" / "cost_benefit_npv.png").stat().st_size > 1000
+
+
+def test_cli_cba_simulations_override_is_validated(tmp_path, capsys):
+    out = tmp_path / "cba"
+    assert main(["cba", str(CASTLE_CBA), "--out", str(out), "--simulations", "-5", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "castle_doctrine_cba.yaml: 1 problem in the design" in err
+    assert "cost_benefit.simulations: input should be greater than or equal to 0 (got -5)" in err
+    assert not out.exists()
