@@ -27,9 +27,10 @@ if TYPE_CHECKING:
     from cpeval.data.panel import Panel
     from cpeval.designs.did import DidDesign
     from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.estimation._adapters.linearmodels import PanelFit
     from cpeval.results import Effect
 
-EVENT_PREFIX = "_cpeval_e"
+INDICATOR_PREFIX = "_cpeval_x"
 
 
 @dataclass(frozen=True)
@@ -48,23 +49,40 @@ class EventTimes:
     def shown(self) -> list[int]:
         return [k for k in range(self.lo, self.hi + 1) if k != self.ref]
 
+    def indicators(self) -> tuple[list[int], np.ndarray]:
+        """The event times estimated (every binned event time but the reference) and their 0/1 columns."""
+        keys = sorted(int(k) for k in np.unique(self.binned[~np.isnan(self.binned)]) if k != self.ref)
+        return keys, (self.binned[:, None] == np.asarray(keys)[None, :]).astype(float)
+
+    def counts(self) -> dict[int, int]:
+        """Observations at each (binned) event time."""
+        vals, n = np.unique(self.binned[~np.isnan(self.binned)], return_counts=True)
+        return {int(k): int(c) for k, c in zip(vals, n, strict=True)}
+
+    def in_window(
+        self, keys: list[int], beta: np.ndarray, vcov: np.ndarray
+    ) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """The coefficients of the event times shown (unbinned tails are estimated but not reported)."""
+        idx = [j for j, k in enumerate(keys) if self.lo <= k <= self.hi]
+        return [keys[j] for j in idx], beta[idx], vcov[np.ix_(idx, idx)]
+
 
 def event_times(panel: Panel, frame: pd.DataFrame, design: DidDesign) -> EventTimes:
     """Event times in periods, counted by position in the sorted list of periods (so dates work too)."""
     assert panel.time is not None
+    est = design.estimator
+    if not est.panel:
+        raise EstimationError(
+            f"method {est.method!r} needs panel data (the same units every period); with repeated "
+            "cross-sections (estimator.panel: false) use callaway_santanna"
+        )
     periods = np.sort(panel.frame[panel.time].unique())
     t_idx = np.searchsorted(periods, frame[panel.time].to_numpy())
     cohort = frame[COHORT].to_numpy(dtype=float)
     treated = ~np.isnan(cohort)
     rel = np.full(len(frame), np.nan)
     rel[treated] = t_idx[treated] - np.searchsorted(periods, cohort[treated])
-    est = design.estimator
-    if not getattr(est, "panel", True):
-        raise EstimationError(
-            f"method {est.method!r} needs panel data (the same units every period); with repeated "
-            "cross-sections (estimator.panel: false) use callaway_santanna"
-        )
-    ref = -1 - int(getattr(est, "anticipation", 0) or 0)
+    ref = -1 - est.anticipation
     if not treated.any():
         raise EstimationError("no treated unit in the data: an event study needs units that adopt")
     rmin, rmax = int(np.nanmin(rel)), int(np.nanmax(rel))
@@ -95,6 +113,28 @@ def last_cohort_as_control(frame: pd.DataFrame, panel: Panel, outcome: OutcomeSp
         f"no never-treated units: the last cohort to adopt ({last:g}) is the comparison group, so periods from "
         f"{last:g} on are dropped"
     )
+
+
+def fit_indicators(
+    frame: pd.DataFrame, x: np.ndarray, *, panel: Panel, outcome: OutcomeSpec, design: DidDesign, what: str
+) -> tuple[PanelFit, np.ndarray, np.ndarray]:
+    """Two-way fixed effects regression of the outcome on the 0/1 columns ``x`` (and the covariates) with the
+    fixest / reghdfe cluster-robust covariance; returns the fit and the coefficients and covariance of ``x``."""
+    import pandas as pd
+
+    from cpeval.estimation._adapters.linearmodels import panel_ols
+
+    assert panel.time is not None
+    cols = [f"{INDICATOR_PREFIX}{j}" for j in range(x.shape[1])]
+    data = pd.concat([frame, pd.DataFrame(x, columns=cols, index=frame.index)], axis=1)
+    try:
+        fit = panel_ols(data, unit=panel.unit, time=panel.time, y=outcome.column,
+                        x=[*cols, *design.estimator.covariates], weights=design.data.weights,
+                        cluster=design.cluster_column, dof="nested")
+    except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
+        raise EstimationError(f"outcome {outcome.name!r}: {what} regression failed: {exc}") from exc
+    assert fit.cov is not None
+    return fit, fit.params[cols].to_numpy(), fit.cov.loc[cols, cols].to_numpy()
 
 
 def uniform_critical_value(vcov: np.ndarray, level: float, seed: int, draws: int = 20_000) -> float:
@@ -236,40 +276,16 @@ class EventStudy:
         self.design = design
 
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
-        import pandas as pd
-
-        from cpeval.estimation._adapters.linearmodels import panel_ols
-
         design = self.design
-        assert panel.time is not None
         frame, note = last_cohort_as_control(panel.outcome_rows(outcome.column), panel, outcome)
-        notes = [note] if note else []
         et = event_times(panel, frame, design)
-        values = et.binned
-        keys = sorted(int(k) for k in np.unique(values[~np.isnan(values)]) if k != et.ref)
-        cols = [f"{EVENT_PREFIX}{k}" for k in keys]
-        dummies = pd.DataFrame(
-            (values[:, None] == np.asarray(keys)[None, :]).astype(float), columns=cols, index=frame.index
-        )
-        data = pd.concat([frame, dummies], axis=1)
-        cluster = design.cluster_column
-        try:
-            fit = panel_ols(data, unit=panel.unit, time=panel.time, y=outcome.column,
-                            x=[*cols, *design.estimator.covariates], weights=design.data.weights, cluster=cluster,
-                            dof="nested")
-        except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
-            raise EstimationError(f"outcome {outcome.name!r}: event-study regression failed: {exc}") from exc
-        assert fit.cov is not None
-        beta = fit.params[cols].to_numpy()
-        vcov = fit.cov.loc[cols, cols].to_numpy()
-        shown = [k for k in keys if et.lo <= k <= et.hi]
-        idx = [keys.index(k) for k in shown]
-        counts = pd.Series(values).value_counts()
-        n_by_key = {int(k): int(v) for k, v in counts.items()}
+        keys, x = et.indicators()
+        fit, beta, vcov = fit_indicators(frame, x, panel=panel, outcome=outcome, design=design, what="event-study")
+        shown, beta, vcov = et.in_window(keys, beta, vcov)
         return event_effect(
-            method=self.method, design=design, outcome=outcome, et=et, keys=shown, beta=beta[idx],
-            vcov=vcov[np.ix_(idx, idx)], n_by_key=n_by_key, n_obs=fit.nobs,
-            n_units=int(frame[panel.unit].nunique()), n_clusters=fit.n_clusters, cluster=cluster,
+            method=self.method, design=design, outcome=outcome, et=et, keys=shown, beta=beta, vcov=vcov,
+            n_by_key=et.counts(), n_obs=fit.nobs, n_units=int(frame[panel.unit].nunique()),
+            n_clusters=fit.n_clusters, cluster=design.cluster_column,
             diagnostics={"rsquared_within": fit.rsquared_within, "never_treated_units": et.has_never_treated},
-            notes=notes,
+            notes=[note] if note else [],
         )

@@ -161,16 +161,12 @@ class PoissonDid:
         frame, notes = _drop_all_zero(frame, outcome.column, panel.unit, panel.time)
         notes = [note, *notes] if note else notes
         et = event_times(panel, frame, self.design)
-        values = et.binned
-        keys = sorted(int(k) for k in np.unique(values[~np.isnan(values)]) if k != et.ref)
-        x = (values[:, None] == np.asarray(keys)[None, :]).astype(float)
+        keys, x = et.indicators()
         fit = self._fit(frame, panel, outcome.column, x, pop_col)
-        shown = [k for k in keys if et.lo <= k <= et.hi]
-        idx = [keys.index(k) for k in shown]
-        vals, counts = np.unique(values[~np.isnan(values)], return_counts=True)
+        shown, beta, vcov = et.in_window(keys, fit["beta"], fit["vcov"])
         return event_effect(
-            method=self.method, design=self.design, outcome=outcome, et=et, keys=shown, beta=fit["beta"][idx],
-            vcov=fit["vcov"][np.ix_(idx, idx)], n_by_key={int(k): int(c) for k, c in zip(vals, counts, strict=True)},
+            method=self.method, design=self.design, outcome=outcome, et=et, keys=shown, beta=beta, vcov=vcov,
+            n_by_key=et.counts(),
             n_obs=len(frame), n_units=int(frame[panel.unit].nunique()), n_clusters=fit["n_clusters"],
             cluster=self.design.cluster_column, diagnostics={"scale": "log rate ratio", "exposure": pop_col},
             notes=notes, variance_type=f"cluster-robust sandwich by {self.design.cluster_column!r} (G/(G-1)); "

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cpeval.data.panel import COHORT
-from cpeval.errors import EstimationError
-from cpeval.estimation.did.event_study import event_effect, event_times, last_cohort_as_control
+from cpeval.estimation.did.event_study import event_effect, event_times, fit_indicators, last_cohort_as_control
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
@@ -37,12 +36,8 @@ class SunAbraham:
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
         import pandas as pd
 
-        from cpeval.estimation._adapters.linearmodels import panel_ols
-
         design = self.design
-        assert panel.time is not None
         frame, note = last_cohort_as_control(panel.outcome_rows(outcome.column), panel, outcome)
-        notes = [note] if note else []
         control = "never-treated units" if note is None else "the last cohort to adopt (before its adoption)"
         cohort = frame[COHORT].to_numpy(dtype=float)
         et = event_times(panel, frame, design)
@@ -53,28 +48,17 @@ class SunAbraham:
         cells = pd.DataFrame({"g": cell_g, "e": cell_e}).drop_duplicates().sort_values(["g", "e"])
         cells = cells.reset_index(drop=True)
         code = pd.MultiIndex.from_frame(cells).get_indexer(pd.MultiIndex.from_arrays([cell_g, cell_e]))
-        cols = [f"_cpeval_sa{i}" for i in range(len(cells))]
         x = np.zeros((len(frame), len(cells)))
         rows = np.flatnonzero(in_cell)
         x[rows, code] = 1.0
-        data = pd.concat([frame, pd.DataFrame(x, columns=cols, index=frame.index)], axis=1)
-        cluster = design.cluster_column
-        try:
-            fit = panel_ols(data, unit=panel.unit, time=panel.time, y=outcome.column,
-                            x=[*cols, *design.estimator.covariates], weights=design.data.weights, cluster=cluster,
-                            dof="nested")
-        except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
-            raise EstimationError(f"outcome {outcome.name!r}: Sun & Abraham regression failed: {exc}") from exc
-        assert fit.cov is not None
-        delta = fit.params[cols].to_numpy()
-        v_delta = fit.cov.loc[cols, cols].to_numpy()
+        fit, delta, v_delta = fit_indicators(frame, x, panel=panel, outcome=outcome, design=design,
+                                             what="Sun & Abraham")
         w_obs = frame[design.data.weights].to_numpy(dtype=float) if design.data.weights else np.ones(len(frame))
         size = np.bincount(code, weights=w_obs[rows], minlength=len(cells))
         counts = np.bincount(code, minlength=len(cells))
         e_cell = cells["e"].to_numpy()
         bin_cell = np.clip(e_cell, et.lo, et.hi) if et.binned_ends else e_cell
-        keys = et.shown
-        keys = [k for k in keys if (bin_cell == k).any()]
+        keys = [k for k in et.shown if (bin_cell == k).any()]
         agg = (bin_cell[None, :] == np.asarray(keys)[:, None]) * size[None, :]
         key_size = agg.sum(axis=1)
         agg = agg / key_size[:, None]
@@ -90,8 +74,8 @@ class SunAbraham:
         return event_effect(
             method=self.method, design=design, outcome=outcome, et=et, keys=keys, beta=beta, vcov=vcov,
             n_by_key=n_by_key, n_obs=fit.nobs, n_units=int(frame[panel.unit].nunique()),
-            n_clusters=fit.n_clusters, cluster=cluster, headline_weights=key_size,
+            n_clusters=fit.n_clusters, cluster=design.cluster_column, headline_weights=key_size,
             diagnostics={"comparison": control, "cohort_event_effects": cohort_table,
                          "rsquared_within": fit.rsquared_within},
-            notes=notes,
+            notes=[note] if note else [],
         )
