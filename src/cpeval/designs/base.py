@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from cpeval.designs.cost_benefit import CostBenefitSpec
 from cpeval.designs.outcomes import OutcomeSpec
+from cpeval.designs.strict import StrictModel
 from cpeval.errors import did_you_mean
-
-
-class StrictModel(BaseModel):
-    """Frozen, and a misspelt key is an error rather than a silent default."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
 class DataSpec(StrictModel):

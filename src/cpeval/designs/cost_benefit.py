@@ -19,14 +19,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-
-class StrictModel(BaseModel):
-    """Same rules as :class:`cpeval.designs.base.StrictModel` (defined here too: base.py imports this module)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
+from cpeval.designs.strict import StrictModel
 
 DISCOUNT_PRESETS: dict[str, str] = {
     "green_book": "HM Treasury Green Book declining schedule: 3.5% (years 0-30), 3.0% (31-75), 2.5% "
