@@ -105,11 +105,7 @@ def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dic
             if not math.isfinite(a) or not np.isfinite(psi).all():
                 raise CellProblem("the estimate is not finite")
             att[k] = a
-        except CellProblem as exc:
-            att[k] = np.nan
-            inf[:, k] = 0.0
-            problems.append(f"ATT(g={_lab(g, data)}, t={data.period_labels[ti]}) not estimated: {exc}")
-        except np.linalg.LinAlgError as exc:
+        except (CellProblem, np.linalg.LinAlgError) as exc:
             att[k] = np.nan
             inf[:, k] = 0.0
             problems.append(f"ATT(g={_lab(g, data)}, t={data.period_labels[ti]}) not estimated: {exc}")
@@ -217,7 +213,6 @@ class CallawaySantAnna:
             for name, d in zip(sums, draws, strict=True):
                 if name != "overall":
                     crit_uniform[name] = agg.uniform_critical_value(d, se[name], level)
-        pieces = {name: (se[name], se_an[name]) for name in sums}
         overall_se = dict(zip(aggs, se["overall"], strict=True))
         overall_se_an = dict(zip(aggs, se_an["overall"], strict=True))
 
@@ -238,7 +233,7 @@ class CallawaySantAnna:
             return out
 
         path: list[dict[str, Any]] = []
-        cs_se, _ = pieces["att_gt"]
+        cs_se = se["att_gt"]
         for k in range(len(cells.att)):
             g, t = cells.group[k], cells.time[k]
             row = {"kind": "att_gt", "group": _lab(g, data), "time": _lab(t, data),
@@ -249,7 +244,7 @@ class CallawaySantAnna:
         key = {"dynamic": "event_time", "group": "group", "calendar": "time"}
         for name in ("dynamic", "group", "calendar"):
             a = aggs[name]
-            s, _ = pieces[name]
+            s = se[name]
             for j, label in enumerate(a.labels):
                 value = _num(label) if name == "dynamic" else _lab(label, data)
                 row = {"kind": name, key[name]: value}
@@ -276,8 +271,8 @@ class CallawaySantAnna:
         if outcome.measure in MEASURES:
             pct = percent_change(data, cells, est.aggregation, est.balance_e, level)
         notes = list(data.notes) + problems
-        small = {str(_lab(g, data)): int(np.sum(data.unit_group == g)) for g in cells.glist}
-        small = {g: m for g, m in small.items() if m < SMALL_COHORT}
+        cohort_sizes = {str(_lab(g, data)): int(np.sum(data.unit_group == g)) for g in cells.glist}
+        small = {g: m for g, m in cohort_sizes.items() if m < SMALL_COHORT}
         if small:
             notes.append(
                 f"cohorts with fewer than {SMALL_COHORT} units ({', '.join(f'{g}: {m}' for g, m in small.items())}"
@@ -301,9 +296,6 @@ class CallawaySantAnna:
         vt = (
             f"influence function, clustered by {est.cluster!r}" if clustered else "influence function"
         ) + (f"; multiplier bootstrap ({boot} {est.bootstrap_weights} draws, IQR-based SE)" if boot else "")
-        cohort_sizes = {
-            str(_lab(g, data)): int(np.sum(data.unit_group == g)) for g in cells.glist
-        }
         return make_effect(
             outcome,
             method=self.method,

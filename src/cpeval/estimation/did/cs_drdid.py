@@ -34,16 +34,22 @@ def _only_intercept(X: np.ndarray) -> bool:
 
 
 @dataclass(frozen=True)
-class _Ols:
-    """Weighted least squares on a subset; ``lin_rep(m)`` is the estimation effect psi_i' (X'WX/n)^-1 m."""
+class _Fitted:
+    """A fitted nuisance model; ``lin_rep(m)`` is its estimation effect score_i * X_i' inv m."""
 
-    fitted: np.ndarray
     _score: np.ndarray
     _X: np.ndarray
     _inv: np.ndarray
 
     def lin_rep(self, m: np.ndarray) -> np.ndarray:
         return self._score * (self._X @ (self._inv @ m))
+
+
+@dataclass(frozen=True)
+class _Ols(_Fitted):
+    """Weighted least squares on a subset; ``inv`` is (X'WX/n)^-1."""
+
+    fitted: np.ndarray
 
 
 def _ols(X: np.ndarray, y: np.ndarray, w: np.ndarray, subset: np.ndarray, what: str) -> _Ols:
@@ -65,15 +71,11 @@ def _ols(X: np.ndarray, y: np.ndarray, w: np.ndarray, subset: np.ndarray, what: 
 
 
 @dataclass(frozen=True)
-class _Logit:
+class _Logit(_Fitted):
+    """Propensity-score logit; ``inv`` is n times the inverse Hessian."""
+
     ps: np.ndarray
     trim: np.ndarray
-    _score: np.ndarray
-    _X: np.ndarray
-    _hess: np.ndarray
-
-    def lin_rep(self, m: np.ndarray) -> np.ndarray:
-        return self._score * (self._X @ (self._hess @ m))
 
 
 def _logit(X: np.ndarray, D: np.ndarray, w: np.ndarray) -> _Logit:
@@ -104,7 +106,7 @@ def _logit(X: np.ndarray, D: np.ndarray, w: np.ndarray) -> _Logit:
     hess = n * np.linalg.inv((X.T * (w * ps * (1 - ps))) @ X)
     ps = np.minimum(ps, PS_CAP)
     trim = np.where(D == 1, 1.0, (ps < TRIM_LEVEL).astype(float))
-    return _Logit(ps=ps, trim=trim, _score=w * (D - ps), _X=X, _hess=hess)
+    return _Logit(ps=ps, trim=trim, _score=w * (D - ps), _X=X, _inv=hess)
 
 
 def _cm(v: np.ndarray, X: np.ndarray) -> np.ndarray:
