@@ -59,3 +59,20 @@ def test_attrition_passes_when_balanced():
     f = simulate_rct(seed=3, cluster_randomised=False, attrition=0.05, differential_attrition=0.0)
     res = evaluate(_design(checks=["attrition"], attrition={"observed": "observed"}), f)
     assert res.checks[0].status == "pass"
+
+
+def test_balance_on_the_analysed_sample_when_a_whole_block_is_lost():
+    f = simulate_rct(n_clusters=40, cluster_size=5, n_blocks=4, seed=2, attrition=0.0)
+    lost = f["block_id"] == 2  # a middle block: its code would leave a gap among the analysed blocks
+    f.loc[lost, "observed"] = 0
+    f.loc[lost, "y"] = np.nan
+    design = _design(treatment={"assignment": "assigned", "cluster": "cluster_id", "block": "block_id"},
+                     estimator={"covariates": ["x_baseline"]}, attrition={"observed": "observed"},
+                     checks=["balance"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CpevalWarning)
+        (c,) = evaluate(design, f).checks
+        (kept,) = evaluate(design, f.loc[~lost]).checks
+    assert c.status in {"pass", "warn"}, c.message
+    assert c.values["joint_analysed_sample"]["statistic"] == pytest.approx(kept.values["joint"]["statistic"],
+                                                                          rel=1e-10)

@@ -47,6 +47,11 @@ def balance_table(X: np.ndarray, z: np.ndarray, names: Sequence[str]) -> list[di
     ]
 
 
+def _recode(codes: np.ndarray | None, keep: np.ndarray) -> np.ndarray | None:
+    """``codes`` of the kept rows as 0..K-1 (a block or cluster lost entirely must not leave a gap)."""
+    return None if codes is None else np.unique(codes[keep], return_inverse=True)[1]
+
+
 def check_balance(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     from cpeval.estimation.rct.estimators import trial_frame
 
@@ -62,10 +67,8 @@ def check_balance(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     values: dict = {"joint": joint, "max_abs_std_diff": max(abs(r["std_diff"]) for r in table)}
     if design.attrition is not None:  # type: ignore[attr-defined]
         keep = tf.observed
-        values["joint_analysed_sample"] = joint_test(
-            X[keep], tf.z[keep], None if tf.block is None else tf.block[keep],
-            None if tf.cluster is None else np.unique(tf.cluster[keep], return_inverse=True)[1],
-        )
+        values["joint_analysed_sample"] = joint_test(X[keep], tf.z[keep], _recode(tf.block, keep),
+                                                     _recode(tf.cluster, keep))
         for row, r2 in zip(table, balance_table(X[keep], tf.z[keep], covs), strict=True):
             row["std_diff_analysed"] = r2["std_diff"]
     big = [r["covariate"] for r in table if abs(r["std_diff"]) > MAX_STD_DIFF]
