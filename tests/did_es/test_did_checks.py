@@ -15,6 +15,7 @@ from cpeval.checks.did_bacon import EARLY, LATE, NEVER, bacon_decomposition
 from cpeval.checks.did_honest import _rm_bounds, flci, honest_analysis
 from cpeval.data import validate_panel
 from cpeval.datasets.did import simulate_did
+from cpeval.errors import EstimationError
 from did_es._did_es import castle, castle_design, design, fit
 
 HONEST = json.loads((REFERENCE / "did" / "honest_did_r.json").read_text())
@@ -67,6 +68,15 @@ def test_bacon_check_reports_an_unbalanced_panel_as_an_error():
     d = design("twfe", checks=["bacon"])
     [result] = run_checks(["bacon"], validate_panel(frame, d), [fit(frame, d)])
     assert result.status == "error" and "balanced panel" in result.message
+    assert result.message.startswith("EstimationError") and "remove 'bacon' from checks" in result.message
+
+
+def test_bacon_decomposition_rejects_units_treated_from_the_first_period():
+    frame = simulate_did(n_units=60, n_periods=6, cohorts=(3,), seed=2)
+    frame["g"] = frame["first_treated"].where(frame["first_treated"] > 0)
+    frame.loc[frame["unit"] == frame["unit"].iloc[0], "g"] = 1
+    with pytest.raises(EstimationError, match=r"treated from the first period on .column 'g'.*drop them"):
+        bacon_decomposition(frame, unit="unit", time="period", y="y", cohort="g")
 
 
 # ---------------------------------------------------------------- pre-trends

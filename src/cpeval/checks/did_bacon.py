@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cpeval.data.panel import COHORT
+from cpeval.errors import EstimationError
 from cpeval.results import CheckResult
 
 if TYPE_CHECKING:
@@ -39,9 +40,10 @@ def bacon_decomposition(frame: pd.DataFrame, *, unit: str, time: str, y: str, co
     units, u_code = np.unique(frame[unit].to_numpy(), return_inverse=True)
     n_u = len(units)
     if len(frame) != n_u * n_t:
-        raise ValueError(
+        raise EstimationError(
             f"the Bacon decomposition needs a balanced panel ({n_u} units x {n_t} periods = {n_u * n_t} rows); "
-            f"the data have {len(frame)} rows"
+            f"the rows with outcome {y!r} are {len(frame)}: keep only units observed in every period, or remove "
+            "'bacon' from checks"
         )
     t_code = np.searchsorted(periods, frame[time].to_numpy())
     ymat = np.full((n_u, n_t), np.nan)
@@ -51,7 +53,10 @@ def bacon_decomposition(frame: pd.DataFrame, *, unit: str, time: str, y: str, co
     start = np.where(np.isnan(g_unit), n_t, np.searchsorted(periods, np.nan_to_num(g_unit, nan=np.inf)))
     start = np.minimum(start, n_t)  # adopting after the last period = untreated in the sample
     if (start == 0).any():
-        raise ValueError("some units are treated in every period; the decomposition here needs none")
+        raise EstimationError(
+            f"{int((start == 0).sum())} units are treated from the first period on (column {cohort!r}), which the "
+            "decomposition cannot place in a timing group: drop them, or remove 'bacon' from checks"
+        )
     dmat = (np.arange(n_t)[None, :] >= start[:, None]).astype(float)
     # TWFE by two-way demeaning (balanced panel)
     dd = dmat - dmat.mean(1, keepdims=True) - dmat.mean(0, keepdims=True) + dmat.mean()
