@@ -58,16 +58,25 @@ def choose_lambda(x1: np.ndarray, x0: np.ndarray, n_grid: int = 20) -> tuple[flo
     return chosen["lambda"], scores
 
 
+def fit_weights(
+    design: SynthDesign, x1: np.ndarray, x0: np.ndarray
+) -> tuple[float, list[dict[str, float]], np.ndarray, np.ndarray]:
+    """(lambda, its cross-validation scores, gamma_aug, gamma_sc) for pre-outcomes ``x1`` (T0,), ``x0`` (T0, J);
+    lambda is ``estimator.ridge_lambda`` or, if unset, chosen by ``choose_lambda``."""
+    lam = design.estimator.ridge_lambda
+    cv: list[dict[str, float]] = []
+    if lam is None:
+        lam, cv = choose_lambda(x1, x0)
+    g, g_sc = ascm_weights(x1, x0, lam)
+    return lam, cv, g, g_sc
+
+
 def augmented_gap(
     design: SynthDesign, data: SynthData, treated: tuple[int, ...], donors: tuple[int, ...]
 ) -> np.ndarray:
     y1 = data.y[:, treated].mean(axis=1)
     y0 = data.y[:, donors]
-    pre = slice(0, data.n_pre)
-    lam = design.estimator.ridge_lambda
-    if lam is None:
-        lam, _ = choose_lambda(y1[pre], y0[pre])
-    g, _ = ascm_weights(y1[pre], y0[pre], lam)
+    _, _, g, _ = fit_weights(design, y1[: data.n_pre], y0[: data.n_pre])
     return y1 - y0 @ g
 
 
@@ -89,11 +98,7 @@ class AugmentedSynth:
         y1 = data.y[:, data.treated].mean(axis=1)
         y0 = data.y[:, data.donors]
         n_pre = data.n_pre
-        lam = design.estimator.ridge_lambda
-        cv: list[dict[str, float]] = []
-        if lam is None:
-            lam, cv = choose_lambda(y1[:n_pre], y0[:n_pre])
-        g, g_sc = ascm_weights(y1[:n_pre], y0[:n_pre], lam)
+        lam, cv, g, g_sc = fit_weights(design, y1[:n_pre], y0[:n_pre])
         synthetic = y0 @ g
         gap = y1 - synthetic
         fit = UnitFit(
