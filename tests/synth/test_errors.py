@@ -85,3 +85,42 @@ def test_predictor_window_outside_data():
     raw = _raw(predictors=[{"column": "beer", "at": 1950}])
     with pytest.raises(EstimationError, match="selects no period"):
         evaluate(raw)
+
+
+def test_fit_window_selecting_no_period_names_the_data_range():
+    raw = _raw(fit_window={"from": 1960, "to": 1965}, conformal=False)
+    with pytest.raises(EstimationError, match=r"estimator\.fit_window selects no period.*from 1970 to 2000"):
+        evaluate(raw)
+
+
+def test_predictor_period_of_the_wrong_type_names_the_predictor():
+    raw = _raw(predictors=[{"column": "beer", "at": "abc"}], conformal=False)
+    with pytest.raises(EstimationError, match=r"estimator\.predictors \('beer\(abc\)'\): period 'abc' is not a number"):
+        evaluate(raw)
+
+
+def _small(method: str, n_donors: int, **estimator) -> tuple[dict, object]:
+    from cpeval.datasets.synth import simulate_synth
+
+    df = simulate_synth(n_donors=n_donors, n_pre=8, n_post=3, seed=1)
+    raw = {
+        "name": "s", "kind": "synthetic_control", "data": {"path": "x.csv", "unit": "unit", "time": "time"},
+        "treatment": {"units": ["t0"], "start": df.attrs["start"]},
+        "outcomes": [{"name": "y", "column": "y", "family": "other"}],
+        "estimator": {"method": method, "conformal": False, **estimator},
+    }
+    return raw, df
+
+
+def test_synthetic_did_with_too_few_donors_for_the_placebo_variance():
+    raw, df = _small("synthetic_did", 2, placebo_reps=10)
+    with pytest.raises(EstimationError, match=r"at least 3 donors.*but there are 2; add donors to estimator\.donors"):
+        evaluate(raw, data=df)
+
+
+def test_placebo_start_of_the_wrong_type_is_a_check_error_naming_the_key():
+    raw, df = _small("abadie", 6, placebo_start="abc")
+    raw["checks"] = ["placebo_time"]
+    check = evaluate(raw, data=df).checks[0]
+    assert check.status == "error"
+    assert "estimator.placebo_start: period 'abc' is not a number" in check.message

@@ -122,9 +122,9 @@ def conformal(
     big_t = len(y1)
     if 1.0 / (n_pre + 1) > alpha:  # too few periods: no theta can be rejected at this level
         inf = np.full(big_t - n_pre, np.inf)
-        pz = np.array([p_period(y1, y0, n_pre, t, 0.0, make_predict()) for t in range(n_pre, big_t)])
+        p_zero = np.array([p_period(y1, y0, n_pre, t, 0.0, make_predict()) for t in range(n_pre, big_t)])
         return Conformal(
-            -inf, inf, pz, -np.inf, np.inf, p_average(y1, y0, n_pre, 0.0, make_predict()),
+            -inf, inf, p_zero, -np.inf, np.inf, p_average(y1, y0, n_pre, 0.0, make_predict()),
             p_constant(y1, y0, n_pre, 0.0, make_predict()),
         )
     pre_sd = rmspe(gap, 0, n_pre) if n_pre else 1.0

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cpeval.errors import EstimationError
+from cpeval.results import jsonable
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
@@ -43,28 +44,32 @@ class SynthData:
 
 
 def _period_mask(times: np.ndarray, p: Predictor, before: Any) -> np.ndarray:
+    key = f"estimator.predictors ({p.label!r})"
     if p.at is not None:
-        mask = times == _cast(p.at, times)
+        mask = times == _cast(p.at, times, key)
     elif p.periods is not None:
-        mask = np.isin(times, [_cast(t, times) for t in p.periods])
+        mask = np.isin(times, [_cast(t, times, key) for t in p.periods])
     elif p.from_ is not None:
-        mask = (times >= _cast(p.from_, times)) & (times <= _cast(p.to, times))
+        mask = (times >= _cast(p.from_, times, key)) & (times <= _cast(p.to, times, key))
     else:
         mask = times < before
     return mask
 
 
-def _cast(value: Any, times: np.ndarray) -> Any:
-    """A period named in the design, in the type of the data's period column."""
-    if np.issubdtype(times.dtype, np.datetime64):
-        return np.datetime64(pd.Timestamp(value))
-    if isinstance(value, str) and np.issubdtype(times.dtype, np.number):
-        try:
+def _cast(value: Any, times: np.ndarray, key: str) -> Any:
+    """A period named in the design at ``key``, in the type of the data's period column."""
+    dates = np.issubdtype(times.dtype, np.datetime64)
+    try:
+        if dates:
+            return np.datetime64(pd.Timestamp(value))
+        if isinstance(value, str) and np.issubdtype(times.dtype, np.number):
             return float(value) if "." in value else int(value)
-        except ValueError:
-            raise EstimationError(
-                f"period {value!r} in the design is not a number, but the period column holds numbers"
-            ) from None
+    except ValueError:
+        kind = "a date" if dates else "a number"
+        raise EstimationError(
+            f"{key}: period {value!r} is not {kind}, but the data's period column holds {kind[2:]}s (first "
+            f"period {jsonable(times[0])!r}); write the period as the data do"
+        ) from None
     return value
 
 
@@ -118,15 +123,19 @@ def prepare(panel: Panel, design: SynthDesign, outcome_column: str) -> SynthData
         donors = tuple(i for i in range(len(units)) if i not in treated)
     else:
         donors = tuple(lookup[str(d)] for d in est.donors if str(d) in lookup and lookup[str(d)] not in treated)
-    start = _cast(design.treatment.start, times)
+    start = _cast(design.treatment.start, times, "treatment.start")
     n_pre = int((times < start).sum())
     if est.fit_window is not None:
         fw = est.fit_window
-        fit_mask = (times >= _cast(fw.from_, times)) & (times <= _cast(fw.to, times)) & (times < start)
+        lo, hi = (_cast(t, times, "estimator.fit_window") for t in (fw.from_, fw.to))
+        fit_mask = (times >= lo) & (times <= hi) & (times < start)
     else:
         fit_mask = times < start
     if fit_mask.sum() < 1:
-        raise EstimationError("estimator.fit_window selects no pre-treatment period; widen it")
+        raise EstimationError(
+            f"estimator.fit_window selects no period before treatment.start {jsonable(design.treatment.start)!r} "
+            f"(the data's periods run from {jsonable(times[0])!r} to {jsonable(times[-1])!r}); widen it"
+        )
     if est.predictors:
         x = predictor_matrix(wide, times, est.predictors, start, names)
         labels = tuple(p.label for p in est.predictors)
@@ -142,7 +151,7 @@ def shifted(data: SynthData, panel: Panel, design: SynthDesign, fake_start: Any)
     """The same data with a fake (earlier) treatment start: predictor windows and the fit window are cut
     to the periods before ``fake_start``; predictors left with no period are dropped."""
     times = data.times
-    start = _cast(fake_start, times)
+    start = _cast(fake_start, times, "estimator.placebo_start")
     n_pre = int((times < start).sum())
     fit_mask = data.fit_mask & (times < start)
     if not fit_mask.any():
@@ -154,14 +163,17 @@ def shifted(data: SynthData, panel: Panel, design: SynthDesign, fake_start: Any)
     columns = list(dict.fromkeys(p.column for p in est.predictors))
     wide_df = panel.frame.pivot(index=panel.time, columns=panel.unit, values=columns).sort_index()
     wide = {c: wide_df[c].to_numpy(dtype=float) for c in columns}
-    rows, labels = [], []
+    rows, kept = [], []
     for p in est.predictors:
         mask = _period_mask(times, p, start) & (times < start)
         block = wide[p.column][mask]
         if not mask.any() or np.isnan(block).all(axis=0).any():
             continue
         rows.append(np.nanmean(block, axis=0))
-        labels.append(p.label)
+        kept.append(p.label)
     if not rows:
-        raise EstimationError(f"no predictor has data before the placebo start {fake_start!r}")
-    return data.with_start(n_pre, fit_mask, np.vstack(rows), tuple(labels))
+        raise EstimationError(
+            f"estimator.placebo_start {jsonable(fake_start)!r}: no predictor has data before it (predictor windows "
+            "are cut at the placebo start); choose a later placebo_start"
+        )
+    return data.with_start(n_pre, fit_mask, np.vstack(rows), tuple(kept))

@@ -26,9 +26,12 @@ from cpeval.estimation.synth.prep import prepare
 from cpeval.results import Effect, jsonable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cpeval.data.panel import Panel
     from cpeval.designs.outcomes import OutcomeSpec
     from cpeval.designs.synth import SynthDesign
+    from cpeval.estimation.synth.conformal import Predict
     from cpeval.estimation.synth.prep import SynthData
 
 
@@ -72,8 +75,9 @@ def placebo_se(y0: np.ndarray, n_pre: int, n_treated: int, reps: int, seed: int)
     n = y0.shape[1]
     if n - n_treated < 2:
         raise EstimationError(
-            f"synthetic_did: the placebo variance needs more donors than treated units ({n} donors, "
-            f"{n_treated} treated)"
+            f"synthetic_did: the placebo variance needs at least {n_treated + 2} donors ({n_treated} placebo "
+            f"treated plus 2 controls), but there are {n}; add donors to estimator.donors or use method abadie "
+            "with the placebo_space check"
         )
     rng = np.random.default_rng(seed)
     taus = np.empty(reps)
@@ -84,11 +88,11 @@ def placebo_se(y0: np.ndarray, n_pre: int, n_treated: int, reps: int, seed: int)
     return float(np.sqrt(np.mean((taus - taus.mean()) ** 2))), taus
 
 
-def intercept_sc_predictor(zeta: float) -> object:
+def intercept_sc_predictor(zeta: float) -> Callable[[], Predict]:
     """Counterfactual model for conformal intervals: SDID's unit weights (simplex, intercept, ridge) refitted
     on the periods given."""
 
-    def make() -> object:
+    def make() -> Predict:
         def predict(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
             om = simplex_ls(xx - xx.mean(axis=0), yy - yy.mean(), ridge=zeta**2 * len(yy))
             base = xx @ om
@@ -122,7 +126,7 @@ class SyntheticDiD:
         if design.estimator.conformal:
             from cpeval.estimation.synth.conformal import conformal
 
-            conf = conformal(y1, y0, data.n_pre, fit.gap, level, intercept_sc_predictor(fit.zeta))  # type: ignore[arg-type]
+            conf = conformal(y1, y0, data.n_pre, fit.gap, level, intercept_sc_predictor(fit.zeta))
         notes = []
         if len(data.donors) < 2 * n1 + 5:
             notes.append(
