@@ -22,8 +22,7 @@ import numpy as np
 class OlsFit:
     beta: np.ndarray
     vcov: np.ndarray
-    df: float  # degrees of freedom for the coefficient of interest (index ``focus``)
-    resid: np.ndarray
+    df: float  # degrees of freedom for the coefficient of interest (index ``focus`` of ols_cr2)
     n_clusters: int | None
 
 
@@ -44,7 +43,7 @@ def _raise_singular() -> np.ndarray:
     )
 
 
-def ols_hc2(X: np.ndarray, y: np.ndarray, focus: int = 1, extra_leverage: np.ndarray | float = 0.0) -> OlsFit:
+def ols_hc2(X: np.ndarray, y: np.ndarray, extra_leverage: np.ndarray | float = 0.0) -> OlsFit:
     """OLS with the HC2 covariance; df = n - k (as ``estimatr::lm_robust``).
 
     ``extra_leverage`` is added to the hat values: 1/n_b when X and y were demeaned within blocks, so that the
@@ -58,7 +57,7 @@ def ols_hc2(X: np.ndarray, y: np.ndarray, focus: int = 1, extra_leverage: np.nda
         w = e**2 / np.where(h < 1 - 1e-10, 1 - h, np.inf)
     meat = (X * w[:, None]).T @ X
     V = M @ meat @ M
-    return OlsFit(beta, V, float(len(y) - X.shape[1]), e, None)
+    return OlsFit(beta, V, float(len(y) - X.shape[1]), None)
 
 
 def ols_cr2(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, focus: int = 1) -> OlsFit:
@@ -104,7 +103,7 @@ def ols_cr2(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, focus: int = 1) -
     V = M @ (U.T @ U) @ M
     GG = np.diag(D) - R.T @ M @ R
     df = float(np.trace(GG) ** 2 / np.sum(GG * GG))
-    return OlsFit(beta, V, df, e, G)
+    return OlsFit(beta, V, df, G)
 
 
 def welch_df(v1: np.ndarray, n1: np.ndarray, v0: np.ndarray, n0: np.ndarray) -> float:
@@ -123,18 +122,18 @@ def ols_with_blocks(X: np.ndarray, y: np.ndarray, block: np.ndarray | None, clus
     if block is None or int(block.max()) == 0:
         R = np.column_stack([np.ones(n), X])
         fit = ols_cr2(R, y, cluster) if cluster is not None else ols_hc2(R, y)
-        return OlsFit(fit.beta[1:], fit.vcov[1:, 1:], fit.df, fit.resid, fit.n_clusters)
+        return OlsFit(fit.beta[1:], fit.vcov[1:, 1:], fit.df, fit.n_clusters)
     B = int(block.max()) + 1
     n_b = np.bincount(block, minlength=B).astype(float)
     if cluster is None:
         Xd = X - (np.stack([np.bincount(block, weights=c, minlength=B) for c in X.T], axis=1) / n_b[:, None])[block]
         yd = y - (np.bincount(block, weights=y, minlength=B) / n_b)[block]
         fit = ols_hc2(Xd, yd, extra_leverage=1 / n_b[block])
-        return OlsFit(fit.beta, fit.vcov, float(n - X.shape[1] - B), fit.resid, None)
+        return OlsFit(fit.beta, fit.vcov, float(n - X.shape[1] - B), None)
     D = np.zeros((n, B - 1))
     rows = np.flatnonzero(block > 0)
     D[rows, block[rows] - 1] = 1.0
     R = np.column_stack([np.ones(n), X, D])
     fit = ols_cr2(R, y, cluster)
     p = X.shape[1]
-    return OlsFit(fit.beta[1 : p + 1], fit.vcov[1 : p + 1, 1 : p + 1], fit.df, fit.resid, fit.n_clusters)
+    return OlsFit(fit.beta[1 : p + 1], fit.vcov[1 : p + 1, 1 : p + 1], fit.df, fit.n_clusters)
