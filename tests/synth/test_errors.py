@@ -124,3 +124,25 @@ def test_placebo_start_of_the_wrong_type_is_a_check_error_naming_the_key():
     check = evaluate(raw, data=df).checks[0]
     assert check.status == "error"
     assert "estimator.placebo_start: period 'abc' is not a number" in check.message
+
+
+def test_fit_window_from_after_to():
+    with pytest.raises(DesignError, match=r"estimator\.fit_window: window 'from: 1985' is after 'to: 1975'"):
+        design_from_dict(_raw(fit_window={"from": 1985, "to": 1975}))
+
+
+def test_predictor_from_after_to():
+    raw = _raw(predictors=[{"column": "beer", "from": 1988, "to": 1984}])
+    with pytest.raises(DesignError, match=r"predictors\[0\]: predictor 'beer': 'from: 1988' is after 'to: 1984'; give"):
+        design_from_dict(raw)
+
+
+def test_predictor_from_without_to():
+    with pytest.raises(DesignError, match=r"predictors\[0\]: predictor 'beer': 'from' and 'to' go together"):
+        design_from_dict(_raw(predictors=[{"column": "beer", "from": 1984}]))
+
+
+def test_v_summing_to_zero():
+    raw = _raw(predictors=[{"column": "beer", "at": 1985}], v={"beer(1985)": 0.0})
+    with pytest.raises(DesignError, match=r"estimator\.v: V weights sum to zero"):
+        design_from_dict(raw)

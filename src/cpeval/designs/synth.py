@@ -56,7 +56,10 @@ class Predictor(StrictModel):
         if (self.from_ is None) != (self.to is None):
             raise ValueError(f"predictor {self.column!r}: 'from' and 'to' go together; give both")
         if isinstance(self.from_, int) and isinstance(self.to, int) and self.from_ > self.to:
-            raise ValueError(f"predictor {self.column!r}: 'from: {self.from_}' is after 'to: {self.to}'")
+            raise ValueError(
+                f"predictor {self.column!r}: 'from: {self.from_}' is after 'to: {self.to}'; give the earlier period "
+                "in 'from'"
+            )
         return self
 
     @property
