@@ -35,7 +35,6 @@ PRE = (1970, 1988)
 
 
 def run_cpeval() -> dict:
-    import numpy as np
     import yaml
 
     from cpeval.pipeline import evaluate
@@ -50,11 +49,7 @@ def run_cpeval() -> dict:
     elapsed = time.perf_counter() - t0
     effect = result.effects[0]
     check = result.checks[0]
-    times = check.values["times"]
-    n_pre = sum(1 for t in times if t <= PRE[1])
-    pre = {"California": effect.diagnostics["pre_rmspe"]}
-    for unit, gap in check.values["gaps"].items():
-        pre[unit] = float(np.sqrt(np.mean(np.square(gap[:n_pre]))))
+    pre = {row["unit"]: row["pre_rmspe"] for row in check.table}  # California and every placebo
     return {"tool": "cpeval", "seconds": elapsed, "loss": effect.diagnostics["fit_window_mspe"], "pre_rmspe": pre,
             "weights": {k: v for k, v in effect.diagnostics["weights"].items() if v >= 0.001},
             "p_value": check.values["p_value"], "cores": os.cpu_count()}
