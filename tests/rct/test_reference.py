@@ -100,3 +100,51 @@ def test_many_small_blocks_run_without_dense_dummies():
     tau_b = y.reshape(J, 4)[:, :2].mean(axis=1) - y.reshape(J, 4)[:, 2:].mean(axis=1)
     assert w.estimate == pytest.approx(tau_b.mean()) and fe.estimate == pytest.approx(tau_b.mean())
     assert w.df == 4 * J - 2 * J and fe.df == 4 * J - J - 1
+
+
+def test_cace_equals_the_wald_ratio():
+    """Without blocks or covariates the 2SLS CACE is exactly the Wald (1940) ratio of the two ITTs
+    (Angrist, Imbens & Rubin 1996): effect of assignment on the outcome over its effect on take-up."""
+    import warnings
+
+    from cpeval.datasets.rct import simulate_rct
+    from cpeval.errors import CpevalWarning
+
+    f = simulate_rct(seed=11, n_blocks=1, cluster_randomised=False, compliance=0.6, always_takers=0.1)
+    design = {"name": "w", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "unit_id"},
+              "treatment": {"assignment": "assigned", "received": "received"}, "estimand": "cace",
+              "outcomes": [{"name": "y", "column": "y"}]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CpevalWarning)
+        e = evaluate(design, f).effect("y")
+    t = f["assigned"] == 1
+    itt_y = f.loc[t, "y"].mean() - f.loc[~t, "y"].mean()
+    itt_d = f.loc[t, "received"].mean() - f.loc[~t, "received"].mean()
+    assert e.estimate == pytest.approx(itt_y / itt_d, rel=1e-10)
+    assert e.diagnostics["itt"]["estimate"] == pytest.approx(itt_y, rel=1e-12)
+    assert e.diagnostics["first_stage"]["coefficient"] == pytest.approx(itt_d, rel=1e-10)
+
+
+def test_lee_bounds_by_hand():
+    """Lee (2009): the arm observed more often (here treated, 10 of 10 vs 8 of 10) is trimmed by
+    p = (1 - 0.8) / 1 = 0.2, i.e. 2 of its 10 outcomes, from the top (lower bound) or bottom (upper)."""
+    from cpeval.estimation.rct.lee import lee_bounds
+
+    y1 = np.arange(1.0, 11.0)  # treated outcomes 1..10, all observed
+    y0 = np.array([2.0, 4.0, 6.0, 8.0, 1.0, 3.0, 5.0, 7.0, np.nan, np.nan])  # control: 8 observed, mean 4.5
+    y = np.concatenate([y1, y0])
+    z = np.repeat([1, 0], 10)
+    obs = ~np.isnan(y)
+    b = lee_bounds(y, z, obs)
+    assert b["trimmed_arm"] == "treated" and b["trim_share"] == pytest.approx(0.2)
+    assert b["lower"] == pytest.approx(np.mean(np.arange(1.0, 9.0)) - 4.5)  # 4.5 - 4.5 = 0
+    assert b["upper"] == pytest.approx(np.mean(np.arange(3.0, 11.0)) - 4.5)  # 6.5 - 4.5 = 2
+    # a fractional cut: treated 8 of 8 observed, control 7 of 10 -> p = 0.3, keep 5.6 of the 8 treated, the
+    # sixth counted 0.6 (Lee 2009 trims an exact share)
+    y0 = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, np.nan, np.nan, np.nan])  # mean 4
+    y = np.concatenate([np.arange(1.0, 9.0), y0])
+    z = np.repeat([1, 0], [8, 10])
+    b = lee_bounds(y, z, ~np.isnan(y))
+    assert b["trim_share"] == pytest.approx(0.3)
+    assert b["lower"] == pytest.approx((1 + 2 + 3 + 4 + 5 + 0.6 * 6) / 5.6 - 4.0)
+    assert b["upper"] == pytest.approx((8 + 7 + 6 + 5 + 4 + 0.6 * 3) / 5.6 - 4.0)
