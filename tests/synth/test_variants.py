@@ -59,3 +59,31 @@ def test_augmented_reaches_unit_outside_hull():
     base["checks"] = []
     aug = evaluate(base, data=df)
     assert abs(aug.effects[0].estimate - 3.0) < abs(sc.effects[0].estimate - 3.0)
+
+
+def test_augmented_weights_limits():
+    """Closed-form limits of the ridge ASCM weights (Ben-Michael, Feller & Rothstein 2021, ridge ASCM): the ridge
+    correction is centred across donors, so as lambda -> 0 with fewer pre-periods than donors the augmented
+    weights fit the pre-period exactly, and as lambda -> infinity they fall back to the SC weights."""
+    from cpeval.estimation.synth._qp import simplex_ls
+    from cpeval.estimation.synth.augmented import ascm_weights
+
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(6, 15))
+    x1 = 3.0 * rng.normal(size=6)  # far outside the donors' hull: the simplex alone cannot fit it
+    g, g_sc = ascm_weights(x1, x0, 1e-10)
+    np.testing.assert_allclose(g_sc, simplex_ls(x0, x1))
+    assert np.abs(x0 @ g_sc - x1).max() > 0.5
+    assert np.abs(x0 @ g - x1).max() < 1e-8
+    assert g.sum() == pytest.approx(1.0, abs=1e-12)
+    g_big, _ = ascm_weights(x1, x0, 1e12)
+    np.testing.assert_allclose(g_big, g_sc, atol=1e-9)
+
+
+def test_augmented_recovers_effect():
+    """Known truth: factor-model panels with the treated unit inside the donors' hull (as the abadie sweep)."""
+    from .test_simulation import _sweep
+
+    errors, _ = _sweep(8, "augmented", conformal=False)
+    assert abs(errors.mean()) < 0.4
+    assert np.sqrt(np.mean(errors**2)) < 1.0
