@@ -51,22 +51,7 @@ def simulate_rct(
     cluster = np.repeat(np.arange(n_clusters), cluster_size)
     block_of_cluster = np.arange(n_clusters) * n_blocks // n_clusters
     block = block_of_cluster[cluster]
-    if cluster_randomised:
-        keys = rng.random(n_clusters) + block_of_cluster
-        rank = np.empty(n_clusters, dtype=np.int64)
-        order = np.argsort(keys)
-        rank[order] = np.arange(n_clusters)
-        first = np.searchsorted(block_of_cluster[order], block_of_cluster)  # first position of each block
-        size_b = np.bincount(block_of_cluster)[block_of_cluster]
-        z = ((rank - first) < size_b // 2).astype(np.int64)[cluster]
-    else:
-        keys = rng.random(n) + block
-        order = np.argsort(keys)
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(n)
-        first = np.searchsorted(block[order], block)
-        size_b = np.bincount(block)[block]
-        z = ((rank - first) < size_b // 2).astype(np.int64)
+    z = _assign_half(block_of_cluster, rng)[cluster] if cluster_randomised else _assign_half(block, rng)
     sd_c = sd * np.sqrt(icc)
     sd_i = sd * np.sqrt(1 - icc)
     x = rng.normal(size=n)
@@ -97,6 +82,18 @@ def simulate_rct(
     frame.attrs["true_cace"] = float(effect)
     frame.attrs["true_itt"] = float(effect * compliance)
     return frame
+
+
+def _assign_half(blocks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """0/1 assignment of the randomisation units with block codes ``blocks`` (0..B-1, sorted): half of each
+    block (rounded down), chosen at random, is assigned."""
+    n = len(blocks)
+    order = np.argsort(rng.random(n) + blocks)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    first = np.searchsorted(blocks[order], blocks)  # first position of each block
+    size_b = np.bincount(blocks)[blocks]
+    return ((rank - first) < size_b // 2).astype(np.int64)
 
 
 def hotspots_trial(seed: int = 20240601) -> pd.DataFrame:
