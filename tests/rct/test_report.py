@@ -23,3 +23,19 @@ def test_report_section_silent_for_plain_dim_without_checks():
     res = evaluate(nsw_design())
     md = render_markdown(res)
     assert "## Randomised trial" in md and "p (randomisation" not in md and "### Attrition" not in md
+
+
+def test_lee_bounds_interval_is_labelled_with_the_design_level():
+    import warnings
+
+    from cpeval.datasets.rct import simulate_rct
+    from cpeval.errors import CpevalWarning
+
+    f = simulate_rct(seed=3, cluster_randomised=False, attrition=0.1)
+    design = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "unit_id"},
+              "treatment": {"assignment": "assigned"}, "attrition": {"observed": "observed"},
+              "inference": {"level": 0.9, "bootstrap": 50}, "outcomes": [{"name": "y", "column": "y"}]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CpevalWarning)
+        md = render_markdown(evaluate(design, f))
+    assert "| 90% CI of the bounds |" in md and "95% CI of the bounds" not in md

@@ -111,8 +111,9 @@ def _attrition(result: EvaluationResult) -> list[str]:
         lines += [f"| {r['arm']} | {r['assigned']} | {r['lost']} | {r['attrition']:.1%} |" for r in c.table]
         lines.append("")
     if lee:
+        level = f"{result.effects[0].level:.0%}"  # the bounds' bootstrap interval uses inference.level
         lines += ["Lee (2009) bounds on the effect for units whose outcome would be observed in either arm:", "",
-                  "| outcome | lower | upper | 95% CI of the bounds | trimmed arm | share trimmed |",
+                  f"| outcome | lower | upper | {level} CI of the bounds | trimmed arm | share trimmed |",
                   "|---|---|---|---|---|---|"]
         for name, b in lee.items():
             lines.append(f"| {name} | {num(b['lower'])} | {num(b['upper'])} | [{num(b.get('ci_lower'))}, "
