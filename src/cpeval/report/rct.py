@@ -155,7 +155,9 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
 
 
 def _balance_figure(table: Any) -> bytes:
-    """Standardised differences by covariate (a 'love plot') with the 0.05 and 0.25 reference lines."""
+    """Standardised differences by covariate (a 'love plot') with the 0.05 and the balance check's threshold
+    (0.25) as reference lines."""
+    from cpeval.checks.rct_balance import MAX_STD_DIFF
     from cpeval.report.figures import new_figure, png_bytes
 
     rows = list(table)
@@ -166,7 +168,7 @@ def _balance_figure(table: Any) -> bytes:
     if "std_diff_analysed" in rows[0]:
         ax.scatter([r["std_diff_analysed"] for r in rows], ys, marker="x", color="tab:orange",
                    label="analysed sample", zorder=3)
-    for v, style in ((0.05, ":"), (0.25, "--")):
+    for v, style in ((0.05, ":"), (MAX_STD_DIFF, "--")):
         ax.axvline(v, color="grey", ls=style, lw=0.8)
         ax.axvline(-v, color="grey", ls=style, lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
