@@ -40,3 +40,16 @@ def test_truth_aggregations():
 def test_bad_cohorts():
     with pytest.raises(ValueError, match="cohorts must lie in"):
         simulate_did(cohorts=(1, 5))
+
+
+@pytest.mark.parametrize("covariate", [False, True])
+def test_never_share_is_the_share_of_never_treated_units(covariate):
+    def share(s: float) -> float:
+        units = simulate_did(n_units=2000, never_share=s, covariate=covariate, seed=5).groupby("unit").first()
+        return float((units.first_treated == 0).mean())
+
+    assert share(0.0) == 0.0  # every unit adopts
+    if not covariate:  # with the covariate, adoption depends on x and the share is only roughly never_share
+        assert share(0.4) == pytest.approx(0.4, abs=0.03)
+    with pytest.raises(ValueError, match="never_share must lie in"):
+        simulate_did(never_share=1.0)

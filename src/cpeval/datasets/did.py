@@ -63,6 +63,8 @@ def simulate_did(
     cohorts = tuple(sorted(cohorts))
     if not cohorts or min(cohorts) < 2 or max(cohorts) > n_periods:
         raise ValueError(f"cohorts must lie in 2..n_periods={n_periods}; got {cohorts}")
+    if not 0 <= never_share < 1:
+        raise ValueError(f"never_share must lie in [0, 1) (0: every unit adopts); got {never_share}")
     rng = np.random.default_rng(seed)
     n_areas = n_units
     x = rng.normal(size=n_areas)
@@ -70,7 +72,7 @@ def simulate_did(
     # earlier (selection on the covariate that also drives trends)
     k = len(cohorts)
     logits = np.zeros((n_areas, k + 1))
-    logits[:, 0] = np.log(never_share / (1 - never_share) * k) if 0 < never_share < 1 else 0.0
+    logits[:, 0] = np.log(never_share / (1 - never_share) * k) if never_share > 0 else -np.inf
     if covariate:
         logits[:, 1:] = np.outer(x, np.linspace(1.0, -1.0, k)) if k > 1 else x[:, None]
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
