@@ -117,6 +117,11 @@ def test_errors():
     sparse.loc[(sparse["first_treated"] == 5) & (sparse["period"] == 6), "y"] = 0
     with pytest.raises(EstimationError, match="cohort x period cells have only zero counts"):
         fit(sparse, _pdesign(poisson_form="extended"))
+    with pytest.raises(EstimationError, match=r"estimator\.covariates are not supported by the poisson method"):
+        fit(df.assign(z=df["period"] ** 2 + df["unit"]), _pdesign(covariates=["z"]))
+    rcs = df.assign(unit=range(1, len(df) + 1))  # every row its own respondent
+    with pytest.raises(EstimationError, match=r"poisson method needs panel data.*callaway_santanna"):
+        fit(rcs, _pdesign(panel=False))
 
 
 def test_poisson_invariant_to_row_order_and_unit_labels():
