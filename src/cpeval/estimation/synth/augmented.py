@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cpeval.estimation.synth._qp import simplex_ls
+from cpeval.estimation.synth.abadie import build_effect
+from cpeval.estimation.synth.common import GroupFit, weights_dict
 from cpeval.estimation.synth.core import UnitFit, rmspe
+from cpeval.estimation.synth.prep import prepare
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
@@ -89,10 +92,6 @@ class AugmentedSynth:
         self.design = design
 
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
-        from cpeval.estimation.synth.abadie import build_effect
-        from cpeval.estimation.synth.common import GroupFit, weights_dict
-        from cpeval.estimation.synth.prep import prepare
-
         design = self.design
         data = prepare(panel, design, outcome.column)
         y1 = data.y[:, data.treated].mean(axis=1)
@@ -114,7 +113,6 @@ class AugmentedSynth:
             "ridge_lambda": lam, "lambda_cv": cv, "sc_weights": weights_dict(g_sc, donors),
             "sc_pre_rmspe": rmspe(sc_gap, 0, n_pre),
             "sc_att": float(np.mean(sc_gap[n_pre:])), "negative_weight_total": float(g[g < 0].sum()),
-            "predictors": [], "v": {},
         }
 
         def make_predict() -> Any:
