@@ -28,7 +28,7 @@ import numpy as np
 
 from cpeval.errors import CpevalWarning, EstimationError
 from cpeval.estimation.did import cs_aggregate as agg
-from cpeval.estimation.did.cs_data import CsData, prepare
+from cpeval.estimation.did.cs_data import CsData, number, prepare
 from cpeval.estimation.did.cs_drdid import CellProblem, panel_att, rc_att
 from cpeval.estimation.did.cs_percent import MEASURES, percent_change
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
@@ -108,7 +108,7 @@ def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dic
         except (CellProblem, np.linalg.LinAlgError) as exc:
             att[k] = np.nan
             inf[:, k] = 0.0
-            problems.append(f"ATT(g={_lab(g, data)}, t={data.period_labels[ti]}) not estimated: {exc}")
+            problems.append(f"ATT(g={data.label(g)}, t={data.period_labels[ti]}) not estimated: {exc}")
     group = np.array([c[0] for c in cells])
     time = np.array([per[c[1]] for c in cells])
     out = agg.Cells(
@@ -121,13 +121,6 @@ def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dic
 def _design_matrix(x: np.ndarray | None, n: int) -> np.ndarray:
     ones = np.ones((n, 1))
     return ones if x is None else np.hstack([ones, x])
-
-
-def _lab(value: float, data: CsData) -> Any:
-    hit = np.flatnonzero(data.periods == value)
-    if len(hit):
-        return data.period_labels[hit[0]]
-    return int(value) if float(value).is_integer() else float(value)
 
 
 def pretest(cells: agg.Cells, sums: np.ndarray, se: np.ndarray, n: int) -> dict[str, Any]:
@@ -158,7 +151,7 @@ def pretest(cells: agg.Cells, sums: np.ndarray, se: np.ndarray, n: int) -> dict[
     w = float(np.sum(proj**2 / lam[keep]))
     out: dict[str, Any] = {"statistic": w, "df": rank, "p_value": float(stats.chi2.sf(w, rank))}
     if singles:
-        out["excluded_cohorts"] = [_num(g) for g in singles]
+        out["excluded_cohorts"] = [number(g) for g in singles]
     if rank < len(pre):
         out["note"] = (
             f"the variance of the {len(pre)} pre-treatment ATT(g,t) has rank {rank}; the Wald test uses a "
@@ -236,8 +229,8 @@ class CallawaySantAnna:
         cs_se = se["att_gt"]
         for k in range(len(cells.att)):
             g, t = cells.group[k], cells.time[k]
-            row = {"kind": "att_gt", "group": _lab(g, data), "time": _lab(t, data),
-                   "event_time": _num(cells.event[k]), "post": bool(t >= g)}
+            row = {"kind": "att_gt", "group": data.label(g), "time": data.label(t),
+                   "event_time": number(cells.event[k]), "post": bool(t >= g)}
             row.update(interval(float(cells.att[k]), float(cs_se[k]), crit_uniform.get("att_gt")))
             row.update(info[k])
             path.append(row)
@@ -246,7 +239,7 @@ class CallawaySantAnna:
             a = aggs[name]
             s = se[name]
             for j, label in enumerate(a.labels):
-                value = _num(label) if name == "dynamic" else _lab(label, data)
+                value = number(label) if name == "dynamic" else data.label(label)
                 row = {"kind": name, key[name]: value}
                 if name == "dynamic":
                     row["post"] = bool(label >= 0)
@@ -271,7 +264,7 @@ class CallawaySantAnna:
         if outcome.measure in MEASURES:
             pct = percent_change(data, cells, est.aggregation, est.balance_e, level)
         notes = list(data.notes) + problems
-        cohort_sizes = {str(_lab(g, data)): int(np.sum(data.unit_group == g)) for g in cells.glist}
+        cohort_sizes = {str(data.label(g)): int(np.sum(data.unit_group == g)) for g in cells.glist}
         small = {g: m for g, m in cohort_sizes.items() if m < SMALL_COHORT}
         if small:
             notes.append(
@@ -341,10 +334,6 @@ def _one_blas_thread() -> contextlib.AbstractContextManager:
     except ImportError:  # pragma: no cover - only a speed optimisation
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
-
-
-def _num(x: float) -> float | int:
-    return int(x) if float(x).is_integer() else float(x)
 
 
 def _finite(x: float) -> float | None:

@@ -49,6 +49,10 @@ class CsData:
     Xrow: np.ndarray | None = None  # (m, k)
     notes: list[str] = field(default_factory=list)
 
+    def label(self, value: float) -> object:
+        """The original label of a period (or cohort) given in the numeric period scale."""
+        return _label(value, self.periods, self.period_labels)
+
 
 def _period_codes(times: pd.Series) -> tuple[np.ndarray, np.ndarray, list, bool]:
     values = times.to_numpy()
@@ -201,4 +205,9 @@ def _clusters(codes: np.ndarray | None, n: int) -> tuple[np.ndarray | None, int]
 
 def _label(g: float, periods: np.ndarray, labels: list) -> object:
     hit = np.flatnonzero(periods == g)
-    return labels[hit[0]] if len(hit) else (int(g) if float(g).is_integer() else g)
+    return labels[hit[0]] if len(hit) else number(g)
+
+
+def number(x: float) -> float | int:
+    """``x`` as an int when it is whole, else as a float (plain Python numbers for tables and JSON)."""
+    return int(x) if float(x).is_integer() else float(x)
