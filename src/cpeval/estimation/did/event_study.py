@@ -19,7 +19,6 @@ import numpy as np
 from cpeval.data.panel import COHORT
 from cpeval.errors import CpevalWarning, EstimationError
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
-from cpeval.results import critical_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -190,7 +189,6 @@ def event_effect(
     """
     level = design.inference.level
     df = (n_clusters - 1) if n_clusters else None
-    crit = critical_value(level, df)
     band = uniform_critical_value(vcov, level, design.inference.seed)
     se = np.sqrt(np.clip(np.diag(vcov), 0, None))
     keys_arr = np.asarray(keys)
@@ -206,7 +204,7 @@ def event_effect(
         kind = "lead" if k < et.ref else ("anticipation" if k < 0 else "lag")
         end = et.binned_ends and ((k == et.lo and k < et.ref) or (k == et.hi and k >= 0))
         rows.append({"event_time": k, "estimate": float(beta[j]), "std_error": float(se[j]),
-                     "ci_lower": float(beta[j] - crit * se[j]), "ci_upper": float(beta[j] + crit * se[j]),
+                     "ci_lower": ci.lower, "ci_upper": ci.upper,
                      "p_value": ci.p_value, "n_obs": n_by_key.get(k, 0), "kind": kind, "binned": bool(end),
                      "band_lower": float(beta[j] - band * se[j]), "band_upper": float(beta[j] + band * se[j])})
     lead = keys_arr < et.ref
