@@ -135,12 +135,21 @@ def flci(
     return est - h, est + h
 
 
+def _rm_weight(lvec: np.ndarray) -> float:
+    """W = sum_j |sum_{t>=j} l_t|: how much a per-period change in the trend gap moves l'delta_post."""
+    return float(np.abs(np.cumsum(lvec[::-1])[::-1]).sum())
+
+
+def _mbar_search_max(mbar_grid: Sequence[float]) -> float:
+    """Largest Mbar the breakdown search tries."""
+    return max(10.0, 2 * max(mbar_grid))
+
+
 def _rm_bounds(draws: np.ndarray, n_pre: int, lvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre l'beta_post and half-width-per-Mbar m(beta_pre) * W for each row of ``draws``."""
     pre = np.concatenate([draws[:, :n_pre], np.zeros((len(draws), 1))], axis=1)
     m = np.abs(np.diff(pre, axis=1)).max(axis=1)
-    w = float(np.abs(np.cumsum(lvec[::-1])[::-1]).sum())
-    return draws[:, n_pre:] @ lvec, m * w
+    return draws[:, n_pre:] @ lvec, m * _rm_weight(lvec)
 
 
 def _breakdown(ci_at: Any, hi: float) -> float | None:
@@ -190,11 +199,10 @@ def honest_analysis(beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.nda
             lo, up = flci(beta, vcov, n_pre, lvec, float(mm), alpha)
             sd_rows.append({"restriction": "smoothness", "bound": float(mm), "ci_lower": lo, "ci_upper": up,
                             "set_lower": None, "set_upper": None, "includes_zero": bool(lo <= 0 <= up)})
-    hi_rm = max(10.0, 2 * max(mbar_grid))
     out: dict[str, Any] = {
         "rows": rows + sd_rows,
-        "breakdown_mbar": _breakdown(rm_ci, hi_rm),
-        "max_pre_change": float(h0[0] / float(np.abs(np.cumsum(lvec[::-1])[::-1]).sum())),
+        "breakdown_mbar": _breakdown(rm_ci, _mbar_search_max(mbar_grid)),
+        "max_pre_change": float(h0[0] / _rm_weight(lvec)),
         "max_pre_slope_change": None if slope_change is None else float(slope_change),
         "breakdown_m": None,
     }
@@ -244,7 +252,7 @@ def honest_did(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
                         f"while the slope of the trend gap changes by less than {bdm:.3g} per period)")
         elif bd is None:
             status = "pass"
-            msg = (f"{what} ({theta:.4g}) stays significant for every Mbar up to {max(10.0, 2 * max(spec.mbar)):g}: "
+            msg = (f"{what} ({theta:.4g}) stays significant for every Mbar up to {_mbar_search_max(spec.mbar):g}: "
                    f"robust to post-treatment violations far larger than the pre-treatment ones{sd_txt}")
         elif bd < 1.0:
             status = "warn"
