@@ -163,7 +163,7 @@ class PanelFits:
 
     key: tuple[int, str]  # (id, sha256) of the panel
     tf: TrialFrame
-    itt: dict[str, tuple[Trial, Estimate]] = field(default_factory=dict)
+    itt: dict[str, tuple[Trial, Estimate]] = field(default_factory=dict)  # by outcome column
     cace: dict[str, tuple] = field(default_factory=dict)
     family: FamilyInference | None = None
 
@@ -200,9 +200,9 @@ class RctEstimatorBase:
 
     def _itt(self, fits: PanelFits, outcome: OutcomeSpec) -> tuple[Trial, Estimate]:
         """The analysis sample and ITT fit of ``outcome``."""
-        if outcome.name not in fits.itt:
-            fits.itt[outcome.name] = self._fit_itt(fits.tf, outcome)
-        return fits.itt[outcome.name]
+        if outcome.column not in fits.itt:  # keyed by column: a refit of another column may reuse the name
+            fits.itt[outcome.column] = self._fit_itt(fits.tf, outcome)
+        return fits.itt[outcome.column]
 
     def _fit_itt(self, tf: TrialFrame, outcome: OutcomeSpec) -> tuple[Trial, Estimate]:
         est = self.design.estimator
@@ -309,9 +309,9 @@ class RctEstimatorBase:
 
     def _cace(self, fits: PanelFits, outcome: OutcomeSpec):
         """The CACE fit of ``outcome`` by IV (the family p-values need it too)."""
-        if outcome.name not in fits.cace:
-            fits.cace[outcome.name] = self._fit_cace(self._itt(fits, outcome)[0], outcome)
-        return fits.cace[outcome.name]
+        if outcome.column not in fits.cace:
+            fits.cace[outcome.column] = self._fit_cace(self._itt(fits, outcome)[0], outcome)
+        return fits.cace[outcome.column]
 
     def _fit_cace(self, trial: Trial, outcome: OutcomeSpec):
         from cpeval.estimation._adapters.linearmodels import iv_2sls
