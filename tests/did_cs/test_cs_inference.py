@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cpeval.datasets.did import simulate_did
 from cpeval.errors import DesignError, EstimationError
 from cpeval.results import jsonable
-from did_cs._cs import fit_mpdta, mpdta, overall, rows
+from did_cs._cs import fit_mpdta, fit_sim, mpdta, overall, rows
 
 
 def test_bootstrap_is_seeded_and_close_to_analytic():
@@ -174,3 +175,14 @@ def test_nothing_estimable_is_an_error():
     df["const"] = 1.0  # collinear with the intercept in every cell
     with pytest.raises(EstimationError, match="no ATT\\(g,t\\) could be estimated"):
         fit_mpdta(df, approach="dr", covariates=["const"])
+
+
+def test_cohorts_without_a_base_period_are_an_error_naming_the_outcome_and_the_fix():
+    df = simulate_did(n_units=60, n_periods=5, cohorts=(2,), seed=1)
+    with pytest.raises(EstimationError, match=r"outcome 'y': no treated cohort remains .*cohorts \[2\] have no "
+                       r"period before treatment.*lower estimator\.anticipation"):
+        fit_sim(df, anticipation=1)
+    short = simulate_did(n_units=60, n_periods=3, cohorts=(2, 3), never_share=0.0, seed=1)
+    with pytest.raises(EstimationError, match=r"outcome 'y': .*needs at least two periods, 1 remain .*lower "
+                       r"estimator\.anticipation"):
+        fit_sim(short, anticipation=1, control_group="not_yet_treated")

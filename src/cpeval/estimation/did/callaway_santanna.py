@@ -51,7 +51,11 @@ def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dic
     T = len(per)
     glist = np.unique(data.unit_group[data.unit_group > 0])
     if len(glist) == 0:
-        raise EstimationError("no treated cohort remains to estimate ATT(g,t) for")
+        raise EstimationError(
+            "no treated cohort remains to estimate ATT(g,t) for"
+            + (f" ({'; '.join(data.notes)})" if data.notes else "") + ": lower "
+            "estimator.anticipation or add data from earlier periods, so that cohorts have a base period"
+        )
     cells: list[tuple[float, int, int]] = []  # (g, t index, base index; -1 = reference cell)
     for g in glist:
         pre = np.flatnonzero(per + delta < g)
@@ -178,8 +182,11 @@ class CallawaySantAnna:
         design = self.design
         est = design.estimator
         level = design.inference.level
-        data = prepare(panel, outcome.column, design)
-        cells, info, problems = group_time_att(data, design)
+        try:
+            data = prepare(panel, outcome.column, design)
+            cells, info, problems = group_time_att(data, design)
+        except EstimationError as exc:
+            raise EstimationError(f"outcome {outcome.name!r}: {exc}") from exc
         if not np.isfinite(cells.att).any():
             raise EstimationError(
                 f"outcome {outcome.name!r}: no ATT(g,t) could be estimated: " + "; ".join(problems[:3])

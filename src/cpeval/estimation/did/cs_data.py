@@ -125,7 +125,11 @@ def prepare(panel: Panel, column: str, design: DidDesign) -> CsData:
         units_raw = frame[unit].to_numpy()
     T = len(periods)
     if T < 2:
-        raise EstimationError("Callaway & Sant'Anna needs at least two periods after the exclusions above")
+        raise EstimationError(
+            f"Callaway & Sant'Anna needs at least two periods, {T} remain"
+            + (f" ({'; '.join(notes)})" if notes else "") + ": lower "
+            "estimator.anticipation, add never-treated units or add data from more periods"
+        )
 
     if not est.panel:  # repeated cross-sections: every row is its own sampling unit
         m = len(y_all)
