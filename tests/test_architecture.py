@@ -88,3 +88,25 @@ def test_no_swallowed_exceptions():
                 if broad and silent:
                     offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_effect_scale_is_declared_by_the_estimator_and_carried_by_the_effect():
+    """Log-ratio effects are marked once, on the estimator class, not by method names downstream."""
+    import pytest
+
+    from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.estimation.inference import make_effect
+    from cpeval.estimation.registry import effect_scale
+
+    scales = {key: effect_scale(*key) for key in REGISTRY}
+    assert set(scales.values()) <= {"level", "log"}
+    assert scales[("did", "poisson")] == "log" and scales[("did", "twfe")] == "level"
+    common = dict(method="m", estimand="att", estimate=0.1, std_error=0.05, level=0.95, df=None, n_obs=10,
+                  n_units=5, n_clusters=None, variance_type="v")
+    count = OutcomeSpec(name="y", column="y", measure="count")
+    assert make_effect(count, **common).percent_change is None
+    pct = make_effect(count, **common, scale="log").percent_change
+    assert pct is not None and pct[0] == pytest.approx(100 * (2.718281828459045**0.1 - 1))
+    assert make_effect(OutcomeSpec(name="y", column="y", measure="log"), **common).scale == "log"
+    with pytest.raises(ValueError, match=r"Effect\.scale"):
+        make_effect(count, **common, scale="logit")

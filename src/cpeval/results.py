@@ -92,10 +92,14 @@ class Effect(Summarised):
     path: tuple[dict[str, Any], ...] = ()  # per-period effects, tidy rows
     diagnostics: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # "log" when the estimate is a log ratio (log outcomes, Poisson rate ratios); None: derived from measure
+    scale: str | None = None
 
-    @property
-    def conf_int_stored(self) -> tuple[float, float]:
-        return (self.ci_lower, self.ci_upper)
+    def __post_init__(self) -> None:
+        if self.scale is None:
+            object.__setattr__(self, "scale", "log" if self.measure == "log" else "level")
+        if self.scale not in ("level", "log"):
+            raise ValueError(f"Effect.scale must be 'level' or 'log', got {self.scale!r}")
 
     def conf_int(self, level: float | None = None) -> tuple[float, float]:
         """Confidence interval at ``level`` (default: the design's level), from the same reference law."""
@@ -106,9 +110,9 @@ class Effect(Summarised):
 
     @property
     def percent_change(self) -> tuple[float, float, float] | None:
-        """For log outcomes and Poisson (log rate ratio) effects: 100*(exp(b)-1) with the interval
+        """For effects on the log scale (log outcomes, rate ratios): 100*(exp(b)-1) with the interval
         transformed the same way; else None."""
-        if self.measure != "log" and self.method != "poisson":
+        if self.scale != "log":
             return None
         return tuple(100.0 * math.expm1(v) for v in (self.estimate, self.ci_lower, self.ci_upper))  # type: ignore[return-value]
 
@@ -152,6 +156,7 @@ class Effect(Summarised):
                 "n_clusters": self.n_clusters,
                 "variance_type": self.variance_type,
                 "df": self.df,
+                "scale": self.scale,
                 "path": list(self.path),
                 "diagnostics": dict(self.diagnostics),
                 "warnings": list(self.warnings),

@@ -33,7 +33,8 @@ def base_design(cost_benefit: dict | None, measure: str = "count", better_if: st
 
 
 def make_effect(estimate: float, std_error: float, outcome: str = "burglary", measure: str = "count",
-                df: float | None = None, level: float = 0.95, diagnostics: dict | None = None) -> Effect:
+                df: float | None = None, level: float = 0.95, diagnostics: dict | None = None,
+                scale: str | None = None) -> Effect:
     """An Effect built the way every estimator builds one (interval and p-value from estimate, SE and df)."""
     from cpeval.designs.outcomes import OutcomeSpec
     from cpeval.estimation.inference import make_effect as _make
@@ -41,5 +42,5 @@ def make_effect(estimate: float, std_error: float, outcome: str = "burglary", me
     return _make(
         OutcomeSpec(name=outcome, column=outcome, measure=measure), method="test", estimand="att",
         estimate=estimate, std_error=std_error, level=level, df=df, n_obs=100, n_units=10, n_clusters=10,
-        variance_type="test", diagnostics=diagnostics,
+        variance_type="test", diagnostics=diagnostics, scale=scale,
     )

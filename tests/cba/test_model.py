@@ -250,7 +250,7 @@ def test_poisson_effect_is_proportional(table, castle):
     # and after fitting, an effect that reports a log rate ratio is never valued linearly
     scaled["estimator"] = {"method": "twfe", "cluster": "sid"}
     inputs = prepare(design_from_dict(scaled))
-    eff = make_effect(-0.1, 0.05, diagnostics={"scale": "log rate ratio"})
+    eff = make_effect(-0.1, 0.05, scale="log")
     with pytest.raises(Exception, match="log rate ratio"):
         cost_benefit(inputs, [eff])
 

@@ -38,7 +38,7 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
         raise DesignError(f"cost_benefit.outcomes: no estimated effect for {', '.join(missing)}")
     used = [by_name[o.outcome] for o in inputs.outcomes]
     for o, e in zip(inputs.outcomes, used, strict=True):
-        if (e.diagnostics or {}).get("scale") == "log rate ratio" and o.conversion != "log":
+        if e.scale == "log" and o.conversion != "log":
             raise DesignError(
                 f"cost_benefit.outcomes.{o.outcome}: the effect is a log rate ratio (method {e.method}) but is "
                 "valued as a change in counts; give baseline_per_year or baseline_column instead of scale"

@@ -161,14 +161,11 @@ def _item_vector(c: CostItem, horizon: int) -> np.ndarray:
     return v
 
 
-# Estimators whose effect is a log rate ratio (a proportional change) whatever the outcome's measure.
-PROPORTIONAL_METHODS = frozenset({("did", "poisson")})
-
-
 def rate_ratio_method(design: Any) -> bool:
-    """True if the design's estimator reports a log rate ratio (known before fitting)."""
-    method = getattr(getattr(design, "estimator", None), "method", None)
-    return (design.kind, method) in PROPORTIONAL_METHODS
+    """True if the design's estimator reports a log ratio whatever the measure (known before fitting)."""
+    from cpeval.estimation.registry import effect_scale
+
+    return effect_scale(design.kind, design.estimator.method) == "log"
 
 
 def proportional_effect(design: Any, measure: str) -> bool:

@@ -54,10 +54,13 @@ def make_effect(
     path: tuple[dict[str, Any], ...] = (),
     diagnostics: Mapping[str, Any] | None = None,
     warnings: Sequence[str] = (),
+    scale: str | None = None,
 ) -> Effect:
     """Build an :class:`Effect` for ``outcome``: the interval and p-value come from estimate, SE and t(df).
 
     Every estimator reports through this one function, so intervals are computed the same way everywhere.
+    ``scale="log"`` marks an estimate that is a log ratio whatever the outcome's measure (Poisson rate
+    ratios); by default the scale follows the measure.
     """
     ci = wald_interval(estimate, std_error, level, df)
     return Effect(
@@ -81,4 +84,5 @@ def make_effect(
         path=tuple(path),
         diagnostics=dict(diagnostics or {}),
         warnings=tuple(warnings),
+        scale=scale,
     )

@@ -36,3 +36,8 @@ def estimator_for(design: DesignBase) -> Any:
 
         raise DesignError(f"method {key[1]!r} is not available for kind {key[0]!r}")
     return REGISTRY[key]()(design)
+
+
+def effect_scale(kind: str, method: str) -> str:
+    """'log' if the method reports log ratios whatever the outcome's measure (known before fitting)."""
+    return getattr(REGISTRY[(kind, method)](), "effect_scale", "level")

@@ -110,6 +110,7 @@ class PoissonDid:
     """PPML difference-in-differences with unit and period effects; effects as rate ratios."""
 
     method = "poisson"
+    effect_scale = "log"  # log rate ratios whatever the outcome's measure (Effect.scale; CBA reads it)
 
     def __init__(self, design: DidDesign):
         self.design = design
@@ -258,7 +259,6 @@ class PoissonDid:
             raise EstimationError(f"outcome {outcome.name!r}: the Poisson treatment effect is not identified")
         ci = wald_interval(b, se, level, df)
         diag.update({
-            "scale": "log rate ratio",
             "rate_ratio": math.exp(b),
             "rate_ratio_ci": [math.exp(ci.lower), math.exp(ci.upper)],
             "percent_change": 100 * math.expm1(b),
@@ -277,5 +277,5 @@ class PoissonDid:
             outcome, method=self.method, estimand="att", estimate=b, std_error=se, level=level, df=df,
             n_obs=len(frame), n_units=int(frame[unit].nunique()), n_clusters=n_clusters,
             variance_type=f"cluster-robust sandwich by {cluster!r} (G/(G-1)); t with G-1 df; log rate ratio",
-            path=tuple(path), diagnostics=diag, warnings=notes,
+            path=tuple(path), diagnostics=diag, warnings=notes, scale=self.effect_scale,
         )
