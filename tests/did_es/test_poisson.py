@@ -186,3 +186,29 @@ def test_level_effect_and_its_delta_method_error():
     mean_mu1 = d["level_att"] / (1 - math.exp(-e.estimate))
     assert d["level_att_std_error"] == pytest.approx(mean_mu1 * e.std_error, rel=1e-10)
     assert 0.3 * treated["y"].mean() < mean_mu1 < 3 * treated["y"].mean()
+
+
+def test_poisson_event_study_equals_glm_with_event_time_dummies():
+    """The log-rate event study that the DiD checks fit for Poisson effects: statsmodels GLM Poisson with
+    unit, period and event-time dummies (reference -1), population offset, unit-clustered errors."""
+    from cpeval.data import validate_panel
+    from cpeval.estimation.did.poisson import PoissonDid
+
+    df = count_panel(n_units=40, n_periods=6, cohorts=(3, 5), seed=4)
+    d = _pdesign()
+    panel = validate_panel(df, d)
+    effect = PoissonDid(d).event_study(panel, d.outcomes[0])
+    rel = (df["period"] - df["first_treated"]).where(df["first_treated"] > 0)
+    keys = sorted(int(k) for k in rel.dropna().unique() if k != -1)
+    names = []
+    for k in keys:
+        df[f"e{k}"] = (rel == k).astype(float)
+        names.append(f"e{k}")
+    res, cov = _glm(df, names, "unit")
+    table = path_rows(effect).set_index("event_time")
+    assert sorted(table.index) == sorted([*keys, -1])
+    for k, name in zip(keys, names, strict=True):
+        assert table.loc[k, "estimate"] == pytest.approx(res.params[name], abs=1e-6)
+        assert table.loc[k, "std_error"] == pytest.approx(math.sqrt(cov.loc[name, name]), abs=1e-6)
+    post = [n for k, n in zip(keys, names, strict=True) if k >= 0]
+    assert effect.estimate == pytest.approx(float(res.params[post].mean()), abs=1e-6)
