@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cpeval.checks.did_common import outcome_spec
 from cpeval.data.panel import COHORT
 from cpeval.errors import EstimationError
 from cpeval.results import CheckResult
@@ -126,8 +127,6 @@ def bacon(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     if design.estimator.covariates:  # type: ignore[attr-defined]
         caveats.append("covariates are left out of the decomposition")
     for effect in effects:
-        from cpeval.checks.did_common import outcome_spec
-
         spec = outcome_spec(panel, effect.outcome)
         res = bacon_decomposition(panel.outcome_rows(spec.column), unit=panel.unit, time=panel.time, y=spec.column)
         late = res["by_type"].get(LATE, {"weight": 0.0, "estimate": None})
