@@ -237,16 +237,42 @@ def _design_skip_method(raw):
 
 def test_rct_arms_and_cluster_consistency():
     from cpeval.data.validate import _Collector, _rct
+    from cpeval.designs.base import DataSpec
     from cpeval.designs.rct import RctTreatment
 
-    class _D:  # only the treatment and attrition blocks are read
+    class _D:  # only the data, treatment and attrition blocks are read
+        data = DataSpec(path="t.csv", unit="person")
         treatment = RctTreatment(assignment="z", cluster="segment")
         attrition = None
 
-    df = pd.DataFrame({"z": [1, 0, 1, 1], "segment": [1, 1, 2, 2], "y": [1.0, 2.0, 3.0, 4.0]})
+    df = pd.DataFrame({"person": [1, 2, 3, 4], "z": [1, 0, 1, 1], "segment": [1, 1, 2, 2], "y": [1.0, 2.0, 3.0, 4.0]})
     c = _Collector()
     _rct(df, _D(), c)
     assert ProblemCode.NOT_BINARY in {p.code for p in c.problems}
     c = _Collector()
     _rct(df.assign(z=1), _D(), c)
     assert ProblemCode.NO_COMPARISON_UNITS in {p.code for p in c.problems}
+
+    # one row per unit when there is no period column
+    c = _Collector()
+    _rct(df.assign(person=[1, 1, 3, 4], segment=[1, 2, 3, 4]), _D(), c)
+    dup = [p for p in c.problems if p.code == ProblemCode.DUPLICATE_ROWS]
+    assert dup and "2 rows share a unit id, e.g. 1" in dup[0].message and dup[0].column == "person"
+
+
+def test_synth_start_of_the_wrong_type_and_donor_typos():
+    from cpeval.data.validate import _Collector, _synth
+
+    raw = copy.deepcopy(SYNTH)
+    raw["treatment"]["start"] = "abc"
+    c = _Collector()
+    _synth(_synth_panel(), _design_skip_method(raw), c)
+    assert [p.code for p in c.problems] == [ProblemCode.BAD_TIME]
+    assert "treatment.start 'abc' is not a period of 'year' (periods are numbers, e.g. 1985)" in c.problems[0].message
+    design = _design_skip_method(copy.deepcopy(SYNTH))
+    design = design.model_copy(update={"estimator": design.estimator.model_copy(update={"donors": ["Nevda"]})})
+    c = _Collector()
+    _synth(_synth_panel(), design, c)
+    messages = " ".join(p.message for p in c.problems)
+    assert "estimator.donors names 'Nevda', not a unit in the data; did you mean 'Nevada'?" in messages
+    assert "the donor pool is empty; list untreated units in estimator.donors" in messages

@@ -339,9 +339,9 @@ def _synth(df: pd.DataFrame, design: SynthDesign, c: _Collector) -> None:
             )
         else:
             treated.append(ids[str(u)])
-    start = design.treatment.start
-    if pd.api.types.is_datetime64_any_dtype(df[time]):
-        start = pd.Timestamp(start)
+    start = _start_like(design.treatment.start, df[time], time, c)
+    if start is None:
+        return
     periods = np.sort(df[time].unique())
     n_pre = int((periods < start).sum())
     if n_pre < MIN_SYNTH_PRE_PERIODS:
@@ -367,17 +367,43 @@ def _synth(df: pd.DataFrame, design: SynthDesign, c: _Collector) -> None:
     if donors is not None:
         for d in donors:
             if str(d) not in ids:
-                c.add(ProblemCode.UNKNOWN_TREATED_UNIT, unit, f"estimator.donors names {d!r}, not a unit in the data")
+                c.add(ProblemCode.UNKNOWN_TREATED_UNIT, unit,
+                      f"estimator.donors names {d!r}, not a unit in the data{did_you_mean(str(d), ids)}")
         pool = [ids[str(d)] for d in donors if str(d) in ids and ids[str(d)] not in treated]
     if not pool:
-        c.add(ProblemCode.NO_COMPARISON_UNITS, unit, "the donor pool is empty")
+        c.add(ProblemCode.NO_COMPARISON_UNITS, unit,
+              "the donor pool is empty; list untreated units in estimator.donors, or remove the key to use "
+              "every untreated unit")
     df[TREATED] = (df[unit].isin(treated) & (df[time] >= start)).astype("int8")
     if not isinstance(start, pd.Timestamp):
         df[COHORT] = np.where(df[unit].isin(treated), float(start), np.nan)
 
 
+def _start_like(start: Any, periods: pd.Series, column: str, c: _Collector) -> Any:
+    """treatment.start as a value comparable with the period column, or None (with a problem) if it is not."""
+    if pd.api.types.is_datetime64_any_dtype(periods):
+        try:
+            return pd.Timestamp(start)
+        except (ValueError, TypeError):
+            pass
+    elif isinstance(start, (int, float)) and not isinstance(start, bool):
+        return start
+    c.add(ProblemCode.BAD_TIME, column,
+          f"treatment.start {start!r} is not a period of {column!r} (periods are "
+          f"{'dates' if pd.api.types.is_datetime64_any_dtype(periods) else 'numbers'}, e.g. {_show(periods.iloc[0])})")
+    return None
+
+
 def _rct(df: pd.DataFrame, design: RctDesign, c: _Collector) -> None:
     tr = design.treatment
+    unit, time = design.data.unit, design.data.time
+    if time:
+        _duplicates(df, unit, time, c)
+    elif bool(df[unit].duplicated().any()):
+        dup = df.loc[df[unit].duplicated(keep=False), unit]
+        c.add(ProblemCode.DUPLICATE_ROWS, unit,
+              f"{len(dup)} rows share a unit id, e.g. {_fmt(dup.unique(), 3)}; a trial without data.time needs one "
+              "row per unit (set data.time for repeated measures, or deduplicate)")
     if not _binary(df, tr.assignment, "treatment.assignment", c):
         return
     df[TREATED] = df[tr.assignment].astype("int8")
