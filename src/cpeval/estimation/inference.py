@@ -28,12 +28,17 @@ def wald_interval(estimate: float, std_error: float, level: float, df: float | N
     return Interval(estimate - crit * std_error, estimate + crit * std_error, p_value(t, df))
 
 
-def few_clusters_warning(n_clusters: int | None, column: str) -> str | None:
-    if n_clusters is not None and n_clusters < FEW_CLUSTERS:
+def few_clusters_warning(
+    n_clusters: int | None,
+    column: str | None,
+    threshold: int = FEW_CLUSTERS,
+    advice: str = "treat the interval with caution (wild-cluster bootstrap or randomisation inference is safer)",
+) -> str | None:
+    """The warning for cluster-robust errors with fewer than ``threshold`` clusters, or None."""
+    if n_clusters is not None and n_clusters < threshold:
         return (
             f"only {n_clusters} clusters of {column!r}: cluster-robust standard errors can be too small with "
-            f"fewer than about {FEW_CLUSTERS}; treat the interval with caution (wild-cluster bootstrap or "
-            "randomisation inference is safer)"
+            f"fewer than about {threshold}; {advice}"
         )
     return None
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from cpeval.data.panel import TREATED
 from cpeval.errors import CpevalWarning, DesignError, EstimationError
-from cpeval.estimation.inference import make_effect, wald_interval
+from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
 from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Estimate, Trial, estimate_itt
 from cpeval.results import Effect, p_value
 
@@ -29,16 +29,6 @@ if TYPE_CHECKING:
 
 FEW_CLUSTERS_RCT = 40
 RW_DEFAULT_DRAWS = 2000
-
-
-def few_clusters_note(n_clusters: int | None, column: str | None) -> str | None:
-    if n_clusters is None or n_clusters >= FEW_CLUSTERS_RCT:
-        return None
-    return (
-        f"only {n_clusters} clusters of {column!r} were randomised: cluster-robust errors are unreliable with "
-        f"fewer than about {FEW_CLUSTERS_RCT}; cpeval uses CR2 with Bell-McCaffrey degrees of freedom, "
-        "but read the randomisation-inference p-value (set inference.permutations) alongside it"
-    )
 
 
 @dataclass(frozen=True)
@@ -242,7 +232,11 @@ class RctEstimatorBase:
             )
         level = design.inference.level
         notes = list(itt.notes)
-        few = few_clusters_note(itt.n_clusters, design.treatment.cluster)
+        few = few_clusters_warning(
+            itt.n_clusters, design.treatment.cluster, FEW_CLUSTERS_RCT,
+            "cpeval uses CR2 with Bell-McCaffrey degrees of freedom, but read the randomisation-inference "
+            "p-value (set inference.permutations) alongside it",
+        )
         if few:
             notes.append(few)
         diagnostics: dict = {
