@@ -26,3 +26,15 @@ def test_self_contained_markdown_embeds_every_linked_figure():
     # only links and headings differ from report.md
     strip = re.sub(r"\]\([^)]*\)", "]()", text)
     assert re.sub(r"(?m)^#", "", strip) == re.sub(r"\]\([^)]*\)", "]()", plain)
+
+
+def test_conf_int_at_another_level_needs_a_standard_error():
+    import dataclasses
+
+    import pytest
+
+    effect = cpeval.evaluate(DESIGNS / "castle_doctrine.yaml").effect("homicide")
+    no_se = dataclasses.replace(effect, std_error=float("nan"))
+    assert no_se.conf_int() == (effect.ci_lower, effect.ci_upper)
+    with pytest.raises(ValueError, match=r"exists only at the design's level 0\.95"):
+        no_se.conf_int(0.9)

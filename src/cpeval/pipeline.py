@@ -80,7 +80,7 @@ def evaluate(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CpevalWarning)
             effect = estimator.fit(panel, outcome)
-        effect = annotate_effect(effect, panel, outcome, estimator)  # baseline, harm contributions, survey
+            effect = annotate_effect(effect, panel, outcome, estimator)  # baseline, harm contributions, survey
         effects.append(effect)
         for w in caught:  # re-emit for the caller; the Effect already records them
             if issubclass(w.category, CpevalWarning):

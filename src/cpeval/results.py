@@ -105,6 +105,11 @@ class Effect(Summarised):
         """Confidence interval at ``level`` (default: the design's level), from the same reference law."""
         if level is None or math.isclose(level, self.level):
             return (self.ci_lower, self.ci_upper)
+        if not math.isfinite(self.std_error):
+            raise ValueError(
+                f"{self.outcome}: the {self.method} interval is not built from a standard error, so it exists only "
+                f"at the design's level {self.level}; set inference.level to {level} and re-run"
+            )
         crit = critical_value(level, self.df)
         return (self.estimate - crit * self.std_error, self.estimate + crit * self.std_error)
 
