@@ -180,6 +180,7 @@ class PoissonDid:
         assert panel.time is not None
         unit, time = panel.unit, panel.time
         frame, pop_col = self._rows(panel, outcome)
+        n_rows = len(frame)
         cohorts = frame.groupby(unit)[COHORT].first().dropna()
         form = est.poisson_form
         if form == "auto":
@@ -266,7 +267,7 @@ class PoissonDid:
             "level_att_std_error": level_se,
             "level_att_note": "average treated-cell change in the expected count per unit-period; its SE by the "
             "delta method with the unit and period effects held at their estimates",
-            "dropped_rows": int(len(panel.outcome_rows(outcome.column)) - len(frame)),
+            "dropped_rows": n_rows - len(frame),
         })
         few = few_clusters_warning(n_clusters, cluster)
         if few:
