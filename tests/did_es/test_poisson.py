@@ -76,6 +76,7 @@ def test_all_zero_units_are_dropped_with_a_warning():
     assert zero_units.loc[1] and effect.n_units == df["unit"].nunique() - int(zero_units.sum())
     assert any("all zero" in w for w in effect.warnings)
     kept = df[~df["unit"].map(zero_units)]
+    assert effect.diagnostics["dropped_rows"] == len(df) - len(kept)
     res, _ = _glm(kept, ["treated"], "unit")
     assert effect.estimate == pytest.approx(res.params["treated"], abs=1e-6)
 
