@@ -64,9 +64,11 @@ def make_effect(
     """Build an :class:`Effect` for ``outcome``: the interval and p-value come from estimate, SE and t(df).
 
     Every estimator reports through this one function, so intervals are computed the same way everywhere.
+    Each note in ``warnings`` is also emitted as a :class:`CpevalWarning` (the Effect records it too).
     ``scale="log"`` marks an estimate that is a log ratio whatever the outcome's measure (Poisson rate
     ratios); by default the scale follows the measure.
     """
+    warn_notes(outcome.name, warnings)
     ci = wald_interval(estimate, std_error, level, df)
     return Effect(
         outcome=outcome.name,
@@ -91,3 +93,13 @@ def make_effect(
         warnings=tuple(warnings),
         scale=scale,
     )
+
+
+def warn_notes(outcome: str, notes: Sequence[str]) -> None:
+    """Emit each statistical note about ``outcome`` as a CpevalWarning (results record them as well)."""
+    import warnings as _warnings
+
+    from cpeval.errors import CpevalWarning
+
+    for note in notes:
+        _warnings.warn(f"{outcome}: {note}", CpevalWarning, stacklevel=3)

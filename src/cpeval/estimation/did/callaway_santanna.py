@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cpeval.errors import CpevalWarning, EstimationError
+from cpeval.errors import EstimationError
 from cpeval.estimation.did import cs_aggregate as agg
 from cpeval.estimation.did.cs_data import CsData, number, prepare
 from cpeval.estimation.did.cs_drdid import CellProblem, panel_att, rc_att
@@ -290,8 +289,6 @@ class CallawaySantAnna:
                 f"{pre['statistic']:.3g}, p = {pre['p_value']:.3g}): parallel trends before adoption is "
                 "doubtful, so the post-treatment effects may be biased"
             )
-        for note in notes:
-            warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
         clustered = data.cluster is not None
         vt = (
             f"influence function, clustered by {est.cluster!r}" if clustered else "influence function"

@@ -10,14 +10,13 @@ Sun & Abraham estimator and the DiD checks.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cpeval.data.panel import COHORT
-from cpeval.errors import CpevalWarning, EstimationError
+from cpeval.errors import EstimationError
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
 
 if TYPE_CHECKING:
@@ -231,8 +230,6 @@ def event_effect(
             f"p = {pre['p_value']:.3g}): outcomes were already diverging before treatment, so parallel trends "
             "is doubtful; see the honest_did check"
         )
-    for note in notes:
-        warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=3)
     diag: dict[str, Any] = {
         "uniform_band_critical_value": band,
         "pretrend_test": pre,

@@ -18,13 +18,12 @@ Forms (``estimator.poisson_form``):
 from __future__ import annotations
 
 import math
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cpeval.data.panel import COHORT, TREATED
-from cpeval.errors import CpevalWarning, EstimationError
+from cpeval.errors import EstimationError
 from cpeval.estimation.fixed_effects import cluster_sandwich, demean, indicators
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
 from cpeval.results import jsonable
@@ -272,8 +271,6 @@ class PoissonDid:
         few = few_clusters_warning(n_clusters, cluster)
         if few:
             notes.append(few)
-        for note in notes:
-            warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
         return make_effect(
             outcome, method=self.method, estimand="att", estimate=b, std_error=se, level=level, df=df,
             n_obs=len(frame), n_units=int(frame[unit].nunique()), n_clusters=n_clusters,

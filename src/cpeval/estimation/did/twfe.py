@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import TYPE_CHECKING
 
 from cpeval.data.panel import COHORT, TREATED
-from cpeval.errors import CpevalWarning, EstimationError
+from cpeval.errors import EstimationError
 from cpeval.estimation.inference import few_clusters_warning, make_effect
 
 if TYPE_CHECKING:
@@ -65,8 +64,6 @@ class TwoWayFixedEffects:
                 "already-treated units as controls and can be biased when effects change over time; compare "
                 "a heterogeneity-robust estimator (e.g. Callaway & Sant'Anna)"
             )
-        for note in notes:
-            warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
         return make_effect(
             outcome,
             method=self.method,

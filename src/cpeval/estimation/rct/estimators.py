@@ -9,7 +9,6 @@ fits; the results do not depend on the order in which outcomes are fitted.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cpeval.data.panel import TREATED
-from cpeval.errors import CpevalWarning, DesignError, EstimationError
+from cpeval.errors import DesignError, EstimationError
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
 from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Estimate, Trial, estimate_itt
 from cpeval.results import Effect, p_value
@@ -282,8 +281,6 @@ class RctEstimatorBase:
             )
         if design.attrition is not None:
             diagnostics["lee_bounds"] = self._lee(tf, outcome)
-        for note in notes:
-            warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
         units = tf.frame.loc[tf.rows(outcome.column), panel.unit].nunique()
         return make_effect(
             outcome,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cpeval.errors import CpevalWarning
+from cpeval.estimation.inference import warn_notes
 from cpeval.estimation.synth.common import (
     conformal_summary,
     fit_group,
@@ -120,8 +119,7 @@ def build_effect(
             "weighted average of donors can match it there"
             + (" (consider the augmented method)" if method == "abadie" else "")
         )
-    for note in notes:
-        warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=3)
+    warn_notes(outcome.name, notes)
     post = group.gap[data.n_pre:]
     estimate = float(np.mean(post))
     main = per_unit[next(iter(per_unit))]

@@ -12,13 +12,12 @@ intercept, the same ridge) on the pre-periods plus each post-period.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cpeval.errors import CpevalWarning, EstimationError
+from cpeval.errors import EstimationError
 from cpeval.estimation.synth._qp import simplex_ls
 from cpeval.estimation.synth.common import conformal_summary, path_rows, weights_dict
 from cpeval.estimation.synth.core import rmspe
@@ -133,8 +132,6 @@ class SyntheticDiD:
                 f"only {len(data.donors)} donors for {n1} treated units: the placebo variance rests on few "
                 "distinct placebo assignments"
             )
-        for note in notes:
-            warnings.warn(f"{outcome.name}: {note}", CpevalWarning, stacklevel=2)
         names = data.names
         donors = [names[i] for i in data.donors]
         pre_times = data.times[: data.n_pre]
