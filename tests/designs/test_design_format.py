@@ -188,3 +188,12 @@ def test_every_design_file_validates():
     assert files, "designs/ should hold at least the embedded default"
     for f in files:
         load_design(f)
+
+
+@pytest.mark.parametrize("method", ["twfe", "event_study", "sun_abraham", "poisson"])
+def test_repeated_cross_sections_need_callaway_santanna(method):
+    raw = _mutate("estimator", {"method": method, "panel": False}, False)
+    assert f"needs method callaway_santanna; '{method}' needs panel data" in _err(raw)
+    raw["estimator"]["method"] = "callaway_santanna"
+    raw["treatment"] = {"first_treated": "treat_year"}
+    assert design_from_dict(raw).estimator.panel is False

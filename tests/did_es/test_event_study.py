@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cpeval.datasets.did import simulate_did
-from cpeval.errors import CpevalWarning, EstimationError
+from cpeval.errors import CpevalWarning, DesignError, EstimationError
 from did_es._did_es import castle, castle_design, design, fit, path_rows
 
 
@@ -123,7 +123,7 @@ def test_error_when_no_lead_can_be_estimated():
 
 def test_error_for_repeated_cross_sections():
     frame = simulate_did(n_units=60, n_periods=5, cohorts=(3,), panel=False, seed=1)
-    with pytest.raises(EstimationError, match="needs panel data"):
+    with pytest.raises(DesignError, match="needs method callaway_santanna; 'event_study' needs panel data"):
         fit(frame, design("event_study", panel=False))
 
 

@@ -121,7 +121,7 @@ def test_errors():
     with pytest.raises(EstimationError, match=r"estimator\.covariates are not supported by the poisson method"):
         fit(df.assign(z=df["period"] ** 2 + df["unit"]), _pdesign(covariates=["z"]))
     rcs = df.assign(unit=range(1, len(df) + 1))  # every row its own respondent
-    with pytest.raises(EstimationError, match=r"poisson method needs panel data.*callaway_santanna"):
+    with pytest.raises(DesignError, match=r"needs method callaway_santanna; 'poisson' needs panel data"):
         fit(rcs, _pdesign(panel=False))
 
 

@@ -98,6 +98,15 @@ class DidEstimator(StrictModel):
     def _available(cls, v: str) -> str:
         return check_available("did", v)
 
+    @model_validator(mode="after")
+    def _panel_methods(self) -> DidEstimator:
+        if not self.panel and self.method != "callaway_santanna":
+            raise ValueError(
+                f"estimator.panel: false (repeated cross-sections) needs method callaway_santanna; "
+                f"{self.method!r} needs panel data (the same units every period)"
+            )
+        return self
+
 
 class HonestDidSpec(StrictModel):
     """Rambachan & Roth (2023) sensitivity of the event-study conclusion to violations of parallel trends."""

@@ -117,12 +117,7 @@ class PoissonDid:
     def _rows(self, panel: Panel, outcome: OutcomeSpec) -> tuple[pd.DataFrame, str | None]:
         """The outcome's rows after the checks every Poisson fit needs; and the exposure column."""
         design = self.design
-        est = design.estimator
-        if not est.panel:
-            raise EstimationError(
-                "the poisson method needs panel data (the same units every period); estimator.panel: false "
-                "(repeated cross-sections) is supported by callaway_santanna only"
-            )
+        est = design.estimator  # estimator.panel is true: the design rejects panel: false for poisson
         frame = panel.outcome_rows(outcome.column)
         yv = frame[outcome.column].to_numpy(dtype=float)
         if (yv < 0).any():
