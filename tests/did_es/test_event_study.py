@@ -128,8 +128,6 @@ def test_error_for_repeated_cross_sections():
 
 
 def test_leads_must_be_positive():
-    from cpeval.errors import DesignError
-
     with pytest.raises((DesignError, ValueError), match="leads"):
         design("event_study", leads=0)
 
