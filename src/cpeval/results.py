@@ -68,6 +68,27 @@ class Summarised:
         return "<pre>" + escape(self.summary()) + "</pre>"
 
 
+@dataclass(frozen=True, eq=False)
+class Sampling:
+    """How an estimate varies from sample to sample, kept in memory for joint uncertainty across outcomes.
+
+    ``influence``: each cluster's (or unit's) contribution to the estimate's sampling error, labelled by
+    ``labels`` (the values of the column ``by``): the estimate minus its limit is approximately
+    ``influence.sum()`` and its variance is ``(influence**2).sum()`` up to the estimator's small-sample factor.
+    Two effects whose influences share ``by`` have sampling correlation
+    ``sum(a*b) / sqrt(sum(a**2) * sum(b**2))`` over the aligned labels.
+    ``draws``: bootstrap draws of the estimate; draws with the same ``draws_key`` were made with the same
+    resampling weights (the same seed and clusters), so the i-th draws of two outcomes belong together.
+    Not written to results.json (it can hold one number per person); it lives only as long as the run.
+    """
+
+    by: str | None = None
+    labels: Any = None  # numpy array, aligned with influence
+    influence: Any = None  # numpy array
+    draws: Any = None  # numpy array of bootstrap draws of the estimate
+    draws_key: str | None = None
+
+
 @dataclass(frozen=True)
 class Effect(Summarised):
     """The estimated effect of the programme on one outcome."""
@@ -94,6 +115,8 @@ class Effect(Summarised):
     warnings: tuple[str, ...] = ()
     # "log" when the estimate is a log ratio (log outcomes, Poisson rate ratios); None: derived from measure
     scale: str | None = None
+    # in-memory only (not in to_dict): influence values / bootstrap draws for joint uncertainty
+    sampling: Sampling | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.scale is None:

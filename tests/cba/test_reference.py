@@ -3,6 +3,7 @@ probability against its analytic value."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from statistics import NormalDist
 
@@ -13,6 +14,7 @@ from cpeval.cba import cost_benefit, prepare
 from cpeval.cba.discount import GREEN_BOOK, discount_factors
 from cpeval.cba.tables import load_unit_costs
 from cpeval.designs import design_from_dict
+from cpeval.results import Sampling
 
 from ._cba_support import base_design, make_effect, reference
 
@@ -109,7 +111,7 @@ def test_monte_carlo_t_distribution_and_bootstrap_draws(tmp_path):
     pn = cost_benefit(inputs, [n_eff]).monte_carlo["npv_quantiles"]
     assert pt["0.975"] - pt["0.025"] > pn["0.975"] - pn["0.025"]  # heavier tails with 4 df
     draws = list(np.full(50, -2.0)) + list(np.full(50, 0.0))
-    boot = make_effect(-1.2, 0.8, diagnostics={"bootstrap_draws": draws})
+    boot = dataclasses.replace(make_effect(-1.2, 0.8), sampling=Sampling(draws=np.asarray(draws), draws_key="k"))
     mc = cost_benefit(inputs, [boot]).monte_carlo
     assert "bootstrap" in mc["effect_draws"][0]
     df = discount_factors(((0, 0.035),), 5)

@@ -213,3 +213,14 @@ def test_poisson_event_study_equals_glm_with_event_time_dummies():
         assert table.loc[k, "std_error"] == pytest.approx(math.sqrt(cov.loc[name, name]), abs=1e-6)
     post = [n for k, n in zip(keys, names, strict=True) if k >= 0]
     assert effect.estimate == pytest.approx(float(res.params[post].mean()), abs=1e-6)
+
+
+@pytest.mark.parametrize("form", ["twfe", "extended"])
+def test_influence_reproduces_the_clustered_variance(form):
+    # the influence kept for joint uncertainty across outcomes: G/(G-1) times its sum of squares is SE^2
+    df = count_panel(n_units=30, n_periods=6, cohorts=(3, 5), seed=4)
+    effect = fit(df, _pdesign(poisson_form=form))
+    s = effect.sampling
+    g = df["unit"].nunique()
+    assert len(s.labels) == g and s.by == "unit"
+    assert g / (g - 1) * float(s.influence @ s.influence) == pytest.approx(effect.std_error**2, rel=1e-10)

@@ -90,3 +90,27 @@ def test_within_block_hc2_equals_dummy_regression():
     assert np.allclose(fwl.beta, dense.beta[1:3])
     assert np.allclose(fwl.vcov, dense.vcov[1:3, 1:3], rtol=1e-9)
     assert fwl.df == dense.df
+
+
+@pytest.mark.parametrize("case", ["neyman", "blocked", "block_fe", "pairs", "lin", "clustered"])
+def test_itt_influence_sums_of_squares_equal_the_variance(case):
+    # the influence kept for joint uncertainty across outcomes must reproduce each path's own variance
+    from cpeval.estimation.rct.core import Trial, estimate_itt
+
+    rng = np.random.default_rng(4)
+    n = 60
+    z = np.tile([0.0, 1.0], n // 2)
+    y = 1.5 * z + rng.normal(size=n)
+    block = np.repeat(np.arange(n // 2), 2) if case == "pairs" else np.repeat(np.arange(4), n // 4)
+    cluster = np.repeat(np.arange(n // 3), 3) if case == "clustered" else None
+    if cluster is not None:
+        z = (cluster % 2).astype(float)
+    X = rng.normal(size=(n, 2))
+    trial = Trial(y=y, z=z, block=None if case in ("neyman", "lin", "clustered") else block, cluster=cluster, X=X)
+    method = "lin" if case in ("lin", "clustered") else "difference_in_means"
+    blocked = "fixed_effects" if case == "block_fe" else "weighted"
+    est = estimate_itt(trial, method, blocked)
+    assert est.influence is not None
+    expected_len = {"unit": n, "cluster": n // 3, "block": n // 2}[est.influence_by]
+    assert len(est.influence) == expected_len
+    assert float(est.influence @ est.influence) == pytest.approx(est.std_error**2, rel=1e-10)

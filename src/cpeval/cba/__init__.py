@@ -59,6 +59,7 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
     n = spec.simulations if simulations is None else simulations
     s = inputs.seed if seed is None else seed
     mc = simulate(inputs, used, n, s) if n > 0 else {}
+    warn += [f"Monte Carlo: {note}" for note in (mc.get("effect_dependence") or {}).get("notes", [])]
     if 0 < n < 1000:
         warn.append(f"only {n} Monte Carlo draws; probabilities are imprecise (use 10,000 or more)")
     for w in warn:
@@ -95,8 +96,7 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
             "uncertainty": spec.uncertainty.model_dump(mode="json"),
             "cost_per_crime_avoided": "PV of costs / crimes avoided over the horizon (undiscounted count)",
             "year_zero": "year 0 is the present and is not discounted",
-            "monte_carlo_effects": "each valued outcome's effect is drawn independently (their covariance is "
-            "not stored); with one valued outcome this is exact",
+            "monte_carlo_effects": (mc.get("effect_dependence") or {}).get("method", "no Monte Carlo run"),
         },
         warnings=tuple(warn),
     )

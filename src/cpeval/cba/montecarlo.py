@@ -1,10 +1,11 @@
-"""Monte Carlo over the effect's sampling distribution and the declared ranges, and one-way sensitivities.
+"""Monte Carlo over the effects' sampling distribution and the declared ranges, and one-way sensitivities.
 
 Effects are drawn from their reference law (``estimate + SE x Z``, Z standard normal or Student t with the
-effect's df), or resampled from bootstrap draws when the estimator stored them in
-``Effect.diagnostics["bootstrap_draws"]``. Unit-cost and programme-cost multipliers are triangular with mode
-1 over the declared [low, high]; the discount rate and the effect decay are uniform over theirs. All draws
-come from one ``numpy.random.default_rng(seed)``, in a fixed order, so results are reproducible.
+effect's df), jointly across outcomes when their sampling correlation is known, or resampled from the
+bootstrap draws the estimator kept in ``Effect.sampling`` (see ``draw_effects``). Unit-cost and
+programme-cost multipliers are triangular with mode 1 over the declared [low, high]; the discount rate and
+the effect decay are uniform over theirs. All draws come from one ``numpy.random.default_rng(seed)``, in a
+fixed order, so results are reproducible.
 """
 
 from __future__ import annotations
@@ -34,27 +35,74 @@ def _triangular(rng: np.random.Generator, bounds: tuple[float, float] | None, si
     return rng.triangular(lo, 1.0, hi, size=size)
 
 
-def draw_effects(rng: np.random.Generator, effects: Sequence[Effect], n: int) -> tuple[np.ndarray, list[str]]:
-    out = np.empty((n, len(effects)))
+def _law(e: Effect) -> str:
+    law = f"Student t with {e.df:g} df" if e.df is not None else "normal"
+    return f"{e.outcome}: {law}, mean {e.estimate:.4g}, SE {e.std_error:.4g}"
+
+
+def draw_effects(rng: np.random.Generator, effects: Sequence[Effect], n: int
+                 ) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+    """``n`` joint draws of the valued effects, a line per effect saying how, and the dependence used.
+
+    Three cases, in order: (1) every effect carries bootstrap draws made with the same resampling weights
+    (one ``draws_key``): whole bootstrap replicates are resampled, so the draws keep the effects' joint
+    distribution; (2) the effects' influence values give a correlation matrix R (cluster-robust
+    cross-covariances, see ``effect_correlation``): a Gaussian copula with correlation R and each effect's
+    own reference law (normal, or Student t with its df); (3) otherwise each effect is drawn on its own
+    (from its bootstrap draws, or its reference law).
+    """
+    from cpeval.estimation.inference import effect_correlation
+
+    k = len(effects)
+    out = np.empty((n, k))
+    draws = [e.sampling.draws if e.sampling is not None else None for e in effects]
+    keys = {e.sampling.draws_key if d is not None else None for e, d in zip(effects, draws, strict=True)}
+    sizes = {len(d) if d is not None else 0 for d in draws}
+    if None not in keys and len(keys) == 1 and len(sizes) == 1 and min(sizes) >= 2:
+        m = sizes.pop()
+        idx = rng.integers(0, m, size=n)
+        for j, d in enumerate(draws):
+            out[:, j] = np.asarray(d, dtype=float)[idx]
+        how = [f"{e.outcome}: resampled from {m} bootstrap replicates, jointly with the other outcomes"
+               for e in effects]
+        return out, how, {"method": "joint bootstrap replicates", "draws_key": keys.pop(), "notes": []}
+    corr, notes = effect_correlation(effects)
+    if k > 1 and not np.allclose(corr, np.eye(k)):
+        vals, vecs = np.linalg.eigh(corr)
+        root = vecs * np.sqrt(np.clip(vals, 0.0, None))  # R = root root' (R is PSD by construction)
+        z = rng.standard_normal((n, k)) @ root.T
+        how = []
+        for j, e in enumerate(effects):
+            if e.df is None:
+                out[:, j] = e.estimate + e.std_error * z[:, j]
+            else:
+                from scipy import stats
+
+                out[:, j] = e.estimate + e.std_error * stats.t.ppf(stats.norm.cdf(z[:, j]), e.df)
+            how.append(_law(e))
+        return out, how, {"method": "Gaussian copula with the effects' sampling correlation",
+                          "correlation": corr.tolist(), "outcomes": [e.outcome for e in effects], "notes": notes}
     how = []
     for j, e in enumerate(effects):
-        boot = e.diagnostics.get("bootstrap_draws") if e.diagnostics else None
+        boot = e.sampling.draws if e.sampling is not None else None
         if boot is not None and len(boot) >= 2:
             out[:, j] = rng.choice(np.asarray(boot, dtype=float), size=n, replace=True)
             how.append(f"{e.outcome}: resampled from {len(boot)} bootstrap draws")
             continue
-        z = rng.standard_t(e.df, size=n) if e.df is not None else rng.standard_normal(n)
-        out[:, j] = e.estimate + e.std_error * z
-        law = f"Student t with {e.df:g} df" if e.df is not None else "normal"
-        how.append(f"{e.outcome}: {law}, mean {e.estimate:.4g}, SE {e.std_error:.4g}")
-    return out, how
+        z1 = rng.standard_t(e.df, size=n) if e.df is not None else rng.standard_normal(n)
+        out[:, j] = e.estimate + e.std_error * z1
+        how.append(_law(e))
+    method = "one valued effect" if k == 1 else "independent (no sampling correlation available)"
+    if k > 1 and not notes:
+        method = "independent (estimated sampling correlation is zero)"
+    return out, how, {"method": method, "notes": notes}
 
 
 def simulate(inputs: CbaInputs, effects: Sequence[Effect], n: int, seed: int) -> dict[str, Any]:
     """Distribution of NPV and BCR over ``n`` draws: summaries, a histogram and P(benefits > costs)."""
     u = inputs.spec.uncertainty
     rng = np.random.default_rng(seed)
-    b, how = draw_effects(rng, effects, n)
+    b, how, dependence = draw_effects(rng, effects, n)
     k = len(inputs.outcomes)
     uc = _triangular(rng, u.unit_costs, (n, k))
     cm = _triangular(rng, u.costs, n)
@@ -78,6 +126,7 @@ def simulate(inputs: CbaInputs, effects: Sequence[Effect], n: int, seed: int) ->
         "draws": int(n),
         "seed": int(seed),
         "effect_draws": how,
+        "effect_dependence": dependence,
         "npv_mean": float(npv.mean()),
         "npv_sd": float(npv.std(ddof=1)) if n > 1 else 0.0,
         "npv_quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, np.quantile(npv, QUANTILES), strict=True)},

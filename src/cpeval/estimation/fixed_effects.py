@@ -1,7 +1,8 @@
 """Sweeping out fixed effects (weighted alternating projections) and cluster-robust sandwiches built on it.
 
 Used by the Poisson DiD (IRLS with unit and period effects) and by the linearmodels adapter's covariance
-with the fixest / reghdfe degrees-of-freedom convention (fixed effects nested in clusters not counted).
+with the fixest / reghdfe degrees-of-freedom convention (fixed effects nested in clusters not counted),
+and each cluster's influence on the coefficients (for joint uncertainty across outcomes).
 """
 
 from __future__ import annotations
@@ -38,10 +39,13 @@ def demean(x: np.ndarray, fe: list[Any], w: np.ndarray, tol: float = 1e-13, maxi
     raise EstimationError("the fixed effects could not be swept out (alternating projections did not converge)")
 
 
-def cluster_sandwich(xt: np.ndarray, w: np.ndarray, resid: np.ndarray, clusters: np.ndarray) -> np.ndarray:
-    """CR0 sandwich (X~'WX~)^-1 (sum_g s_g s_g') (X~'WX~)^-1 with scores s_g = sum_{i in g} X~_i w_i e_i."""
+def cluster_influence(xt: np.ndarray, w: np.ndarray, resid: np.ndarray, clusters: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's influence on the coefficients: (labels, G x K matrix (X~'WX~)^-1 s_g), with scores
+    s_g = sum_{i in g} X~_i w_i e_i. Its cross-product ``infl.T @ infl`` is the CR0 sandwich."""
     bread = np.linalg.pinv(xt.T @ (w[:, None] * xt))
-    _, g = np.unique(clusters, return_inverse=True)
-    sg = np.zeros((int(g.max()) + 1, xt.shape[1]))
+    labels, g = np.unique(clusters, return_inverse=True)
+    sg = np.zeros((len(labels), xt.shape[1]))
     np.add.at(sg, g, xt * (w * resid)[:, None])
-    return bread @ (sg.T @ sg) @ bread
+    return labels, sg @ bread
+

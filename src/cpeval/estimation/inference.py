@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cpeval.results import Effect, critical_value, p_value
+from cpeval.results import Effect, Sampling, critical_value, p_value
 
 if TYPE_CHECKING:
     from cpeval.designs.outcomes import OutcomeSpec
@@ -60,13 +60,15 @@ def make_effect(
     diagnostics: Mapping[str, Any] | None = None,
     warnings: Sequence[str] = (),
     scale: str | None = None,
+    sampling: Sampling | None = None,
 ) -> Effect:
     """Build an :class:`Effect` for ``outcome``: the interval and p-value come from estimate, SE and t(df).
 
     Every estimator reports through this one function, so intervals are computed the same way everywhere.
     Each note in ``warnings`` is also emitted as a :class:`CpevalWarning` (the Effect records it too).
     ``scale="log"`` marks an estimate that is a log ratio whatever the outcome's measure (Poisson rate
-    ratios); by default the scale follows the measure.
+    ratios); by default the scale follows the measure. ``sampling`` carries the estimate's influence values
+    or bootstrap draws (in memory only) so that uncertainty can be combined across outcomes.
     """
     warn_notes(outcome.name, warnings)
     ci = wald_interval(estimate, std_error, level, df)
@@ -92,6 +94,7 @@ def make_effect(
         diagnostics=dict(diagnostics or {}),
         warnings=tuple(warnings),
         scale=scale,
+        sampling=sampling,
     )
 
 
@@ -103,3 +106,55 @@ def warn_notes(outcome: str, notes: Sequence[str]) -> None:
 
     for note in notes:
         _warnings.warn(f"{outcome}: {note}", CpevalWarning, stacklevel=3)
+
+
+def code_labels(codes: Any, raw: Any) -> Any:
+    """The raw label of each integer code 0..max(codes), from rows holding both (``codes[i]`` labels ``raw[i]``)."""
+    import numpy as np
+
+    raw = np.asarray(raw)
+    out = np.empty(int(np.max(codes)) + 1, dtype=raw.dtype)
+    out[codes] = raw
+    return out
+
+
+def effect_correlation(effects: Sequence[Effect]) -> tuple[Any, list[str]]:
+    """Sampling correlation matrix of ``effects`` from their influence values, and notes on what is assumed.
+
+    Effects whose influences are labelled by the same column (the same clusters or units) get the
+    correlation of their influence vectors over the union of labels (a label missing from one is a zero
+    contribution there); this is the cluster-robust cross-covariance a stacked regression would report,
+    scaled to a correlation. Any other pair is taken as uncorrelated and a note says so. The matrix is
+    block-diagonal in the groups of shared labelling, hence positive semi-definite.
+    """
+    import numpy as np
+
+    k = len(effects)
+    corr = np.eye(k)
+    notes: list[str] = []
+    groups: dict[str, list[int]] = {}
+    for j, e in enumerate(effects):
+        s = e.sampling
+        if s is None or s.influence is None or s.by is None:
+            if k > 1:
+                notes.append(f"{e.outcome}: the {e.method} estimator gives no influence values, so its effect is "
+                             "taken as uncorrelated with the others")
+            continue
+        groups.setdefault(s.by, []).append(j)
+    if len(groups) > 1:
+        notes.append("effects with influence by different columns (" + ", ".join(sorted(groups)) + ") are taken "
+                     "as uncorrelated across those columns")
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        labels = np.unique(np.concatenate([np.asarray(effects[j].sampling.labels) for j in members]))
+        m = np.zeros((len(members), len(labels)))
+        for r, j in enumerate(members):
+            s = effects[j].sampling
+            idx = np.searchsorted(labels, np.asarray(s.labels))
+            np.add.at(m[r], idx, np.asarray(s.influence, dtype=float))
+        norm = np.sqrt((m**2).sum(axis=1))
+        sub = (m @ m.T) / np.outer(norm, norm)
+        corr[np.ix_(members, members)] = np.clip(sub, -1.0, 1.0)
+        np.fill_diagonal(corr, 1.0)
+    return corr, notes

@@ -89,8 +89,16 @@ def render_cba_markdown(cba: dict[str, Any]) -> str:
         lines.append(f"| {b['outcome']} | {b['estimate']:.4g} | {_num(b['break_even_effect'], '.4g')}{pct} | "
                      f"{'n/a' if share is None else f'{100 * share:.1f}%'} |")
     if mc:
+        dep = mc.get("effect_dependence") or {}
+        joint = ""
+        if dep.get("correlation"):
+            names, r = dep["outcomes"], dep["correlation"]
+            pairs = [f"{names[i]}/{names[j]} {r[i][j]:+.2f}"
+                     for i in range(len(names)) for j in range(i + 1, len(names))]
+            joint = " Sampling correlations of the effects: " + ", ".join(pairs) + "."
         lines += ["", f"Monte Carlo: {mc['draws']:,} draws (seed {mc['seed']}); "
-                  + "; ".join(mc["effect_draws"]) + ".", "", f"![NPV distribution](figures/{NPV_FIGURE})"]
+                  + "; ".join(mc["effect_draws"]) + f". Effects drawn: {dep.get('method', 'independently')}.{joint}",
+                  "", f"![NPV distribution](figures/{NPV_FIGURE})"]
     if cba.get("tornado"):
         lines += ["", f"![One-way sensitivities](figures/{TORNADO_FIGURE})"]
     if cba.get("schedule"):

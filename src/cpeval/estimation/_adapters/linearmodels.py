@@ -17,6 +17,8 @@ class PanelFit:
     n_clusters: int | None
     rsquared_within: float
     cov: pd.DataFrame | None = None  # full cluster-robust covariance of params (event studies, Wald tests)
+    # each cluster's influence on the params (rows: cluster labels; CR0 cross-product), for joint uncertainty
+    influence: pd.DataFrame | None = None
 
 
 def panel_ols(
@@ -57,9 +59,12 @@ def panel_ols(
             clusters = indexed[[cluster]].astype("category").apply(lambda s: s.cat.codes)
             res = model.fit(cov_type="clustered", clusters=clusters, debiased=True, group_debias=True)
     n_clusters = int(frame[cluster].nunique())
+    influence, k_nested = _influence(frame, indexed, res, unit=unit, time=time, x=x, weights=weights,
+                                     cluster=cluster)
     cov = res.cov
     if dof == "nested":
-        cov = _nested_cov(frame, indexed, res, unit=unit, time=time, x=x, weights=weights, cluster=cluster)
+        n, g = len(frame), n_clusters
+        cov = (influence.T @ influence) * g / (g - 1) * (n - 1) / (n - k_nested)
     return PanelFit(
         params=res.params,
         std_errors=pd.Series(np.sqrt(np.diag(cov.to_numpy())), index=cov.index) if dof == "nested" else res.std_errors,
@@ -67,25 +72,25 @@ def panel_ols(
         n_clusters=n_clusters,
         rsquared_within=float(res.rsquared_within),
         cov=cov,
+        influence=influence,
     )
 
 
-def _nested_cov(frame: pd.DataFrame, indexed: pd.DataFrame, res: Any, *, unit: str, time: str, x: list[str],
-                weights: str | None, cluster: str) -> pd.DataFrame:
-    """Cluster-robust covariance with the fixest / reghdfe small-sample correction (see ``panel_ols``)."""
-    from cpeval.estimation.fixed_effects import cluster_sandwich, demean, indicators
+def _influence(frame: pd.DataFrame, indexed: pd.DataFrame, res: Any, *, unit: str, time: str, x: list[str],
+               weights: str | None, cluster: str) -> tuple[pd.DataFrame, int]:
+    """Each cluster's influence on the params (two-way demeaned regressors, PanelOLS residuals), and K for
+    the fixest / reghdfe correction: the regressors plus the fixed effects NOT nested in the clusters."""
+    from cpeval.estimation.fixed_effects import cluster_influence, demean, indicators
 
     u = np.unique(frame[unit].to_numpy(), return_inverse=True)[1]
     t = np.unique(frame[time].to_numpy(), return_inverse=True)[1]
     w = frame[weights].to_numpy(dtype=float) if weights else np.ones(len(frame))
     xt = demean(frame[x].to_numpy(dtype=float), [indicators(u), indicators(t)], w)
     resid = res.idiosyncratic.reindex(indexed.index).to_numpy().ravel()
-    clusters = frame[cluster].to_numpy()
-    n, g = len(frame), len(np.unique(clusters))
+    labels, infl = cluster_influence(xt, w, resid, frame[cluster].to_numpy())
     units_nested = bool((frame.groupby(unit)[cluster].nunique() <= 1).all())
     k = len(x) + (int(t.max()) + 1) - 1 + (0 if units_nested else int(u.max()))
-    cov = cluster_sandwich(xt, w, resid, clusters) * g / (g - 1) * (n - 1) / (n - k)
-    return pd.DataFrame(cov, index=x, columns=x)
+    return pd.DataFrame(infl, index=pd.Index(labels, name=cluster), columns=x), k
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from cpeval.estimation.did.cs_data import CsData, number, prepare
 from cpeval.estimation.did.cs_drdid import CellProblem, panel_att, rc_att
 from cpeval.estimation.did.cs_percent import MEASURES, percent_change
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
+from cpeval.results import Sampling
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
@@ -205,6 +206,8 @@ class CallawaySantAnna:
         boot = design.inference.bootstrap
         crit_uniform: dict[str, float] = {}
         se = se_an
+        head_col = list(aggs).index(est.aggregation)
+        head_draws = None
         if boot > 0:
             rng = np.random.default_rng(design.inference.seed)
             draws = agg.multiplier_bootstrap(list(sums.values()), data.n, boot, rng, est.bootstrap_weights)
@@ -212,6 +215,7 @@ class CallawaySantAnna:
             for name, d in zip(sums, draws, strict=True):
                 if name != "overall":
                     crit_uniform[name] = agg.uniform_critical_value(d, se[name], level)
+            head_draws = draws[-1][:, head_col] + aggs[est.aggregation].overall
         overall_se = dict(zip(aggs, se["overall"], strict=True))
         overall_se_an = dict(zip(aggs, se_an["overall"], strict=True))
 
@@ -329,7 +333,24 @@ class CallawaySantAnna:
                               "uniform_critical_values": crit_uniform} if boot else None,
             },
             warnings=tuple(notes),
+            sampling=self._sampling(data, sums["overall"][:, head_col] / data.n, head_draws),
         )
+
+    def _sampling(self, data: CsData, influence: np.ndarray, draws: np.ndarray | None) -> Sampling | None:
+        """The headline's influence by cluster (or unit) and its bootstrap draws. Outcomes bootstrapped with
+        the same seed, weights and clusters (in the same order) got the same multipliers: one draws key."""
+        if data.sample_labels is None:
+            return None
+        import hashlib
+
+        by = self.design.cluster_column
+        key = None
+        if draws is not None:
+            inf = self.design.inference
+            digest = hashlib.sha256("\x1f".join(map(str, data.sample_labels)).encode()).hexdigest()[:16]
+            key = (f"multiplier bootstrap: seed {inf.seed}, {self.design.estimator.bootstrap_weights}, "
+                   f"{inf.bootstrap} draws, {data.n_clusters} clusters of {by!r} ({digest})")
+        return Sampling(by=by, labels=data.sample_labels, influence=influence, draws=draws, draws_key=key)
 
 
 def _one_blas_thread() -> contextlib.AbstractContextManager:

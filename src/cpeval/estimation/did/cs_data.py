@@ -20,6 +20,7 @@ import pandas as pd
 
 from cpeval.data.panel import COHORT
 from cpeval.errors import EstimationError
+from cpeval.estimation.inference import code_labels
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
@@ -37,6 +38,9 @@ class CsData:
     unit_weight: np.ndarray  # (n,)
     cluster: np.ndarray | None  # (n,) cluster codes, None = the sampling unit
     n_clusters: int
+    # labels of the rows of cluster-summed influence functions (cluster labels, or unit labels without
+    # clustering; None for unclustered repeated cross-sections), to line influence up across outcomes
+    sample_labels: np.ndarray | None = None
     # balanced panel
     Y: np.ndarray | None = None  # (n, T)
     X: np.ndarray | None = None  # (n, T, k) covariates (no intercept)
@@ -85,9 +89,10 @@ def prepare(panel: Panel, column: str, design: DidDesign) -> CsData:
     y_all = frame[column].to_numpy(dtype=float)
     w_all = frame[design.data.weights].to_numpy(dtype=float) if design.data.weights else np.ones(len(frame))
     x_all = frame[est.covariates].to_numpy(dtype=float) if est.covariates else np.zeros((len(frame), 0))
-    cl_all = None
+    cl_all = cl_raw = None
     if est.cluster and est.cluster != unit:
-        cl_all = pd.factorize(frame[est.cluster])[0]
+        cl_raw = frame[est.cluster].to_numpy()
+        cl_all = pd.factorize(cl_raw)[0]
     keep = np.ones(len(frame), bool)
 
     # cohorts first treated after the last period are comparison units, as in R did
@@ -115,8 +120,8 @@ def prepare(panel: Panel, column: str, design: DidDesign) -> CsData:
     if not keep.all():
         frame_keep = np.flatnonzero(keep)
         tcode, g_row, y_all, w_all, x_all = (a[frame_keep] for a in (tcode, g_row, y_all, w_all, x_all))
-        if cl_all is not None:
-            cl_all = cl_all[frame_keep]
+        if cl_all is not None and cl_raw is not None:
+            cl_all, cl_raw = cl_all[frame_keep], cl_raw[frame_keep]
         units_raw = frame[unit].to_numpy()[frame_keep]
         used_t = np.unique(tcode)
         periods, labels = periods[used_t], [labels[i] for i in used_t]
@@ -136,11 +141,13 @@ def prepare(panel: Panel, column: str, design: DidDesign) -> CsData:
         cluster, n_cl = _clusters(cl_all, m)
         return CsData(
             layout="repeated cross-sections", periods=periods, period_labels=labels, n=m, n_obs=m,
-            unit_group=g_row, unit_weight=w_all, cluster=cluster, n_clusters=n_cl, y=y_all, tcode=tcode,
+            unit_group=g_row, unit_weight=w_all, cluster=cluster, n_clusters=n_cl,
+            sample_labels=None if cluster is None else code_labels(cluster, cl_raw), y=y_all, tcode=tcode,
             ids=np.arange(m), row_group=g_row, row_weight=w_all, Xrow=x_all, notes=notes,
         )
 
-    ids, _ = pd.factorize(units_raw)
+    ids, unit_labels = pd.factorize(units_raw)
+    unit_labels = np.asarray(unit_labels)
     n = int(ids.max()) + 1
     first = np.full(n, -1)
     first[ids[::-1]] = np.arange(len(ids))[::-1]  # first row of each unit
@@ -152,8 +159,9 @@ def prepare(panel: Panel, column: str, design: DidDesign) -> CsData:
         )
     cluster = None
     n_cl = n
-    if cl_all is not None:
-        cl_unit = cl_all[first]
+    cl_raw_unit = None
+    if cl_all is not None and cl_raw is not None:
+        cl_unit, cl_raw_unit = cl_all[first], cl_raw[first]
         if not np.array_equal(cl_all, cl_unit[ids]):
             raise EstimationError(
                 f"estimator.cluster {est.cluster!r} varies within units; in a panel each unit must belong to "
@@ -169,7 +177,8 @@ def prepare(panel: Panel, column: str, design: DidDesign) -> CsData:
             )
             return CsData(
                 layout="unbalanced panel", periods=periods, period_labels=labels, n=n, n_obs=len(ids),
-                unit_group=g_row[first], unit_weight=w_unit, cluster=cluster, n_clusters=n_cl, y=y_all,
+                unit_group=g_row[first], unit_weight=w_unit, cluster=cluster, n_clusters=n_cl,
+                sample_labels=unit_labels if cluster is None else code_labels(cluster, cl_raw_unit), y=y_all,
                 tcode=tcode, ids=ids, row_group=g_row, row_weight=w_all, Xrow=x_all, notes=notes,
             )
         full = counts == T
@@ -182,8 +191,10 @@ def prepare(panel: Panel, column: str, design: DidDesign) -> CsData:
         rows = full[ids]
         new_id = np.cumsum(full) - 1
         ids, tcode, y_all, x_all, g_row = new_id[ids[rows]], tcode[rows], y_all[rows], x_all[rows], g_row[rows]
-        if cluster is not None:
+        if cluster is not None and cl_raw_unit is not None:
             cluster, n_cl = _clusters(cluster[full], int(full.sum()))
+            cl_raw_unit = cl_raw_unit[full]
+        unit_labels = unit_labels[full]
         w_unit = w_unit[full]
         n = int(full.sum())
         first = np.full(n, -1)
@@ -196,7 +207,9 @@ def prepare(panel: Panel, column: str, design: DidDesign) -> CsData:
         X[ids, tcode] = x_all
     return CsData(
         layout="balanced panel", periods=periods, period_labels=labels, n=n, n_obs=len(ids),
-        unit_group=g_row[first], unit_weight=w_unit, cluster=cluster, n_clusters=n_cl, Y=Y, X=X, notes=notes,
+        unit_group=g_row[first], unit_weight=w_unit, cluster=cluster, n_clusters=n_cl,
+        sample_labels=unit_labels if cluster is None else code_labels(cluster, cl_raw_unit), Y=Y, X=X,
+        notes=notes,
     )
 
 

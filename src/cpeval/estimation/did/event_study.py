@@ -18,6 +18,7 @@ import numpy as np
 from cpeval.data.panel import COHORT
 from cpeval.errors import EstimationError
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
+from cpeval.results import Sampling
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,11 +59,12 @@ class EventTimes:
         return {int(k): int(c) for k, c in zip(vals, n, strict=True)}
 
     def in_window(
-        self, keys: list[int], beta: np.ndarray, vcov: np.ndarray
-    ) -> tuple[list[int], np.ndarray, np.ndarray]:
-        """The coefficients of the event times shown (unbinned tails are estimated but not reported)."""
+        self, keys: list[int], beta: np.ndarray, vcov: np.ndarray, influence: np.ndarray
+    ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+        """The coefficients of the event times shown (unbinned tails are estimated but not reported), with
+        their covariance and their columns of the cluster influence matrix."""
         idx = [j for j, k in enumerate(keys) if self.lo <= k <= self.hi]
-        return [keys[j] for j in idx], beta[idx], vcov[np.ix_(idx, idx)]
+        return [keys[j] for j in idx], beta[idx], vcov[np.ix_(idx, idx)], influence[:, idx]
 
 
 def event_times(panel: Panel, frame: pd.DataFrame, design: DidDesign) -> EventTimes:
@@ -115,9 +117,10 @@ def last_cohort_as_control(frame: pd.DataFrame, panel: Panel, outcome: OutcomeSp
 
 def fit_indicators(
     frame: pd.DataFrame, x: np.ndarray, *, panel: Panel, outcome: OutcomeSpec, design: DidDesign, what: str
-) -> tuple[PanelFit, np.ndarray, np.ndarray]:
+) -> tuple[PanelFit, np.ndarray, np.ndarray, np.ndarray]:
     """Two-way fixed effects regression of the outcome on the 0/1 columns ``x`` (and the covariates) with the
-    fixest / reghdfe cluster-robust covariance; returns the fit and the coefficients and covariance of ``x``."""
+    fixest / reghdfe cluster-robust covariance; returns the fit and the coefficients, covariance and cluster
+    influence (clusters x columns) of ``x``."""
     import pandas as pd
 
     from cpeval.estimation._adapters.linearmodels import panel_ols
@@ -131,8 +134,8 @@ def fit_indicators(
                         cluster=design.cluster_column, dof="nested")
     except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
         raise EstimationError(f"outcome {outcome.name!r}: {what} regression failed: {exc}") from exc
-    assert fit.cov is not None
-    return fit, fit.params[cols].to_numpy(), fit.cov.loc[cols, cols].to_numpy()
+    assert fit.cov is not None and fit.influence is not None
+    return fit, fit.params[cols].to_numpy(), fit.cov.loc[cols, cols].to_numpy(), fit.influence[cols].to_numpy()
 
 
 def uniform_critical_value(vcov: np.ndarray, level: float, seed: int, draws: int = 20_000) -> float:
@@ -180,11 +183,14 @@ def event_effect(
     diagnostics: dict[str, Any] | None = None,
     notes: list[str] | None = None,
     variance_type: str | None = None,
+    influence: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Effect:
     """The Effect of an event study from its event-time coefficients ``beta`` (ordered as ``keys``).
 
     The headline is the average of the post-treatment coefficients (event times >= 0 in the window), or a
     weighted average if ``headline_weights`` (aligned with ``keys``) is given. Leads are tested jointly.
+    ``influence``: (cluster labels, clusters x keys influence matrix), carried to the headline for joint
+    uncertainty across outcomes.
     """
     level = design.inference.level
     df = (n_clusters - 1) if n_clusters else None
@@ -252,6 +258,7 @@ def event_effect(
             "effects nested in the clusters not counted in K); t with G-1 df"
         ),
         path=tuple(rows), diagnostics=diag, warnings=notes,
+        sampling=None if influence is None else Sampling(by=cluster, labels=influence[0], influence=influence[1] @ a),
     )
 
 
@@ -275,12 +282,13 @@ class EventStudy:
         frame, note = last_cohort_as_control(panel.outcome_rows(outcome.column), panel, outcome)
         et = event_times(panel, frame, design)
         keys, x = et.indicators()
-        fit, beta, vcov = fit_indicators(frame, x, panel=panel, outcome=outcome, design=design, what="event-study")
-        shown, beta, vcov = et.in_window(keys, beta, vcov)
+        fit, beta, vcov, infl = fit_indicators(frame, x, panel=panel, outcome=outcome, design=design,
+                                               what="event-study")
+        shown, beta, vcov, infl = et.in_window(keys, beta, vcov, infl)
         return event_effect(
             method=self.method, design=design, outcome=outcome, et=et, keys=shown, beta=beta, vcov=vcov,
             n_by_key=et.counts(), n_obs=fit.nobs, n_units=int(frame[panel.unit].nunique()),
             n_clusters=fit.n_clusters, cluster=design.cluster_column,
             diagnostics={"rsquared_within": fit.rsquared_within, "never_treated_units": et.has_never_treated},
-            notes=[note] if note else [],
+            notes=[note] if note else [], influence=(fit.influence.index.to_numpy(), infl),
         )

@@ -24,9 +24,9 @@ import numpy as np
 
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
-from cpeval.estimation.fixed_effects import cluster_sandwich, demean, indicators
+from cpeval.estimation.fixed_effects import cluster_influence, demean, indicators
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
-from cpeval.results import jsonable
+from cpeval.results import Sampling, jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,9 +81,11 @@ def fit_fe_poisson(
     w = a * mu
     xt = demean(x, fe, w)
     # score of the concentrated likelihood: X~_i a_i (y_i - mu_i) = X~_i (a_i mu_i) (y_i - mu_i) / mu_i
-    n_g = len(np.unique(clusters))
-    vcov = n_g / (n_g - 1.0) * cluster_sandwich(xt, w, (y - mu) / mu, clusters)
-    return {"beta": beta, "vcov": vcov, "mu": mu, "eta": eta, "deviance": dev, "n_clusters": n_g}
+    labels, infl = cluster_influence(xt, w, (y - mu) / mu, clusters)
+    n_g = len(labels)
+    vcov = n_g / (n_g - 1.0) * (infl.T @ infl)
+    return {"beta": beta, "vcov": vcov, "mu": mu, "eta": eta, "deviance": dev, "n_clusters": n_g,
+            "labels": labels, "influence": infl}
 
 
 def _drop_all_zero(frame: pd.DataFrame, y: str, unit: str, time: str) -> tuple[pd.DataFrame, list[str]]:
@@ -158,14 +160,14 @@ class PoissonDid:
         et = event_times(panel, frame, self.design)
         keys, x = et.indicators()
         fit = self._fit(frame, panel, outcome.column, x, pop_col)
-        shown, beta, vcov = et.in_window(keys, fit["beta"], fit["vcov"])
+        shown, beta, vcov, infl = et.in_window(keys, fit["beta"], fit["vcov"], fit["influence"])
         return event_effect(
             method=self.method, design=self.design, outcome=outcome, et=et, keys=shown, beta=beta, vcov=vcov,
             n_by_key=et.counts(),
             n_obs=len(frame), n_units=int(frame[panel.unit].nunique()), n_clusters=fit["n_clusters"],
             cluster=self.design.cluster_column, diagnostics={"scale": "log rate ratio", "exposure": pop_col},
             notes=notes, variance_type=f"cluster-robust sandwich by {self.design.cluster_column!r} (G/(G-1)); "
-            "t with G-1 df; log rate ratios",
+            "t with G-1 df; log rate ratios", influence=(fit["labels"], infl),
         )
 
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
@@ -217,6 +219,7 @@ class PoissonDid:
         path: list[dict[str, Any]] = []
         if cells is None:
             b, se = float(beta[0]), float(math.sqrt(vcov[0, 0]))
+            grad = np.ones(1)
             mu1 = mu[treated]
             level_att = float(np.mean(mu1 - mu1 * math.exp(-b)))
             level_se = float(np.mean(mu1)) * se  # d/db of mean(mu0 (e^b - 1)) = mean(mu1)
@@ -271,4 +274,5 @@ class PoissonDid:
             n_obs=len(frame), n_units=int(frame[unit].nunique()), n_clusters=n_clusters,
             variance_type=f"cluster-robust sandwich by {cluster!r} (G/(G-1)); t with G-1 df; log rate ratio",
             path=tuple(path), diagnostics=diag, warnings=notes, scale=self.effect_scale,
+            sampling=Sampling(by=cluster, labels=fit["labels"], influence=fit["influence"] @ grad),
         )

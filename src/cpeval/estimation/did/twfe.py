@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
 from cpeval.estimation.inference import few_clusters_warning, make_effect
+from cpeval.results import Sampling
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
@@ -83,4 +84,6 @@ class TwoWayFixedEffects:
                 "treated_cohorts": int(cohorts),
             },
             warnings=notes,
+            sampling=Sampling(by=cluster, labels=fit.influence.index.to_numpy(),
+                              influence=fit.influence[TREATED].to_numpy()),
         )

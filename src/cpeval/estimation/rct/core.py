@@ -46,6 +46,10 @@ class Estimate:
     n_clusters: int | None
     notes: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+    # contributions to the estimate's sampling error (sum of squares = SE^2), one per unit (row of the
+    # trial), cluster or block code, as ``influence_by`` says; None where not available
+    influence: np.ndarray | None = None
+    influence_by: str = "unit"
 
 
 def _dummies(codes: np.ndarray) -> np.ndarray:
@@ -107,7 +111,8 @@ def estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
         if trial.block is None:
             return _neyman(trial)
         fit = _blocked_neyman(trial) if blocked == "weighted" else _block_fixed_effects(trial)
-        return Estimate(fit.estimate, fit.std_error, fit.df, fit.variance_type, None, tuple(notes))
+        return Estimate(fit.estimate, fit.std_error, fit.df, fit.variance_type, None, tuple(notes),
+                        influence=fit.influence)
     n_cols = 2 + trial.X.shape[1] * 2 + (int(trial.block.max()) * 2 if trial.block is not None else 0)
     if len(trial.y) * n_cols > MAX_DENSE_CELLS:
         from cpeval.errors import EstimationError
@@ -127,7 +132,9 @@ def estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
     if trial.block is not None:
         label += "; block-weighted" if blocked == "weighted" else "; block fixed effects"
     se = float(np.sqrt(fit.vcov[1, 1]))
-    return Estimate(float(fit.beta[1]), se, fit.df, f"{vtype} [{label}]", fit.n_clusters, tuple(notes))
+    assert fit.influence is not None
+    return Estimate(float(fit.beta[1]), se, fit.df, f"{vtype} [{label}]", fit.n_clusters, tuple(notes),
+                    influence=fit.influence[:, 1], influence_by="unit" if trial.cluster is None else "cluster")
 
 
 def _blocked_neyman(trial: Trial) -> Estimate:
@@ -145,9 +152,10 @@ def _blocked_neyman(trial: Trial) -> Estimate:
     w = n_b / n_b.sum()
     tau = float(w @ (m1 - m0))
     var = float(np.sum(w**2 * (ss1 / (n1 - 1) / n1 + ss0 / (n0 - 1) / n0)))
+    infl = w[b] * np.where(z == 1, (y - m1[b]) / np.sqrt(n1 * (n1 - 1))[b], -(y - m0[b]) / np.sqrt(n0 * (n0 - 1))[b])
     return Estimate(tau, float(np.sqrt(var)), float(len(y) - 2 * B),
                     "blockwise Neyman (= HC2 of the interacted regression); t with n - 2B df "
-                    "[difference in means; block-weighted]", None)
+                    "[difference in means; block-weighted]", None, influence=infl)
 
 
 def _block_fixed_effects(trial: Trial) -> Estimate:
@@ -162,10 +170,10 @@ def _block_fixed_effects(trial: Trial) -> Estimate:
     e = yt - tau * zt
     h = 1 / n_b[b] + zt**2 / szz
     with np.errstate(divide="ignore"):
-        w = e**2 / np.where(h < 1 - 1e-10, 1 - h, np.inf)
-    var = float(np.sum(zt**2 * w)) / szz**2
-    return Estimate(tau, float(np.sqrt(var)), float(len(y) - B - 1),
-                    "HC2 (Neyman); t with n - k df [difference in means; block fixed effects]", None)
+        infl = zt * e / np.sqrt(np.where(h < 1 - 1e-10, 1 - h, np.inf)) / szz
+    return Estimate(tau, float(np.sqrt(infl @ infl)), float(len(y) - B - 1),
+                    "HC2 (Neyman); t with n - k df [difference in means; block fixed effects]", None,
+                    influence=infl)
 
 
 def _neyman(trial: Trial) -> Estimate:
@@ -181,9 +189,10 @@ def _neyman(trial: Trial) -> Estimate:
         )
     v1, v0 = y1.var(ddof=1), y0.var(ddof=1)
     se = float(np.sqrt(v1 / n1 + v0 / n0))
+    infl = np.where(z, (y - y1.mean()) / np.sqrt(n1 * (n1 - 1)), -(y - y0.mean()) / np.sqrt(n0 * (n0 - 1)))
     return Estimate(
         float(y1.mean() - y0.mean()), se, welch_df(v1, n1, v0, n0),
-        "Neyman (= HC2); t with Welch-Satterthwaite df", None,
+        "Neyman (= HC2); t with Welch-Satterthwaite df", None, influence=infl,
     )
 
 
@@ -192,5 +201,6 @@ def _matched_pairs(trial: Trial) -> Estimate:
     J = int(b.max()) + 1
     tau_j = np.bincount(b, weights=y * z, minlength=J) - np.bincount(b, weights=y * (1 - z), minlength=J)
     tau = float(tau_j.mean())
-    se = float(np.sqrt(np.sum((tau_j - tau) ** 2) / (J * (J - 1))))
-    return Estimate(tau, se, float(J - 1), "matched-pair variance (Imai 2008); t with J - 1 df", None)
+    infl = (tau_j - tau) / np.sqrt(J * (J - 1))
+    return Estimate(tau, float(np.sqrt(infl @ infl)), float(J - 1),
+                    "matched-pair variance (Imai 2008); t with J - 1 df", None, influence=infl, influence_by="block")

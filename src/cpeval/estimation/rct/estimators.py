@@ -17,9 +17,9 @@ import pandas as pd
 
 from cpeval.data.panel import TREATED
 from cpeval.errors import DesignError, EstimationError
-from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
+from cpeval.estimation.inference import code_labels, few_clusters_warning, make_effect, wald_interval
 from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Estimate, Trial, estimate_itt
-from cpeval.results import Effect, p_value
+from cpeval.results import Effect, Sampling, p_value
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
@@ -296,7 +296,20 @@ class RctEstimatorBase:
             variance_type=vtype,
             diagnostics=diagnostics,
             warnings=notes,
+            sampling=self._sampling(tf, trial, itt, outcome, panel.unit) if estimand == "itt" else None,
         )
+
+    def _sampling(self, tf: TrialFrame, trial: Trial, itt: Estimate, outcome: OutcomeSpec, unit: str
+                  ) -> Sampling | None:
+        """The ITT's influence labelled by unit, cluster or block (to combine outcomes' uncertainty)."""
+        if itt.influence is None:
+            return None
+        tr = self.design.treatment
+        by = {"unit": unit, "cluster": tr.cluster, "block": tr.block}[itt.influence_by]
+        raw = tf.frame.loc[tf.rows(outcome.column), by].to_numpy()
+        codes = {"unit": None, "cluster": trial.cluster, "block": trial.block}[itt.influence_by]
+        labels = raw if codes is None else code_labels(codes, raw)
+        return Sampling(by=by, labels=labels, influence=itt.influence)
 
     def _cace(self, fits: PanelFits, outcome: OutcomeSpec):
         """The CACE fit of ``outcome`` by IV (the family p-values need it too)."""

@@ -24,6 +24,8 @@ class OlsFit:
     vcov: np.ndarray
     df: float  # degrees of freedom for the coefficient of interest (index ``focus`` of ols_cr2)
     n_clusters: int | None
+    # each row's (HC2) or cluster's (CR2) influence on beta: vcov == influence.T @ influence
+    influence: np.ndarray | None = None
 
 
 def _solve_gram(X: np.ndarray) -> np.ndarray:
@@ -54,10 +56,9 @@ def ols_hc2(X: np.ndarray, y: np.ndarray, extra_leverage: np.ndarray | float = 0
     e = y - X @ beta
     h = np.einsum("ij,jk,ik->i", X, M, X) + extra_leverage
     with np.errstate(divide="ignore"):
-        w = e**2 / np.where(h < 1 - 1e-10, 1 - h, np.inf)
-    meat = (X * w[:, None]).T @ X
-    V = M @ meat @ M
-    return OlsFit(beta, V, float(len(y) - X.shape[1]), None)
+        r = e / np.sqrt(np.where(h < 1 - 1e-10, 1 - h, np.inf))
+    infl = (X * r[:, None]) @ M
+    return OlsFit(beta, infl.T @ infl, float(len(y) - X.shape[1]), None, infl)
 
 
 def ols_cr2(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, focus: int = 1) -> OlsFit:
@@ -100,10 +101,10 @@ def ols_cr2(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, focus: int = 1) -
         a = adj(XMl[idx])
         R[:, gs] = np.einsum("gik,gi->kg", Xg, a)
         D[gs] = np.einsum("gi,gi->g", a, a)
-    V = M @ (U.T @ U) @ M
+    infl = U @ M
     GG = np.diag(D) - R.T @ M @ R
     df = float(np.trace(GG) ** 2 / np.sum(GG * GG))
-    return OlsFit(beta, V, df, G)
+    return OlsFit(beta, infl.T @ infl, df, G, infl)
 
 
 def welch_df(v1: np.ndarray, n1: np.ndarray, v0: np.ndarray, n0: np.ndarray) -> float:
