@@ -74,7 +74,11 @@ def test_spec_errors(good, changes, match):
         ({"outcomes": {"burglary": "burglary_domestic"}}, "level", "decrease", "add scale"),
         ({"currency": "USD", "costs": [{"item": "x", "amount": 1}]}, "count", "decrease", "is in GBP"),
         ({"price_year": 2030}, "count", "decrease", "no value for 2030"),
-        ({"unit_costs": "home_office_2018"}, "count", "decrease", "NO FIGURES SHIPPED"),
+        ({"unit_costs": "home_office_2018"}, "count", "decrease",
+         r"no category 'burglary_domestic'.*not in this table: domestic burglary"),
+        ({"unit_costs": "home_office_2018", "perspective": "taxpayer",
+          "outcomes": {"burglary": {"category": "robbery", "units": 10}}}, "count", "decrease",
+         r"gives no taxpayer costs \(it covers society\)"),
         ({"unit_costs": "no_such_table"}, "count", "decrease", "neither a shipped table"),
         ({"outcomes": {"burglary": "burglary_domestic"}}, "count", "decrease", "derived from the data"),
     ],
@@ -178,3 +182,10 @@ def test_check_command_validates_cost_benefit(good, tmp_path):
     path.write_text(yaml.safe_dump(base_design(cb)))
     with pytest.raises(DesignError, match="has no category 'no_such_category'"):
         check(path)
+
+
+def test_empty_table_is_an_error(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("category,amount,currency,price_year\n")
+    with pytest.raises(DesignError, match="has no rows"):
+        load_unit_costs(str(empty))

@@ -56,6 +56,18 @@ def test_green_book_schedule_rates():
     assert df[129] == pytest.approx(df[125] * 1.02 ** -4, rel=1e-13)
 
 
+def test_home_office_figures_match_the_quoted_table():
+    ref = reference("home_office_2018_quoted.json")
+    table = load_unit_costs("home_office_2018")
+    assert set(table.categories) == set(ref["society_total_2016_gbp"])
+    for cat, total in ref["society_total_2016_gbp"].items():
+        assert table.unit_cost(cat, "society") == (total, "GBP", 2016), cat
+    assert table.perspectives == ("society",)  # totals only: no taxpayer or victim breakdown
+    prov = table.provenance()
+    assert "p. 15" in prov["pages"] and "SECONDARY SOURCE" in prov["verification"]
+    assert "domestic burglary" in prov["not_shipped"]
+
+
 def test_mccollister_figures_match_publication():
     ref = reference("mccollister_2010_table5.json")
     table = load_unit_costs("mccollister_2010")
@@ -68,6 +80,11 @@ def test_mccollister_figures_match_publication():
     for cat, v in ref["victim_2008_usd"].items():
         assert table.unit_cost(cat, "victim")[0] == v
     assert table.meta["price_year"] == 2008 and "verification" in table.meta
+    # an independent second source re-priced the victim-cost column to 2014 dollars with one factor
+    second = ref["second_source_victim_cost_2014_usd"]
+    for cat, v2014 in second["values"].items():
+        victim_tangible = sum(r.amount for r in table.rows if r.category == cat and r.component == "victim_tangible")
+        assert v2014 / victim_tangible == pytest.approx(second["factor"], abs=4e-4), cat
 
 
 def _linear_case(tmp_path, simulations: int, seed: int = 7) -> tuple:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cpeval.cba.discount import discount_factors
-from cpeval.designs.cost_benefit import PERSPECTIVES
 
 if TYPE_CHECKING:
     from cpeval.cba.prepare import CbaInputs
@@ -142,11 +141,11 @@ def break_even(inputs: CbaInputs, central: Appraisal, estimates: np.ndarray) -> 
 
 
 def by_perspective(inputs: CbaInputs, central: Appraisal) -> list[dict]:
-    """PV of benefits and NPV of the central case under each perspective the table declares."""
+    """PV of benefits and NPV of the central case under each perspective the table covers."""
     pvc = float(central.pv_costs[0])
     w = float(central.weight[0])
     rows = []
-    for p in PERSPECTIVES:
+    for p in inputs.table.perspectives:
         pvb = sum(float(central.crimes_per_year[0, j]) * dict(o.by_perspective)[p] * w
                   for j, o in enumerate(inputs.outcomes))
         rows.append({"perspective": p, "pv_benefits": pvb, "npv": pvb - pvc, "bcr": ratio(pvb, pvc),

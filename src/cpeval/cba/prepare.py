@@ -13,7 +13,6 @@ import numpy as np
 
 from cpeval.cba.discount import schedule_from_spec
 from cpeval.cba.tables import Deflator, UnitCostTable, load_deflator, load_unit_costs
-from cpeval.designs.cost_benefit import PERSPECTIVES
 from cpeval.errors import DesignError, did_you_mean
 
 if TYPE_CHECKING:
@@ -115,7 +114,7 @@ def prepare(design: DesignBase, panel: Panel | None = None) -> CbaInputs:
             factor=factor, factor_note=note, unit_cost=deflator.reprice(amount, year, spec.price_year),
             unit_cost_table=amount, unit_cost_price_year=year,
             by_perspective=tuple((p, deflator.reprice(table.unit_cost(val.category, p)[0], year, spec.price_year))
-                                 for p in PERSPECTIVES),
+                                 for p in table.perspectives),
         ))
     costs, items = cost_schedule(spec, deflator)
     return CbaInputs(

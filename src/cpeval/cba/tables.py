@@ -18,8 +18,8 @@ TABLES_DIR = Path(__file__).resolve().parent / "tables"
 SHIPPED_TABLES = ("mccollister_2010", "home_office_2018")
 DEFAULT_DEFLATOR = {"GBP": "uk_cpi", "USD": "us_cpi_u"}
 REQUIRED_COLUMNS = ("category", "amount", "currency", "price_year")
-STAGES = ("anticipation", "consequence", "response")
-KINDS = ("tangible", "intangible")
+STAGES = ("anticipation", "consequence", "response", "all")  # "all": a total over the three stages
+KINDS = ("tangible", "intangible", "mixed")  # "mixed": a total of tangible and intangible costs
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,12 @@ class UnitCostTable:
     def categories(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(r.category for r in self.rows))
 
+    @property
+    def perspectives(self) -> tuple[str, ...]:
+        """The perspectives the table covers (a table of society totals only covers society)."""
+        seen = set().union(*(r.perspectives for r in self.rows))
+        return tuple(p for p in PERSPECTIVES if p in seen)
+
     def components(self, category: str, perspective: str) -> tuple[CostComponent, ...]:
         return tuple(r for r in self.rows if r.category == category and perspective in r.perspectives)
 
@@ -57,6 +63,13 @@ class UnitCostTable:
             raise DesignError(
                 f"unit-cost table {self.name!r} has no category {category!r}"
                 f"{did_you_mean(category, self.categories)}; categories: {', '.join(self.categories)}"
+                + (f" (not in this table: {self.meta['not_shipped']})" if self.meta.get("not_shipped") else "")
+            )
+        if perspective not in self.perspectives:
+            raise DesignError(
+                f"unit-cost table {self.name!r} gives no {perspective} costs (it covers "
+                f"{', '.join(self.perspectives)}); set cost_benefit.perspective to one of those, or supply a table "
+                f"whose rows list {perspective} among their perspectives"
             )
         comps = [r for r in self.rows if r.category == category]
         years = {r.price_year for r in comps}
@@ -71,7 +84,7 @@ class UnitCostTable:
 
     def provenance(self) -> dict[str, Any]:
         keys = ("name", "title", "authors", "publication", "tables", "pages", "price_year", "currency",
-                "verification", "not_included", "perspectives", "source")
+                "shipped", "not_shipped", "verification", "not_included", "perspectives", "source")
         return {k: self.meta[k] for k in keys if k in self.meta}
 
 
@@ -136,13 +149,15 @@ def _parse_rows(path: Path, name: str) -> list[CostComponent]:
                 raise DesignError(
                     f"{where}: unknown perspective(s) {sorted(bad)}; use society, taxpayer, victim separated by ';'"
                 )
-            stage = row.get("stage") or "consequence"
-            kind = row.get("kind") or "tangible"
+            component = row.get("component") or "total"
+            total = component == "total"  # a total spans stages and kinds unless the row says otherwise
+            stage = row.get("stage") or ("all" if total else "consequence")
+            kind = row.get("kind") or ("mixed" if total else "tangible")
             if stage not in STAGES or kind not in KINDS:
                 raise DesignError(f"{where}: stage must be one of {STAGES} and kind one of {KINDS}")
             out.append(CostComponent(
                 category=row["category"], label=row.get("label") or row["category"],
-                component=row.get("component") or "total", stage=stage, kind=kind, perspectives=persp,
+                component=component, stage=stage, kind=kind, perspectives=persp,
                 amount=amount, currency=row["currency"].upper(), price_year=year,
                 source_ref=row.get("source_ref", ""),
             ))
