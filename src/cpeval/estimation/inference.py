@@ -61,6 +61,7 @@ def make_effect(
     warnings: Sequence[str] = (),
     scale: str | None = None,
     sampling: Sampling | None = None,
+    interval: Interval | None = None,
 ) -> Effect:
     """Build an :class:`Effect` for ``outcome``: the interval and p-value come from estimate, SE and t(df).
 
@@ -68,10 +69,12 @@ def make_effect(
     Each note in ``warnings`` is also emitted as a :class:`CpevalWarning` (the Effect records it too).
     ``scale="log"`` marks an estimate that is a log ratio whatever the outcome's measure (Poisson rate
     ratios); by default the scale follows the measure. ``sampling`` carries the estimate's influence values
-    or bootstrap draws (in memory only) so that uncertainty can be combined across outcomes.
+    or bootstrap draws (in memory only) so that uncertainty can be combined across outcomes. ``interval``
+    replaces the Wald interval and p-value for estimators whose inference is not built from a standard error
+    (conformal or permutation intervals; ``std_error`` is then NaN).
     """
     warn_notes(outcome.name, warnings)
-    ci = wald_interval(estimate, std_error, level, df)
+    ci = interval if interval is not None else wald_interval(estimate, std_error, level, df)
     return Effect(
         outcome=outcome.name,
         family=outcome.family,

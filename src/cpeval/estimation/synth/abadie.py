@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cpeval.estimation.inference import warn_notes
+from cpeval.estimation.inference import Interval, make_effect
 from cpeval.estimation.synth.common import (
     conformal_summary,
     fit_group,
@@ -119,7 +119,6 @@ def build_effect(
             "weighted average of donors can match it there"
             + (" (consider the augmented method)" if method == "abadie" else "")
         )
-    warn_notes(outcome.name, notes)
     post = group.gap[data.n_pre:]
     estimate = float(np.mean(post))
     main = per_unit[next(iter(per_unit))]
@@ -145,16 +144,14 @@ def build_effect(
         diagnostics["per_unit"] = per_unit
     diagnostics.update(extra or {})
     nan = float("nan")
-    return Effect(
-        outcome=outcome.name, family=outcome.family, measure=outcome.measure, better_if=outcome.better_if,
-        estimand="att", method=method, estimate=estimate, std_error=nan, level=level,
-        ci_lower=conf.avg_lower if conf else nan, ci_upper=conf.avg_upper if conf else nan,
-        p_value=conf.avg_p_zero if conf else nan,
+    return make_effect(
+        outcome, method=method, estimand="att", estimate=estimate, std_error=nan, level=level, df=None,
+        interval=Interval(conf.avg_lower, conf.avg_upper, conf.avg_p_zero) if conf else Interval(nan, nan, nan),
         n_obs=int(data.y.shape[0] * (len(data.donors) + len(data.treated))),
         n_units=len(data.donors) + len(data.treated), n_clusters=None,
         variance_type="no standard error; conformal interval and p-value for the average post-period effect "
         "(Chernozhukov, Wuthrich & Zhu 2021)" if conf else "none (conformal inference switched off)",
         path=path_rows(data, group.y1, group.synthetic, group.gap, conf),
         diagnostics=jsonable(diagnostics),
-        warnings=tuple(notes),
+        warnings=notes,
     )
