@@ -132,7 +132,7 @@ def test_monte_carlo_matches_analytic_probability_with_correlated_effects(tmp_pa
     assert r.npv == pytest.approx(mean, rel=1e-12)
     assert r.prob_benefits_exceed_costs == pytest.approx(NormalDist().cdf(mean / sd), abs=0.005)
     dep = r.monte_carlo["effect_dependence"]
-    assert dep["method"].startswith("Gaussian copula") and dep["correlation"][0][1] == pytest.approx(rho)
+    assert dep["method"].startswith("multivariate normal") and dep["correlation"][0][1] == pytest.approx(rho)
     # ignoring the correlation would give a visibly different answer (so the check above can fail)
     sd_indep = np.sqrt((c1 * 0.8) ** 2 + (c2 * 0.25) ** 2)
     assert NormalDist().cdf(mean / sd_indep) - NormalDist().cdf(mean / sd) > 0.05
@@ -196,3 +196,25 @@ def test_callaway_santanna_bootstrap_replicates_resampled_jointly(tmp_path):
     mc = cost_benefit(inputs, effects).monte_carlo
     assert mc["effect_dependence"]["method"] == "joint bootstrap replicates"
     assert all("jointly" in line for line in mc["effect_draws"])
+
+
+@pytest.mark.parametrize(("dfs", "law"), [((9, 9), "multivariate t"), ((9, None), "Gaussian copula")])
+def test_t_laws_keep_their_margins_and_correlation(dfs, law):
+    # each effect's margin is its own reference law (checked by quantiles), and the correlation is kept
+    from scipy import stats
+
+    from cpeval.cba.montecarlo import draw_effects
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=30)
+    b = 0.7 * a + 0.7 * rng.normal(size=30)
+    rho = float(a @ b / np.sqrt((a @ a) * (b @ b)))
+    e1 = _with_influence(make_effect(-1.0, 0.5, outcome="burglary", df=dfs[0]), a)
+    e2 = _with_influence(make_effect(2.0, 0.2, outcome="robbery", df=dfs[1]), b)
+    out, _, dep = draw_effects(np.random.default_rng(2), [e1, e2], 200_000)
+    assert dep["method"].startswith(law)
+    for j, (e, df) in enumerate(zip((e1, e2), dfs, strict=True)):
+        ref = stats.t(df) if df is not None else stats.norm()
+        q = np.quantile((out[:, j] - e.estimate) / e.std_error, [0.05, 0.5, 0.95])
+        np.testing.assert_allclose(q, ref.ppf([0.05, 0.5, 0.95]), atol=0.02)
+    assert float(np.corrcoef(out.T)[0, 1]) == pytest.approx(rho, abs=0.03)

@@ -47,9 +47,10 @@ def draw_effects(rng: np.random.Generator, effects: Sequence[Effect], n: int
     Three cases, in order: (1) every effect carries bootstrap draws made with the same resampling weights
     (one ``draws_key``): whole bootstrap replicates are resampled, so the draws keep the effects' joint
     distribution; (2) the effects' influence values give a correlation matrix R (cluster-robust
-    cross-covariances, see ``effect_correlation``): a Gaussian copula with correlation R and each effect's
-    own reference law (normal, or Student t with its df); (3) otherwise each effect is drawn on its own
-    (from its bootstrap draws, or its reference law).
+    cross-covariances, see ``effect_correlation``): multivariate normal, or multivariate t when the effects
+    share one t reference law (the same clusters), with correlation R; a Gaussian copula keeps each effect's
+    own margin when their laws differ; (3) otherwise each effect is drawn on its own (from its bootstrap
+    draws, or its reference law).
     """
     from cpeval.estimation.inference import effect_correlation
 
@@ -71,17 +72,24 @@ def draw_effects(rng: np.random.Generator, effects: Sequence[Effect], n: int
         vals, vecs = np.linalg.eigh(corr)
         root = vecs * np.sqrt(np.clip(vals, 0.0, None))  # R = root root' (R is PSD by construction)
         z = rng.standard_normal((n, k)) @ root.T
-        how = []
-        for j, e in enumerate(effects):
-            if e.df is None:
-                out[:, j] = e.estimate + e.std_error * z[:, j]
-            else:
-                from scipy import stats
+        dfs = {e.df for e in effects}
+        if dfs == {None}:
+            method = "multivariate normal with the effects' sampling correlation"
+        elif len(dfs) == 1:  # one reference t (same clusters): multivariate t, one variance draw per replicate
+            df = float(dfs.pop())  # type: ignore[arg-type]
+            z *= np.sqrt(df / rng.chisquare(df, size=n))[:, None]
+            method = f"multivariate t ({df:g} df) with the effects' sampling correlation"
+        else:  # different reference laws: a Gaussian copula keeps each effect's own margin
+            from scipy import stats
 
-                out[:, j] = e.estimate + e.std_error * stats.t.ppf(stats.norm.cdf(z[:, j]), e.df)
-            how.append(_law(e))
-        return out, how, {"method": "Gaussian copula with the effects' sampling correlation",
-                          "correlation": corr.tolist(), "outcomes": [e.outcome for e in effects], "notes": notes}
+            u = stats.norm.cdf(z)
+            for j, e in enumerate(effects):
+                if e.df is not None:
+                    z[:, j] = stats.t.ppf(u[:, j], e.df)
+            method = "Gaussian copula with the effects' sampling correlation and their own margins"
+        out[:] = np.array([e.estimate for e in effects]) + z * np.array([e.std_error for e in effects])
+        return out, [_law(e) for e in effects], {"method": method, "correlation": corr.tolist(),
+                                                   "outcomes": [e.outcome for e in effects], "notes": notes}
     how = []
     for j, e in enumerate(effects):
         boot = e.sampling.draws if e.sampling is not None else None
