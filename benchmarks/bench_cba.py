@@ -122,6 +122,31 @@ def main() -> None:
               f"{'per 1e5 draws s':>16s} {'P(B>C)':>8s}")
         for name, ranges, n, wall, peak, p in rows:
             print(f"{name:26s} {ranges!s:>6s} {n:>10,d} {wall:>9.4f} {peak:>9.1f} {wall * 1e5 / n:>16.4f} {p:>8.4f}")
+    _joint_draws()
+
+
+def _joint_draws() -> None:
+    """Joint effect draws for 5 correlated outcomes (influence over 50 clusters): each law's wall time."""
+    import dataclasses
+
+    from _cba_support import make_effect
+
+    from cpeval.cba.montecarlo import draw_effects
+    from cpeval.results import Sampling
+
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=50)
+    print(f"\n{'joint draws of 5 effects':44s} {'draws':>10s} {'wall s':>9s}")
+    for label, dfs in (("multivariate normal", [None] * 5), ("multivariate t (49 df)", [49] * 5),
+                       ("Gaussian copula (mixed laws)", [49, None, 49, None, 9])):
+        effects = [dataclasses.replace(make_effect(-1.0, 0.5, outcome=f"o{j}", df=df),
+                                       sampling=Sampling(by="c", labels=np.arange(50),
+                                                         influence=common + rng.normal(size=50)))
+                   for j, df in enumerate(dfs)]
+        draw_effects(np.random.default_rng(1), effects, 1000)  # warm-up
+        t0 = time.perf_counter()
+        draw_effects(np.random.default_rng(1), effects, 100_000)
+        print(f"{label:44s} {100_000:>10,d} {time.perf_counter() - t0:>9.4f}")
 
 
 if __name__ == "__main__":
