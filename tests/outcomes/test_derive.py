@@ -254,3 +254,23 @@ def test_log_of_a_harm_index_validates(tmp_path):
                        "seriousness": {"weights": "cambridge_chi", "columns": {"shoplifting": "shop"}}}])
     panel = load_panel(design, frame)
     assert np.allclose(panel.frame[design.outcomes[0].column].sort_values(), np.log1p(frame.shop.sort_values()))
+
+
+def test_drop_rule_counts_zeros_not_missing_values(tmp_path):
+    # zero_rows counts the values the zero rule touched, not rows that were missing anyway
+    from cpeval.designs import load_design
+    from cpeval.outcomes.derive import derive_with_info
+
+    frame = _panel()
+    frame.loc[frame.index[0], "rob"] = np.nan
+    raw = {
+        "name": "t", "kind": "did",
+        "data": {"path": "p.csv", "unit": "area", "time": "year", "missing_outcomes": "drop"},
+        "treatment": {"indicator": "post"}, "estimator": {"method": "twfe"},
+        "outcomes": [{"name": "logrob", "column": "rob", "measure": "log", "zeros": "drop"}],
+    }
+    design = load_design(write_design(tmp_path, raw))
+    out, info = derive_with_info(frame, design)
+    zeros = int((frame.rob == 0).sum())
+    assert info["logrob"]["zero_rows"] == zeros > 0
+    assert int(out[design.outcomes[0].column].isna().sum()) == zeros + 1  # the missing row is not counted

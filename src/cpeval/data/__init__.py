@@ -16,18 +16,20 @@ __all__ = ["COHORT", "TREATED", "Panel", "load_panel", "validate_panel"]
 
 def load_panel(design: DesignBase, data: pd.DataFrame | None = None) -> Panel:
     """Read the design's data (or use ``data``) and validate it. ``data`` is never modified."""
+    import dataclasses
     import hashlib
 
     from cpeval.data.sources import read_source
     from cpeval.data.validate import validate_panel
-    from cpeval.outcomes import derive  # derived outcomes (rates, harm, fear) exist before validation
+    from cpeval.outcomes.derive import derive_with_info  # derived outcomes exist before validation
 
     if data is not None:
-        sha = hashlib.sha256(data.to_csv(index=False).encode()).hexdigest()
-        return validate_panel(derive(data, design, "<DataFrame>"), design, source="<DataFrame>", sha256=sha)
-    src = read_source(design)
-    label = f"{design.origin or '<design>'}: data {src.label}"
-    return validate_panel(derive(src.frame, design, label), design, source=label, sha256=src.sha256)
+        frame, source, sha = data, "<DataFrame>", hashlib.sha256(data.to_csv(index=False).encode()).hexdigest()
+    else:
+        src = read_source(design)
+        frame, source, sha = src.frame, f"{design.origin or '<design>'}: data {src.label}", src.sha256
+    derived, info = derive_with_info(frame, design, source)
+    return dataclasses.replace(validate_panel(derived, design, source=source, sha256=sha), derived=info)
 
 
 def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data>", sha256: str = "") -> Panel:

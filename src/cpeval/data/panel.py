@@ -27,6 +27,8 @@ class Panel:
     time: str | None
     warnings: tuple[str, ...] = ()
     summary: dict[str, Any] = field(default_factory=dict)
+    # what deriving the outcomes found, per outcome name (zero-rule rows, survey index reliability, ...)
+    derived: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def n_units(self) -> int:

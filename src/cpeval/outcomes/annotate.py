@@ -22,7 +22,7 @@ import numpy as np
 
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import CpevalError, CpevalWarning
-from cpeval.outcomes.survey import cronbach_alpha, ratio_from_totals, repeat_victimisation
+from cpeval.outcomes.survey import ratio_from_totals
 from cpeval.outcomes.transforms import ZERO_RULES
 
 if TYPE_CHECKING:
@@ -36,10 +36,9 @@ if TYPE_CHECKING:
 def annotate_effect(effect: Effect, panel: Panel, outcome: OutcomeSpec, estimator: Any = None) -> Effect:
     """Return ``effect`` with ``diagnostics["outcome"]`` filled in (a new Effect; the input is unchanged)."""
     info: dict[str, Any] = {"definition": describe(outcome, panel)}
-    if outcome.zeros is not None and outcome.column in panel.frame:
-        derived = panel.frame[outcome.column]
-        hit = derived.isna() if outcome.zeros == "drop" else derived == 0
-        info["definition"]["zero_rows"] = int(hit.sum())
+    found = panel.derived.get(outcome.name, {})
+    if "zero_rows" in found:
+        info["definition"]["zero_rows"] = found["zero_rows"]
     frame = panel.outcome_rows(outcome.column)
     base_rows = _baseline_rows(frame, panel)
     if base_rows is not None:
@@ -242,20 +241,9 @@ def _survey_summary(panel: Panel, o: OutcomeSpec) -> dict[str, Any]:
         out["cluster"] = cluster
         out["note"] = (f"weighted means with linearisation SEs clustered by {cluster!r} (the sampling clusters); "
                        "group = ever-treated units vs the rest")
-    if (o.fear is not None and o.fear.items is not None) or o.victimisation is not None:
-        from cpeval.outcomes.derive import respondent_values
-
-        try:
-            rv = respondent_values(panel.design, o, None if o.survey is not None else frame)
-        except CpevalError:
-            return out
-        if "items" in rv:
-            alpha, n_complete = cronbach_alpha(rv["items"])
-            out["cronbach_alpha"] = alpha
-            out["alpha_complete_cases"] = n_complete
-            out["index_reference"] = rv.get("reference")
-        if "times" in rv:
-            out["victimisation"] = repeat_victimisation(rv["times"], rv["w"])
+    found = panel.derived.get(o.name, {})  # computed once, when the outcome was derived
+    out.update({k: found[k] for k in ("cronbach_alpha", "alpha_complete_cases", "index_reference", "victimisation")
+                if k in found})
     return out
 
 

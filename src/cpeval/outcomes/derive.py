@@ -25,7 +25,15 @@ import pandas as pd
 
 from cpeval.errors import DataError, DesignError, Problem, ProblemCode, did_you_mean
 from cpeval.outcomes.harm import harm_components, load_weight_table
-from cpeval.outcomes.survey import LabelError, code_item, fearful_share, standardised_index, victimisation_values
+from cpeval.outcomes.survey import (
+    LabelError,
+    code_item,
+    cronbach_alpha,
+    fearful_share,
+    repeat_victimisation,
+    standardised_index,
+    victimisation_values,
+)
 from cpeval.outcomes.transforms import log_with_zero_rule, rate, total
 
 if TYPE_CHECKING:
@@ -44,28 +52,42 @@ def derive(frame: pd.DataFrame, design: DesignBase, source: str = "<data>") -> p
     counts, unknown survey labels, survey waves matching no period) and :class:`DesignError` for a design
     that cannot be derived (a rate without ``data.population``, an unknown weight table or offence).
     """
+    return derive_with_info(frame, design, source)[0]
+
+
+def derive_with_info(
+    frame: pd.DataFrame, design: DesignBase, source: str = "<data>"
+) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """``derive``, and what the derivation found per outcome name, for the report (carried on the Panel):
+    ``zero_rows`` (values the log's zero rule touched), and for survey outcomes ``cronbach_alpha``,
+    ``alpha_complete_cases`` and ``index_reference`` (multi-item indices) or ``victimisation`` (repeat
+    victimisation and concentration among respondents)."""
     out = frame.copy()
     problems: list[Problem] = []
+    info: dict[str, dict[str, Any]] = {}
     for i, o in enumerate(design.outcomes):
         if not o.derived:
             continue
+        found: dict[str, Any] = {}
         try:
-            columns = _derive_one(frame, design, o, f"outcomes[{i}]", problems)
+            columns = _derive_one(frame, design, o, f"outcomes[{i}]", problems, found)
         except _Skip:
             continue
         for name, values in columns.items():
             out[name] = values
+        info[o.name] = found
     if problems:
         raise DataError(source, problems)
-    return out
+    return out, info
 
 
 # --------------------------------------------------------------------------------------------------------
 def _derive_one(
-    frame: pd.DataFrame, design: DesignBase, o: OutcomeSpec, key: str, problems: list[Problem]
+    frame: pd.DataFrame, design: DesignBase, o: OutcomeSpec, key: str, problems: list[Problem],
+    found: dict[str, Any],
 ) -> dict[str, Any]:
     if o.from_respondents:
-        return _derive_survey(frame, design, o, key, problems)
+        return _derive_survey(frame, design, o, key, problems, found)
     cols: dict[str, Any] = {}
     scale_cols: dict[str, pd.Series] = {}
     if o.seriousness is not None:
@@ -95,7 +117,7 @@ def _derive_one(
         scale_cols = {c: rate(s, pop, per) for c, s in scale_cols.items()}
     if o.measure == "log" and o.zeros is not None:
         try:
-            base, _ = log_with_zero_rule(base, o.zeros)
+            base, found["zero_rows"] = log_with_zero_rule(base, o.zeros)
         except ValueError as exc:
             problems.append(Problem(ProblemCode.NEGATIVE_VALUES, o.source_column, f"outcome {o.name!r}: {exc}"))
             raise _Skip from None
@@ -323,13 +345,19 @@ def _key(s: pd.Series) -> pd.Series:
 
 
 def _derive_survey(
-    frame: pd.DataFrame, design: DesignBase, o: OutcomeSpec, key: str, problems: list[Problem]
+    frame: pd.DataFrame, design: DesignBase, o: OutcomeSpec, key: str, problems: list[Problem],
+    found: dict[str, Any],
 ) -> dict[str, Any]:
     try:
         rv = respondent_values(design, o, frame, key)
     except DataError as exc:
         problems.extend(exc.problems)
         raise _Skip from None
+    if "items" in rv:
+        found["cronbach_alpha"], found["alpha_complete_cases"] = cronbach_alpha(rv["items"])
+        found["index_reference"] = rv.get("reference")
+    if "times" in rv:
+        found["victimisation"] = repeat_victimisation(rv["times"], rv["w"])
     y, d, w = rv["y"], rv["d"], rv["w"]
     ok = ~np.isnan(y) & ~np.isnan(d)
     col = o.column
@@ -338,7 +366,7 @@ def _derive_survey(
         wd = np.where(ok, w * d, np.nan)
         value = np.where(ok & (wd > 0), wy / np.where(wd > 0, wd, 1.0), np.nan)
         return _finish(o, {col: value, f"{col}__wy": wy, f"{col}__wsum": wd, f"{col}__n": ok.astype(float)},
-                       frame.index, problems)
+                       frame.index, problems, found)
     resp = rv["frame"]
     unit, wave = rv["unit"], rv["wave"]
     by = [unit] + ([wave] if design.data.time else [])
@@ -368,14 +396,15 @@ def _derive_survey(
         f"{col}__wsum": joined["wd"].to_numpy(),
         f"{col}__n": joined["n"].to_numpy(),
     }
-    return _finish(o, cols, frame.index, problems)
+    return _finish(o, cols, frame.index, problems, found)
 
 
-def _finish(o: OutcomeSpec, cols: dict[str, Any], index: pd.Index, problems: list[Problem]) -> dict[str, Any]:
+def _finish(o: OutcomeSpec, cols: dict[str, Any], index: pd.Index, problems: list[Problem],
+            found: dict[str, Any]) -> dict[str, Any]:
     out = {c: pd.Series(np.asarray(v, float), index=index) for c, v in cols.items()}
     if o.measure == "log" and o.zeros is not None:
         try:
-            out[o.column], _ = log_with_zero_rule(out[o.column], o.zeros)
+            out[o.column], found["zero_rows"] = log_with_zero_rule(out[o.column], o.zeros)
         except ValueError as exc:
             problems.append(Problem(ProblemCode.NEGATIVE_VALUES, None, f"outcome {o.name!r}: {exc}"))
             raise _Skip from None
