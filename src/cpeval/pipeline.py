@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import warnings
 from pathlib import Path
@@ -81,6 +82,8 @@ def evaluate(
             warnings.simplefilter("always", CpevalWarning)
             effect = estimator.fit(panel, outcome)
             effect = annotate_effect(effect, panel, outcome, estimator)  # baseline, harm contributions, survey
+            if effect.sampling is not None:  # joint uncertainty is only shared by effects from the same data
+                effect = dataclasses.replace(effect, sampling=dataclasses.replace(effect.sampling, source=panel.sha256))
         effects.append(effect)
         for w in caught:  # re-emit for the caller; the Effect already records them
             if issubclass(w.category, CpevalWarning):

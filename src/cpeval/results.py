@@ -75,10 +75,11 @@ class Sampling:
     ``influence``: each cluster's (or unit's) contribution to the estimate's sampling error, labelled by
     ``labels`` (the values of the column ``by``): the estimate minus its limit is approximately
     ``influence.sum()`` and its variance is ``(influence**2).sum()`` up to the estimator's small-sample factor.
-    Two effects whose influences share ``by`` have sampling correlation
+    Two effects whose influences share ``source`` and ``by`` have sampling correlation
     ``sum(a*b) / sqrt(sum(a**2) * sum(b**2))`` over the aligned labels.
-    ``draws``: bootstrap draws of the estimate; draws with the same ``draws_key`` were made with the same
-    resampling weights (the same seed and clusters), so the i-th draws of two outcomes belong together.
+    ``draws``: bootstrap draws of the estimate; draws with the same ``draws_key`` (and ``source``) were made
+    with the same resampling weights (the same seed and clusters), so the i-th draws of two outcomes belong
+    together.
     Not written to results.json (it can hold one number per person); it lives only as long as the run.
     """
 
@@ -87,6 +88,7 @@ class Sampling:
     influence: Any = None  # numpy array
     draws: Any = None  # numpy array of bootstrap draws of the estimate
     draws_key: str | None = None
+    source: str | None = None  # the data the estimate came from (Panel.sha256; set by the pipeline)
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,26 @@ def test_empty_table_is_an_error(tmp_path):
     empty.write_text("category,amount,currency,price_year\n")
     with pytest.raises(DesignError, match="has no rows"):
         load_unit_costs(str(empty))
+
+
+def test_category_without_the_perspective_is_an_error_not_a_zero(tmp_path):
+    # robbery has a taxpayer component, shoplifting only a society total: taxpayer pricing of shoplifting
+    # is refused (it would silently be 0), and the per-perspective table lists only perspectives every
+    # valued category covers
+    csv = tmp_path / "uc.csv"
+    csv.write_text("category,component,perspectives,amount,currency,price_year\n"
+                   "robbery,police,society;taxpayer,2000,GBP,2020\nrobbery,harm,society;victim,9000,GBP,2020\n"
+                   "shoplifting,total,society,150,GBP,2020\n")
+    cb = {**GOOD, "unit_costs": str(csv), "perspective": "taxpayer",
+          "outcomes": {"burglary": {"category": "shoplifting", "units": 10}}}
+    with pytest.raises(DesignError, match=r"category 'shoplifting' has no taxpayer component \(its rows cover "
+                                          r"society\)"):
+        prepare(design_from_dict(base_design(cb)))
+    robbery = prepare(design_from_dict(base_design({**cb, "outcomes": {"burglary": {"category": "robbery",
+                                                                                     "units": 10}}})))
+    assert [p for p, _ in robbery.outcomes[0].by_perspective] == ["society", "taxpayer", "victim"]
+    assert robbery.outcomes[0].unit_cost == 2000.0
+    both = copy.deepcopy(GOOD)
+    both.update(unit_costs=str(csv), outcomes={"burglary": {"category": "shoplifting", "units": 10}})
+    society = prepare(design_from_dict(base_design(both)))
+    assert [p for p, _ in society.outcomes[0].by_perspective] == ["society"]

@@ -70,8 +70,8 @@ def _stacked_correlation(frame: pd.DataFrame, ys: list[str]) -> float:
 
 def test_twfe_correlation_equals_stacked_regression(castle):
     result = evaluate(TWO_OUTCOMES)
-    corr, notes = effect_correlation(result.effects)
-    assert notes == []
+    corr, notes, groups = effect_correlation(result.effects)
+    assert notes == [] and groups == [[0, 1]]
     assert corr[0, 1] == pytest.approx(_stacked_correlation(castle, ["l_homicide", "l_larceny"]), abs=1e-8)
     assert corr[0, 1] == pytest.approx(corr[1, 0]) and abs(corr[0, 1]) > 0.05  # a real, non-trivial correlation
 
@@ -194,7 +194,8 @@ def test_callaway_santanna_bootstrap_replicates_resampled_jointly(tmp_path):
     assert boot_corr == pytest.approx(effect_correlation(effects)[0][0, 1], abs=0.12)
     inputs = _two_outcome_inputs(tmp_path, 20_000)
     mc = cost_benefit(inputs, effects).monte_carlo
-    assert mc["effect_dependence"]["method"] == "joint bootstrap replicates"
+    assert mc["effect_dependence"]["groups"] == [{"outcomes": ["burglary", "robbery"],
+                                                  "law": "499 bootstrap replicates"}]
     assert all("jointly" in line for line in mc["effect_draws"])
 
 
@@ -218,3 +219,59 @@ def test_t_laws_keep_their_margins_and_correlation(dfs, law):
         q = np.quantile((out[:, j] - e.estimate) / e.std_error, [0.05, 0.5, 0.95])
         np.testing.assert_allclose(q, ref.ppf([0.05, 0.5, 0.95]), atol=0.02)
     assert float(np.corrcoef(out.T)[0, 1]) == pytest.approx(rho, abs=0.03)
+
+
+def test_effects_from_different_data_are_not_correlated(tmp_path):
+    # the same cluster labels in two unrelated data sets must not produce a correlation
+    inputs = _two_outcome_inputs(tmp_path, 2000)
+    a = np.random.default_rng(0).normal(size=40)
+    e1 = dataclasses.replace(make_effect(-1.2, 0.8, outcome="burglary"), sampling=Sampling(
+        by="sid", labels=np.arange(40), influence=a, source="data-1"))
+    e2 = dataclasses.replace(make_effect(-0.3, 0.25, outcome="robbery"), sampling=Sampling(
+        by="sid", labels=np.arange(40), influence=a, source="data-2"))
+    corr, notes, groups = effect_correlation([e1, e2])
+    assert corr[0, 1] == 0.0 and groups == [[0], [1]] and "different data" in notes[0]
+    with pytest.warns(UserWarning, match="different data"):
+        r = cost_benefit(inputs, [e1, e2])
+    assert r.monte_carlo["effect_dependence"]["method"].startswith("independent")
+
+
+def test_zero_influence_is_no_influence():
+    e1 = _with_influence(make_effect(-1.2, 0.8, outcome="burglary"), [1.0, -2.0, 0.5])
+    e2 = _with_influence(make_effect(0.0, 0.0, outcome="robbery"), [0.0, 0.0, 0.0])
+    corr, notes, groups = effect_correlation([e1, e2])
+    assert np.isfinite(corr).all() and groups == [[0], [1]] and "robbery" in notes[0]
+
+
+def test_shared_t_law_does_not_tie_independent_effects():
+    # one variance draw is shared only within a correlated group: an effect outside it stays independent
+    from cpeval.cba.montecarlo import draw_effects
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=30)
+    e1 = _with_influence(make_effect(0.0, 1.0, outcome="burglary", df=4), a)
+    e2 = _with_influence(make_effect(0.0, 1.0, outcome="robbery", df=4), a + 0.5 * rng.normal(size=30))
+    e3 = make_effect(0.0, 1.0, outcome="theft", df=4)  # no influence: its own group
+    out, _, dep = draw_effects(np.random.default_rng(4), [e1, e2, e3], 400_000)
+    assert [g["outcomes"] for g in dep["groups"]] == [["burglary", "robbery"], ["theft"]]
+    # tails of the grouped effects and of the lone one co-occur as under independence
+    tail = np.abs(out) > 2.776  # the 0.95 two-sided t(4) critical value: P = 0.05 each
+    assert tail[:, 2].mean() == pytest.approx(0.05, abs=0.002)
+    assert (tail[:, 0] & tail[:, 2]).mean() == pytest.approx(0.05 * 0.05, abs=0.0006)
+    assert abs(np.corrcoef(np.abs(out[:, 0]), np.abs(out[:, 2]))[0, 1]) < 0.01
+
+
+def test_effect_without_standard_error_is_drawn_from_its_interval_or_not_at_all(tmp_path):
+    # synthetic control reports a conformal interval and no SE: the Monte Carlo approximates a normal law
+    # from the interval (with a warning), and gives up (with a warning) when the interval is unbounded
+    inputs = _two_outcome_inputs(tmp_path, 20_000)
+    conformal = dataclasses.replace(make_effect(-1.2, 0.8, outcome="burglary"), std_error=float("nan"),
+                                    method="abadie")
+    other = make_effect(-0.3, 0.25, outcome="robbery")
+    with pytest.warns(UserWarning, match="normal law with SE 0.8"):
+        r = cost_benefit(inputs, [conformal, other])
+    assert 0 < r.prob_benefits_exceed_costs < 1
+    unbounded = dataclasses.replace(conformal, ci_lower=float("-inf"))
+    with pytest.warns(UserWarning, match="no Monte Carlo: burglary"):
+        r = cost_benefit(inputs, [unbounded, other])
+    assert r.monte_carlo == {} and r.prob_benefits_exceed_costs is None

@@ -58,7 +58,11 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
                         "probability that benefits exceed costs, not the point NPV alone")
     n = spec.simulations if simulations is None else simulations
     s = inputs.seed if seed is None else seed
-    mc = simulate(inputs, used, n, s) if n > 0 else {}
+    drawable, why_not = _drawable(used, warn)
+    if n > 0 and why_not:
+        warn.append("no Monte Carlo: " + "; ".join(why_not) + " (so the probability that benefits exceed costs "
+                    "is not reported)")
+    mc = simulate(inputs, drawable, n, s) if n > 0 and not why_not else {}
     warn += [f"Monte Carlo: {note}" for note in (mc.get("effect_dependence") or {}).get("notes", [])]
     if 0 < n < 1000:
         warn.append(f"only {n} Monte Carlo draws; probabilities are imprecise (use 10,000 or more)")
@@ -100,6 +104,34 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
         },
         warnings=tuple(warn),
     )
+
+
+def _drawable(effects: Sequence[Effect], warn: list[str]) -> tuple[list[Effect], list[str]]:
+    """Effects the Monte Carlo can draw. An effect with no standard error (a conformal or permutation interval,
+    e.g. synthetic control) and no bootstrap draws is drawn from a normal law whose SE is its interval's
+    half-width over the normal critical value (a warned approximation); with an unbounded interval it cannot
+    be drawn at all, and the reasons are returned."""
+    import dataclasses
+    import math
+
+    from cpeval.results import critical_value
+
+    out, why_not = [], []
+    for e in effects:
+        if math.isfinite(e.std_error) or (e.sampling is not None and e.sampling.draws is not None):
+            out.append(e)
+            continue
+        if not (math.isfinite(e.ci_lower) and math.isfinite(e.ci_upper)):
+            why_not.append(f"{e.outcome}: the {e.method} effect has neither a standard error nor a bounded "
+                           "interval, so its sampling distribution is unknown")
+            continue
+        z = critical_value(e.level)
+        se = (e.ci_upper - e.ci_lower) / (2 * z)
+        warn.append(f"{e.outcome}: the {e.method} interval is not built from a standard error; the Monte Carlo "
+                    f"draws the effect from a normal law with SE {se:.4g} (the {e.level:.0%} interval's width / "
+                    f"{2 * z:.3f}), an approximation")
+        out.append(dataclasses.replace(e, std_error=se, df=None, sampling=None))
+    return out, why_not
 
 
 def run_cost_benefit(design: DesignBase, panel: Panel | None, effects: Sequence[Effect]) -> CostBenefitResult:

@@ -141,11 +141,11 @@ def break_even(inputs: CbaInputs, central: Appraisal, estimates: np.ndarray) -> 
 
 
 def by_perspective(inputs: CbaInputs, central: Appraisal) -> list[dict]:
-    """PV of benefits and NPV of the central case under each perspective the table covers."""
+    """PV of benefits and NPV of the central case under each perspective that covers every valued outcome."""
     pvc = float(central.pv_costs[0])
     w = float(central.weight[0])
     rows = []
-    for p in inputs.table.perspectives:
+    for p, _ in inputs.outcomes[0].by_perspective:
         pvb = sum(float(central.crimes_per_year[0, j]) * dict(o.by_perspective)[p] * w
                   for j, o in enumerate(inputs.outcomes))
         rows.append({"perspective": p, "pv_benefits": pvb, "npv": pvb - pvc, "bcr": ratio(pvb, pvc),

@@ -40,70 +40,84 @@ def _law(e: Effect) -> str:
     return f"{e.outcome}: {law}, mean {e.estimate:.4g}, SE {e.std_error:.4g}"
 
 
+def _root(corr: np.ndarray) -> np.ndarray:
+    """A square root L of a correlation matrix (L L' = R): Cholesky (unique, so the same draws on every
+    machine), or the symmetric eigen-root when R is singular (e.g. two effects with correlation 1)."""
+    try:
+        return np.linalg.cholesky(corr)
+    except np.linalg.LinAlgError:
+        vals, vecs = np.linalg.eigh(corr)
+        return (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
+
+
+def _draw_group(rng: np.random.Generator, effects: list[Effect], corr: np.ndarray, n: int
+                ) -> tuple[np.ndarray, str]:
+    """``n`` draws of a group of effects whose joint law is known (a single effect is a group of one)."""
+    k = len(effects)
+    samplings = [e.sampling for e in effects]
+    draws = [s.draws if s is not None else None for s in samplings]
+    keys = {s.draws_key if s is not None and d is not None else None for s, d in zip(samplings, draws, strict=True)}
+    sizes = {len(d) if d is not None else 0 for d in draws}
+    if len(sizes) == 1 and min(sizes) >= 2 and (k == 1 or (None not in keys and len(keys) == 1)):
+        m = sizes.pop()
+        idx = rng.integers(0, m, size=n)  # whole replicates: the outcomes' joint bootstrap law
+        return np.column_stack([np.asarray(d, dtype=float)[idx] for d in draws]), f"{m} bootstrap replicates"
+    z = rng.standard_normal((n, k)) @ _root(corr).T if k > 1 else rng.standard_normal((n, 1))
+    dfs = {e.df for e in effects}
+    if dfs == {None}:
+        law = "normal" if k == 1 else "multivariate normal"
+    elif len(dfs) == 1:  # one reference t (same clusters): multivariate t, one variance draw per replicate
+        df = float(next(iter(dfs)))  # type: ignore[arg-type]
+        z *= np.sqrt(df / rng.chisquare(df, size=n))[:, None]
+        law = f"Student t ({df:g} df)" if k == 1 else f"multivariate t ({df:g} df)"
+    else:  # different reference laws: a Gaussian copula keeps each effect's own margin
+        from scipy import special
+
+        u = special.ndtr(z)
+        for j, e in enumerate(effects):
+            if e.df is not None:
+                z[:, j] = special.stdtrit(e.df, u[:, j])
+        law = "Gaussian copula with each effect's own law"
+    return np.array([e.estimate for e in effects]) + z * np.array([e.std_error for e in effects]), law
+
+
 def draw_effects(rng: np.random.Generator, effects: Sequence[Effect], n: int
                  ) -> tuple[np.ndarray, list[str], dict[str, Any]]:
     """``n`` joint draws of the valued effects, a line per effect saying how, and the dependence used.
 
-    Three cases, in order: (1) every effect carries bootstrap draws made with the same resampling weights
-    (one ``draws_key``): whole bootstrap replicates are resampled, so the draws keep the effects' joint
-    distribution; (2) the effects' influence values give a correlation matrix R (cluster-robust
-    cross-covariances, see ``effect_correlation``): multivariate normal, or multivariate t when the effects
-    share one t reference law (the same clusters), with correlation R; a Gaussian copula keeps each effect's
-    own margin when their laws differ; (3) otherwise each effect is drawn on its own (from its bootstrap
-    draws, or its reference law).
+    Effects are split into groups whose joint law is known (``effect_correlation``: influence from the same
+    data and clusters); groups are independent of each other. Within a group: whole bootstrap replicates are
+    resampled when every member carries replicates made with the same resampling weights (one
+    ``draws_key``), keeping their joint distribution; otherwise a multivariate normal, or a multivariate t
+    when the members share one t reference law (one variance draw per replicate and group), with the
+    group's sampling correlation; a Gaussian copula keeps each member's own margin when their laws differ
+    (its Pearson correlation is slightly below the copula's at very few degrees of freedom, e.g. 0.73 for
+    0.8 at 3 df). A group of one effect is drawn from its bootstrap draws or its own law.
     """
     from cpeval.estimation.inference import effect_correlation
 
-    k = len(effects)
-    out = np.empty((n, k))
-    draws = [e.sampling.draws if e.sampling is not None else None for e in effects]
-    keys = {e.sampling.draws_key if d is not None else None for e, d in zip(effects, draws, strict=True)}
-    sizes = {len(d) if d is not None else 0 for d in draws}
-    if None not in keys and len(keys) == 1 and len(sizes) == 1 and min(sizes) >= 2:
-        m = sizes.pop()
-        idx = rng.integers(0, m, size=n)
-        for j, d in enumerate(draws):
-            out[:, j] = np.asarray(d, dtype=float)[idx]
-        how = [f"{e.outcome}: resampled from {m} bootstrap replicates, jointly with the other outcomes"
-               for e in effects]
-        return out, how, {"method": "joint bootstrap replicates", "draws_key": keys.pop(), "notes": []}
-    corr, notes = effect_correlation(effects)
-    if k > 1 and not np.allclose(corr, np.eye(k)):
-        vals, vecs = np.linalg.eigh(corr)
-        root = vecs * np.sqrt(np.clip(vals, 0.0, None))  # R = root root' (R is PSD by construction)
-        z = rng.standard_normal((n, k)) @ root.T
-        dfs = {e.df for e in effects}
-        if dfs == {None}:
-            method = "multivariate normal with the effects' sampling correlation"
-        elif len(dfs) == 1:  # one reference t (same clusters): multivariate t, one variance draw per replicate
-            df = float(dfs.pop())  # type: ignore[arg-type]
-            z *= np.sqrt(df / rng.chisquare(df, size=n))[:, None]
-            method = f"multivariate t ({df:g} df) with the effects' sampling correlation"
-        else:  # different reference laws: a Gaussian copula keeps each effect's own margin
-            from scipy import stats
-
-            u = stats.norm.cdf(z)
-            for j, e in enumerate(effects):
-                if e.df is not None:
-                    z[:, j] = stats.t.ppf(u[:, j], e.df)
-            method = "Gaussian copula with the effects' sampling correlation and their own margins"
-        out[:] = np.array([e.estimate for e in effects]) + z * np.array([e.std_error for e in effects])
-        return out, [_law(e) for e in effects], {"method": method, "correlation": corr.tolist(),
-                                                   "outcomes": [e.outcome for e in effects], "notes": notes}
-    how = []
-    for j, e in enumerate(effects):
-        boot = e.sampling.draws if e.sampling is not None else None
-        if boot is not None and len(boot) >= 2:
-            out[:, j] = rng.choice(np.asarray(boot, dtype=float), size=n, replace=True)
-            how.append(f"{e.outcome}: resampled from {len(boot)} bootstrap draws")
-            continue
-        z1 = rng.standard_t(e.df, size=n) if e.df is not None else rng.standard_normal(n)
-        out[:, j] = e.estimate + e.std_error * z1
-        how.append(_law(e))
-    method = "one valued effect" if k == 1 else "independent (no sampling correlation available)"
-    if k > 1 and not notes:
-        method = "independent (estimated sampling correlation is zero)"
-    return out, how, {"method": method, "notes": notes}
+    corr, notes, groups = effect_correlation(effects)
+    out = np.empty((n, len(effects)))
+    how = [""] * len(effects)
+    parts = []
+    for g in groups:
+        members = [effects[j] for j in g]
+        out[:, g], law = _draw_group(rng, members, corr[np.ix_(g, g)], n)
+        for j, e in zip(g, members, strict=True):
+            how[j] = (f"{e.outcome}: resampled from {law}" if "bootstrap" in law else _law(e))
+            if len(g) > 1:
+                how[j] += " (jointly with " + ", ".join(x.outcome for x in members if x is not e) + ")"
+        parts.append({"outcomes": [e.outcome for e in members], "law": law})
+    if len(effects) == 1:
+        method = "one valued effect: " + parts[0]["law"]
+    elif all(len(g) == 1 for g in groups):
+        method = "independent effects (no sampling correlation available)"
+    else:
+        method = "; ".join(f"{p['law']} for {', '.join(p['outcomes'])}" for p in parts)
+    dependence: dict[str, Any] = {"method": method, "groups": parts, "notes": notes}
+    if len(effects) > 1:
+        dependence.update(correlation=corr.tolist(), outcomes=[e.outcome for e in effects])
+    return out, how, dependence
 
 
 def simulate(inputs: CbaInputs, effects: Sequence[Effect], n: int, seed: int) -> dict[str, Any]:

@@ -86,6 +86,9 @@ def prepare(design: DesignBase, panel: Panel | None = None) -> CbaInputs:
     deflator = load_deflator(spec.deflator, spec.currency, base_dir)
     notes: list[str] = []
     valued = []
+    categories = [spec.valuation(name).category for name in spec.outcomes]
+    covered = [p for p in table.perspectives  # perspectives every valued category has components for
+               if all(table.components(c, p) for c in categories if c in table.categories)]
     for name in spec.outcomes:
         o = names[name]
         val = spec.valuation(name)
@@ -114,7 +117,7 @@ def prepare(design: DesignBase, panel: Panel | None = None) -> CbaInputs:
             factor=factor, factor_note=note, unit_cost=deflator.reprice(amount, year, spec.price_year),
             unit_cost_table=amount, unit_cost_price_year=year,
             by_perspective=tuple((p, deflator.reprice(table.unit_cost(val.category, p)[0], year, spec.price_year))
-                                 for p in table.perspectives),
+                                 for p in covered),
         ))
     costs, items = cost_schedule(spec, deflator)
     return CbaInputs(

@@ -72,6 +72,12 @@ class UnitCostTable:
                 f"whose rows list {perspective} among their perspectives"
             )
         comps = [r for r in self.rows if r.category == category]
+        if not any(perspective in r.perspectives for r in comps):
+            raise DesignError(
+                f"unit-cost table {self.name!r}: category {category!r} has no {perspective} component (its rows "
+                f"cover {', '.join(sorted(set().union(*(r.perspectives for r in comps))))}); add its {perspective} "
+                "rows to the table, or choose a perspective the category covers"
+            )
         years = {r.price_year for r in comps}
         currencies = {r.currency for r in comps}
         if len(years) > 1 or len(currencies) > 1:

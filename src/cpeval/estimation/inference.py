@@ -121,43 +121,49 @@ def code_labels(codes: Any, raw: Any) -> Any:
     return out
 
 
-def effect_correlation(effects: Sequence[Effect]) -> tuple[Any, list[str]]:
-    """Sampling correlation matrix of ``effects`` from their influence values, and notes on what is assumed.
+def effect_correlation(effects: Sequence[Effect]) -> tuple[Any, list[str], list[list[int]]]:
+    """Sampling correlation matrix of ``effects`` from their influence values, notes on what is assumed, and
+    the groups of effects (indices) whose joint law is known; every other effect is a group of its own.
 
-    Effects whose influences are labelled by the same column (the same clusters or units) get the
-    correlation of their influence vectors over the union of labels (a label missing from one is a zero
-    contribution there); this is the cluster-robust cross-covariance a stacked regression would report,
-    scaled to a correlation. Any other pair is taken as uncorrelated and a note says so. The matrix is
-    block-diagonal in the groups of shared labelling, hence positive semi-definite.
+    Effects whose influences come from the same data (``Sampling.source``) and are labelled by the same
+    column (the same clusters or units) get the correlation of their influence vectors over the union of
+    labels (a label missing from one is a zero contribution there); this is the cluster-robust
+    cross-covariance a stacked regression would report, scaled to a correlation. Any other pair is taken as
+    uncorrelated and a note says so. The matrix is block-diagonal in the groups, hence positive semi-definite.
     """
     import numpy as np
 
     k = len(effects)
     corr = np.eye(k)
     notes: list[str] = []
-    groups: dict[str, list[int]] = {}
+    by_key: dict[tuple[str | None, str], list[int]] = {}
+    alone: list[int] = []
     for j, e in enumerate(effects):
         s = e.sampling
-        if s is None or s.influence is None or s.by is None:
+        usable = s is not None and s.influence is not None and s.by is not None
+        if usable and not np.any(np.asarray(s.influence, dtype=float)):  # type: ignore[union-attr]
+            usable = False  # a zero influence vector (SE 0) has no direction to correlate
+        if not usable:
+            alone.append(j)
             if k > 1:
-                notes.append(f"{e.outcome}: the {e.method} estimator gives no influence values, so its effect is "
-                             "taken as uncorrelated with the others")
+                notes.append(f"{e.outcome}: no influence values were kept for this {e.method} estimate of the "
+                             f"{e.estimand}, so it is taken as uncorrelated with the other effects")
             continue
-        groups.setdefault(s.by, []).append(j)
-    if len(groups) > 1:
-        notes.append("effects with influence by different columns (" + ", ".join(sorted(groups)) + ") are taken "
-                     "as uncorrelated across those columns")
-    for members in groups.values():
+        by_key.setdefault((s.source, s.by), []).append(j)  # type: ignore[union-attr]
+    if len(by_key) > 1:
+        notes.append("effects with influence from different data or by different columns ("
+                     + ", ".join(sorted(by for _, by in by_key)) + ") are taken as uncorrelated across them")
+    for members in by_key.values():
         if len(members) < 2:
             continue
-        labels = np.unique(np.concatenate([np.asarray(effects[j].sampling.labels) for j in members]))
+        labels = np.unique(np.concatenate([np.asarray(effects[j].sampling.labels) for j in members]))  # type: ignore[union-attr]
         m = np.zeros((len(members), len(labels)))
         for r, j in enumerate(members):
             s = effects[j].sampling
-            idx = np.searchsorted(labels, np.asarray(s.labels))
-            np.add.at(m[r], idx, np.asarray(s.influence, dtype=float))
+            idx = np.searchsorted(labels, np.asarray(s.labels))  # type: ignore[union-attr]
+            np.add.at(m[r], idx, np.asarray(s.influence, dtype=float))  # type: ignore[union-attr]
         norm = np.sqrt((m**2).sum(axis=1))
-        sub = (m @ m.T) / np.outer(norm, norm)
-        corr[np.ix_(members, members)] = np.clip(sub, -1.0, 1.0)
+        corr[np.ix_(members, members)] = np.clip((m @ m.T) / np.outer(norm, norm), -1.0, 1.0)
         np.fill_diagonal(corr, 1.0)
-    return corr, notes
+    groups = sorted([*by_key.values(), *([j] for j in alone)], key=min)
+    return corr, notes, groups

@@ -58,9 +58,9 @@ def panel_ols(
         else:
             clusters = indexed[[cluster]].astype("category").apply(lambda s: s.cat.codes)
             res = model.fit(cov_type="clustered", clusters=clusters, debiased=True, group_debias=True)
-    n_clusters = int(frame[cluster].nunique())
     influence, k_nested = _influence(frame, indexed, res, unit=unit, time=time, x=x, weights=weights,
                                      cluster=cluster)
+    n_clusters = len(influence)
     cov = res.cov
     if dof == "nested":
         n, g = len(frame), n_clusters

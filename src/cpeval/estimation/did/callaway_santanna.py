@@ -338,9 +338,10 @@ class CallawaySantAnna:
 
     def _sampling(self, data: CsData, influence: np.ndarray, draws: np.ndarray | None) -> Sampling | None:
         """The headline's influence by cluster (or unit) and its bootstrap draws. Outcomes bootstrapped with
-        the same seed, weights and clusters (in the same order) got the same multipliers: one draws key."""
+        the same seed, weights and clusters (in the same order) got the same multipliers: one draws key.
+        Unclustered repeated cross-sections have no labels that line up across outcomes: draws only."""
         if data.sample_labels is None:
-            return None
+            return None if draws is None else Sampling(draws=draws)
         import hashlib
 
         by = self.design.cluster_column

@@ -52,7 +52,7 @@ class SunAbraham:
         rows = np.flatnonzero(in_cell)
         x[rows, code] = 1.0
         fit, delta, v_delta, infl_delta = fit_indicators(frame, x, panel=panel, outcome=outcome, design=design,
-                                             what="Sun & Abraham")
+                                                         what="Sun & Abraham")
         w_obs = frame[design.data.weights].to_numpy(dtype=float) if design.data.weights else np.ones(len(frame))
         size = np.bincount(code, weights=w_obs[rows], minlength=len(cells))
         counts = np.bincount(code, minlength=len(cells))
