@@ -119,7 +119,7 @@ def test_monte_carlo_matches_analytic_probability_with_correlated_effects(tmp_pa
     inputs = _two_outcome_inputs(tmp_path, 100_000, cost=40000)
     rng = np.random.default_rng(0)
     a = rng.normal(size=40)
-    b = 0.8 * a + 0.6 * rng.normal(size=40)  # influence vectors with correlation about 0.8
+    b = 0.8 * a + 0.6 * rng.normal(size=40)  # influence vectors with correlation 0.65
     rho = float(a @ b / np.sqrt((a @ a) * (b @ b)))
     e1 = _with_influence(make_effect(-1.2, 0.8, outcome="burglary"), a)
     e2 = _with_influence(make_effect(-0.3, 0.25, outcome="robbery"), b)
