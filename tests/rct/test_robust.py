@@ -114,3 +114,22 @@ def test_itt_influence_sums_of_squares_equal_the_variance(case):
     expected_len = {"unit": n, "cluster": n // 3, "block": n // 2}[est.influence_by]
     assert len(est.influence) == expected_len
     assert float(est.influence @ est.influence) == pytest.approx(est.std_error**2, rel=1e-10)
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+def test_iv_influence_reproduces_linearmodels_variance(clustered):
+    # the CACE's influence (Z'X)^-1 z_i e_i, summed by cluster, times linearmodels' small-sample factor
+    # (n/(n-k); clustered G/(G-1) (n-1)/(n-k)) is the IV2SLS variance
+    from cpeval.estimation._adapters.linearmodels import iv_2sls
+
+    rng = np.random.default_rng(0)
+    n, k = 300, 3
+    z = rng.integers(0, 2, n).astype(float)
+    d = (rng.random(n) < 0.2 + 0.6 * z).astype(float)
+    y = 2 * d + rng.normal(size=n)
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    cl = np.repeat(np.arange(60), 5) if clustered else None
+    fit = iv_2sls(y, d, z, X, cl)
+    factor = 60 / 59 * (n - 1) / (n - k) if clustered else n / (n - k)
+    assert len(fit.influence) == (60 if clustered else n)
+    assert float(fit.influence @ fit.influence) * factor == pytest.approx(fit.std_error**2, rel=1e-10)

@@ -102,6 +102,8 @@ class IvFit:
     first_stage_f: float
     first_stage_partial_r2: float
     cov_type: str
+    # each row's (or, clustered, each cluster's code 0..G-1) influence on the estimate: (Z'X)^-1 z_i e_i
+    influence: np.ndarray | None = None
 
 
 def iv_2sls(y, d, z, exog, cluster=None) -> IvFit:
@@ -135,6 +137,12 @@ def iv_2sls(y, d, z, exog, cluster=None) -> IvFit:
     beta = np.linalg.lstsq(X, np.column_stack([d, z]).astype(float), rcond=None)[0]
     resid = np.column_stack([d, z]).astype(float) - X @ beta
     partial_r2 = float(np.corrcoef(resid.T)[0, 1] ** 2)
+    # the just-identified IV sandwich's influence (linearmodels' HC0/CR0 core): row i is (Z'X)^-1 z_i e_i
+    Xm, Zm = np.column_stack([X, d]).astype(float), np.column_stack([X, z]).astype(float)
+    e = np.asarray(y, float) - Xm @ res.params.to_numpy()  # params: the exogenous columns, then "received"
+    infl = (Zm * e[:, None]) @ np.linalg.inv(Zm.T @ Xm)[-1]
+    if cluster is not None:
+        infl = np.bincount(np.asarray(cluster), weights=infl)
     return IvFit(
         estimate=float(res.params["received"]),
         std_error=float(res.std_errors["received"]),
@@ -143,4 +151,5 @@ def iv_2sls(y, d, z, exog, cluster=None) -> IvFit:
         first_stage_f=t_stat**2,
         first_stage_partial_r2=partial_r2,
         cov_type=cov,
+        influence=infl,
     )

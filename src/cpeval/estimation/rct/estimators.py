@@ -9,7 +9,7 @@ fits; the results do not depend on the order in which outcomes are fitted.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -246,8 +246,11 @@ class RctEstimatorBase:
         }
         estimate, se, df, vtype = itt.estimate, itt.std_error, itt.df, itt.variance_type
         estimand = design.estimand
+        headline = itt  # the Estimate whose influence the Effect carries
         if estimand == "cace":
-            estimate, se, df, vtype, iv_diag, iv_notes = self._cace(fits, outcome)
+            estimate, se, df, vtype, iv_diag, iv_notes, cace_influence = self._cace(fits, outcome)
+            headline = replace(itt, influence=cace_influence,
+                               influence_by="unit" if trial.cluster is None else "cluster")
             diagnostics["itt"] = {"estimate": itt.estimate, "std_error": itt.std_error, "df": itt.df,
                                   "variance_type": itt.variance_type,
                                   "p_value": p_value(itt.estimate / itt.std_error, itt.df)}
@@ -255,7 +258,7 @@ class RctEstimatorBase:
             notes += iv_notes
         elif design.treatment.received is not None:  # report the CACE beside the ITT
             try:
-                c_est, c_se, c_df, c_vtype, iv_diag, iv_notes = self._cace(fits, outcome)
+                c_est, c_se, c_df, c_vtype, iv_diag, iv_notes, _ = self._cace(fits, outcome)
             except EstimationError as exc:  # the ITT stands on its own; say why the CACE is missing
                 notes.append(f"the CACE beside the ITT could not be estimated: {exc}")
             else:
@@ -296,12 +299,12 @@ class RctEstimatorBase:
             variance_type=vtype,
             diagnostics=diagnostics,
             warnings=notes,
-            sampling=self._sampling(tf, trial, itt, outcome, panel.unit) if estimand == "itt" else None,
+            sampling=self._sampling(tf, trial, headline, outcome, panel.unit),
         )
 
     def _sampling(self, tf: TrialFrame, trial: Trial, itt: Estimate, outcome: OutcomeSpec, unit: str
                   ) -> Sampling | None:
-        """The ITT's influence labelled by unit, cluster or block (to combine outcomes' uncertainty)."""
+        """The estimate's influence labelled by unit, cluster or block (to combine outcomes' uncertainty)."""
         if itt.influence is None:
             return None
         tr = self.design.treatment
@@ -350,7 +353,7 @@ class RctEstimatorBase:
                 "take_up_treated": float(trial.d[trial.z == 1].mean()),
                 "take_up_control": float(trial.d[trial.z == 0].mean())}
         vtype = f"{fit.cov_type}; " + ("t with G-1 df" if df else "normal reference")
-        return fit.estimate, fit.std_error, df, vtype, diag, notes
+        return fit.estimate, fit.std_error, df, vtype, diag, notes, fit.influence
 
     def _lee(self, tf: TrialFrame, outcome: OutcomeSpec) -> dict:
         from cpeval.estimation.rct.lee import lee_bounds, lee_bounds_ci
