@@ -90,3 +90,29 @@ def test_unbalanced_path_reproduces_panel_on_balanced_data():
     panel = rows(fit_mpdta(df, approach="reg"), "att_gt")
     assert np.allclose(cells.att, panel.estimate, atol=1e-12)
     assert np.allclose(se, panel.std_error, rtol=1e-10)
+
+
+WINDOW = json.loads((REFERENCE / "did" / "mpdta_moderndid_event_window.json").read_text())
+
+
+@pytest.mark.parametrize("case", WINDOW["cases"], ids=[c["name"] for c in WINDOW["cases"]])
+def test_dynamic_event_window_against_moderndid(case):
+    """min_e / max_e keep only the event times in the window, and the overall dynamic effect averages the kept
+    event times >= 0 (R did's aggte(type = "dynamic", min_e, max_e))."""
+    effect = fit_mpdta(aggregation="dynamic", **case["cpeval_estimator"])
+    per = rows(effect, "dynamic")
+    assert list(per.event_time) == case["labels"]
+    assert np.allclose(per.estimate, case["estimates"], atol=WINDOW["tolerance"]["estimate"], rtol=0)
+    assert np.allclose(per.std_error, case["se"], atol=WINDOW["tolerance"]["std_error"], rtol=0)
+    assert effect.estimate == pytest.approx(case["overall"], abs=WINDOW["tolerance"]["estimate"])
+    assert effect.std_error == pytest.approx(case["overall_se"], abs=WINDOW["tolerance"]["std_error"])
+    assert effect.diagnostics["event_window"] == [case["min_e"], case["max_e"]]
+
+
+def test_event_window_errors():
+    from cpeval.errors import DesignError
+
+    with pytest.raises(DesignError, match=r"min_e \(3\) is above estimator.max_e \(1\)"):
+        fit_mpdta(min_e=3, max_e=1)
+    with pytest.raises(DesignError, match="max_e must be at least 0"):
+        fit_mpdta(aggregation="dynamic", max_e=-1)

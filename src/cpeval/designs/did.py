@@ -57,6 +57,14 @@ class DidEstimator(StrictModel):
         None, ge=0, description="Callaway & Sant'Anna dynamic aggregation: use only cohorts observed for "
         "at least this many periods after adoption, so the event-time profile has a fixed composition."
     )
+    min_e: int | None = Field(
+        None, description="Callaway & Sant'Anna dynamic aggregation: drop event times below this one from the "
+        "event-time profile and its overall average (R did's min_e). Default: keep all."
+    )
+    max_e: int | None = Field(
+        None, description="Callaway & Sant'Anna dynamic aggregation: drop event times above this one, e.g. "
+        "late event times resting on one early cohort (R did's max_e). Default: keep all."
+    )
     panel: bool = Field(
         True, description="false = repeated cross-sections (survey waves sampling different people): each "
         "row is its own unit and data.unit is a respondent id that never repeats."
@@ -97,6 +105,19 @@ class DidEstimator(StrictModel):
     @classmethod
     def _available(cls, v: str) -> str:
         return check_available("did", v)
+
+    @model_validator(mode="after")
+    def _event_window(self) -> DidEstimator:
+        if self.min_e is not None and self.max_e is not None and self.min_e > self.max_e:
+            raise ValueError(
+                f"estimator.min_e ({self.min_e}) is above estimator.max_e ({self.max_e}); give min_e <= max_e"
+            )
+        if self.max_e is not None and self.max_e < 0 and self.aggregation == "dynamic":
+            raise ValueError(
+                f"estimator.max_e is {self.max_e}: the dynamic aggregation's headline averages event times >= 0, "
+                "so max_e must be at least 0 when aggregation is dynamic"
+            )
+        return self
 
     @model_validator(mode="after")
     def _panel_methods(self) -> DidEstimator:

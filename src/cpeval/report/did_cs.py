@@ -48,6 +48,14 @@ def render_section(result: EvaluationResult) -> str:
         f"{d0['anticipation']}; {d0['layout']}). Headline aggregation: **{d0['aggregation']}**.",
         "",
     ]
+    lo, hi = d0.get("event_window") or (None, None)
+    kept = []
+    if lo is not None or hi is not None:
+        kept.append(f"event times {'' if lo is None else lo}..{'' if hi is None else hi}")
+    if d0.get("balance_e") is not None:
+        kept.append(f"cohorts observed at least {d0['balance_e']} periods after adoption")
+    if kept:
+        lines += ["The event-time (dynamic) aggregation keeps only " + " and ".join(kept) + ".", ""]
     for e in effects:
         d = e.diagnostics
         level = f"{e.level:.0%}"

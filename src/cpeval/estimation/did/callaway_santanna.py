@@ -20,6 +20,7 @@ kept in ``Effect.path`` (tidy rows, column ``kind``) and ``Effect.diagnostics``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -191,12 +192,16 @@ class CallawaySantAnna:
             raise EstimationError(
                 f"outcome {outcome.name!r}: no ATT(g,t) could be estimated: " + "; ".join(problems[:3])
             )
-        aggs = {
-            "simple": agg.simple(cells),
-            "dynamic": agg.dynamic(cells, est.balance_e, data.periods[0], data.periods[-1]),
-            "group": agg.group(cells),
-            "calendar": agg.calendar(cells),
+        aggregators = {
+            "simple": agg.simple,
+            "dynamic": functools.partial(
+                agg.dynamic, balance_e=est.balance_e, t_first=data.periods[0], t_last=data.periods[-1],
+                min_e=-np.inf if est.min_e is None else est.min_e, max_e=np.inf if est.max_e is None else est.max_e,
+            ),
+            "group": agg.group,
+            "calendar": agg.calendar,
         }
+        aggs = {name: run(cells) for name, run in aggregators.items()}
         # influence-function blocks: cells, the per-element aggregates, and the four overall aggregates;
         # summed within clusters (no copy without clustering) and never stacked, to keep memory at O(n K)
         blocks = [("att_gt", cells.inf)] + [(name, a.inf) for name, a in aggs.items() if name != "simple"]
@@ -272,7 +277,7 @@ class CallawaySantAnna:
         pre = pretest(cells, sums["att_gt"], se_an["att_gt"], data.n)
         pct = None
         if outcome.measure in MEASURES:
-            pct = percent_change(data, cells, est.aggregation, est.balance_e, level)
+            pct = percent_change(data, cells, aggregators[est.aggregation], level)
         notes = list(data.notes) + problems
         cohort_sizes = {str(data.label(g)): int(np.sum(data.unit_group == g)) for g in cells.glist}
         small = {g: m for g, m in cohort_sizes.items() if m < SMALL_COHORT}
@@ -319,6 +324,7 @@ class CallawaySantAnna:
                 "base_period": est.base_period,
                 "anticipation": est.anticipation,
                 "balance_e": est.balance_e,
+                "event_window": [est.min_e, est.max_e],
                 "covariates": list(est.covariates),
                 "weights": design.data.weights,
                 "layout": data.layout,

@@ -97,7 +97,11 @@ def simple(cells: Cells) -> Aggregate:
     return Aggregate("simple", np.array([]), np.array([]), np.zeros((len(inf), 0)), est, inf)
 
 
-def dynamic(cells: Cells, balance_e: int | None = None, t_first: float = 0, t_last: float = 0) -> Aggregate:
+def dynamic(cells: Cells, balance_e: int | None = None, t_first: float = 0, t_last: float = 0,
+            min_e: float = -np.inf, max_e: float = np.inf) -> Aggregate:
+    """Event-time averages of ATT(g,t) (R did's aggte type "dynamic"): cohorts observed at least ``balance_e``
+    periods after adoption only, if given; event times in [min_e, max_e] only; the overall effect averages
+    the kept event times >= 0."""
     pg = _group_shares(cells)
     ok = _usable(cells)
     include = np.ones(len(cells.att), bool)
@@ -106,6 +110,7 @@ def dynamic(cells: Cells, balance_e: int | None = None, t_first: float = 0, t_la
         include = (t_last - cells.group) >= balance_e
         eseq = np.unique(cells.event[ok & include])
         eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - t_last + t_first)]
+    eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
     ests, infs = [], []
     for e in eseq:
         keep = np.flatnonzero((cells.event == e) & include & ok)

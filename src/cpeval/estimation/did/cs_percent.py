@@ -17,6 +17,8 @@ import numpy as np
 from cpeval.estimation.did import cs_aggregate as agg
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cpeval.estimation.did.cs_data import CsData
 
 MEASURES = ("count", "rate")
@@ -49,9 +51,10 @@ def treated_means(data: CsData, cells: agg.Cells) -> tuple[np.ndarray, np.ndarra
 
 
 def percent_change(
-    data: CsData, cells: agg.Cells, aggregation: str, balance_e: int | None, level: float
+    data: CsData, cells: agg.Cells, run: Callable[[agg.Cells], agg.Aggregate], level: float
 ) -> dict[str, Any] | None:
-    """100 * ATT / counterfactual mean for the chosen aggregation, with a delta-method interval."""
+    """100 * ATT / counterfactual mean for the headline aggregation ``run`` (the function that aggregated the
+    ATT(g,t)), with a delta-method interval."""
     from cpeval.estimation.inference import wald_interval
 
     mu, mu_inf = treated_means(data, cells)
@@ -61,12 +64,6 @@ def percent_change(
     cf = np.where(np.isfinite(cells.att), cf, np.nan)
     cf_inf = np.where(post, 1.0, 0.0) * (mu_inf - cells.inf)
     cf_cells = replace(cells, att=cf, inf=cf_inf)
-    run = {
-        "simple": agg.simple,
-        "dynamic": lambda c: agg.dynamic(c, balance_e, data.periods[0], data.periods[-1]),
-        "group": agg.group,
-        "calendar": agg.calendar,
-    }[aggregation]
     a, m = run(cells), run(cf_cells)
     if not (np.isfinite(m.overall) and m.overall > 0):
         return None
@@ -77,7 +74,7 @@ def percent_change(
         return None
     ci = wald_interval(100 * ratio, 100 * se, level, None)
     return {
-        "aggregation": aggregation,
+        "aggregation": a.name,
         "estimate": 100 * ratio,
         "std_error": 100 * se,
         "ci_lower": ci.lower,
