@@ -6,10 +6,10 @@ the first one). Two restrictions on how delta may continue after treatment:
 
 - Relative magnitudes, Delta^RM(Mbar): every post-period change |delta_{t+1} - delta_t| is at most Mbar times
   the largest pre-period change. The identified set is l'beta_post -/+ Mbar * m(beta_pre) * W, with m the
-  largest pre-period change and W = sum_j |sum_{t>=j} l_t|. The robust interval takes the alpha/2 and
-  1 - alpha/2 Monte Carlo quantiles of the set's lower and upper bounds over draws beta* ~ N(beta, V)
-  (a percentile construction; R ``HonestDiD`` uses the Andrews-Roth-Pakes conditional-hybrid test, so its
-  intervals differ somewhat).
+  largest pre-period change and W = sum_j |sum_{t>=j} l_t|. The robust interval inverts the Andrews, Roth &
+  Pakes conditional least-favourable hybrid test, as R ``HonestDiD`` does (``did_honest_arp``). Only with
+  very many post periods (too many LP bases to enumerate) does it fall back to a Monte Carlo percentile
+  interval of the identified-set bounds over draws beta* ~ N(beta, V), and says so.
 - Smoothness, Delta^SD(M): the slope of delta may change by at most M between consecutive periods
   (M = 0 allows exactly linear trends). The robust interval is the fixed-length confidence interval of
   Armstrong & Kolesar used by Rambachan & Roth: the affine estimator v'beta (v_post = l) that minimises the
@@ -172,15 +172,24 @@ def _breakdown(ci_at: Any, hi: float) -> float | None:
 def honest_analysis(beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.ndarray, *, alpha: float,
                     mbar_grid: Sequence[float], m_grid: Sequence[float] | None, seed: int) -> dict[str, Any]:
     """Robust intervals over the grids and breakdown values of both restrictions."""
-    rng = np.random.default_rng(seed)
-    chol = np.linalg.cholesky(vcov + 1e-14 * np.eye(len(beta)) * max(np.diag(vcov).max(), 1e-300))
-    draws = beta + rng.standard_normal((N_DRAWS, len(beta))) @ chol.T
-    centre, halfw = _rm_bounds(draws, n_pre, lvec)
+    from cpeval.checks.did_honest_arp import rm_interval
+
     c0, h0 = _rm_bounds(beta[None, :], n_pre, lvec)
+    method = "Andrews-Roth-Pakes conditional least-favourable hybrid (as R HonestDiD C-LF)"
+    if rm_interval(beta, vcov, n_pre, lvec, 0.0, alpha, seed) is None:  # too many LP bases: percentile interval
+        method = "Monte Carlo percentile of identified-set bounds (too many post periods for the ARP test)"
+        rng = np.random.default_rng(seed)
+        chol = np.linalg.cholesky(vcov + 1e-14 * np.eye(len(beta)) * max(np.diag(vcov).max(), 1e-300))
+        draws = beta + rng.standard_normal((N_DRAWS, len(beta))) @ chol.T
+        centre, halfw = _rm_bounds(draws, n_pre, lvec)
 
     def rm_ci(mbar: float) -> tuple[float, float]:
-        return (float(np.quantile(centre - mbar * halfw, alpha / 2)),
-                float(np.quantile(centre + mbar * halfw, 1 - alpha / 2)))
+        if method.startswith("Monte Carlo"):
+            return (float(np.quantile(centre - mbar * halfw, alpha / 2)),
+                    float(np.quantile(centre + mbar * halfw, 1 - alpha / 2)))
+        ci = rm_interval(beta, vcov, n_pre, lvec, mbar, alpha, seed)
+        assert ci is not None
+        return ci
 
     rows: list[dict[str, Any]] = []
     for mb in mbar_grid:
@@ -205,6 +214,7 @@ def honest_analysis(beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.nda
         "max_pre_change": float(h0[0] / _rm_weight(lvec)),
         "max_pre_slope_change": None if slope_change is None else float(slope_change),
         "breakdown_m": None,
+        "rm_interval_method": method,
     }
     if n_pre >= 2:
         scale = max(float(np.sqrt(np.diag(vcov)).max()), 1e-12)
@@ -266,7 +276,7 @@ def honest_did(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
                    f"exceed {bd:.2f} times the largest pre-treatment change (breakdown Mbar = {bd:.2f}){sd_txt}")
         values = {k: v for k, v in res.items() if k != "rows"}
         values.update({"target": spec.target, "theta": theta, "n_pre": n_pre, "source_method": ec.method,
-                       "interval_method": {"relative_magnitudes": "Monte Carlo percentile of identified-set bounds",
+                       "interval_method": {"relative_magnitudes": res["rm_interval_method"],
                                            "smoothness": "fixed-length CI (Armstrong-Kolesar)"}})
         out.append(CheckResult(name="honest_did", status=status, outcome=effect.outcome, message=msg,
                                table=tuple(res["rows"]), values=values))

@@ -1,0 +1,173 @@
+"""Relative-magnitudes robust intervals by the Andrews, Roth & Pakes (2023) conditional least-favourable
+hybrid test, the method R ``HonestDiD`` uses (``createSensitivityResults_relativeMagnitudes``, "C-LF").
+
+Delta^RM(Mbar) is the union, over the pre-period first difference s that is largest in magnitude and its
+sign, of polyhedra {delta: A_s delta <= 0}. For each (s, sign) and each theta on a grid, H0: l'tau_post =
+theta is tested with the moments Y(theta) = A beta - A_post Gamma^-1 (theta, 0...) and the nuisance directions
+X = A_post Gamma^-1 (columns 2..), using only the rows that involve post-treatment periods (as HonestDiD's
+``postPeriodMomentsOnly``). The statistic is eta = min over nuisance of max_i (Y - X zeta)_i / sd_i, which by
+linear-programming duality is max over the vertices gamma of {gamma >= 0, gamma'(sd, X) = e1} of gamma'Y: the
+vertices are enumerated once per (s, sign), so the whole theta grid is a matrix product. The first stage
+rejects when eta exceeds the least-favourable critical value (the 1 - kappa quantile of eta under a
+mean-zero normal, kappa = alpha / 10, by simulation); otherwise eta is compared with the 1 - (alpha -
+kappa) / (1 - kappa) quantile of a normal truncated to [V_lo, min(V_up, lf_cv)], the truncation that keeps
+the optimal vertex optimal (ARP's primal formulas when the solution is non-degenerate, the dual vertices
+otherwise). The interval is the range of accepted grid points of the union over (s, sign), on R's grid:
+1,000 points over +/- 20 standard deviations of l'beta_post.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+GRID_POINTS = 1000
+GRID_SDS = 20.0
+LF_SIMS = 10_000  # draws for the least-favourable critical value (R HonestDiD uses 1,000)
+TOL_LAMBDA = 1e-6
+MAX_BASES = 300_000  # (M choose k+1) bases to enumerate before declining (very many post periods)
+
+
+def rm_moments(n_pre: int, n_post: int, mbar: float, s: int, positive: bool) -> np.ndarray:
+    """Rows of A_s for Delta^RM_{s,sign}(Mbar) that involve post periods (columns: pre, then post periods;
+    the reference period dropped), as HonestDiD's ``.create_A_RM`` with ``postPeriodMomentsOnly``."""
+    n = n_pre + n_post + 1
+    diff = np.zeros((n - 1, n))
+    diff[np.arange(n - 1), np.arange(n - 1)] = -1.0
+    diff[np.arange(n - 1), np.arange(1, n)] = 1.0
+    v = np.zeros(n)
+    v[n_pre + s - 1], v[n_pre + s] = -1.0, 1.0  # the first difference into period s (s = 0: into the reference)
+    if not positive:
+        v = -v
+    bound = np.vstack([np.tile(v, (n_pre, 1)), np.tile(mbar * v, (n_post, 1))])
+    a = np.vstack([diff - bound, -diff - bound])
+    a = np.delete(a[(a**2).sum(axis=1) > 1e-10], n_pre, axis=1)
+    return a[np.abs(a[:, n_pre:]).sum(axis=1) > 0]
+
+
+def _gamma(lvec: np.ndarray) -> np.ndarray:
+    """A nonsingular matrix whose first row is l' (completed with unit vectors, as HonestDiD's RREF does)."""
+    rows = [lvec]
+    for j in range(len(lvec)):
+        e = np.eye(len(lvec))[j]
+        if np.linalg.matrix_rank(np.vstack([*rows, e])) > len(rows):
+            rows.append(e)
+        if len(rows) == len(lvec):
+            break
+    return np.vstack(rows)
+
+
+def _dual_vertices(w: np.ndarray) -> np.ndarray | None:
+    """Vertices of {gamma >= 0: gamma' w = e1} (rows), from every basis of k+1 rows of w; None if too many."""
+    m, k1 = w.shape
+    if math.comb(m, k1) > MAX_BASES:
+        return None
+    combos = np.array(list(itertools.combinations(range(m), k1)))
+    wb = w[combos]  # (n, k1, k1)
+    ok = np.abs(np.linalg.det(wb)) > 1e-12
+    combos, wb = combos[ok], wb[ok]
+    rhs = np.zeros((len(wb), k1, 1))
+    rhs[:, 0, 0] = 1.0
+    lam = np.linalg.solve(np.transpose(wb, (0, 2, 1)), rhs)[:, :, 0]
+    keep = (lam >= -1e-12).all(axis=1)
+    verts = np.zeros((int(keep.sum()), m))
+    np.put_along_axis(verts, combos[keep], np.clip(lam[keep], 0.0, None), axis=1)
+    return np.unique(np.round(verts, 12), axis=0)
+
+
+def _truncnorm_quantile(p: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    from scipy import stats
+
+    return stats.truncnorm.ppf(p, lo, hi)
+
+
+def _accept_grid(beta: np.ndarray, sigma: np.ndarray, a: np.ndarray, lvec: np.ndarray, n_pre: int,
+                 grid: np.ndarray, alpha: float, rng: np.random.Generator) -> np.ndarray | None:
+    """Accept (True) / reject for each theta of ``grid`` under the moments ``a`` (one (s, sign))."""
+    kappa = alpha / 10
+    mod_size = (alpha - kappa) / (1 - kappa)
+    a_inv = a[:, n_pre:] @ np.linalg.inv(_gamma(lvec))
+    a_theta, x = a_inv[:, 0], a_inv[:, 1:]
+    y0 = a @ beta
+    sig_y = a @ sigma @ a.T
+    sd = np.sqrt(np.clip(np.diag(sig_y), 1e-300, None))
+    w = np.column_stack([sd, x])
+    verts = _dual_vertices(w)
+    if verts is None or len(verts) == 0:
+        return None
+    k1 = w.shape[1]
+    # least-favourable critical value: eta of mean-zero normal moments
+    vals, vecs = np.linalg.eigh(sig_y)  # singular in general (more moments than coefficients), as mvrnorm
+    xi = rng.standard_normal((LF_SIMS, len(sd))) @ (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
+    lf_cv = float(np.quantile((xi @ verts.T).max(axis=1), 1 - kappa))
+    vy = (verts @ y0)[:, None] - np.outer(verts @ a_theta, grid)  # (n_vertices, grid)
+    best = vy.argmax(axis=0)
+    eta = vy[best, np.arange(len(grid))]
+    accept = np.zeros(len(grid), dtype=bool)
+    second = eta <= lf_cv  # the first stage rejects the rest
+    for b in np.unique(best[second]):
+        cols = np.flatnonzero(second & (best == b))
+        g = verts[b]
+        y = y0[:, None] - np.outer(a_theta, grid[cols])  # (M, n_cols)
+        sigma_b = math.sqrt(max(float(g @ sig_y @ g), 0.0))
+        if sigma_b < 1e-10:
+            accept[cols] = eta[cols] <= 0
+            continue
+        binding = g > TOL_LAMBDA
+        xb = x[binding]
+        degenerate = binding.sum() != k1 or (xb.size and np.linalg.matrix_rank(xb) < min(xb.shape))
+        if not degenerate:  # ARP's primal truncation, conditioning on the binding moments
+            wb_inv = np.linalg.inv(w[binding])
+            gam = np.zeros((int((~binding).sum()), len(g)))
+            gam[:, binding] = w[~binding] @ wb_inv
+            gam[:, ~binding] -= np.eye(int((~binding).sum()))
+            rho = gam @ sig_y @ g / sigma_b**2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                bound = (-(gam @ y)) / rho[:, None] + (g @ y)[None, :]
+            vlo = np.max(np.where(rho[:, None] > 0, bound, -np.inf), axis=0, initial=-np.inf)
+            vup = np.min(np.where(rho[:, None] < 0, bound, np.inf), axis=0, initial=np.inf)
+        else:  # dual truncation: the range of c over which g stays an optimal vertex of max gamma'(s + b c)
+            bvec = sig_y @ g / sigma_b**2
+            s_t = y - np.outer(bvec, g @ y)
+            vb = verts @ bvec
+            vs = verts @ s_t  # (n_vertices, n_cols)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = vs / (1.0 - vb)[:, None]
+            vlo = np.max(np.where((vb < 1 - 1e-12)[:, None], ratio, -np.inf), axis=0, initial=-np.inf)
+            vup = np.min(np.where((vb > 1 + 1e-12)[:, None], ratio, np.inf), axis=0, initial=np.inf)
+            low0 = np.minimum(-100.0, eta[cols] - 20 * sigma_b)  # R's bisection treats bounds beyond these as
+            high0 = np.maximum(100.0, eta[cols] + 20 * sigma_b)  # infinite
+            vlo = np.where(vlo < low0, -np.inf, vlo)
+            vup = np.where(vup > high0, np.inf, vup)
+        stat = eta[cols] / sigma_b
+        zlo, zup = vlo / sigma_b, np.minimum(vup, lf_cv) / sigma_b
+        inside = (zlo <= stat) & (stat <= zup)
+        cval = np.zeros(len(cols))
+        if inside.any():
+            cval[inside] = np.maximum(0.0, _truncnorm_quantile(1 - mod_size, zlo[inside], zup[inside]))
+        accept[cols] = ~inside | (stat <= cval)
+    return accept
+
+
+def rm_interval(beta: np.ndarray, sigma: np.ndarray, n_pre: int, lvec: np.ndarray, mbar: float, alpha: float,
+                seed: int) -> tuple[float, float] | None:
+    """The C-LF robust interval for l'tau_post under Delta^RM(mbar); None if the bases are too many."""
+    n_post = len(lvec)
+    sd_theta = math.sqrt(float(lvec @ sigma[n_pre:, n_pre:] @ lvec))
+    grid = np.linspace(-GRID_SDS * sd_theta, GRID_SDS * sd_theta, GRID_POINTS)
+    union = np.zeros(len(grid), dtype=bool)
+    rng = np.random.default_rng(seed)
+    for s in range(-(n_pre - 1), 1):
+        for positive in (True, False):
+            acc = _accept_grid(beta, sigma, rm_moments(n_pre, n_post, mbar, s, positive), lvec, n_pre, grid,
+                               alpha, rng)
+            if acc is None:
+                return None
+            union |= acc
+    if not union.any():
+        return (math.nan, math.nan)
+    hit = np.flatnonzero(union)
+    return float(grid[hit[0]]), float(grid[hit[-1]])
+
