@@ -116,3 +116,14 @@ def test_event_window_errors():
         fit_mpdta(min_e=3, max_e=1)
     with pytest.raises(DesignError, match="max_e must be at least 0"):
         fit_mpdta(aggregation="dynamic", max_e=-1)
+
+
+def test_event_window_misuse_is_explained():
+    from cpeval.errors import DesignError, EstimationError
+
+    with pytest.raises(DesignError, match=r"applies to method callaway_santanna only.*leads.*lags"):
+        cs_design({"unit": "u", "time": "t"}, {"first_treated": "g"}, "y", method="event_study", min_e=-2)
+    with pytest.raises(DesignError, match=r"min_e \(2\) is above estimator.balance_e \(1\)"):
+        fit_mpdta(min_e=2, balance_e=1)
+    with pytest.raises(EstimationError, match=r"keeps no event time >= 0 .*event times \[-3, -2, -1, 0, 1, 2, 3\]"):
+        fit_mpdta(aggregation="dynamic", min_e=10)

@@ -172,6 +172,55 @@ def test_relative_magnitudes_interval_against_r():
         assert (ours["ci_lower"] / step + 499.5) == pytest.approx(round(ours["ci_lower"] / step + 499.5), abs=1e-6)
 
 
+def test_r_random_numbers_reproduce_r():
+    from _r_rng import r_rnorm
+
+    # R: set.seed(0); rnorm(5)
+    assert np.allclose(r_rnorm(0, 5), [1.2629543, -0.3262334, 1.3297993, 1.2724293, 0.4146414], atol=5e-8)
+
+
+def test_relative_magnitudes_equal_r_exactly_with_r_draws():
+    """With R's own draws for the least-favourable critical value (set.seed(0); rmvnorm(1000, S) in every
+    call, as HonestDiD), every endpoint is R's grid point."""
+    from _r_rng import r_rmvnorm
+    from cpeval.checks.did_honest_arp import rm_interval
+
+    beta, sigma, lvec = _ref()
+    for r in HONEST["rm_c_lf"]:
+        ci = rm_interval(beta, sigma, 3, lvec, r["Mbar"], 0.05, seed=0,
+                         lf_normals=lambda cov: r_rmvnorm(0, 1000, cov))
+        assert ci.note is None
+        assert ci.lower == pytest.approx(r["lb"], abs=1e-8) and ci.upper == pytest.approx(r["ub"], abs=1e-8)
+
+
+def test_relative_magnitudes_scale_with_the_outcome():
+    """Units invariance: beta x c and Sigma x c^2 scale the interval by c (thousands of pounds, or rates)."""
+    from cpeval.checks.did_honest_arp import rm_interval
+
+    beta, sigma, lvec = _ref()
+    base = rm_interval(beta, sigma, 3, lvec, 0.5, 0.05, seed=2)
+    for c in (1e4, 1e-6):
+        scaled = rm_interval(beta * c, sigma * c**2, 3, lvec, 0.5, 0.05, seed=2)
+        assert scaled.lower == pytest.approx(base.lower * c, rel=1e-9)
+        assert scaled.upper == pytest.approx(base.upper * c, rel=1e-9)
+
+
+def test_relative_magnitudes_grid_widens_instead_of_truncating():
+    """A precise estimate with a steep pre-trend: HonestDiD's +/- 20 sd grid would cut the interval inside
+    the identified set; cpeval widens the grid and says so."""
+    from cpeval.checks.did_honest_arp import rm_interval
+
+    _, sigma, lvec = _ref()
+    beta = np.array([0.9, 0.6, 0.3, 0.5, 0.6, 0.7, 0.8])
+    sig = sigma * 0.05
+    res = honest_analysis(beta, sig, 3, lvec, alpha=0.05, mbar_grid=[1.0, 2.0], m_grid=[0.0], seed=1)
+    for row in [r for r in res["rows"] if r["restriction"] == "relative_magnitudes"]:
+        assert row["ci_lower"] <= row["set_lower"] and row["ci_upper"] >= row["set_upper"]
+        assert "widened" in row["note"]
+    sharp = rm_interval(np.array([0.0, 0.0, 0.0, 5.0, 5.0, 5.0, 5.0]), sigma * 1e-3, 3, lvec, 0.0, 0.05, seed=1)
+    assert sharp.lower < 5.0 < sharp.upper and "widened" in sharp.note
+
+
 @pytest.mark.slow
 def test_relative_magnitudes_interval_covers_under_the_restriction():
     """Simulation with known truth: delta in Delta^RM(1) (post drift as large as the largest pre change),

@@ -274,3 +274,4 @@ def test_drop_rule_counts_zeros_not_missing_values(tmp_path):
     zeros = int((frame.rob == 0).sum())
     assert info["logrob"]["zero_rows"] == zeros > 0
     assert int(out[design.outcomes[0].column].isna().sum()) == zeros + 1  # the missing row is not counted
+

@@ -183,20 +183,24 @@ def honest_analysis(beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.nda
         draws = beta + rng.standard_normal((N_DRAWS, len(beta))) @ chol.T
         centre, halfw = _rm_bounds(draws, n_pre, lvec)
 
+    notes: dict[float, str] = {}
+
     def rm_ci(mbar: float) -> tuple[float, float]:
         if method.startswith("Monte Carlo"):
             return (float(np.quantile(centre - mbar * halfw, alpha / 2)),
                     float(np.quantile(centre + mbar * halfw, 1 - alpha / 2)))
         ci = rm_interval(beta, vcov, n_pre, lvec, mbar, alpha, seed)
         assert ci is not None
-        return ci
+        if ci.note:
+            notes[mbar] = ci.note
+        return ci.lower, ci.upper
 
     rows: list[dict[str, Any]] = []
     for mb in mbar_grid:
         lo, up = rm_ci(mb)
         rows.append({"restriction": "relative_magnitudes", "bound": float(mb), "ci_lower": lo, "ci_upper": up,
                      "set_lower": float(c0[0] - mb * h0[0]), "set_upper": float(c0[0] + mb * h0[0]),
-                     "includes_zero": bool(lo <= 0 <= up)})
+                     "includes_zero": bool(lo <= 0 <= up), "note": notes.get(mb)})
     sd_rows: list[dict[str, Any]] = []
     pre = np.concatenate([beta[:n_pre], [0.0]])
     slope_change = np.abs(np.diff(pre, n=2)).max() if n_pre >= 2 else None

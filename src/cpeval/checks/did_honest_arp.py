@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,13 +62,20 @@ def _gamma(lvec: np.ndarray) -> np.ndarray:
 
 
 def _dual_vertices(w: np.ndarray) -> np.ndarray | None:
-    """Vertices of {gamma >= 0: gamma' w = e1} (rows), from every basis of k+1 rows of w; None if too many."""
+    """Vertices of {gamma >= 0: gamma' w = e1} (rows), from every basis of k+1 rows of w; None if too many.
+
+    The first column (standard deviations, in the data's units) is scaled to at most 1 first, and bases are
+    kept when |det| is not negligible relative to the product of their row norms, so the enumeration does
+    not depend on the outcome's units."""
     m, k1 = w.shape
     if math.comb(m, k1) > MAX_BASES:
         return None
+    scale = float(np.abs(w[:, 0]).max()) or 1.0
+    w = np.column_stack([w[:, 0] / scale, w[:, 1:]])
     combos = np.array(list(itertools.combinations(range(m), k1)))
     wb = w[combos]  # (n, k1, k1)
-    ok = np.abs(np.linalg.det(wb)) > 1e-12
+    size = np.prod(np.linalg.norm(wb, axis=2), axis=1)
+    ok = np.abs(np.linalg.det(wb)) > 1e-10 * np.where(size > 0, size, 1.0)
     combos, wb = combos[ok], wb[ok]
     rhs = np.zeros((len(wb), k1, 1))
     rhs[:, 0, 0] = 1.0
@@ -74,7 +83,7 @@ def _dual_vertices(w: np.ndarray) -> np.ndarray | None:
     keep = (lam >= -1e-12).all(axis=1)
     verts = np.zeros((int(keep.sum()), m))
     np.put_along_axis(verts, combos[keep], np.clip(lam[keep], 0.0, None), axis=1)
-    return np.unique(np.round(verts, 12), axis=0)
+    return np.unique(np.round(verts, 12), axis=0) / scale
 
 
 def _truncnorm_quantile(p: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -83,9 +92,21 @@ def _truncnorm_quantile(p: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return stats.truncnorm.ppf(p, lo, hi)
 
 
+def normal_draws(seed: int) -> Callable[[np.ndarray], np.ndarray]:
+    """LF_SIMS draws of N(0, S) for a (possibly singular) covariance S, from a fresh generator each call (so
+    every (s, sign) piece uses the same underlying normals, as HonestDiD re-seeds each call)."""
+    def draw(cov: np.ndarray) -> np.ndarray:
+        vals, vecs = np.linalg.eigh(cov)
+        root = (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
+        return np.random.default_rng(seed).standard_normal((LF_SIMS, len(cov))) @ root
+    return draw
+
+
 def _accept_grid(beta: np.ndarray, sigma: np.ndarray, a: np.ndarray, lvec: np.ndarray, n_pre: int,
-                 grid: np.ndarray, alpha: float, rng: np.random.Generator) -> np.ndarray | None:
-    """Accept (True) / reject for each theta of ``grid`` under the moments ``a`` (one (s, sign))."""
+                 grid: np.ndarray, alpha: float, lf_normals: Callable[[np.ndarray], np.ndarray]
+                 ) -> np.ndarray | None:
+    """Accept (True) / reject for each theta of ``grid`` under the moments ``a`` (one (s, sign));
+    ``lf_normals(S)`` draws the mean-zero moments that give the least-favourable critical value."""
     kappa = alpha / 10
     mod_size = (alpha - kappa) / (1 - kappa)
     a_inv = a[:, n_pre:] @ np.linalg.inv(_gamma(lvec))
@@ -98,10 +119,11 @@ def _accept_grid(beta: np.ndarray, sigma: np.ndarray, a: np.ndarray, lvec: np.nd
     if verts is None or len(verts) == 0:
         return None
     k1 = w.shape[1]
-    # least-favourable critical value: eta of mean-zero normal moments
-    vals, vecs = np.linalg.eigh(sig_y)  # singular in general (more moments than coefficients), as mvrnorm
-    xi = rng.standard_normal((LF_SIMS, len(sd))) @ (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
-    lf_cv = float(np.quantile((xi @ verts.T).max(axis=1), 1 - kappa))
+    # least-favourable critical value: eta of mean-zero normal moments (sig_y is singular in general)
+    lf_cv = float(np.quantile((lf_normals(sig_y) @ verts.T).max(axis=1), 1 - kappa))
+    # with nuisance parameters V_up is capped at the least-favourable critical value; HonestDiD's
+    # no-nuisance test (one post period) does not cap it
+    cap = lf_cv if k1 > 1 else np.inf
     vy = (verts @ y0)[:, None] - np.outer(verts @ a_theta, grid)  # (n_vertices, grid)
     best = vy.argmax(axis=0)
     eta = vy[best, np.arange(len(grid))]
@@ -142,7 +164,7 @@ def _accept_grid(beta: np.ndarray, sigma: np.ndarray, a: np.ndarray, lvec: np.nd
             vlo = np.where(vlo < low0, -np.inf, vlo)
             vup = np.where(vup > high0, np.inf, vup)
         stat = eta[cols] / sigma_b
-        zlo, zup = vlo / sigma_b, np.minimum(vup, lf_cv) / sigma_b
+        zlo, zup = vlo / sigma_b, np.minimum(vup, cap) / sigma_b
         inside = (zlo <= stat) & (stat <= zup)
         cval = np.zeros(len(cols))
         if inside.any():
@@ -151,23 +173,49 @@ def _accept_grid(beta: np.ndarray, sigma: np.ndarray, a: np.ndarray, lvec: np.nd
     return accept
 
 
+@dataclass(frozen=True)
+class RmInterval:
+    lower: float
+    upper: float
+    note: str | None = None  # the grid had to be widened, or the interval is open at a grid end
+
+
 def rm_interval(beta: np.ndarray, sigma: np.ndarray, n_pre: int, lvec: np.ndarray, mbar: float, alpha: float,
-                seed: int) -> tuple[float, float] | None:
-    """The C-LF robust interval for l'tau_post under Delta^RM(mbar); None if the bases are too many."""
+                seed: int, lf_normals: Callable[[np.ndarray], np.ndarray] | None = None) -> RmInterval | None:
+    """The C-LF robust interval for l'tau_post under Delta^RM(mbar); None if the bases are too many.
+
+    The grid is HonestDiD's (+/- 20 sd of l'beta_post). When the accepted set touches a grid end or is
+    empty (a precise estimate far from zero, or a wide identified set), the grid is widened around the
+    identified set and the test repeated, and the interval says so; if it still touches an end it is
+    reported as open there."""
     n_post = len(lvec)
     sd_theta = math.sqrt(float(lvec @ sigma[n_pre:, n_pre:] @ lvec))
-    grid = np.linspace(-GRID_SDS * sd_theta, GRID_SDS * sd_theta, GRID_POINTS)
-    union = np.zeros(len(grid), dtype=bool)
-    rng = np.random.default_rng(seed)
-    for s in range(-(n_pre - 1), 1):
-        for positive in (True, False):
-            acc = _accept_grid(beta, sigma, rm_moments(n_pre, n_post, mbar, s, positive), lvec, n_pre, grid,
-                               alpha, rng)
+    draws = lf_normals or normal_draws(seed)
+    pieces = [rm_moments(n_pre, n_post, mbar, s, positive) for s in range(-(n_pre - 1), 1)
+              for positive in (True, False)]
+    from cpeval.checks.did_honest import _rm_bounds
+
+    centre, per_mbar = _rm_bounds(beta[None, :], n_pre, lvec)  # the identified set is centre -/+ mbar * per_mbar
+    theta, half_set = float(centre[0]), mbar * float(per_mbar[0])
+    lo, hi = -GRID_SDS * sd_theta, GRID_SDS * sd_theta
+    note = None
+    for widen in range(4):
+        grid = np.linspace(lo, hi, GRID_POINTS)
+        union = np.zeros(len(grid), dtype=bool)
+        for a in pieces:
+            acc = _accept_grid(beta, sigma, a, lvec, n_pre, grid, alpha, draws)
             if acc is None:
                 return None
             union |= acc
+        if union.any() and not union[0] and not union[-1]:
+            break
+        width = GRID_SDS * sd_theta * 2.0 ** (widen + 1)
+        lo = min(lo, theta - half_set - width)
+        hi = max(hi, theta + half_set + width)
+        note = "grid widened beyond HonestDiD's +/- 20 sd"
     if not union.any():
-        return (math.nan, math.nan)
+        return RmInterval(math.nan, math.nan, "no value of the target is accepted on the grid")
     hit = np.flatnonzero(union)
-    return float(grid[hit[0]]), float(grid[hit[-1]])
-
+    if union[0] or union[-1]:
+        note = f"open at the {'lower' if union[0] else 'upper'} end of the grid (the interval is wider)"
+    return RmInterval(float(grid[hit[0]]), float(grid[hit[-1]]), note)

@@ -27,7 +27,10 @@ class Panel:
     time: str | None
     warnings: tuple[str, ...] = ()
     summary: dict[str, Any] = field(default_factory=dict)
-    # what deriving the outcomes found, per outcome name (zero-rule rows, survey index reliability, ...)
+    # what deriving the outcomes found, per outcome name (zero-rule rows, survey index reliability, repeat
+    # victimisation). Filled by load_panel (and so evaluate); a Panel made with validate_panel from an
+    # already-derived frame has none (validation keeps only the columns the design uses), and reports then
+    # omit those descriptive lines.
     derived: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property

@@ -108,6 +108,17 @@ class DidEstimator(StrictModel):
 
     @model_validator(mode="after")
     def _event_window(self) -> DidEstimator:
+        given = [k for k in ("min_e", "max_e", "balance_e") if getattr(self, k) is not None]
+        if given and self.method != "callaway_santanna":
+            raise ValueError(
+                f"estimator.{given[0]} applies to method callaway_santanna only; for {self.method!r} set the "
+                "event-time window with estimator.leads and estimator.lags"
+            )
+        if self.min_e is not None and self.balance_e is not None and self.min_e > self.balance_e:
+            raise ValueError(
+                f"estimator.min_e ({self.min_e}) is above estimator.balance_e ({self.balance_e}): balancing keeps "
+                "event times up to balance_e only, so no event time would remain; lower min_e"
+            )
         if self.min_e is not None and self.max_e is not None and self.min_e > self.max_e:
             raise ValueError(
                 f"estimator.min_e ({self.min_e}) is above estimator.max_e ({self.max_e}); give min_e <= max_e"

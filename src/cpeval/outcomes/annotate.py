@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 def annotate_effect(effect: Effect, panel: Panel, outcome: OutcomeSpec, estimator: Any = None) -> Effect:
     """Return ``effect`` with ``diagnostics["outcome"]`` filled in (a new Effect; the input is unchanged)."""
     info: dict[str, Any] = {"definition": describe(outcome, panel)}
-    found = panel.derived.get(outcome.name, {})
+    found = panel.derived.get(outcome.name, {})  # filled by load_panel (see Panel.derived)
     if "zero_rows" in found:
         info["definition"]["zero_rows"] = found["zero_rows"]
     frame = panel.outcome_rows(outcome.column)
@@ -241,7 +241,7 @@ def _survey_summary(panel: Panel, o: OutcomeSpec) -> dict[str, Any]:
         out["cluster"] = cluster
         out["note"] = (f"weighted means with linearisation SEs clustered by {cluster!r} (the sampling clusters); "
                        "group = ever-treated units vs the rest")
-    found = panel.derived.get(o.name, {})  # computed once, when the outcome was derived
+    found = panel.derived.get(o.name, {})
     out.update({k: found[k] for k in ("cronbach_alpha", "alpha_complete_cases", "index_reference", "victimisation")
                 if k in found})
     return out

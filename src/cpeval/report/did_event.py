@@ -107,8 +107,13 @@ def _honest_lines(result: EvaluationResult) -> list[str]:
                   f"{v['interval_method']['smoothness']} (smoothness).", "",
                   "| restriction | bound | robust CI | contains 0 |", "|---|---|---|---|"]
         for r in c.table:
+            mark = " *" if r.get("note") else ""
             lines.append(f"| {r['restriction'].replace('_', ' ')} | {r['bound']:.3g} | "
-                         f"[{num(r['ci_lower'])}, {num(r['ci_upper'])}] | {'yes' if r['includes_zero'] else 'no'} |")
+                         f"[{num(r['ci_lower'])}, {num(r['ci_upper'])}]{mark} | "
+                         f"{'yes' if r['includes_zero'] else 'no'} |")
+        flagged = [f"{r['bound']:.3g}: {r['note']}" for r in c.table if r.get("note")]
+        if flagged:
+            lines += ["", "\\* relative magnitudes, Mbar " + "; ".join(flagged) + "."]
         lines += ["", f"![Honest DiD: {c.outcome}](figures/honest_did_{slug(c.outcome)}.png)", ""]
     return lines
 

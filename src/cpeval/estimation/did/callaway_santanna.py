@@ -202,6 +202,12 @@ class CallawaySantAnna:
             "calendar": agg.calendar,
         }
         aggs = {name: run(cells) for name, run in aggregators.items()}
+        if est.aggregation == "dynamic" and not (aggs["dynamic"].labels >= 0).any():
+            have = sorted({number(e) for e in cells.event[np.isfinite(cells.att)]})
+            raise EstimationError(
+                f"outcome {outcome.name!r}: the dynamic aggregation keeps no event time >= 0 (min_e {est.min_e}, "
+                f"max_e {est.max_e}, balance_e {est.balance_e}); the data have event times {have}: widen the window"
+            )
         # influence-function blocks: cells, the per-element aggregates, and the four overall aggregates;
         # summed within clusters (no copy without clustering) and never stacked, to keep memory at O(n K)
         blocks = [("att_gt", cells.inf)] + [(name, a.inf) for name, a in aggs.items() if name != "simple"]
