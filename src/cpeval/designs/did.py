@@ -90,6 +90,12 @@ class DidEstimator(StrictModel):
         "points (-(leads+1) and lags become 'or more' bins); false gives them their own coefficients, which "
         "are estimated but not reported."
     )
+    small_sample: Literal["auto", "areg", "reghdfe"] = Field(
+        "auto", description="Small-sample correction of clustered errors for twfe, event_study and "
+        "sun_abraham: 'areg' counts every fixed effect in K (linearmodels PanelOLS, Stata areg); 'reghdfe' "
+        "leaves out fixed effects nested in the clusters (Stata xtreg/reghdfe, R fixest). 'auto': areg for "
+        "twfe, reghdfe for event_study and sun_abraham. Both multiply by G/(G-1) and (N-1)/(N-K)."
+    )
     # Poisson pseudo-maximum likelihood (count outcomes).
     exposure: Literal["population", "none"] = Field(
         "population", description="Poisson: 'population' uses log(data.population) as an offset, so the "
@@ -108,6 +114,11 @@ class DidEstimator(StrictModel):
 
     @model_validator(mode="after")
     def _event_window(self) -> DidEstimator:
+        if self.small_sample != "auto" and self.method not in ("twfe", "event_study", "sun_abraham"):
+            raise ValueError(
+                f"estimator.small_sample applies to twfe, event_study and sun_abraham; {self.method!r} has its own "
+                "variance (remove the key)"
+            )
         given = [k for k in ("min_e", "max_e", "balance_e") if getattr(self, k) is not None]
         if given and self.method != "callaway_santanna":
             raise ValueError(

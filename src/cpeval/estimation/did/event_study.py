@@ -17,6 +17,7 @@ import numpy as np
 
 from cpeval.data.panel import COHORT
 from cpeval.errors import EstimationError
+from cpeval.estimation.did import clustered_variance_text, small_sample_dof
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
 from cpeval.results import Sampling
 
@@ -131,7 +132,7 @@ def fit_indicators(
     try:
         fit = panel_ols(data, unit=panel.unit, time=panel.time, y=outcome.column,
                         x=[*cols, *design.estimator.covariates], weights=design.data.weights,
-                        cluster=design.cluster_column, dof="nested")
+                        cluster=design.cluster_column, dof=small_sample_dof(design, "nested"))
     except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
         raise EstimationError(f"outcome {outcome.name!r}: {what} regression failed: {exc}") from exc
     assert fit.cov is not None and fit.influence is not None
@@ -253,10 +254,7 @@ def event_effect(
     return make_effect(
         outcome, method=method, estimand="att", estimate=est, std_error=est_se, level=level, df=df,
         n_obs=n_obs, n_units=n_units, n_clusters=n_clusters,
-        variance_type=variance_type or (
-            f"cluster-robust by {cluster!r} (CR1 as R fixest / Stata reghdfe: G/(G-1), (N-1)/(N-K), fixed "
-            "effects nested in the clusters not counted in K); t with G-1 df"
-        ),
+        variance_type=variance_type or clustered_variance_text(cluster, small_sample_dof(design, "nested")),
         path=tuple(rows), diagnostics=diag, warnings=notes,
         sampling=None if influence is None else Sampling(by=cluster, labels=influence[0], influence=influence[1] @ a),
     )

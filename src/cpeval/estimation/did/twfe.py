@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
+from cpeval.estimation.did import clustered_variance_text, small_sample_dof
 from cpeval.estimation.inference import few_clusters_warning, make_effect
 from cpeval.results import Sampling
 
@@ -21,8 +22,10 @@ class TwoWayFixedEffects:
     """y_it = a_i + l_t + b D_it (+ g'X_it) + e_it; b is reported as the ATT.
 
     Standard errors are cluster-robust (by ``estimator.cluster``, default the unit) with the G/(G-1) and
-    (N-1)/(N-K) corrections; intervals and p-values use Student t with G-1 degrees of freedom, as Stata
-    and R ``fixest`` do for clustered errors. Under staggered adoption with effects that change over time
+    (N-1)/(N-K) corrections; K counts every fixed effect by default (linearmodels PanelOLS, Stata areg), or
+    leaves out those nested in the clusters with ``estimator.small_sample: reghdfe`` (Stata xtreg/reghdfe,
+    R fixest). Intervals and p-values use Student t with G-1 degrees of freedom, as Stata and R ``fixest``
+    do for clustered errors. Under staggered adoption with effects that change over time
     this estimator can be badly biased (Goodman-Bacon 2021); a warning says so.
     """
 
@@ -39,10 +42,11 @@ class TwoWayFixedEffects:
         assert panel.time is not None
         cluster = design.cluster_column
         x = [TREATED, *design.estimator.covariates]
+        dof = small_sample_dof(design, "all")
         try:
             fit = panel_ols(
                 frame, unit=panel.unit, time=panel.time, y=outcome.column, x=x,
-                weights=design.data.weights, cluster=cluster,
+                weights=design.data.weights, cluster=cluster, dof=dof,
             )
         except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
             raise EstimationError(f"outcome {outcome.name!r}: two-way fixed effects failed: {exc}") from exc
@@ -76,7 +80,7 @@ class TwoWayFixedEffects:
             n_obs=fit.nobs,
             n_units=int(frame[panel.unit].nunique()),
             n_clusters=fit.n_clusters,
-            variance_type=f"cluster-robust by {cluster!r} (CR1: G/(G-1), (N-1)/(N-K)); t with G-1 df",
+            variance_type=clustered_variance_text(cluster, dof),
             diagnostics={
                 "rsquared_within": fit.rsquared_within,
                 "covariates": list(design.estimator.covariates),
