@@ -237,14 +237,14 @@ def test_relative_magnitudes_interval_covers_under_the_restriction():
     draws = rng.multivariate_normal(delta + tau, sigma, size=150)
     covered = 0
     for i, b in enumerate(draws):
-        lo, up = rm_interval(b, sigma, 3, lvec, 1.0, 0.05, seed=i)
-        covered += lo <= theta <= up
+        ci = rm_interval(b, sigma, 3, lvec, 1.0, 0.05, seed=i)
+        covered += ci.lower <= theta <= ci.upper
     assert covered / len(draws) >= 0.92
     # Mbar = 0 (no post-treatment drift at all): the test is exact, so coverage is close to 95%, not above
     flat = np.concatenate([delta[:3], np.zeros(4)])
     draws = rng.multivariate_normal(flat + tau, sigma, size=400)
-    hits = [lo <= theta <= up for lo, up in (rm_interval(b, sigma, 3, lvec, 0.0, 0.05, seed=i)
-                                             for i, b in enumerate(draws))]
+    hits = [ci.lower <= theta <= ci.upper for ci in (rm_interval(b, sigma, 3, lvec, 0.0, 0.05, seed=i)
+                                                     for i, b in enumerate(draws))]
     assert 0.92 <= np.mean(hits) <= 0.98
 
 
