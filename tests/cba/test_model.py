@@ -286,3 +286,16 @@ def test_run_cost_benefit_is_prepare_then_cost_benefit(table):
     design = design_from_dict(base_design(_cb(table)))
     effect = make_effect(-3.0, 1.0)
     assert run_cost_benefit(design, None, [effect]).to_dict() == cost_benefit(prepare(design), [effect]).to_dict()
+
+
+def test_headline_names_what_is_priced(table):
+    # an estimated outcome without a valuation is listed as not priced, and the headline says the NPV
+    # counts only the priced outcomes (a funder must not read a partial appraisal as the programme's value)
+    inputs = prepare(design_from_dict(base_design(_cb(table))))
+    with pytest.warns(Warning, match=r"estimated but not priced .*shoplifting \(-46\.7, count\)"):
+        r = cost_benefit(inputs, [make_effect(2.0, 0.5), make_effect(-46.7, 7.7, outcome="shoplifting")])
+    assert [u["outcome"] for u in r.unpriced] == ["shoplifting"]
+    assert r.sentence().startswith("Counting only burglary (shoplifting estimated but not priced): the "
+                                   "estimated effect on burglary adds crime: for every £1.00 spent")
+    full = cost_benefit(inputs, [make_effect(-3.0, 0.5)])
+    assert full.unpriced == () and full.sentence().startswith("For every £1.00 spent, society gains £")

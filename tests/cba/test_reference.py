@@ -59,9 +59,9 @@ def test_green_book_schedule_rates():
 def test_home_office_figures_match_the_quoted_table():
     ref = reference("home_office_2018_quoted.json")
     table = load_unit_costs("home_office_2018")
-    assert set(table.categories) == set(ref["society_total_2016_gbp"])
-    for cat, total in ref["society_total_2016_gbp"].items():
-        assert table.unit_cost(cat, "society") == (total, "GBP", 2016), cat
+    assert set(table.categories) == set(ref["society_total_2015_16_prices_gbp"])
+    for cat, total in ref["society_total_2015_16_prices_gbp"].items():
+        assert table.unit_cost(cat, "society") == (total, "GBP", 2015), cat  # 2015/16 prices: calendar 2015
     assert table.perspectives == ("society",)  # totals only: no taxpayer or victim breakdown
     prov = table.provenance()
     assert "p. 15" in prov["pages"] and "SECONDARY SOURCE" in prov["verification"]

@@ -58,6 +58,13 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
                         "probability that benefits exceed costs, not the point NPV alone")
     n = spec.simulations if simulations is None else simulations
     s = inputs.seed if seed is None else seed
+    valued = {o.outcome for o in inputs.outcomes}
+    unpriced = tuple({"outcome": e.outcome, "estimate": e.estimate, "measure": e.measure,
+                      "ci_lower": e.ci_lower, "ci_upper": e.ci_upper} for e in effects if e.outcome not in valued)
+    if unpriced:
+        warn.append("estimated but not priced (no cost_benefit.outcomes entry): "
+                    + ", ".join(f"{u['outcome']} ({u['estimate']:+.4g}, {u['measure']})" for u in unpriced)
+                    + "; the NPV and the probability leave their effects out")
     drawable, why_not = _drawable(used, warn)
     if n > 0 and why_not:
         warn.append("no Monte Carlo: " + "; ".join(why_not) + " (so the probability that benefits exceed costs "
@@ -103,6 +110,7 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
             "monte_carlo_effects": (mc.get("effect_dependence") or {}).get("method", "no Monte Carlo run"),
         },
         warnings=tuple(warn),
+        unpriced=unpriced,
     )
 
 

@@ -50,6 +50,8 @@ class CostBenefitResult(Summarised):
     provenance: Mapping[str, Any] = field(default_factory=dict)
     assumptions: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # outcomes the design estimated but the cost-benefit section does not price (their effects are left out)
+    unpriced: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CostBenefitResult:
@@ -62,19 +64,28 @@ class CostBenefitResult(Summarised):
         return self.monte_carlo.get("prob_benefits_exceed_costs")
 
     def sentence(self) -> str:
-        """The plain-language summary a funder reads first."""
+        """The plain-language summary a funder reads first (naming what is priced when not everything is)."""
         who = {"society": "society", "taxpayer": "taxpayers", "victim": "victims"}[self.perspective]
-        unit = {"GBP": "£1", "USD": "$1", "EUR": "€1"}.get(self.currency, f"1 {self.currency}")
+        symbol = {"GBP": "£", "USD": "$", "EUR": "€"}.get(self.currency)
+        amount = (lambda x: f"{symbol}{x:.2f}") if symbol else (lambda x: f"{x:.2f} {self.currency}")
+        priced = ", ".join(o["outcome"] for o in self.outcomes)
+        scope = ""
+        if self.unpriced:
+            scope = (f"Counting only {priced} ({', '.join(u['outcome'] for u in self.unpriced)} estimated but "
+                     "not priced): ")
+        npv = (f"net present value {money(self.npv, self.currency)}, {self.price_year} prices, "
+               f"{self.horizon_years} years")
         if self.bcr is None:
-            s = f"The programme has no costs to compare with; net present value {money(self.npv, self.currency)}."
+            s = f"{scope}the programme has no costs to compare with; {npv}."
         elif self.bcr >= 0:
-            s = (f"For every {unit} spent, {who} gain{'s' if who == 'society' else ''} "
-                 f"{self.bcr:.2f} in avoided costs of crime (net present value {money(self.npv, self.currency)}, "
-                 f"{self.price_year} prices, {self.horizon_years} years).")
+            s = (f"{scope}for every {amount(1)} spent, {who} gain{'s' if who == 'society' else ''} "
+                 f"{amount(self.bcr)} in avoided costs of crime ({npv}).")
         else:
-            s = (f"The estimated effect adds crime: for every {unit} spent, {who} "
-                 f"lose{'s' if who == 'society' else ''} a further {-self.bcr:.2f} (net present value "
-                 f"{money(self.npv, self.currency)}, {self.price_year} prices, {self.horizon_years} years).")
+            effect = "effect" if len(self.outcomes) == 1 else "effects"
+            s = (f"{scope}the estimated {effect} on {priced} add{'s' if effect == 'effect' else ''} crime: for every "
+                 f"{amount(1)} spent, {who} lose{'s' if who == 'society' else ''} a further {amount(-self.bcr)} "
+                 f"({npv}).")
+        s = s[0].upper() + s[1:]
         p = self.prob_benefits_exceed_costs
         if p is not None:
             digits = 0 if 0.1 <= p <= 0.9 else 1
@@ -99,6 +110,7 @@ class CostBenefitResult(Summarised):
             "monte_carlo": dict(self.monte_carlo),
             "tornado": list(self.tornado), "provenance": dict(self.provenance),
             "assumptions": dict(self.assumptions), "warnings": list(self.warnings),
+            "unpriced": list(self.unpriced),
         })
 
     def summary(self) -> str:

@@ -93,8 +93,9 @@ class DidEstimator(StrictModel):
     small_sample: Literal["auto", "areg", "reghdfe"] = Field(
         "auto", description="Small-sample correction of clustered errors for twfe, event_study and "
         "sun_abraham: 'areg' counts every fixed effect in K (linearmodels PanelOLS, Stata areg); 'reghdfe' "
-        "leaves out fixed effects nested in the clusters (Stata xtreg/reghdfe, R fixest). 'auto': areg for "
-        "twfe, reghdfe for event_study and sun_abraham. Both multiply by G/(G-1) and (N-1)/(N-K)."
+        "leaves out the unit or period effects nested in the clusters (Stata xtreg/reghdfe, R fixest). "
+        "'auto': areg for twfe, reghdfe for event_study and sun_abraham. Both multiply by G/(G-1) and "
+        "(N-1)/(N-K)."
     )
     # Poisson pseudo-maximum likelihood (count outcomes).
     exposure: Literal["population", "none"] = Field(

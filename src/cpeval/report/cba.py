@@ -64,6 +64,8 @@ def render_cba_markdown(cba: dict[str, Any]) -> str:
             f"| {o['outcome']} | {o['label']} | {o['estimate']:.4g} ({o['measure']}) | "
             f"{o['crimes_avoided_per_year']:,.1f} | {money(o['unit_cost'], c)} | {money(o['pv_benefits'], c)} |"
         )
+    for u in cba.get("unpriced") or []:
+        lines.append(f"| {u['outcome']} | not priced | {u['estimate']:.4g} ({u['measure']}) | — | — | left out |")
     comps = []
     for o in cba["outcomes"]:
         total = o["unit_cost_as_published"]

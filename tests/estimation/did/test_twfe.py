@@ -150,3 +150,28 @@ def test_small_sample_is_refused_where_it_does_not_apply(did_dict):
     did_dict["treatment"] = {"first_treated": "g"}
     with pytest.raises(DesignError, match="small_sample applies to twfe, event_study and sun_abraham"):
         design_from_dict(did_dict)
+
+
+@pytest.mark.parametrize("clusters", ["state_half", "year"])
+def test_reghdfe_k_when_units_are_not_nested_in_clusters(castle, clusters):
+    """Clusters cutting across states (state x half of the period): nothing is nested, so reghdfe's K is
+    areg's (61) and the SEs agree. Clusters by year: the 10 free year effects are nested and dropped,
+    K = 1 + 50 = 51 (fixest's count for | sid + year). Hand rescaling of statsmodels' dummy regression."""
+    import statsmodels.api as sm
+
+    frame = castle.assign(state_half=castle["sid"] * 10 + (castle["year"] >= 2005))
+    x = sm.add_constant(pd.concat([frame[["post"]].astype(float),
+                                   pd.get_dummies(frame["sid"], prefix="s", drop_first=True, dtype=float),
+                                   pd.get_dummies(frame["year"], prefix="t", drop_first=True, dtype=float)], axis=1))
+    fit = sm.WLS(frame["l_homicide"], x, weights=frame["popwt"]).fit(
+        cov_type="cluster", cov_kwds={"groups": frame[clusters]})
+    n, k = len(frame), x.shape[1]
+    k_reghdfe = {"state_half": k, "year": 1 + 50}[clusters]
+    expected = float(fit.bse["post"]) * np.sqrt((n - k) / (n - k_reghdfe))
+    design = cpeval.load_design(DESIGNS / "castle_doctrine.yaml")
+    raw = design.model_dump(mode="json", by_alias=True)
+    raw["estimator"].update(small_sample="reghdfe", cluster=clusters)
+    d = design_from_dict(raw)
+    d._origin = design.origin
+    effect = cpeval.evaluate(d, data=frame).effect("homicide")
+    assert effect.std_error == pytest.approx(expected, rel=1e-8)

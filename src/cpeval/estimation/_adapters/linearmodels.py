@@ -37,8 +37,9 @@ def panel_ols(
     ``dof="nested"`` (event studies) recomputes the covariance as R ``fixest`` and Stata ``reghdfe`` do:
     the CR0 sandwich on the two-way demeaned regressors times G/(G-1) (N-1)/(N-K), where K counts the
     regressors and the fixed effects NOT nested in the clusters (unit effects are not counted when units are
-    nested in clusters). The default ``"all"`` keeps linearmodels' own correction, which counts the unit
-    effects too (as Stata ``areg``) and is conservative in short panels.
+    nested in clusters, period effects when periods are; see ``_influence``). The default ``"all"`` keeps
+    linearmodels' own correction, which counts every fixed effect (as Stata ``areg``) and is conservative
+    in short panels.
 
     Options: ``entity_effects=True, time_effects=True``, ``cov_type='clustered'`` with
     ``debiased=True`` ((N-1)/(N-K) correction) and ``group_debias=True`` (G/(G-1)), which together give
@@ -56,7 +57,8 @@ def panel_ols(
         if cluster == unit:
             res = model.fit(cov_type="clustered", cluster_entity=True, debiased=True, group_debias=True)
         else:
-            clusters = indexed[[cluster]].astype("category").apply(lambda s: s.cat.codes)
+            # codes from the frame (the cluster may be the period, which set_index moved into the index)
+            clusters = pd.DataFrame({"cluster": pd.factorize(frame[cluster])[0]}, index=indexed.index)
             res = model.fit(cov_type="clustered", clusters=clusters, debiased=True, group_debias=True)
     influence, k_nested = _influence(frame, indexed, res, unit=unit, time=time, x=x, weights=weights,
                                      cluster=cluster)
@@ -79,7 +81,10 @@ def panel_ols(
 def _influence(frame: pd.DataFrame, indexed: pd.DataFrame, res: Any, *, unit: str, time: str, x: list[str],
                weights: str | None, cluster: str) -> tuple[pd.DataFrame, int]:
     """Each cluster's influence on the params (two-way demeaned regressors, PanelOLS residuals), and K for
-    the fixest / reghdfe correction: the regressors plus the fixed effects NOT nested in the clusters."""
+    the fixest / reghdfe correction: the regressors plus the fixed-effect parameters not nested in the
+    clusters. As fixest counts them for ``| unit + period``, the unit effects have U free parameters and the
+    period effects T - 1 (the redundant level is the period's); effects nested in the clusters are dropped.
+    Nothing nested gives U + T - 1, the same K as linearmodels / areg."""
     from cpeval.estimation.fixed_effects import cluster_influence, demean, indicators
 
     u = np.unique(frame[unit].to_numpy(), return_inverse=True)[1]
@@ -89,7 +94,8 @@ def _influence(frame: pd.DataFrame, indexed: pd.DataFrame, res: Any, *, unit: st
     resid = res.idiosyncratic.reindex(indexed.index).to_numpy().ravel()
     labels, infl = cluster_influence(xt, w, resid, frame[cluster].to_numpy())
     units_nested = bool((frame.groupby(unit)[cluster].nunique() <= 1).all())
-    k = len(x) + (int(t.max()) + 1) - 1 + (0 if units_nested else int(u.max()))
+    periods_nested = bool((frame.groupby(time)[cluster].nunique() <= 1).all())
+    k = len(x) + (0 if units_nested else int(u.max()) + 1) + (0 if periods_nested else int(t.max()))
     return pd.DataFrame(infl, index=pd.Index(labels, name=cluster), columns=x), k
 
 

@@ -16,5 +16,5 @@ def small_sample_dof(design: DidDesign, default: str) -> str:
 def clustered_variance_text(cluster: str, dof: str) -> str:
     """How the clustered standard errors were computed, for Effect.variance_type."""
     k = ("every fixed effect counted in K, as Stata areg / linearmodels PanelOLS" if dof == "all" else
-         "fixed effects nested in the clusters not counted in K, as Stata reghdfe / R fixest")
+         "unit or period effects nested in the clusters not counted in K, as Stata reghdfe / R fixest")
     return f"cluster-robust by {cluster!r} (CR1: G/(G-1), (N-1)/(N-K), {k}); t with G-1 df"
