@@ -117,17 +117,19 @@ def test_data_derived_valuation_errors(good, valuation, measure, drop_population
         prepare(design, load_panel(design))
 
 
-def test_user_table_missing_columns(tmp_path):
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("category,amount\nx,1\n", "missing column"),
+        ("category,amount,currency,price_year,perspectives\nx,1,GBP,2020,society;police\n", "unknown perspective"),
+        ("category,amount,currency,price_year\n", "has no rows"),
+    ],
+    ids=["missing_columns", "bad_perspective", "empty"],
+)
+def test_user_table_errors(tmp_path, content, match):
     bad = tmp_path / "bad.csv"
-    bad.write_text("category,amount\nx,1\n")
-    with pytest.raises(DesignError, match="missing column"):
-        load_unit_costs(str(bad))
-
-
-def test_user_table_bad_perspective(tmp_path):
-    bad = tmp_path / "bad.csv"
-    bad.write_text("category,amount,currency,price_year,perspectives\nx,1,GBP,2020,society;police\n")
-    with pytest.raises(DesignError, match="unknown perspective"):
+    bad.write_text(content)
+    with pytest.raises(DesignError, match=match):
         load_unit_costs(str(bad))
 
 
@@ -184,13 +186,6 @@ def test_check_command_validates_cost_benefit(good, tmp_path):
         check(path)
 
 
-def test_empty_table_is_an_error(tmp_path):
-    empty = tmp_path / "empty.csv"
-    empty.write_text("category,amount,currency,price_year\n")
-    with pytest.raises(DesignError, match="has no rows"):
-        load_unit_costs(str(empty))
-
-
 def test_category_without_the_perspective_is_an_error_not_a_zero(tmp_path):
     # robbery has a taxpayer component, shoplifting only a society total: taxpayer pricing of shoplifting
     # is refused (it would silently be 0), and the per-perspective table lists only perspectives every
@@ -208,7 +203,5 @@ def test_category_without_the_perspective_is_an_error_not_a_zero(tmp_path):
                                                                                      "units": 10}}})))
     assert [p for p, _ in robbery.outcomes[0].by_perspective] == ["society", "taxpayer", "victim"]
     assert robbery.outcomes[0].unit_cost == 2000.0
-    both = copy.deepcopy(GOOD)
-    both.update(unit_costs=str(csv), outcomes={"burglary": {"category": "shoplifting", "units": 10}})
-    society = prepare(design_from_dict(base_design(both)))
+    society = prepare(design_from_dict(base_design({**cb, "perspective": "society"})))
     assert [p for p, _ in society.outcomes[0].by_perspective] == ["society"]
