@@ -78,7 +78,7 @@ def test_spec_errors(good, changes, match):
          r"no category 'burglary_domestic'.*not in this table: domestic burglary"),
         ({"unit_costs": "home_office_2018", "perspective": "taxpayer",
           "outcomes": {"burglary": {"category": "robbery", "units": 10}}}, "count", "decrease",
-         r"gives no taxpayer costs \(it covers society\)"),
+         r"category 'robbery' has no taxpayer component \(its rows cover society\)"),
         ({"unit_costs": "no_such_table"}, "count", "decrease", "neither a shipped table"),
         ({"outcomes": {"burglary": "burglary_domestic"}}, "count", "decrease", "derived from the data"),
     ],

@@ -65,7 +65,7 @@ def cost_benefit(inputs: CbaInputs, effects: Sequence[Effect], *, simulations: i
         warn.append("estimated but not priced (no cost_benefit.outcomes entry): "
                     + ", ".join(f"{u['outcome']} ({u['estimate']:+.4g}, {u['measure']})" for u in unpriced)
                     + "; the NPV and the probability leave their effects out")
-    drawable, why_not = _drawable(used, warn)
+    drawable, why_not = _drawable(used, warn) if n > 0 else (used, [])
     if n > 0 and why_not:
         warn.append("no Monte Carlo: " + "; ".join(why_not) + " (so the probability that benefits exceed costs "
                     "is not reported)")

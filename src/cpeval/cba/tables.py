@@ -65,12 +65,6 @@ class UnitCostTable:
                 f"{did_you_mean(category, self.categories)}; categories: {', '.join(self.categories)}"
                 + (f" (not in this table: {self.meta['not_shipped']})" if self.meta.get("not_shipped") else "")
             )
-        if perspective not in self.perspectives:
-            raise DesignError(
-                f"unit-cost table {self.name!r} gives no {perspective} costs (it covers "
-                f"{', '.join(self.perspectives)}); set cost_benefit.perspective to one of those, or supply a table "
-                f"whose rows list {perspective} among their perspectives"
-            )
         comps = [r for r in self.rows if r.category == category]
         if not any(perspective in r.perspectives for r in comps):
             raise DesignError(

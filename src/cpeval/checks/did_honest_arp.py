@@ -49,6 +49,11 @@ def rm_moments(n_pre: int, n_post: int, mbar: float, s: int, positive: bool) -> 
     return a[np.abs(a[:, n_pre:]).sum(axis=1) > 0]
 
 
+def feasible(n_post: int) -> bool:
+    """Whether the dual vertices can be enumerated: 2 n_post post moments, bases of n_post rows."""
+    return math.comb(2 * n_post, n_post) <= MAX_BASES
+
+
 def _gamma(lvec: np.ndarray) -> np.ndarray:
     """A nonsingular matrix whose first row is l' (completed with unit vectors, as HonestDiD's RREF does)."""
     rows = [lvec]

@@ -147,13 +147,11 @@ def _blocked_neyman(trial: Trial) -> Estimate:
     s1 = np.bincount(b, weights=y * z, minlength=B)
     s0 = np.bincount(b, weights=y * (1 - z), minlength=B)
     m1, m0 = s1 / n1, s0 / n0
-    ss1 = np.bincount(b, weights=z * (y - m1[b]) ** 2, minlength=B)
-    ss0 = np.bincount(b, weights=(1 - z) * (y - m0[b]) ** 2, minlength=B)
     w = n_b / n_b.sum()
     tau = float(w @ (m1 - m0))
-    var = float(np.sum(w**2 * (ss1 / (n1 - 1) / n1 + ss0 / (n0 - 1) / n0)))
+    # each unit's contribution; its sum of squares is sum_b w_b^2 (s_1b^2 / n_1b + s_0b^2 / n_0b)
     infl = w[b] * np.where(z == 1, (y - m1[b]) / np.sqrt(n1 * (n1 - 1))[b], -(y - m0[b]) / np.sqrt(n0 * (n0 - 1))[b])
-    return Estimate(tau, float(np.sqrt(var)), float(len(y) - 2 * B),
+    return Estimate(tau, float(np.sqrt(infl @ infl)), float(len(y) - 2 * B),
                     "blockwise Neyman (= HC2 of the interacted regression); t with n - 2B df "
                     "[difference in means; block-weighted]", None, influence=infl)
 
