@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-CASE_DATA = Path(__file__).resolve().parents[3] / "case_studies" / "data"
+
+def _case_data_dir() -> Path:
+    """Where the case-study CSV files are: the copy inside an installed wheel, else the source checkout's."""
+    packaged = Path(__file__).resolve().parent / "_case_data"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "case_studies" / "data"
+
+
+CASE_DATA = _case_data_dir()
 
 
 def _case_csv(name: str) -> Callable[[], pd.DataFrame]:
