@@ -17,14 +17,14 @@ __all__ = ["COHORT", "TREATED", "Panel", "load_panel", "validate_panel"]
 def load_panel(design: DesignBase, data: pd.DataFrame | None = None) -> Panel:
     """Read the design's data (or use ``data``) and validate it. ``data`` is never modified."""
     import dataclasses
-    import hashlib
 
+    from cpeval.data.fingerprint import frame_sha256
     from cpeval.data.sources import read_source
     from cpeval.data.validate import validate_panel
     from cpeval.outcomes.derive import derive_with_info  # derived outcomes exist before validation
 
     if data is not None:
-        frame, source, sha = data, "<DataFrame>", hashlib.sha256(data.to_csv(index=False).encode()).hexdigest()
+        frame, source, sha = data, "<DataFrame>", frame_sha256(data)
     else:
         src = read_source(design)
         frame, source, sha = src.frame, f"{design.origin or '<design>'}: data {src.label}", src.sha256

@@ -93,5 +93,6 @@ def _read_dataset(name: str) -> Source:
         problem = f"data.dataset {name!r} should look like 'causaldata.castle' or 'cpeval.<name>'"
     if frame is None:
         raise DataError(name, [Problem(ProblemCode.FILE_NOT_FOUND, None, problem or "not found")])
-    sha = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
-    return Source(frame=frame, label=name, sha256=sha)
+    from cpeval.data.fingerprint import frame_sha256
+
+    return Source(frame=frame, label=name, sha256=frame_sha256(frame))
