@@ -18,7 +18,11 @@ def sdid():
 def test_sdid_prop99_matches_published(sdid):
     ref = reference("prop99_sdid")
     assert sdid.estimate == pytest.approx(ref["estimate"], abs=ref["tolerance"]["estimate"])
-    assert ref["se_range"][0] < sdid.std_error < ref["se_range"][1]
+    assert sdid.std_error == pytest.approx(ref["se"], abs=ref["tolerance"]["se"])
+    # 50 replications exceed the 38 distinct placebos: each control state is fitted once
+    assert sdid.diagnostics["placebo_exact"] is True
+    assert sdid.diagnostics["placebo_reps"] == 38
+    assert "exact: all 38 distinct placebo assignments" in sdid.variance_type
     assert sdid.ci_lower < sdid.estimate < sdid.ci_upper
     lam = sdid.diagnostics["time_weights"]
     assert set(lam) <= {"1984", "1985", "1986", "1987", "1988"}  # weight on the last pre-periods
@@ -30,6 +34,67 @@ def test_sdid_post_mean_gap_equals_estimate(sdid):
     assert np.mean(post) == pytest.approx(sdid.estimate)
     rows = [r for r in sdid.path if r["post"]]
     assert all(r["ci_lower"] <= r["gap"] <= r["ci_upper"] for r in rows)  # conformal per-period intervals
+
+
+def _sdid_panel(n_donors: int, n_treated: int = 1, **estimator):
+    from cpeval.datasets.synth import simulate_synth
+
+    df = simulate_synth(n_donors=n_donors, n_pre=10, n_post=4, n_treated=n_treated, effect=-2.0, seed=5)
+    raw = {
+        "name": "sdid", "kind": "synthetic_control", "data": {"path": "x.csv", "unit": "unit", "time": "time"},
+        "treatment": {"units": [f"t{i}" for i in range(n_treated)], "start": df.attrs["start"]},
+        "outcomes": [{"name": "y", "column": "y", "family": "other"}],
+        "estimator": {"method": "synthetic_did", "conformal": False, **estimator},
+    }
+    wide = df.pivot(index="time", columns="unit", values="y")
+    donors = [c for c in wide.columns if not str(c).startswith("t")]
+    return raw, df, wide[donors].to_numpy(), int((wide.index < df.attrs["start"]).sum())
+
+
+def _hand_placebo_se(y0: np.ndarray, n_pre: int, placebo_sets: list[tuple[int, ...]]) -> float:
+    """Algorithm 4 written out: each set of donors plays the treated units against the remaining donors, with
+    the original fit's noise level (synthdid reuses its zeta in every replication); the standard error is
+    synthdid's sqrt((r - 1) / r) * sd over the r placebo estimates."""
+    from cpeval.estimation.synth.sdid import sdid_fit
+
+    sigma = np.std(np.diff(y0[:n_pre], axis=0), ddof=1)
+    taus = []
+    for tr in placebo_sets:
+        co = [j for j in range(y0.shape[1]) if j not in tr]
+        taus.append(sdid_fit(y0[:, list(tr)].mean(axis=1), y0[:, co], n_pre, len(tr), sigma).tau)
+    r = len(taus)
+    return float(np.sqrt((r - 1) / r) * np.std(taus, ddof=1))
+
+
+def test_sdid_exact_placebo_se_equals_hand_loop_over_every_donor():
+    raw, df, y0, n_pre = _sdid_panel(12, placebo_reps=40)
+    e = evaluate(raw, data=df).effects[0]
+    assert e.diagnostics["placebo_exact"] is True and e.diagnostics["placebo_reps"] == 12
+    assert e.std_error == pytest.approx(_hand_placebo_se(y0, n_pre, [(j,) for j in range(12)]), rel=1e-10)
+    # deterministic: neither the replication count (above 12) nor the seed changes it
+    raw["estimator"]["placebo_reps"] = 12
+    raw["inference"] = {"seed": 99}
+    assert evaluate(raw, data=df).effects[0].std_error == e.std_error
+
+
+def test_sdid_exact_placebo_se_with_two_treated_units_enumerates_every_pair():
+    import itertools
+
+    raw, df, y0, n_pre = _sdid_panel(7, n_treated=2, placebo_reps=25)  # C(7, 2) = 21 <= 25
+    e = evaluate(raw, data=df).effects[0]
+    assert e.diagnostics["placebo_reps"] == 21
+    pairs = list(itertools.combinations(range(7), 2))
+    assert e.std_error == pytest.approx(_hand_placebo_se(y0, n_pre, pairs), rel=1e-10)
+
+
+def test_sdid_monte_carlo_placebo_se_below_the_distinct_count_follows_the_seed():
+    raw, df, _, _ = _sdid_panel(12, placebo_reps=10)
+    first = evaluate(raw, data=df).effects[0]
+    assert first.diagnostics["placebo_exact"] is False and first.diagnostics["placebo_reps"] == 10
+    assert "10 random placebo assignments, seed" in first.variance_type
+    assert evaluate(raw, data=df).effects[0].std_error == first.std_error
+    raw["inference"] = {"seed": 7}
+    assert evaluate(raw, data=df).effects[0].std_error != first.std_error
 
 
 def test_augmented_weights_sum_to_one_and_improve_fit():

@@ -135,7 +135,11 @@ class SynthEstimator(StrictModel):
         None, ge=0, description="augmented: ridge penalty (default: chosen by time cross-validation)."
     )
     placebo_reps: int = Field(
-        200, ge=10, description="synthetic_did: placebo replications for the variance (Algorithm 4)."
+        200, ge=10,
+        description="synthetic_did: placebo replications for the variance (Algorithm 4, as R synthdid's "
+        "vcov(method = 'placebo', replications)). When at least the number of distinct placebo assignments "
+        "(the donor count, with one treated unit), each is fitted once instead: the exact placebo variance, "
+        "free of Monte Carlo noise.",
     )
 
     @field_validator("method")
