@@ -85,6 +85,23 @@ class CpevalWarning(UserWarning):
     """A statistical warning (few clusters, failed pre-trend test, poor fit). Also recorded in results."""
 
 
+ECHO_LIMIT = 200  # characters of a user's value repeated in a message
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``repr`` of a value a user gave, cut to about ``limit`` characters.
+
+    Built with :mod:`reprlib`, so a huge nested value is never rendered in full before being cut.
+    """
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 3, 8, 8, 8, 8
+    r.maxstring = r.maxother = r.maxlong = limit
+    text = r.repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest of ``choices``, or an empty string."""
     choices = [str(c) for c in choices]

@@ -1,13 +1,28 @@
-"""Reading design files: ``yaml.safe_load`` then strict validation, with errors a person can act on."""
+"""Reading design files: a bounded safe YAML parse then strict validation, with errors a person can act on.
+
+A design file is untrusted input. Before anything is built from it the YAML node graph is checked:
+
+* the file is at most :data:`MAX_DESIGN_BYTES` long;
+* YAML anchors and aliases are allowed (``&defaults`` / ``*defaults`` to repeat a block), but the document,
+  with every alias expanded, may hold at most :data:`MAX_VALUES` values and :data:`MAX_CHARS` characters of
+  text, and may not nest deeper than :data:`MAX_DEPTH` levels; an alias that refers to its own anchor is an
+  error. So an alias bomb ("billion laughs") is refused in milliseconds without being expanded, while every
+  real design (a few hundred values) is far inside the budget;
+* a key repeated in one mapping is an error naming both lines (plain YAML keeps the last silently);
+* only the safe tags (``yaml.safe_load``'s constructor) are built.
+
+Every value a message repeats is cut to a few hundred characters (:func:`cpeval.errors.echo`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cpeval.errors import DesignError, did_you_mean
+from cpeval.errors import ECHO_LIMIT, DesignError, did_you_mean, echo
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -15,32 +30,151 @@ if TYPE_CHECKING:
     from cpeval.designs.base import DesignBase
 
 KINDS = ("did", "synthetic_control", "rct")
+MAX_DESIGN_BYTES = 1_000_000
+MAX_VALUES = 100_000  # nodes of the document with aliases expanded
+MAX_CHARS = 10_000_000  # characters of text of the document with aliases expanded
+MAX_DEPTH = 64
+MAX_LISTED = 20  # problems listed in one message; the rest are counted
+MAX_LINE = 1_000  # characters of one listed problem
+# a quoted value longer than the echo limit inside a validator's message (validators quote with !r)
+_LONG_QUOTED = re.compile(f"'([^']{{{ECHO_LIMIT + 1},}})'")
 
 
 def load_design(path: str | Path) -> DesignBase:
     """Read and validate a design file. Raises :class:`DesignError` naming the file and the key."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         hint = " (it is a directory)" if path.is_dir() else ""
         raise DesignError(f"{path}: design file not found{hint}; give the path to a .yaml design file")
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            data = fh.read(MAX_DESIGN_BYTES + 1)
+        if len(data) > MAX_DESIGN_BYTES:
+            raise DesignError(
+                f"{path}: the design file is larger than {MAX_DESIGN_BYTES:,} bytes; a design is a short YAML "
+                "file of keys (name, kind, data, ...) and names its data in data.path, it does not hold them"
+            )
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DesignError(f"{path}: cannot read the design file ({exc})") from exc
+    raw = parse_yaml(text, str(path))
+    design = design_from_dict(raw, source=str(path))
+    design._origin = str(path.resolve())
+    return design
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse a design's YAML text safely within the budget described in the module docstring."""
+    import yaml
+
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
     try:
-        raw = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, source)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
         if mark is not None:
             where = f" at line {mark.line + 1}, column {mark.column + 1}"
         problem = getattr(exc, "problem", None) or str(exc)
-        raise DesignError(f"{path}: not valid YAML{where}: {problem}") from exc
-    design = design_from_dict(raw, source=str(path))
-    design._origin = str(path.resolve())
-    return design
+        raise DesignError(f"{source}: not valid YAML{where}: {str(problem)[:400]}") from None
+    finally:
+        loader.dispose()
+
+
+def _children(node: Any) -> list[Any]:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _line(node: Any) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _duplicate_keys(node: Any) -> list[str]:
+    """'key' at line a and line b, for each key written twice in one mapping."""
+    import yaml
+
+    seen: dict[str, int] = {}
+    found = []
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        if key.value in seen:
+            found.append(f"key {echo(key.value)} at line {_line(key)} repeats the key at line {seen[key.value]}")
+        else:
+            seen[key.value] = _line(key)
+    return found
+
+
+def _check_nodes(root: Any, source: str) -> None:
+    """Refuse alias bombs, cycles, deep nesting and repeated keys, without expanding any alias.
+
+    One depth-first pass over the node graph: each distinct node is visited once and its expanded size
+    (values, characters) is the sum over its children, so shared (aliased) nodes cost nothing to measure.
+    """
+    import yaml
+
+    sizes: dict[int, tuple[int, int]] = {}
+    open_nodes: set[int] = set()
+    duplicates: list[str] = []
+    stack: list[tuple[Any, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, closing = stack.pop()
+        key = id(node)
+        if closing:
+            open_nodes.discard(key)
+            kids = [sizes[id(k)] for k in _children(node)]
+            values, chars = 1 + sum(k[0] for k in kids), sum(k[1] for k in kids)
+            if values > MAX_VALUES or chars > MAX_CHARS:
+                raise DesignError(
+                    f"{source}: line {_line(node)}: this value expands to more than "
+                    f"{MAX_VALUES:,} values or {MAX_CHARS:,} characters (through YAML aliases, *name, or "
+                    "sheer size); a design needs far fewer: write the values out or use fewer nested aliases"
+                )
+            sizes[key] = (values, chars)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise DesignError(
+                f"{source}: line {_line(node)}: a YAML alias refers to the block that contains it (a cycle); "
+                "repeat a block only outside itself"
+            )
+        if depth > MAX_DEPTH:
+            raise DesignError(
+                f"{source}: line {_line(node)}: values are nested more than {MAX_DEPTH} levels deep; a design "
+                "needs a handful"
+            )
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = (1, len(node.value))
+            continue
+        if isinstance(node, yaml.MappingNode):
+            duplicates += _duplicate_keys(node)
+        open_nodes.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in _children(node))
+    if duplicates:
+        raise DesignError(_listing(
+            f"{source}: {len(duplicates)} repeated key{'s' if len(duplicates) != 1 else ''} (YAML would keep "
+            "only the last; keep one of each):", duplicates,
+        ))
+
+
+def _listing(head: str, lines: list[str]) -> str:
+    """A message of one head line and at most MAX_LISTED problems, each cut to MAX_LINE characters."""
+    shown = [line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... (cut)" for line in lines[:MAX_LISTED]]
+    more = [f"  ... and {len(lines) - MAX_LISTED} more"] if len(lines) > MAX_LISTED else []
+    return "\n".join([head, *[f"  - {line}" for line in shown], *more])
 
 
 def design_from_dict(raw: Any, source: str = "<design>") -> DesignBase:
@@ -57,8 +191,8 @@ def design_from_dict(raw: Any, source: str = "<design>") -> DesignBase:
         raise DesignError(f"{source}: kind: required key missing; expected one of: {', '.join(KINDS)}")
     if kind not in KINDS:
         raise DesignError(
-            f"{source}: kind: {kind!r} is not a design kind; expected one of: {', '.join(KINDS)}"
-            f"{did_you_mean(str(kind), KINDS)}"
+            f"{source}: kind: {echo(kind)} is not a design kind; expected one of: {', '.join(KINDS)}"
+            f"{did_you_mean(str(kind)[:ECHO_LIMIT], KINDS)}"
         )
     try:
         return DESIGN_ADAPTER.validate_python(raw)
@@ -75,7 +209,8 @@ def _loc_to_key(loc: tuple[Any, ...], kind: str) -> tuple[str, list[Any]]:
         if isinstance(p, int):
             key += f"[{p}]"
         else:
-            key += ("." if key else "") + str(p)
+            name = str(p)
+            key += ("." if key else "") + (name if len(name) <= ECHO_LIMIT else f"{name[:ECHO_LIMIT]}...")
     return key or "(top level)", parts
 
 
@@ -129,9 +264,9 @@ def format_validation_error(exc: ValidationError, source: str, raw: dict[str, An
         if etype == "extra_forbidden":
             valid = _model_fields_at(kind, parts[:-1])
             bad = parts[-1] if parts else key
-            hint = did_you_mean(str(bad), valid)
+            hint = did_you_mean(str(bad)[:ECHO_LIMIT], valid)
             where = key.rsplit(".", 1)[0] if "." in key else "(top level)"
-            msg = f"unknown key {bad!r} in {where}{hint}"
+            msg = f"unknown key {echo(bad)} in {where}{hint}"
             if not hint and valid:
                 msg += f"; allowed keys: {', '.join(valid)}"
             lines.append(f"{key}: {msg}")
@@ -143,19 +278,19 @@ def format_validation_error(exc: ValidationError, source: str, raw: dict[str, An
             expected = err.get("ctx", {}).get("expected", "")
             choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",")]
             lines.append(
-                f"{key}: {value!r} is not allowed; expected one of {expected}{did_you_mean(str(value), choices)}"
+                f"{key}: {echo(value)} is not allowed; expected one of {expected}"
+                f"{did_you_mean(str(value)[:ECHO_LIMIT], choices)}"
             )
         elif etype == "value_error":
-            text = err["msg"].removeprefix("Value error, ")
+            text = _LONG_QUOTED.sub(lambda m: echo(m.group(1)), err["msg"].removeprefix("Value error, "))
             lines.append(f"{key}: {text}")
         else:
-            shown = "" if value is None and "input" not in err else f" (got {err.get('input')!r})"
+            shown = "" if value is None and "input" not in err else f" (got {echo(err.get('input'))})"
             lines.append(f"{key}: {err['msg'][0].lower()}{err['msg'][1:]}{shown}")
     # A union of int|str reports the same key twice; keep each message once, in order.
     unique = list(dict.fromkeys(lines))
     n = len(unique)
-    head = f"{source}: {n} problem{'s' if n != 1 else ''} in the design:"
-    return "\n".join([head, *[f"  - {line}" for line in unique]])
+    return _listing(f"{source}: {n} problem{'s' if n != 1 else ''} in the design:", unique)
 
 
 def design_schema() -> dict[str, Any]:
