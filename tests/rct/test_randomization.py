@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cpeval.estimation.rct.randomization import draws, p_values, scheme, statistics
@@ -82,8 +83,6 @@ def test_within_block_draws_uniform_over_subsets():
 
 
 def test_exact_enumeration_in_a_small_blocked_trial():
-    import pandas as pd
-
     from cpeval.pipeline import evaluate
 
     rng = np.random.default_rng(11)
@@ -129,3 +128,81 @@ def test_general_path_many_blocks_with_missing_outcomes():
     assert observed[0] == pytest.approx(num / den)
     assert null.shape == (300, 1) and np.all(np.isfinite(null))
     assert abs(null.mean()) < 3 * null.std() / np.sqrt(300)
+
+
+def test_assignment_counts_are_exact_integers_far_beyond_float_range():
+    import math
+
+    big = scheme(np.repeat([1, 0], 600), None)
+    assert big.n_assignments() == math.comb(1200, 600)
+    assert not big.enumerable(10**9)
+    pairs = scheme(np.tile([1, 0], 1100), np.repeat(np.arange(1100), 2))
+    assert pairs.n_assignments() == 2**1100
+    assert not pairs.enumerable(10**9)
+    small = scheme(np.array([1, 1, 0, 0, 0]), None)  # C(5, 2) = 10
+    assert small.enumerable(10) and not small.enumerable(9)
+
+
+def _large_trial(pairs: bool, n: int = 10_000) -> tuple[dict, pd.DataFrame]:
+    rng = np.random.default_rng(31)
+    z = np.tile([1, 0], n // 2) if pairs else rng.permutation(np.repeat([1, 0], n // 2))
+    frame = pd.DataFrame({"id": range(n), "b": np.arange(n) // 2, "z": z,
+                          "y": rng.normal(size=n) + 0.2 * z, "y0": rng.normal(size=n)})
+    design = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "id"},
+              "treatment": {"assignment": "z", **({"block": "b"} if pairs else {})},
+              "outcomes": [{"name": "y", "column": "y"}, {"name": "y0", "column": "y0"}],
+              "inference": {"permutations": 199, "multiple_testing": "romano_wolf", "seed": 4}}
+    return design, frame
+
+
+@pytest.mark.parametrize("pairs", [False, True], ids=["10000-units", "5000-pairs"])
+def test_randomisation_inference_runs_on_a_10000_unit_trial(pairs):
+    from cpeval.pipeline import evaluate
+
+    design, frame = _large_trial(pairs)
+    result = evaluate(design, frame)
+    e, e0 = result.effect("y"), result.effect("y0")
+    assert e.diagnostics["ri_exact"] is False and e.diagnostics["ri_draws"] == 199
+    # a 0.2 SD effect on 10,000 units (z about 10) beats every one of the 199 re-randomisations
+    assert e.diagnostics["ri_p_value"] == pytest.approx(1 / 200)
+    assert e.diagnostics["p_value_adjusted"] == pytest.approx(1 / 200)
+    # the null outcome's randomisation p-value agrees with its t-test p-value to Monte Carlo error
+    assert abs(e0.diagnostics["ri_p_value"] - e0.p_value) < 0.15
+    assert e0.diagnostics["p_value_adjusted"] >= e0.diagnostics["ri_p_value"] - 1e-12
+
+
+def test_exact_enumeration_of_clusters_within_blocks_matches_a_hand_loop():
+    from cpeval.pipeline import evaluate
+
+    rng = np.random.default_rng(17)
+    # two blocks of three clusters (block 0: one treated; block 1: two treated): 3 x 3 = 9 assignments
+    sizes = np.array([2, 3, 1, 2, 2, 4])
+    cl = np.repeat(np.arange(6), sizes)
+    blk_c = np.array([0, 0, 0, 1, 1, 1])
+    zc = np.array([1, 0, 0, 1, 1, 0])
+    y = rng.normal(size=len(cl)) + zc[cl]
+    frame = pd.DataFrame({"id": range(len(cl)), "c": cl, "b": blk_c[cl], "z": zc[cl], "y": y})
+    design = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "id"},
+              "treatment": {"assignment": "z", "block": "b", "cluster": "c"},
+              "outcomes": [{"name": "y", "column": "y"}], "inference": {"permutations": 500}}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        e = evaluate(design, frame).effect("y")
+    assert e.diagnostics["ri_exact"] is True and e.diagnostics["ri_draws"] == 9
+
+    def stat(zcl: np.ndarray) -> float:
+        z = zcl[cl]
+        return sum(np.mean(blk_c[cl] == b) * (y[(blk_c[cl] == b) & (z == 1)].mean()
+                                               - y[(blk_c[cl] == b) & (z == 0)].mean()) for b in (0, 1))
+
+    stats = []
+    for t0 in combinations(range(3), 1):
+        for t1 in combinations(range(3, 6), 2):
+            zz = np.zeros(6, dtype=int)
+            zz[list(t0) + list(t1)] = 1
+            stats.append(stat(zz))
+    observed = stat(zc)
+    assert e.estimate == pytest.approx(observed, rel=1e-12)
+    assert e.diagnostics["ri_p_value"] == pytest.approx(np.mean(np.abs(stats) >= abs(observed) - 1e-12), abs=1e-12)

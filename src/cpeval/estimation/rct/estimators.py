@@ -118,7 +118,7 @@ def _ri_matrix(tf: TrialFrame, design: RctDesign) -> np.ndarray:
 
 def family_inference(tf: TrialFrame, design: RctDesign, raw_p: dict[str, float]) -> FamilyInference:
     from cpeval.estimation.rct.multiple import adjust
-    from cpeval.estimation.rct.randomization import n_assignments, p_values, statistics
+    from cpeval.estimation.rct.randomization import enumerable, p_values, statistics
 
     method = design.inference.multiple_testing
     n_draws = design.inference.permutations
@@ -130,7 +130,7 @@ def family_inference(tf: TrialFrame, design: RctDesign, raw_p: dict[str, float])
     exact = False
     if n_draws:
         rng = np.random.default_rng(design.inference.seed)
-        exact = n_assignments(tf.z, tf.block, tf.cluster) <= n_draws
+        exact = enumerable(tf.z, tf.block, tf.cluster, n_draws)
         observed, null = statistics(
             _ri_matrix(tf, design), tf.z, tf.block, tf.cluster, design.estimator.blocked, n_draws, rng, exact=exact
         )

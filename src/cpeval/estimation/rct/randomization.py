@@ -30,14 +30,27 @@ class Scheme:
     def n_units(self) -> int:
         return len(self.order)
 
-    def n_assignments(self) -> float:
-        """Number of distinct assignments the design could have produced."""
+    def n_assignments(self) -> int:
+        """Number of distinct assignments the design could have produced, as an exact integer.
+
+        The count grows like 2^n (C(1200, 600) has 360 digits), so use :meth:`enumerable` to compare it with a
+        budget: that never builds the big number.
+        """
         from math import comb
 
-        total = 1.0
+        total = 1
         for n_blocks, size, treated in self.shapes:
-            total *= float(comb(size, treated)) ** n_blocks
+            total *= comb(size, treated) ** n_blocks
         return total
+
+    def enumerable(self, limit: int) -> bool:
+        """Whether the design has at most ``limit`` possible assignments (decided on the log scale first)."""
+        from math import lgamma, log
+
+        log_count = sum(g * (lgamma(s + 1) - lgamma(t + 1) - lgamma(s - t + 1)) for g, s, t in self.shapes)
+        if log_count > log(max(limit, 1)) + 1e-6:  # lgamma's rounding is far below this margin
+            return False
+        return self.n_assignments() <= limit
 
 
 def scheme(z_units: np.ndarray, block_units: np.ndarray | None) -> Scheme:
@@ -69,18 +82,17 @@ def draws(sch: Scheme, n_draws: int, rng: np.random.Generator) -> Iterator[np.nd
 def enumerate_assignments(sch: Scheme) -> np.ndarray:
     """Every assignment the design could have produced (rows), columns in ``sch.order``.
 
-    Only for small designs: the caller checks ``sch.n_assignments()`` first.
+    Only for small designs: the caller checks ``sch.enumerable(limit)`` first. Blocks whose assignment is
+    fixed (all or none treated) are constant columns; the others are crossed one block at a time, so the work
+    is proportional to the number of assignments (at most ``limit``), whatever the number of blocks.
     """
     from itertools import combinations
 
-    parts = []
+    out = np.ones((1, 0), dtype=bool)
     for n_blocks, size, treated in sch.shapes:
         combos = np.array([np.isin(np.arange(size), c) for c in combinations(range(size), treated)])
-        idx = np.indices((len(combos),) * n_blocks).reshape(n_blocks, -1).T
-        parts.append(combos[idx].reshape(len(idx), n_blocks * size))
-    out = parts[0]
-    for part in parts[1:]:
-        out = np.concatenate([np.repeat(out, len(part), axis=0), np.tile(part, (len(out), 1))], axis=1)
+        for _ in range(n_blocks):
+            out = np.concatenate([np.repeat(out, len(combos), axis=0), np.tile(combos, (len(out), 1))], axis=1)
     return out
 
 
@@ -147,9 +159,9 @@ def unit_scheme(
     return unit, blk_unit, scheme(z_unit, blk_unit)
 
 
-def n_assignments(z: np.ndarray, block: np.ndarray | None, cluster: np.ndarray | None) -> float:
-    """How many assignments the design (blocks, clusters, numbers treated) could have produced."""
-    return unit_scheme(z, block, cluster)[2].n_assignments()
+def enumerable(z: np.ndarray, block: np.ndarray | None, cluster: np.ndarray | None, limit: int) -> bool:
+    """Whether the design (blocks, clusters, numbers treated) could have produced at most ``limit`` assignments."""
+    return unit_scheme(z, block, cluster)[2].enumerable(limit)
 
 
 def statistics(
@@ -175,8 +187,7 @@ def statistics(
     blk = np.zeros(n, dtype=np.int64) if block is None else block
     unit, blk_unit, sch = unit_scheme(z, block, cluster)
     n_units = len(blk_unit)
-    chunks = ([enumerate_assignments(sch)] if exact and sch.n_assignments() <= n_draws
-              else draws(sch, n_draws, rng))
+    chunks = [enumerate_assignments(sch)] if exact and sch.enumerable(n_draws) else draws(sch, n_draws, rng)
     B = int(blk.max()) + 1
     obs = ~np.isnan(Y)
     Y0 = np.where(obs, Y, 0.0)
