@@ -17,7 +17,7 @@ from did_es._did_es import castle, castle_design, design, fit, path_rows
 def _direct(df: pd.DataFrame, lo: int, hi: int, binned: bool, weights: str | None):
     """linearmodels PanelOLS for the coefficients; statsmodels WLS with unit and year dummies for the
     cluster-robust covariance with R fixest's default correction: CR0 x G/(G-1) x (N-1)/(N-K), K counting
-    the regressors and the year effects (state effects are nested in the state clusters)."""
+    the regressors, the year effects and one parameter for the state effects nested in the state clusters."""
     import statsmodels.api as sm
     from linearmodels.panel import PanelOLS
 
@@ -34,7 +34,7 @@ def _direct(df: pd.DataFrame, lo: int, hi: int, binned: bool, weights: str | Non
                                          pd.get_dummies(df["year"], prefix="y", drop_first=True, dtype=float)], axis=1))
     wls = sm.WLS(df["l_homicide"], dummies, weights=df[weights] if weights else 1.0).fit(
         cov_type="cluster", cov_kwds={"groups": df["sid"], "use_correction": False})
-    n, n_g, k = len(df), df["sid"].nunique(), len(keys) + df["year"].nunique() - 1
+    n, n_g, k = len(df), df["sid"].nunique(), len(keys) + df["year"].nunique()
     cov = wls.cov_params().loc[list(x.columns), list(x.columns)] * n_g / (n_g - 1) * (n - 1) / (n - k)
     return keys, res.params, cov
 

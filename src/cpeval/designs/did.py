@@ -91,11 +91,12 @@ class DidEstimator(StrictModel):
         "are estimated but not reported."
     )
     small_sample: Literal["auto", "areg", "reghdfe"] = Field(
-        "auto", description="Small-sample correction of clustered errors for twfe, event_study and "
-        "sun_abraham: 'areg' counts every fixed effect in K (linearmodels PanelOLS, Stata areg); 'reghdfe' "
-        "leaves out the unit or period effects nested in the clusters (Stata xtreg/reghdfe, R fixest). "
-        "'auto': areg for twfe, reghdfe for event_study and sun_abraham. Both multiply by G/(G-1) and "
-        "(N-1)/(N-K)."
+        "auto", description="Small-sample correction of clustered errors for twfe, event_study, "
+        "sun_abraham and poisson: both multiply by G/(G-1) and (N-1)/(N-K); 'areg' counts every fixed effect "
+        "in K (linearmodels PanelOLS, Stata areg, R fixest ssc(fixef.K = 'full')); 'reghdfe' is R fixest's "
+        "default ssc() and Stata xtreg, fe / reghdfe: a fixed effect nested in the clusters counts one "
+        "parameter. 'auto': areg for twfe, reghdfe for event_study and sun_abraham, and for poisson G/(G-1) "
+        "alone (fixest ssc(adj = FALSE)). Intervals use t with G-1 df (fixest t.df = 'min')."
     )
     # Poisson pseudo-maximum likelihood (count outcomes).
     exposure: Literal["population", "none"] = Field(
@@ -115,10 +116,10 @@ class DidEstimator(StrictModel):
 
     @model_validator(mode="after")
     def _event_window(self) -> DidEstimator:
-        if self.small_sample != "auto" and self.method not in ("twfe", "event_study", "sun_abraham"):
+        if self.small_sample != "auto" and self.method not in ("twfe", "event_study", "sun_abraham", "poisson"):
             raise ValueError(
-                f"estimator.small_sample applies to twfe, event_study and sun_abraham; {self.method!r} has its own "
-                "variance (remove the key)"
+                f"estimator.small_sample applies to twfe, event_study, sun_abraham and poisson; {self.method!r} "
+                "has its own variance (remove the key)"
             )
         given = [k for k in ("min_e", "max_e", "balance_e") if getattr(self, k) is not None]
         if given and self.method != "callaway_santanna":

@@ -1,8 +1,8 @@
 """Sweeping out fixed effects (weighted alternating projections) and cluster-robust sandwiches built on it.
 
 Used by the Poisson DiD (IRLS with unit and period effects) and by the linearmodels adapter's covariance
-with the fixest / reghdfe degrees-of-freedom convention (fixed effects nested in clusters not counted),
-and each cluster's influence on the coefficients (for joint uncertainty across outcomes).
+with the fixest / reghdfe degrees-of-freedom convention (``fixef_k``), and each cluster's influence on the
+coefficients (for joint uncertainty across outcomes).
 """
 
 from __future__ import annotations
@@ -49,3 +49,30 @@ def cluster_influence(xt: np.ndarray, w: np.ndarray, resid: np.ndarray, clusters
     np.add.at(sg, g, xt * (w * resid)[:, None])
     return labels, sg @ bread
 
+
+
+def nested_in(codes: np.ndarray, clusters: np.ndarray) -> bool:
+    """Whether every level of the fixed effect ``codes`` lies within a single cluster."""
+    c = np.unique(clusters, return_inverse=True)[1].astype(np.int64)
+    levels = int(codes.max()) + 1
+    return len(np.unique(codes.astype(np.int64) * (int(c.max()) + 1) + c)) == levels
+
+
+def fixef_k(codes: list[np.ndarray], clusters: np.ndarray, *, nested: bool) -> int:
+    """The fixed-effect parameters counted in K of the (N-1)/(N-K) correction, as R fixest counts them.
+
+    ``codes``: integer codes 0..L-1 of each fixed effect. ``nested=False`` is fixest's ``fixef.K = "full"``
+    (Stata areg, linearmodels): every level, less one per extra fixed effect, sum(L) - (F - 1).
+    ``nested=True`` is fixest's default ``fixef.K = "nested"`` (Stata xtreg, fe and reghdfe): a fixed
+    effect nested in the clusters keeps one of its L parameters (L - 1 are dropped), and when every fixed
+    effect is nested a single parameter, the intercept, remains. Irregular (disconnected) fixed effects are
+    not detected (fixest's ``fixef.force_exact = FALSE``).
+    """
+    sizes = [int(c.max()) + 1 for c in codes]
+    full = sum(sizes) - (len(codes) - 1)
+    if not nested:
+        return full
+    is_nested = [nested_in(c, clusters) for c in codes]
+    if all(is_nested):
+        return 1
+    return full - sum(size - 1 for size, n in zip(sizes, is_nested, strict=True) if n)

@@ -117,9 +117,9 @@ def test_conf_int_at_other_level(did_dict):
 
 def test_small_sample_conventions_against_dummy_regression(castle):
     """Hand calculation from statsmodels' clustered WLS with state and year dummies (CR0 x G/(G-1) (N-1)/(N-K),
-    K = its 61 columns): 'areg' keeps that K (= PanelOLS, the default); 'reghdfe' removes the 50 state
-    effects nested in the state clusters (49 dummies and the constant they absorb), K = 11, as Stata
-    reghdfe / R fixest."""
+    K = its 61 columns): 'areg' keeps that K (= PanelOLS, the default); 'reghdfe' drops the 49 state
+    dummies nested in the state clusters (one parameter, the constant, stays), K = 12, as Stata
+    xtreg, fe / reghdfe and R fixest."""
     import statsmodels.api as sm
 
     x = pd.concat([castle[["post"]].astype(float),
@@ -130,7 +130,7 @@ def test_small_sample_conventions_against_dummy_regression(castle):
         cov_type="cluster", cov_kwds={"groups": castle["sid"]})
     n, k, g = len(castle), x.shape[1], castle["sid"].nunique()
     se_areg = float(fit.bse["post"])
-    se_reghdfe = se_areg * np.sqrt((n - k) / (n - (k - g)))
+    se_reghdfe = se_areg * np.sqrt((n - k) / (n - (k - g + 1)))
     design = cpeval.load_design(DESIGNS / "castle_doctrine.yaml")
     raw = design.model_dump(mode="json", by_alias=True)
     for convention, expected in (("auto", se_areg), ("areg", se_areg), ("reghdfe", se_reghdfe)):
@@ -140,7 +140,7 @@ def test_small_sample_conventions_against_dummy_regression(castle):
         effect = cpeval.evaluate(d).effect("homicide")
         assert effect.std_error == pytest.approx(expected, rel=1e-8), convention
         assert ("reghdfe" in effect.variance_type) == (convention == "reghdfe")
-    assert se_reghdfe / se_areg == pytest.approx(np.sqrt(489 / 539), abs=1e-12)  # about 5% smaller here
+    assert se_reghdfe / se_areg == pytest.approx(np.sqrt(489 / 538), abs=1e-12)  # about 5% smaller here
 
 
 def test_small_sample_is_refused_where_it_does_not_apply(did_dict):
@@ -148,7 +148,7 @@ def test_small_sample_is_refused_where_it_does_not_apply(did_dict):
 
     did_dict["estimator"] = {"method": "callaway_santanna", "small_sample": "reghdfe"}
     did_dict["treatment"] = {"first_treated": "g"}
-    with pytest.raises(DesignError, match="small_sample applies to twfe, event_study and sun_abraham"):
+    with pytest.raises(DesignError, match="small_sample applies to twfe, event_study, sun_abraham and poisson"):
         design_from_dict(did_dict)
 
 

@@ -34,12 +34,12 @@ def panel_ols(
 ) -> PanelFit:
     """Two-way fixed effects by linearmodels ``PanelOLS`` with cluster-robust errors.
 
-    ``dof="nested"`` (event studies) recomputes the covariance as R ``fixest`` and Stata ``reghdfe`` do:
-    the CR0 sandwich on the two-way demeaned regressors times G/(G-1) (N-1)/(N-K), where K counts the
-    regressors and the fixed effects NOT nested in the clusters (unit effects are not counted when units are
-    nested in clusters, period effects when periods are; see ``_influence``). The default ``"all"`` keeps
-    linearmodels' own correction, which counts every fixed effect (as Stata ``areg``) and is conservative
-    in short panels.
+    ``dof="nested"`` (event studies) recomputes the covariance as R ``fixest`` (default ``ssc()``) and
+    Stata ``xtreg, fe`` / ``reghdfe`` do: the CR0 sandwich on the two-way demeaned regressors times
+    G/(G-1) (N-1)/(N-K), where K counts the regressors and the fixed-effect parameters by fixest's
+    ``fixef.K = "nested"`` rule (``cpeval.estimation.fixed_effects.fixef_k``: unit effects nested in the
+    clusters count one parameter). The default ``"all"`` keeps linearmodels' own correction, which counts
+    every fixed effect (as Stata ``areg``) and is conservative in short panels.
 
     Options: ``entity_effects=True, time_effects=True``, ``cov_type='clustered'`` with
     ``debiased=True`` ((N-1)/(N-K) correction) and ``group_debias=True`` (G/(G-1)), which together give
@@ -81,11 +81,10 @@ def panel_ols(
 def _influence(frame: pd.DataFrame, indexed: pd.DataFrame, res: Any, *, unit: str, time: str, x: list[str],
                weights: str | None, cluster: str) -> tuple[pd.DataFrame, int]:
     """Each cluster's influence on the params (two-way demeaned regressors, PanelOLS residuals), and K for
-    the fixest / reghdfe correction: the regressors plus the fixed-effect parameters not nested in the
-    clusters. As fixest counts them for ``| unit + period``, the unit effects have U free parameters and the
-    period effects T - 1 (the redundant level is the period's); effects nested in the clusters are dropped.
-    Nothing nested gives U + T - 1, the same K as linearmodels / areg."""
-    from cpeval.estimation.fixed_effects import cluster_influence, demean, indicators
+    the fixest / reghdfe correction: the regressors plus ``fixef_k(nested=True)`` fixed-effect parameters
+    (U + T - 1 when nothing is nested, as linearmodels / areg; T when the units are nested in the clusters;
+    U when the periods are)."""
+    from cpeval.estimation.fixed_effects import cluster_influence, demean, fixef_k, indicators
 
     u = np.unique(frame[unit].to_numpy(), return_inverse=True)[1]
     t = np.unique(frame[time].to_numpy(), return_inverse=True)[1]
@@ -93,9 +92,7 @@ def _influence(frame: pd.DataFrame, indexed: pd.DataFrame, res: Any, *, unit: st
     xt = demean(frame[x].to_numpy(dtype=float), [indicators(u), indicators(t)], w)
     resid = res.idiosyncratic.reindex(indexed.index).to_numpy().ravel()
     labels, infl = cluster_influence(xt, w, resid, frame[cluster].to_numpy())
-    units_nested = bool((frame.groupby(unit)[cluster].nunique() <= 1).all())
-    periods_nested = bool((frame.groupby(time)[cluster].nunique() <= 1).all())
-    k = len(x) + (0 if units_nested else int(u.max()) + 1) + (0 if periods_nested else int(t.max()))
+    k = len(x) + fixef_k([u, t], frame[cluster].to_numpy(), nested=True)
     return pd.DataFrame(infl, index=pd.Index(labels, name=cluster), columns=x), k
 
 

@@ -4,7 +4,8 @@ E[y_it | .] = exp(a_i + l_t + tau'D_it + log(exposure_it)), fitted by iterativel
 in which the unit and period effects are swept out by weighted alternating projections (as in Stata
 ``ppmlhdfe`` and R ``fixest::fepois``), so no dummy matrix is built and zeros need no log(0) tricks. Only
 the first two moments matter (PPML is consistent whenever the conditional mean is right; the counts need not
-be Poisson), and the errors are cluster-robust sandwich errors with the G/(G-1) correction.
+be Poisson), and the errors are cluster-robust sandwich errors with the G/(G-1) correction and, with
+``estimator.small_sample`` 'reghdfe' (R fixest's fepois default) or 'areg', the (N-1)/(N-K) one as well.
 
 Forms (``estimator.poisson_form``):
 - ``twfe``: one coefficient on the treatment indicator; exp(tau) is the rate ratio.
@@ -24,7 +25,8 @@ import numpy as np
 
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
-from cpeval.estimation.fixed_effects import cluster_influence, demean, indicators
+from cpeval.estimation.did import clustered_variance_text, small_sample_dof
+from cpeval.estimation.fixed_effects import cluster_influence, demean, fixef_k, indicators
 from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
 from cpeval.results import Sampling, jsonable
 
@@ -45,13 +47,16 @@ def fit_fe_poisson(
     offset: np.ndarray | None = None,
     weights: np.ndarray | None = None,
     clusters: np.ndarray,
+    dof: str = "none",
     tol: float = 1e-11,
     maxit: int = 200,
 ) -> dict[str, Any]:
     """Fixed-effects Poisson PML by IRLS; returns coefficients, cluster-robust covariance and fitted means.
 
     ``fe_codes`` are integer codes (0..L-1) of each fixed effect; ``clusters`` integer-like cluster ids.
-    The covariance is the cluster sandwich of the concentrated score with the G/(G-1) correction.
+    The covariance is the cluster sandwich of the concentrated score times G/(G-1) and, unless ``dof`` is
+    'none', (N-1)/(N-K) with K the coefficients plus ``fixef_k`` fixed-effect parameters ('nested': R fixest's
+    default count; 'all': every fixed effect).
     """
     n = len(y)
     off = np.zeros(n) if offset is None else offset
@@ -84,6 +89,9 @@ def fit_fe_poisson(
     labels, infl = cluster_influence(xt, w, (y - mu) / mu, clusters)
     n_g = len(labels)
     vcov = n_g / (n_g - 1.0) * (infl.T @ infl)
+    if dof != "none":
+        k = x.shape[1] + fixef_k(fe_codes, clusters, nested=dof == "nested")
+        vcov *= (n - 1.0) / (n - k)
     return {"beta": beta, "vcov": vcov, "mu": mu, "eta": eta, "deviance": dev, "n_clusters": n_g,
             "labels": labels, "influence": infl}
 
@@ -145,7 +153,12 @@ class PoissonDid:
         offset = np.log(frame[pop_col].to_numpy(dtype=float)) if pop_col else None
         weights = frame[self.design.data.weights].to_numpy(dtype=float) if self.design.data.weights else None
         return fit_fe_poisson(frame[y].to_numpy(dtype=float), x, fe_codes, offset=offset, weights=weights,
-                              clusters=frame[self.design.cluster_column].to_numpy())
+                              clusters=frame[self.design.cluster_column].to_numpy(), dof=self.dof)
+
+    @property
+    def dof(self) -> str:
+        """The small-sample convention (``estimator.small_sample``; 'auto' is G/(G-1) alone)."""
+        return small_sample_dof(self.design, "none")
 
     def event_study(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
         """Leads and lags of first treatment on the log-rate scale (reference event time -1), with the same
@@ -166,8 +179,8 @@ class PoissonDid:
             n_by_key=et.counts(),
             n_obs=len(frame), n_units=int(frame[panel.unit].nunique()), n_clusters=fit["n_clusters"],
             cluster=self.design.cluster_column, diagnostics={"scale": "log rate ratio", "exposure": pop_col},
-            notes=notes, variance_type=f"cluster-robust sandwich by {self.design.cluster_column!r} (G/(G-1)); "
-            "t with G-1 df; log rate ratios", influence=(fit["labels"], infl),
+            notes=notes, variance_type=clustered_variance_text(self.design.cluster_column, self.dof)
+            + "; log rate ratios", influence=(fit["labels"], infl),
         )
 
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
@@ -272,7 +285,7 @@ class PoissonDid:
         return make_effect(
             outcome, method=self.method, estimand="att", estimate=b, std_error=se, level=level, df=df,
             n_obs=len(frame), n_units=int(frame[unit].nunique()), n_clusters=n_clusters,
-            variance_type=f"cluster-robust sandwich by {cluster!r} (G/(G-1)); t with G-1 df; log rate ratio",
+            variance_type=clustered_variance_text(cluster, self.dof) + "; log rate ratio",
             path=tuple(path), diagnostics=diag, warnings=notes, scale=self.effect_scale,
             sampling=Sampling(by=cluster, labels=fit["labels"], influence=fit["influence"] @ grad),
         )
