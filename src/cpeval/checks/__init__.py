@@ -31,12 +31,16 @@ CHECKS: dict[tuple[str, str], Callable[[], CheckFunction]] = {
 
 
 def run_checks(names: Sequence[str], panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
-    """Run the named checks. A check that raises a CpevalError or a numerical error becomes status 'error'."""
+    """Run the named checks. A check that cannot be done on these data (a CpevalError) or whose numerics fail
+    (a singular matrix, an overflow) becomes a result with status 'error' and the reason; any other exception
+    is a bug in cpeval and propagates."""
+    from numpy.linalg import LinAlgError
+
     kind = panel.design.kind  # type: ignore[attr-defined]
     out: list[CheckResult] = []
     for name in names:
         try:
             out.extend(CHECKS[(kind, name)]()(panel, effects))
-        except (CpevalError, ArithmeticError, ValueError, RuntimeError, KeyError, IndexError) as exc:
+        except (CpevalError, ArithmeticError, LinAlgError) as exc:
             out.append(CheckResult(name=name, status="error", message=f"{type(exc).__name__}: {exc}"))
     return out
