@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -76,6 +77,10 @@ class Predictor(StrictModel):
         return f"{self.column}(pre)"
 
 
+RidgeLambdaRule = Literal["forward_cv", "augsynth"]
+RIDGE_LAMBDA_RULES: tuple[str, ...] = get_args(RidgeLambdaRule)
+
+
 class SynthEstimator(StrictModel):
     method: SynthMethod = Field(  # type: ignore[valid-type]
         "abadie",
@@ -131,8 +136,13 @@ class SynthEstimator(StrictModel):
         description="Conformal prediction intervals for every post-period gap and the average effect "
         "(Chernozhukov, Wuthrich & Zhu 2021); for abadie and augmented.",
     )
-    ridge_lambda: float | None = Field(
-        None, ge=0, description="augmented: ridge penalty (default: chosen by time cross-validation)."
+    ridge_lambda: Annotated[float, Field(ge=0)] | RidgeLambdaRule = Field(
+        "forward_cv",
+        description="augmented: the ridge penalty, or the cross-validation rule that chooses it (largest lambda "
+        "within one standard error of the best). forward_cv (default): each of the last third of the pre-periods "
+        "predicted from the periods before it, so no fold uses later periods. augsynth: R augsynth's default "
+        "(leave one pre-period out, each but the last; its 21-value grid; min_1se), to reproduce an augsynth "
+        "result.",
     )
     placebo_reps: int = Field(
         200, ge=10,
@@ -146,6 +156,15 @@ class SynthEstimator(StrictModel):
     @classmethod
     def _available(cls, v: str) -> str:
         return check_available("synthetic_control", v)
+
+    @field_validator("ridge_lambda", mode="before")
+    @classmethod
+    def _ridge_lambda(cls, v: Any) -> Any:
+        number = isinstance(v, int | float) and not isinstance(v, bool)
+        if (number and 0 <= v < math.inf) or v in RIDGE_LAMBDA_RULES:
+            return v
+        rules = " or ".join(repr(r) for r in RIDGE_LAMBDA_RULES)
+        raise ValueError(f"ridge_lambda must be a finite number >= 0 or a cross-validation rule, {rules}; got {v!r}")
 
     @field_validator("n_jobs")
     @classmethod

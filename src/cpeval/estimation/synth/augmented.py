@@ -5,8 +5,19 @@ SC weights (simplex least squares on the pre-period outcomes) are corrected by a
 pre-period imbalance: gamma = gamma_sc + (X1 - X0'gamma_sc)' (X0c'X0c + lambda I)^-1 X0c' with the donors'
 pre-period outcomes X0c centred across donors, so the correction sums to zero and the weights still sum to
 one (they may be negative: extrapolation, which is what lets the method reach a treated unit outside the
-donors' hull). lambda is chosen by time cross-validation over the last pre-periods (one-standard-error rule) unless
-``estimator.ridge_lambda`` fixes it. Intervals are conformal with the whole procedure refitted.
+donors' hull). Intervals are conformal with the whole procedure refitted.
+
+``estimator.ridge_lambda`` is a number, or the cross-validation rule that chooses lambda. Both rules refit the
+SC and ridge weights on each fold's training periods, score the squared error of the held-out period over a
+geometric grid starting at the largest eigenvalue of the centred donors' pre-period Gram matrix (augsynth's
+``get_lambda_max``), and keep the largest lambda whose mean error is within one standard error of the smallest:
+
+- ``forward_cv`` (the default): each of the last third of the pre-periods (at least two) is predicted from the
+  periods before it only, so no fold uses the future to predict the past; 20 values down to 1e-6 of the top.
+- ``augsynth``: R augsynth's default (``fit_ridgeaug_formatted`` / ``cv_lambda``: ``holdout_length = 1``,
+  ``lambda_min_ratio = 1e-8``, ``n_lambda = 20``, ``min_1se = TRUE``): every pre-period but the last is held
+  out in turn and predicted from all the others; 21 values down to 1e-8 of the top. Use it to reproduce an
+  augsynth result.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cpeval.errors import EstimationError
 from cpeval.estimation.synth._qp import simplex_ls
 from cpeval.estimation.synth.abadie import build_effect
 from cpeval.estimation.synth.common import GroupFit, weights_dict
@@ -39,37 +51,66 @@ def ascm_weights(x1: np.ndarray, x0: np.ndarray, lam: float) -> tuple[np.ndarray
     return g_sc + xc.T @ coef, g_sc
 
 
-def choose_lambda(x1: np.ndarray, x0: np.ndarray, n_grid: int = 20) -> tuple[float, list[dict[str, float]]]:
-    """Time cross-validation: for each of the last pre-periods, fit on the periods before it and predict it."""
+def _folds(rule: str, t0: int) -> list[tuple[np.ndarray, int]]:
+    """(training periods, held-out period) of a cross-validation rule on ``t0`` pre-periods."""
+    if rule == "augsynth":
+        every = np.arange(t0)
+        return [(np.delete(every, i), i) for i in range(t0 - 1)]
+    return [(np.arange(t), t) for t in range(max(2, t0 - max(2, t0 // 3)), t0)]
+
+
+def _grid(rule: str, top: float) -> np.ndarray:
+    if rule == "augsynth":
+        return top * (1e-8 ** (1 / 20)) ** np.arange(21)  # augsynth's create_lambda_list
+    return top * np.logspace(0, -6, 20)
+
+
+def cv_errors(x1: np.ndarray, x0: np.ndarray, folds: list[tuple[np.ndarray, int]], grid: np.ndarray) -> np.ndarray:
+    """(folds, grid) squared errors of the held-out period, the SC and ridge weights refitted on each fold's
+    training periods; the ridge solves for every lambda share one eigendecomposition per fold."""
+    errors = np.empty((len(folds), len(grid)))
+    for k, (train, test) in enumerate(folds):
+        xt, x0t = x1[train], x0[train]
+        g_sc = simplex_ls(x0t, xt)
+        xc = x0t - x0t.mean(axis=1, keepdims=True)
+        s, u = np.linalg.eigh(xc @ xc.T)
+        coef = u @ ((u.T @ (xt - x0t @ g_sc))[:, None] / (s[:, None] + grid[None, :]))  # (train, grid)
+        g = g_sc[:, None] + xc.T @ coef  # (J, grid)
+        errors[k] = (x1[test] - x0[test] @ g) ** 2
+    return errors
+
+
+def choose_lambda(x1: np.ndarray, x0: np.ndarray, rule: str = "forward_cv") -> tuple[float, list[dict[str, float]]]:
+    """(lambda, the grid's scores) by the cross-validation ``rule`` (see the module docstring)."""
     t0 = len(x1)
+    folds = _folds(rule, t0)
+    if not folds:
+        raise EstimationError(
+            f"augmented: estimator.ridge_lambda '{rule}' cross-validates over the pre-periods, but there are only "
+            f"{t0}; give estimator.ridge_lambda a number instead"
+        )
     xc = x0 - x0.mean(axis=1, keepdims=True)
-    top = float(np.linalg.eigvalsh(xc @ xc.T).max()) if t0 else 1.0
-    grid = top * np.logspace(0, -6, n_grid)
-    holdout = list(range(max(2, t0 - max(2, t0 // 3)), t0))
-    scores = []
-    for lam in grid:
-        err = []
-        for t in holdout:
-            g, _ = ascm_weights(x1[:t], x0[:t], lam)
-            err.append((x1[t] - x0[t] @ g) ** 2)
-        e = np.asarray(err)
-        scores.append({"lambda": float(lam), "cv_mse": float(e.mean()),
-                       "cv_se": float(e.std(ddof=1) / np.sqrt(len(e))) if len(e) > 1 else 0.0})
-    best = min(scores, key=lambda s: s["cv_mse"])
-    # one-standard-error rule (as augsynth's default): the most regularised lambda within 1 SE of the best
-    chosen = max((s for s in scores if s["cv_mse"] <= best["cv_mse"] + best["cv_se"]), key=lambda s: s["lambda"])
-    return chosen["lambda"], scores
+    grid = _grid(rule, float(np.linalg.eigvalsh(xc @ xc.T).max()))
+    errors = cv_errors(x1, x0, folds, grid)
+    mse = errors.mean(axis=0)
+    se = errors.std(axis=0, ddof=1) / np.sqrt(len(folds)) if len(folds) > 1 else np.zeros(len(grid))
+    best = int(np.argmin(mse))
+    chosen = float(grid[mse <= mse[best] + se[best]].max())
+    scores = [
+        {"lambda": float(g), "cv_mse": float(m), "cv_se": float(e)} for g, m, e in zip(grid, mse, se, strict=True)
+    ]
+    return chosen, scores
 
 
 def fit_weights(
     design: SynthDesign, x1: np.ndarray, x0: np.ndarray
 ) -> tuple[float, list[dict[str, float]], np.ndarray, np.ndarray]:
     """(lambda, its cross-validation scores, gamma_aug, gamma_sc) for pre-outcomes ``x1`` (T0,), ``x0`` (T0, J);
-    lambda is ``estimator.ridge_lambda`` or, if unset, chosen by ``choose_lambda``."""
+    lambda is ``estimator.ridge_lambda`` if a number, else chosen by that cross-validation rule."""
     lam = design.estimator.ridge_lambda
     cv: list[dict[str, float]] = []
-    if lam is None:
-        lam, cv = choose_lambda(x1, x0)
+    if isinstance(lam, str):
+        lam, cv = choose_lambda(x1, x0, lam)
     g, g_sc = ascm_weights(x1, x0, lam)
     return lam, cv, g, g_sc
 
@@ -98,6 +139,7 @@ class AugmentedSynth:
         y0 = data.y[:, data.donors]
         n_pre = data.n_pre
         lam, cv, g, g_sc = fit_weights(design, y1[:n_pre], y0[:n_pre])
+        rule = design.estimator.ridge_lambda
         synthetic = y0 @ g
         gap = y1 - synthetic
         fit = UnitFit(
@@ -110,7 +152,8 @@ class AugmentedSynth:
         donors = [data.names[i] for i in data.donors]
         sc_gap = y1 - y0 @ g_sc
         extra: dict[str, Any] = {
-            "ridge_lambda": lam, "lambda_cv": cv, "sc_weights": weights_dict(g_sc, donors),
+            "ridge_lambda": lam, "ridge_lambda_rule": rule if isinstance(rule, str) else "fixed",
+            "lambda_cv": cv, "sc_weights": weights_dict(g_sc, donors),
             "sc_pre_rmspe": rmspe(sc_gap, 0, n_pre),
             "sc_att": float(np.mean(sc_gap[n_pre:])), "negative_weight_total": float(g[g < 0].sum()),
         }
