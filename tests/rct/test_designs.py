@@ -142,7 +142,6 @@ TINY = pd.DataFrame({"id": range(8), "z": [0, 1] * 4, "d": [0, 1] * 4, "obs": [1
 @pytest.mark.parametrize(
     ("design", "frame", "match"),
     [
-        (_tiny(), TINY.assign(z=[1] + [0] * 7), "outcome 'y': each arm needs at least 2 observed units"),
         (_tiny(), TINY.assign(y=TINY["z"] * 1.0), "outcome 'y': the effect is not identified"),
         (_tiny(estimand="cace", treatment={"assignment": "z", "received": "d"}), TINY,
          "outcome 'y': take-up equals assignment for everyone.*use estimand: itt"),

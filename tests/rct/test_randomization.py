@@ -175,11 +175,11 @@ def test_exact_enumeration_of_clusters_within_blocks_matches_a_hand_loop():
     from cpeval.pipeline import evaluate
 
     rng = np.random.default_rng(17)
-    # two blocks of three clusters (block 0: one treated; block 1: two treated): 3 x 3 = 9 assignments
-    sizes = np.array([2, 3, 1, 2, 2, 4])
-    cl = np.repeat(np.arange(6), sizes)
-    blk_c = np.array([0, 0, 0, 1, 1, 1])
-    zc = np.array([1, 0, 0, 1, 1, 0])
+    # two blocks of clusters (block 0: two of four treated; block 1: two of five): 6 x 10 = 60 assignments
+    sizes = np.array([2, 3, 1, 2, 2, 4, 1, 3, 2])
+    cl = np.repeat(np.arange(9), sizes)
+    blk_c = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    zc = np.array([1, 0, 1, 0, 1, 1, 0, 0, 0])
     y = rng.normal(size=len(cl)) + zc[cl]
     frame = pd.DataFrame({"id": range(len(cl)), "c": cl, "b": blk_c[cl], "z": zc[cl], "y": y})
     design = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "id"},
@@ -190,7 +190,7 @@ def test_exact_enumeration_of_clusters_within_blocks_matches_a_hand_loop():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         e = evaluate(design, frame).effect("y")
-    assert e.diagnostics["ri_exact"] is True and e.diagnostics["ri_draws"] == 9
+    assert e.diagnostics["ri_exact"] is True and e.diagnostics["ri_draws"] == 60
 
     def stat(zcl: np.ndarray) -> float:
         z = zcl[cl]
@@ -198,9 +198,9 @@ def test_exact_enumeration_of_clusters_within_blocks_matches_a_hand_loop():
                                                - y[(blk_c[cl] == b) & (z == 0)].mean()) for b in (0, 1))
 
     stats = []
-    for t0 in combinations(range(3), 1):
-        for t1 in combinations(range(3, 6), 2):
-            zz = np.zeros(6, dtype=int)
+    for t0 in combinations(range(4), 2):
+        for t1 in combinations(range(4, 9), 2):
+            zz = np.zeros(9, dtype=int)
             zz[list(t0) + list(t1)] = 1
             stats.append(stat(zz))
     observed = stat(zc)

@@ -144,3 +144,46 @@ def hotspots_trial(seed: int = 20240601) -> pd.DataFrame:
     frame.attrs.update({"true_cace": {"crime_harm": -4.0, "calls": -1.5, "fear": 0.0},
                         "true_itt": {"crime_harm": -3.2, "calls": -1.2, "fear": 0.0}})
     return frame
+
+
+def simulate_blocked_clusters(
+    clusters_per_block: list[int] | np.ndarray,
+    *,
+    treated_per_block: int | list[int] | np.ndarray = 1,
+    cluster_size: tuple[int, int] = (10, 10),
+    effect: float = 0.0,
+    sd: float = 1.0,
+    icc: float = 0.2,
+    block_sd: float = 1.0,
+    seed: int = 2009,
+) -> pd.DataFrame:
+    """A SIMULATED block-and-cluster randomised trial: whole clusters assigned within blocks.
+
+    Block ``b`` holds ``clusters_per_block[b]`` clusters, of which ``treated_per_block`` (one number or one per
+    block) are chosen at random for treatment. Two clusters per block and one treated is a pair-matched
+    cluster trial (hot-spot pairs, matched schools); blocks of two to four classrooms with one treated is
+    shaped like Tennessee STAR (schools as blocks, classrooms as clusters). Cluster sizes are drawn uniformly
+    from ``cluster_size`` (inclusive). Outcome: block effect (SD ``block_sd``) + cluster effect + person noise
+    (total within-block SD ``sd``, intra-cluster correlation ``icc``) + ``effect`` if treated, so the true
+    effect is ``effect`` (in ``frame.attrs["true_itt"]``).
+    """
+    rng = np.random.default_rng(seed)
+    cpb = np.asarray(clusters_per_block, dtype=np.int64)
+    n_treated = np.broadcast_to(np.asarray(treated_per_block, dtype=np.int64), cpb.shape)
+    block_of_cluster = np.repeat(np.arange(len(cpb)), cpb)
+    # within each block, the clusters with the n_treated smallest random keys are treated
+    order = np.lexsort((rng.random(len(block_of_cluster)), block_of_cluster))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - np.repeat(np.cumsum(cpb) - cpb, cpb)
+    z_cluster = (rank < n_treated[block_of_cluster]).astype(np.int64)
+    sizes = rng.integers(cluster_size[0], cluster_size[1] + 1, size=len(block_of_cluster))
+    cluster = np.repeat(np.arange(len(block_of_cluster)), sizes)
+    block = block_of_cluster[cluster]
+    y = (rng.normal(scale=block_sd, size=len(cpb))[block]
+         + rng.normal(scale=sd * np.sqrt(icc), size=len(sizes))[cluster]
+         + rng.normal(scale=sd * np.sqrt(1 - icc), size=len(cluster))
+         + effect * z_cluster[cluster])
+    frame = pd.DataFrame({"unit_id": np.arange(1, len(cluster) + 1), "cluster_id": cluster + 1,
+                          "block_id": block + 1, "assigned": z_cluster[cluster], "y": y})
+    frame.attrs["true_itt"] = float(effect)
+    return frame

@@ -11,11 +11,17 @@ Every estimator is one least-squares fit whose regressors encode the design:
 * Lin (2013): covariates centred and interacted with z, added to any of the above;
 * matched pairs (every block 2 units, one treated): mean of pair differences, variance
   sum_j (tau_j - tau)^2 / (J (J - 1)), J - 1 degrees of freedom (Imai 2008);
-* cluster randomisation: the same regressions with CR2 errors and Bell-McCaffrey degrees of freedom.
+* cluster randomisation: the same regressions with CR2 errors and Bell-McCaffrey degrees of freedom;
+* blocks of clusters where some block holds only two clusters (one per arm): a cluster alone in its arm adds
+  nothing to a within-block variance, so the matched-pair cluster variance of Imai, King & Nall (2009) is
+  used across blocks, as R estimatr's ``difference_in_means`` does.
+
+A design with a single randomisation unit in an arm reports the estimate with a NaN standard error.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,12 +85,26 @@ def design_matrix(trial: Trial, method: str, blocked: str) -> np.ndarray:
     return np.hstack(blocks)
 
 
+def arm_units(trial: Trial) -> tuple[np.ndarray, np.ndarray]:
+    """Randomisation units (clusters if clustered, else people) per block in the treated and control arms."""
+    b = trial.block if trial.block is not None else np.zeros(len(trial.z), dtype=np.int64)
+    if trial.cluster is None:
+        n1 = np.bincount(b, weights=trial.z)
+        return n1, np.bincount(b) - n1
+    G = int(trial.cluster.max()) + 1
+    blk_c = np.zeros(G, dtype=np.int64)
+    blk_c[trial.cluster] = b
+    z_c = np.zeros(G)
+    z_c[trial.cluster] = trial.z
+    c1 = np.bincount(blk_c, weights=z_c, minlength=int(b.max()) + 1)
+    return c1, np.bincount(blk_c, minlength=int(b.max()) + 1) - c1
+
+
 def _singleton_arms(trial: Trial) -> bool:
     if trial.block is None:
         return False
-    n1 = np.bincount(trial.block, weights=trial.z)
-    n = np.bincount(trial.block)
-    return bool(np.any((n1 < 2) | (n - n1 < 2)))
+    n1, n0 = arm_units(trial)
+    return bool(np.any((n1 < 2) | (n0 < 2)))
 
 
 def _all_pairs(trial: Trial) -> bool:
@@ -95,14 +115,77 @@ def _all_pairs(trial: Trial) -> bool:
     return bool(np.all((n == 2) & (n1 == 1)))
 
 
+def refused_cluster_blocks(trial: Trial, method: str, blocked: str) -> np.ndarray:
+    """Codes of the blocks that make a block-weighted, cluster-randomised difference in means impossible.
+
+    As R estimatr's ``difference_in_means``: if any block holds just two clusters the matched-pair variance is
+    used for every block, so nothing is refused; otherwise each block needs two clusters in each arm for its
+    within-block variance, and the blocks with a single treated or control cluster are returned.
+    """
+    if trial.block is None or trial.cluster is None or method != "difference_in_means" or blocked != "weighted":
+        return np.empty(0, dtype=np.int64)
+    c1, c0 = arm_units(trial)
+    if np.any(c1 + c0 == 2):
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero((c1 < 2) | (c0 < 2))
+
+
 def estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
-    """The intent-to-treat effect of assignment and its design-based standard error."""
+    """The intent-to-treat effect of assignment and its design-based standard error.
+
+    A design with a single randomisation unit (person or cluster) in an arm cannot estimate its own sampling
+    error: its standard error is NaN, with a note saying so, never the near-zero number a sandwich formula
+    returns when a unit is alone in its arm.
+    """
+    n1, n0 = arm_units(trial)
+    if min(n1.sum(), n0.sum()) < 2:
+        unit = "cluster" if trial.cluster is not None else "unit"
+        arms = f"{int(n1.sum())} treated {unit}(s) and {int(n0.sum())} control {unit}(s)"
+        return _no_variance(trial, blocked, f"it has {arms}, and an arm's variance needs at least two")
+    est = _estimate_itt(trial, method, blocked)
+    if not math.isfinite(est.std_error) or (est.std_error > 0 and not est.df > 0):
+        return _no_variance(trial, blocked, "its variance estimator has no residual degrees of freedom")
+    return est
+
+
+def _no_variance(trial: Trial, blocked: str, why: str) -> Estimate:
+    """The (block-weighted) difference in means with a NaN standard error and a note on why."""
+    b = trial.block if trial.block is not None else np.zeros(len(trial.z), dtype=np.int64)
+    n_b = np.bincount(b).astype(float)
+    n1 = np.bincount(b, weights=trial.z)
+    w = n_b if blocked == "weighted" else n_b * (n1 / n_b) * (1 - n1 / n_b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = np.bincount(b, weights=trial.y * trial.z) / n1 - np.bincount(b, weights=trial.y * (1 - trial.z)) / (
+            n_b - n1)
+    ok = np.isfinite(diff) & (w > 0)
+    tau = float(diff[ok] @ w[ok] / w[ok].sum()) if ok.any() else float("nan")
+    note = (f"the design cannot estimate its own sampling error: {why}. The standard error, interval and "
+            "p-value are reported as NaN; read the randomisation-inference p-value (set inference.permutations)")
+    return Estimate(tau, float("nan"), float("nan"), "not estimable (difference in means; no standard error)",
+                    int(trial.cluster.max()) + 1 if trial.cluster is not None else None, (note,),
+                    extra={"no_variance": True})
+
+
+def _estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
     notes: list[str] = []
     if trial.block is not None and method == "difference_in_means" and _all_pairs(trial):
         return _matched_pairs(trial)
+    if trial.block is not None and trial.cluster is not None and method == "difference_in_means" \
+            and blocked == "weighted":
+        c1, c0 = arm_units(trial)
+        if np.any(c1 + c0 == 2):
+            return _matched_pair_clusters(trial, int(np.sum(c1 + c0 == 2)))
+        if len(refused_cluster_blocks(trial, method, blocked)):
+            from cpeval.errors import EstimationError
+
+            raise EstimationError(
+                "some blocks have a single treated or control cluster and none is a pair of clusters, so their "
+                "within-block variance cannot be estimated; merge blocks or set estimator.blocked: fixed_effects"
+            )
     if trial.block is not None and blocked == "weighted" and _singleton_arms(trial):
+        unit = "cluster" if trial.cluster is not None else "unit"
         notes.append(
-            "some blocks have a single unit in one arm, so the within-block variance is not estimable; "
+            f"some blocks have a single {unit} in one arm, so the within-block variance is not estimable; "
             "used block fixed effects instead of the block-weighted estimator (set estimator.blocked: "
             "fixed_effects to silence this)"
         )
@@ -178,13 +261,6 @@ def _neyman(trial: Trial) -> Estimate:
     y, z = trial.y, trial.z.astype(bool)
     y1, y0 = y[z], y[~z]
     n1, n0 = len(y1), len(y0)
-    if n1 < 2 or n0 < 2:
-        from cpeval.errors import EstimationError
-
-        raise EstimationError(
-            f"each arm needs at least 2 observed units for the Neyman variance; found {n1} treated and {n0} "
-            "control; check treatment.assignment"
-        )
     v1, v0 = y1.var(ddof=1), y0.var(ddof=1)
     se = float(np.sqrt(v1 / n1 + v0 / n0))
     infl = np.where(z, (y - y1.mean()) / np.sqrt(n1 * (n1 - 1)), -(y - y0.mean()) / np.sqrt(n0 * (n0 - 1)))
@@ -202,3 +278,37 @@ def _matched_pairs(trial: Trial) -> Estimate:
     infl = (tau_j - tau) / np.sqrt(J * (J - 1))
     return Estimate(tau, float(np.sqrt(infl @ infl)), float(J - 1),
                     "matched-pair variance (Imai 2008); t with J - 1 df", None, influence=infl, influence_by="block")
+
+
+def _matched_pair_clusters(trial: Trial, n_pairs: int) -> Estimate:
+    """Imai, King & Nall (2009, eq. 6), as R estimatr's ``difference_in_means`` for blocks and clusters.
+
+    With J blocks, N_j people in block j, tau_j its difference in person means, N = sum N_j and the estimate
+    tau = sum_j N_j tau_j / N: SE^2 = J / ((J - 1) N^2) * sum_j (N_j tau_j - N tau / J)^2, with J - 1 df. It
+    needs no within-block variance, so it serves blocks holding one treated and one control cluster; when
+    some blocks hold more clusters it is used for every block (estimatr's rule for such mixed designs).
+    """
+    b, z, y = trial.block, trial.z, trial.y
+    J = int(b.max()) + 1
+    N_j = np.bincount(b, minlength=J).astype(float)
+    n1 = np.bincount(b, weights=z, minlength=J)
+    tau_j = np.bincount(b, weights=y * z, minlength=J) / n1 - np.bincount(b, weights=y * (1 - z), minlength=J) / (
+        N_j - n1)
+    N = N_j.sum()
+    tau = float(N_j @ tau_j / N)
+    infl = np.sqrt(J / (J - 1)) * (N_j * tau_j - N * tau / J) / N  # by block; sum of squares = SE^2
+    label = "[difference in means; block-weighted]"
+    if n_pairs == J:
+        vtype = f"matched-pair cluster variance (Imai, King & Nall 2009, eq. 6; as estimatr); t with J - 1 df {label}"
+        note = (f"every block has one treated and one control cluster (a pair-matched cluster trial), so no block "
+                f"can estimate its own variance; the standard error is the matched-pair variance across the {J} "
+                f"pairs (Imai, King & Nall 2009) with {J - 1} degrees of freedom")
+    else:
+        vtype = ("matched-pair cluster variance (Imai, King & Nall 2009, eq. 6) applied to every block, as estimatr "
+                 f"does when some blocks hold two clusters and others more; t with J - 1 df {label}")
+        note = (f"{n_pairs} of {J} blocks hold just two clusters, one cluster in an arm, so their within-block "
+                f"variance cannot be estimated; as R estimatr does for such mixed designs, the standard error is "
+                f"the matched-pair variance across all {J} blocks (Imai, King & Nall 2009) with {J - 1} degrees "
+                "of freedom")
+    return Estimate(tau, float(np.sqrt(infl @ infl)), float(J - 1), vtype, int(trial.cluster.max()) + 1, (note,),
+                    influence=infl, influence_by="block")

@@ -18,7 +18,7 @@ import pandas as pd
 from cpeval.data.panel import TREATED
 from cpeval.errors import DesignError, EstimationError
 from cpeval.estimation.inference import code_labels, few_clusters_warning, make_effect, wald_interval
-from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Estimate, Trial, estimate_itt
+from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Estimate, Trial, estimate_itt, refused_cluster_blocks
 from cpeval.results import Effect, Sampling, p_value
 
 if TYPE_CHECKING:
@@ -202,18 +202,34 @@ class RctEstimatorBase:
                 f"outcome {outcome.name!r}: after attrition one arm has no observed units "
                 f"({n1} treated of {len(trial.z)}); the effect cannot be estimated"
             )
+        block = self.design.treatment.block
+
+        def blocks(codes: np.ndarray) -> tuple[str, str]:
+            """``n block(s) of 'col'`` and the first few labels of the block ``codes`` of this analysis sample."""
+            labels = np.unique(tf.frame.loc[tf.rows(outcome.column), block])[codes[:5]]
+            shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in labels)
+            return f"{len(codes)} block(s) of {block!r} have", shown
+
         if trial.block is not None:
             n1_b = np.bincount(trial.block, weights=trial.z)
             n_b = np.bincount(trial.block)
             one_arm = np.flatnonzero((n1_b == 0) | (n1_b == n_b))
             if len(one_arm):
-                labels = np.unique(tf.frame.loc[tf.rows(outcome.column), self.design.treatment.block])
-                shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in labels[one_arm][:5])
+                which, shown = blocks(one_arm)
                 raise EstimationError(
-                    f"outcome {outcome.name!r}: {len(one_arm)} block(s) of {self.design.treatment.block!r} have "
-                    f"observed units in only one arm ({shown}); a within-block comparison is impossible there. "
-                    "Merge those blocks with neighbours or drop them"
+                    f"outcome {outcome.name!r}: {which} observed units in only one arm ({shown}); a within-block "
+                    "comparison is impossible there. Merge those blocks with neighbours or drop them"
                 )
+        refused = refused_cluster_blocks(trial, self.method, est.blocked)
+        if len(refused):
+            which, shown = blocks(refused)
+            raise EstimationError(
+                f"outcome {outcome.name!r}: {which} a single treated or control cluster ({shown}) and no block is a "
+                "pair of clusters, so the within-block variance cannot be estimated there (a lone cluster adds "
+                "nothing to it; R estimatr's difference_in_means refuses this design too). Merge those blocks with "
+                "neighbours so that each arm of a block has at least two clusters, or set estimator.blocked: "
+                "fixed_effects (block dummies with CR2 errors)"
+            )
         try:
             return trial, estimate_itt(trial, self.method, est.blocked)
         except EstimationError as exc:  # the numerical core does not know the outcome's name
@@ -224,7 +240,9 @@ class RctEstimatorBase:
         fits = self._panel_fits(panel)
         tf = fits.tf
         trial, itt = self._itt(fits, outcome)
-        if not (math.isfinite(itt.estimate) and math.isfinite(itt.std_error) and itt.std_error > 0):
+        estimable = not itt.extra.get("no_variance")
+        has_se = math.isfinite(itt.std_error) and itt.std_error > 0
+        if not (math.isfinite(itt.estimate) and (has_se or not estimable)):
             raise EstimationError(
                 f"outcome {outcome.name!r}: the effect is not identified (estimate {itt.estimate}, "
                 f"SE {itt.std_error}); check that both arms have variation in the outcome"
@@ -236,7 +254,7 @@ class RctEstimatorBase:
             "cpeval uses CR2 with Bell-McCaffrey degrees of freedom, but read the randomisation-inference "
             "p-value (set inference.permutations) alongside it",
         )
-        if few:
+        if few and itt.influence_by == "cluster":  # the CR2 paths (the matched-pair variance is by block)
             notes.append(few)
         diagnostics: dict = {
             "arms": _arms(trial),
@@ -317,7 +335,12 @@ class RctEstimatorBase:
     def _cace(self, fits: PanelFits, outcome: OutcomeSpec):
         """The CACE fit of ``outcome`` by IV (the family p-values need it too)."""
         if outcome.column not in fits.cace:
-            fits.cace[outcome.column] = self._fit_cace(self._itt(fits, outcome)[0], outcome)
+            trial, itt = self._itt(fits, outcome)
+            fit = self._fit_cace(trial, outcome)
+            if itt.extra.get("no_variance"):  # the IV sandwich would be as degenerate as the ITT's
+                est, _, _, _, diag, notes, _ = fit
+                fit = (est, float("nan"), None, "not estimable (IV; no standard error)", diag, notes, None)
+            fits.cace[outcome.column] = fit
         return fits.cace[outcome.column]
 
     def _fit_cace(self, trial: Trial, outcome: OutcomeSpec):

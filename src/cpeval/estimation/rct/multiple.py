@@ -5,27 +5,35 @@ from __future__ import annotations
 import numpy as np
 
 
-def holm(p: np.ndarray) -> np.ndarray:
-    """Holm (1979) step-down adjusted p-values."""
+def _missing_as_one(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``p`` with NaN (an outcome whose design gives no p-value) set to 1, and where they were: such an outcome
+    still counts in the family (conservative) and its adjusted p-value stays NaN."""
     p = np.asarray(p, dtype=float)
+    missing = np.isnan(p)
+    return np.where(missing, 1.0, p), missing
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values (NaN stays NaN and counts in the family as p = 1)."""
+    p, missing = _missing_as_one(p)
     m = len(p)
     order = np.argsort(p, kind="stable")
     adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
     out = np.empty(m)
     out[order] = np.minimum(adj, 1.0)
-    return out
+    return np.where(missing, np.nan, out)
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg (1995) adjusted p-values (q-values of the step-up procedure)."""
-    p = np.asarray(p, dtype=float)
+    """Benjamini-Hochberg (1995) adjusted p-values (q-values of the step-up procedure); NaN as in :func:`holm`."""
+    p, missing = _missing_as_one(p)
     m = len(p)
     order = np.argsort(p, kind="stable")
     scaled = p[order] * m / np.arange(1, m + 1)
     adj = np.minimum.accumulate(scaled[::-1])[::-1]
     out = np.empty(m)
     out[order] = np.minimum(adj, 1.0)
-    return out
+    return np.where(missing, np.nan, out)
 
 
 def romano_wolf(t_obs: np.ndarray, t_null: np.ndarray, exact: bool = False) -> np.ndarray:
