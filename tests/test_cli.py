@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from _support import CASE_DATA, DESIGNS, ROOT, small_panel, write_design
-from cpeval.cli import main
+from cpeval.cli import EXIT_INTERNAL_ERROR, main
 
 CASTLE = yaml.safe_load((DESIGNS / "castle_doctrine.yaml").read_text())
 
@@ -57,7 +57,7 @@ def test_schema_is_json(tmp_path, capsys):
     assert json.loads((tmp_path / "s.json").read_text()) == schema
 
 
-def test_failed_run_leaves_no_partial_output(tmp_path, monkeypatch):
+def test_failed_run_leaves_no_partial_output(tmp_path, monkeypatch, capsys):
     import cpeval.report.markdown as md
 
     def broken(result):
@@ -65,16 +65,18 @@ def test_failed_run_leaves_no_partial_output(tmp_path, monkeypatch):
 
     monkeypatch.setattr(md, "SECTIONS", [broken])
     out = tmp_path / "out"
-    with pytest.raises(RuntimeError):
-        main(["run", str(DESIGNS / "castle_doctrine.yaml"), "--out", str(out), "--quiet"])
-    assert not out.exists() or list(out.iterdir()) == []
+    assert main(["run", str(DESIGNS / "castle_doctrine.yaml"), "--out", str(out), "--quiet"]) == EXIT_INTERNAL_ERROR
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: renderer failed; this is a bug in cpeval" in err and "Traceback" not in err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary folder or lock left beside it
 
 
 def test_atomic_writer_removes_temporaries_on_failure(tmp_path):
-    from cpeval._io import write_files_atomically
+    from cpeval._io import OutputDir
 
-    with pytest.raises(TypeError):
-        write_files_atomically(tmp_path, {"a.txt": "fine", "b.txt": 42})  # type: ignore[dict-item]
+    with pytest.raises(TypeError), OutputDir(tmp_path / "out") as target:
+        target.commit({"a.txt": "fine", "b.txt": 42})  # type: ignore[dict-item]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -157,12 +159,12 @@ def test_malformed_input_subprocess_no_traceback(tmp_path):
         assert re.search(r"(^|\n)cpeval: error: ", proc.stderr)  # after any progress lines, one clean message
 
 
-def test_debug_flag_shows_traceback(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "cpeval.cli", "--debug", "check", str(tmp_path / "nope.yaml")],
-        capture_output=True, text=True,
-    )
-    assert proc.returncode != 0 and "Traceback" in proc.stderr
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_flag_shows_traceback(tmp_path, where):
+    args = ["check", str(tmp_path / "nope.yaml")]
+    args = ["--debug", *args] if where == "before" else [*args, "--debug"]
+    proc = subprocess.run([sys.executable, "-m", "cpeval.cli", *args], capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr and "DesignError" in proc.stderr
 
 
 def test_help_imports_no_heavy_modules():

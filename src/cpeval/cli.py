@@ -1,40 +1,53 @@
 """The ``cpeval`` command line. Thin: every command calls the same public functions a notebook would.
 
 Imports of pandas, pydantic and the estimators happen inside the command handlers so that
-``cpeval --help`` answers instantly. A CpevalError prints one clean message and exits with code 2; a
-traceback appears only with ``--debug``.
+``cpeval --help`` answers instantly.
+
+Exit codes: 0 success; 2 a problem with the input or the output folder (a CpevalError, or a bad command
+line), printed as one message that says what to fix; 3 an internal error (any other exception: a bug in
+cpeval), printed as one line asking for a report; 130 interrupted. A traceback appears only with ``--debug``
+(accepted before or after the command).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+MAX_COUNT = 10_000_000  # largest --simulations
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     import warnings
 
-    from cpeval._io import write_files_atomically
+    from cpeval._io import OutputDir
     from cpeval.errors import CpevalWarning
     from cpeval.pipeline import evaluate
     from cpeval.report import render_markdown
     from cpeval.report.figures import render_figures
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CpevalWarning)  # recorded in the result and printed below
-        result = evaluate(args.design, quiet=args.quiet)
     out = Path(args.out) if args.out else Path("out") / Path(args.design).stem
-    files: dict[str, str | bytes] = {"results.json": result.to_json(), "report.md": render_markdown(result)}
-    files.update(render_figures(result))
-    written = write_files_atomically(out, files)
+    with OutputDir(out) as target:  # checked and locked before the work, so a bad --out fails at once
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CpevalWarning)  # recorded in the result and printed below
+            result = evaluate(args.design, quiet=args.quiet)
+        files: dict[str, str | bytes] = {"results.json": result.to_json(), "report.md": render_markdown(result)}
+        files.update(render_figures(result))
+        written = target.commit(files)
     print(result.summary())
-    for path in written:
-        print(f"wrote {path}")
+    _print_written(written)
     return 0
+
+
+def _print_written(paths: list[Path]) -> None:
+    for path in paths:
+        print(f"wrote {path}")
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -56,7 +69,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_cba(args: argparse.Namespace) -> int:
     import warnings
 
-    from cpeval._io import write_files_atomically
+    from cpeval._io import OutputDir
     from cpeval.errors import CpevalWarning
     from cpeval.pipeline import resolve_design
 
@@ -75,21 +88,23 @@ def _cmd_cba(args: argparse.Namespace) -> int:
         raw["cost_benefit"]["simulations"] = args.simulations
     overridden = design_from_dict(raw, source=str(args.design))
     overridden._origin = design.origin
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CpevalWarning)  # recorded in the result and printed below
-        result = evaluate(overridden, quiet=args.quiet)
-    from cpeval.report.cba import render_cba_markdown, render_figures
-
-    cba = result.extras["cost_benefit"]
     out = Path(args.out) if args.out else Path("out") / f"{Path(args.design).stem}_cba"
-    files: dict[str, str | bytes] = {"cost_benefit.json": result.to_json(), "cost_benefit.md": render_cba_markdown(cba)}
-    files.update({f"figures/{k}": v for k, v in render_figures(result).items()})
-    written = write_files_atomically(out, files)
+    with OutputDir(out) as target:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CpevalWarning)  # recorded in the result and printed below
+            result = evaluate(overridden, quiet=args.quiet)
+        from cpeval.report.cba import render_cba_markdown, render_figures
+
+        cba = result.extras["cost_benefit"]
+        files: dict[str, str | bytes] = {
+            "cost_benefit.json": result.to_json(), "cost_benefit.md": render_cba_markdown(cba),
+        }
+        files.update({f"figures/{k}": v for k, v in render_figures(result).items()})
+        written = target.commit(files)
     from cpeval.cba.result import CostBenefitResult
 
     print(CostBenefitResult.from_dict(cba).summary())
-    for path in written:
-        print(f"wrote {path}")
+    _print_written(written)
     return 0
 
 
@@ -117,14 +132,36 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
     text = json.dumps(design_schema(), indent=2, sort_keys=True) + "\n"
     if args.out:
-        from cpeval._io import write_files_atomically
+        from cpeval._io import write_file_atomically
 
-        path = Path(args.out)
-        write_files_atomically(path.parent if str(path.parent) else ".", {path.name: text})
-        print(f"wrote {path}")
+        write_file_atomically(args.out, text)
+        print(f"wrote {args.out}")
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _count(text: str) -> int:
+    """A whole number of at least 0 and at most MAX_COUNT, for --simulations."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
+    if not 0 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_COUNT:,}, got {value}")
+    return value
+
+
+def _finite(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text[:40]!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,39 +170,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cpeval",
         description="Evaluate crime-prevention programmes from a declarative design file.",
+        epilog="Exit codes: 0 done; 2 a problem with the input or --out (the message says what to fix); "
+        "3 an internal error (a bug in cpeval: please report it with the --debug output).",
     )
     parser.add_argument("--version", action="version", version=f"cpeval {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run an evaluation and write results.json and report.md")
+    def command(name: str, help: str, handler: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        # also after the command; SUPPRESS keeps a --debug given before the command
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("run", "run an evaluation and write results.json and report.md", _cmd_run)
     p.add_argument("design", help="path to a design .yaml file")
-    p.add_argument("--out", help="output directory (default: out/<design name>)")
+    p.add_argument("--out", help="output directory (default: out/<design name>); replaced as a whole")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
-    p.set_defaults(handler=_cmd_run)
 
-    p = sub.add_parser("check", help="validate a design and its data without estimating")
+    p = command("check", "validate a design and its data without estimating", _cmd_check)
     p.add_argument("design", help="path to a design .yaml file")
-    p.set_defaults(handler=_cmd_check)
 
-    p = sub.add_parser("cba", help="run the design's cost-benefit analysis alone (estimates, no checks)")
+    p = command("cba", "run the design's cost-benefit analysis alone (estimates, no checks)", _cmd_cba)
     p.add_argument("design", help="path to a design .yaml file with a cost_benefit section")
-    p.add_argument("--out", help="output directory (default: out/<design name>_cba)")
-    p.add_argument("--simulations", type=int, help="Monte Carlo draws (overrides cost_benefit.simulations)")
+    p.add_argument("--out", help="output directory (default: out/<design name>_cba); replaced as a whole")
+    p.add_argument("--simulations", type=_count, help="Monte Carlo draws (overrides cost_benefit.simulations)")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
-    p.set_defaults(handler=_cmd_cba)
 
-    p = sub.add_parser("power", help="minimum detectable effect and power of a randomised-trial design")
+    p = command("power", "minimum detectable effect and power of a randomised-trial design", _cmd_power)
     p.add_argument("design", help="path to a design .yaml file (kind: rct)")
-    p.add_argument("--effect", type=float, help="effect to detect, in outcome units (overrides power.effect)")
-    p.add_argument("--simulations", type=int, help="simulated trials (overrides power.simulations; 0 = none)")
+    p.add_argument("--effect", type=_finite, help="effect to detect, in outcome units (overrides power.effect)")
+    p.add_argument("--simulations", type=_count, help="simulated trials (overrides power.simulations; 0 = none)")
     p.add_argument("--outcome", help="only this outcome")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.set_defaults(handler=_cmd_power)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of design files (for editor validation)")
+    p = command("schema", "print the JSON Schema of design files (for editor validation)", _cmd_schema)
     p.add_argument("--out", help="write the schema to this file instead of stdout")
-    p.set_defaults(handler=_cmd_schema)
     return parser
 
 
@@ -175,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USER_ERROR
-    from cpeval.errors import CpevalError
+    from cpeval.errors import CpevalError, OutputError
 
     try:
         return int(args.handler(args))
@@ -184,13 +225,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         message = str(exc)
         design = getattr(args, "design", None)
-        if design and not message.split(":", 1)[0].endswith(Path(design).name):
+        named = message.split(":", 1)[0].endswith(Path(design).name) if design else True
+        if not named and not isinstance(exc, OutputError):
             message = f"{design}: {message}"  # every message names the file it is about
         print(f"cpeval: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("cpeval: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (cpeval schema | head): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # the last line of defence: anything else is a bug, reported in one line
+        if args.debug:
+            raise
+        from cpeval.errors import echo
+
+        text = echo(str(exc), 300).strip("'\"")
+        print(
+            f"cpeval: internal error: {type(exc).__name__}: {text}; this is a bug in cpeval, please report it "
+            "with the output of the same command run with --debug",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -81,6 +81,10 @@ class EstimationError(CpevalError, RuntimeError):
     """An estimator could not produce an answer (a singular design, a failed optimiser, ...)."""
 
 
+class OutputError(CpevalError, OSError):
+    """cpeval cannot write its output where it was asked to (permissions, full disk, a file in the way)."""
+
+
 class CpevalWarning(UserWarning):
     """A statistical warning (few clusters, failed pre-trend test, poor fit). Also recorded in results."""
 

@@ -176,6 +176,8 @@ def power_analysis(
     spec = design.power  # type: ignore[attr-defined]
     effect = spec.effect if effect is None else effect
     sims = spec.simulations if simulations is None else simulations
+    if isinstance(sims, bool) or not isinstance(sims, int) or sims < 0:
+        raise DesignError(f"simulations must be a whole number, 0 (none) or more; got {sims!r}")
     panel = load_panel(design, data)
     tf = trial_frame(panel, design)  # type: ignore[arg-type]
     names = [o.name for o in design.outcomes]

@@ -45,7 +45,11 @@ def read_source(design: DesignBase) -> Source:
             [Problem(ProblemCode.FILE_NOT_FOUND, None, f"no file at {path}; check data.path (it is "
                      "relative to the design file's folder)")],
         )
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, f"cannot read {path}: {exc.strerror or exc}; "
+                                        "check the file's permissions")]) from None
     sha = hashlib.sha256(raw).hexdigest()
     import io
 
@@ -67,15 +71,25 @@ def _read_dataset(name: str) -> Source:
     problem: str | None = None
     frame: pd.DataFrame | None = None
     if package == "causaldata" and dataset:
-        try:
-            module = importlib.import_module(f"causaldata.{dataset}")
-        except ModuleNotFoundError:
+        available = _causaldata_names()
+        if available is None:
             problem = (
                 f"cannot load {name!r}: install the 'causaldata' package (pip install causaldata) "
                 "or use data.path with a copy of the file"
             )
+        elif dataset not in available:
+            from cpeval.errors import did_you_mean
+
+            problem = (
+                f"causaldata has no dataset {dataset!r}{did_you_mean(dataset, available)} (it has "
+                f"{len(available)}: {', '.join(available[:8])}, ...); check data.dataset"
+            )
         else:
-            frame = module.load_pandas().data
+            loader = getattr(importlib.import_module(f"causaldata.{dataset}"), "load_pandas", None)
+            if loader is None:
+                problem = f"causaldata.{dataset} is not a dataset (it has no data to load); check data.dataset"
+            else:
+                frame = loader().data
     elif package == "cpeval" and dataset:
         from cpeval.datasets import NAMED_DATASETS
 
@@ -96,3 +110,14 @@ def _read_dataset(name: str) -> Source:
     from cpeval.data.fingerprint import frame_sha256
 
     return Source(frame=frame, label=name, sha256=frame_sha256(frame))
+
+
+def _causaldata_names() -> list[str] | None:
+    """The datasets the installed causaldata package ships (its submodules with a loader), or None."""
+    import pkgutil
+
+    try:
+        package = importlib.import_module("causaldata")
+    except ModuleNotFoundError:
+        return None
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
