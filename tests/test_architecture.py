@@ -107,6 +107,6 @@ def test_effect_scale_is_declared_by_the_estimator_and_carried_by_the_effect():
     assert make_effect(count, **common).percent_change is None
     pct = make_effect(count, **common, scale="log").percent_change
     assert pct is not None and pct[0] == pytest.approx(100 * (2.718281828459045**0.1 - 1))
-    assert make_effect(OutcomeSpec(name="y", column="y", measure="log"), **common).scale == "log"
+    assert make_effect(OutcomeSpec(name="y", column="y", measure="log", take_log=False), **common).scale == "log"
     with pytest.raises(ValueError, match=r"Effect\.scale"):
         make_effect(count, **common, scale="logit")

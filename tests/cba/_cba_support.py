@@ -24,7 +24,8 @@ def base_design(cost_benefit: dict | None, measure: str = "count", better_if: st
         "data": {"path": str(ROOT / "case_studies" / "data" / "castle.csv"), "unit": "sid", "time": "year",
                  "population": "population"},
         "treatment": {"indicator": "post"},
-        "outcomes": [{"name": "burglary", "column": "burglary", "measure": measure, "better_if": better_if}],
+        "outcomes": [{"name": "burglary", "column": "burglary", "measure": measure, "better_if": better_if,
+                      **({"take_log": False} if measure == "log" else {})}],
         "estimator": {"method": "twfe", "cluster": "sid"},
     }
     if cost_benefit is not None:
@@ -40,7 +41,8 @@ def make_effect(estimate: float, std_error: float, outcome: str = "burglary", me
     from cpeval.estimation.inference import make_effect as _make
 
     return _make(
-        OutcomeSpec(name=outcome, column=outcome, measure=measure), method="test", estimand="att",
+        OutcomeSpec(name=outcome, column=outcome, measure=measure, take_log=False if measure == "log" else None),
+        method="test", estimand="att",
         estimate=estimate, std_error=std_error, level=level, df=df, n_obs=100, n_units=10, n_clusters=10,
         variance_type="test", diagnostics=diagnostics, scale=scale,
     )

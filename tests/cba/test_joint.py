@@ -33,8 +33,8 @@ TWO_OUTCOMES = {
              "weights": "popwt", "population": "population"},
     "treatment": {"indicator": "post"},
     "outcomes": [
-        {"name": "homicide", "column": "l_homicide", "measure": "log"},
-        {"name": "larceny", "column": "l_larceny", "measure": "log"},
+        {"name": "homicide", "column": "l_homicide", "measure": "log", "take_log": False},
+        {"name": "larceny", "column": "l_larceny", "measure": "log", "take_log": False},
     ],
     "estimator": {"method": "twfe", "cluster": "sid"},
 }

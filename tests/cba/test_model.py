@@ -136,7 +136,7 @@ def test_baseline_from_comparison_units_without_pre_period(table, castle):
     cb = _cb(table, outcomes={"burglary": {"category": "burglary", "baseline_column": "homicide_count"}})
     raw = {"name": "rct", "kind": "rct", "data": {"path": "x.csv", "unit": "sid"},
            "treatment": {"assignment": "assigned"},
-           "outcomes": [{"name": "burglary", "column": "burglary", "measure": "log"}],
+           "outcomes": [{"name": "burglary", "column": "burglary", "measure": "log", "take_log": False}],
            "estimator": {"method": "difference_in_means"}, "cost_benefit": cb}
     d = design_from_dict(raw)
     out = prepare(d, load_panel(d, frame)).outcomes[0]

@@ -25,7 +25,8 @@ FULL_DID = {
     },
     "treatment": {"indicator": "post"},
     "outcomes": [
-        {"name": "homicide", "column": "l_homicide", "family": "crime", "measure": "log", "better_if": "decrease"}
+        {"name": "homicide", "column": "l_homicide", "family": "crime", "measure": "log", "take_log": False,
+         "better_if": "decrease"}
     ],
     "estimator": {"method": "twfe", "cluster": "sid", "control_group": "never_treated"},
     "inference": {"level": 0.95, "seed": 2002},

@@ -27,7 +27,8 @@ def design(method: str, *, data: dict[str, Any] | None = None, treatment: dict[s
         "kind": "did",
         "data": {"path": "x.csv", "unit": "unit", "time": "period", **(data or {})},
         "treatment": treatment or {"first_treated": "first_treated"},
-        "outcomes": [{"name": outcome, "column": outcome, "measure": measure}],
+        "outcomes": [{"name": outcome, "column": outcome, "measure": measure,
+                      **({"take_log": False} if measure == "log" else {})}],
         "estimator": {"method": method, **estimator},
         "checks": checks or [],
     }

@@ -39,7 +39,7 @@ def test_area_outcomes_are_derived_without_touching_the_input():
     before = frame.copy()
     design = _design([
         {"name": "rate", "column": "shop", "measure": "rate", "per": 1000},
-        {"name": "logshop", "column": "rob", "measure": "log", "zeros": "add_one"},
+        {"name": "logshop", "column": "rob", "measure": "log", "take_log": True, "zeros": "add_one"},
         {"name": "tot", "total_of": ["shop", "rob"]},
         {"name": "harm", "seriousness": {"weights": "cambridge_chi",
                                          "columns": {"shoplifting": "shop", "robbery_personal": "rob"}}},
@@ -88,7 +88,8 @@ def test_non_positive_population_and_zero_rule_error():
         derive(frame, _design([{"name": "a", "column": "shop", "measure": "rate", "per": 1000}]))
     assert err.value.codes == {ProblemCode.NON_POSITIVE}
     with pytest.raises(DataError, match="values are zero"):
-        derive(_panel(), _design([{"name": "a", "column": "rob", "measure": "log", "zeros": "error"}]))
+        derive(_panel(), _design([{"name": "a", "column": "rob", "measure": "log", "take_log": True,
+                                   "zeros": "error"}]))
 
 
 def test_unknown_offence_is_a_design_error():
@@ -231,7 +232,7 @@ def test_mean_scale_item_and_zero_rows_are_reported(tmp_path):
         "outcomes": [
             {"name": "score", "fear": {k: v for k, v in SAFE.items() if k != "fearful"},
              "survey": {"path": "survey.csv"}},
-            {"name": "logrob", "column": "rob", "measure": "log", "zeros": "add_one"},
+            {"name": "logrob", "column": "rob", "measure": "log", "take_log": True, "zeros": "add_one"},
         ],
     }
     design = load_design(write_design(tmp_path, raw))
@@ -250,7 +251,7 @@ def test_mean_scale_item_and_zero_rows_are_reported(tmp_path):
 
 def test_log_of_a_harm_index_validates(tmp_path):
     frame = _panel()
-    design = _design([{"name": "h", "measure": "log", "zeros": "add_one",
+    design = _design([{"name": "h", "measure": "log", "take_log": True, "zeros": "add_one",
                        "seriousness": {"weights": "cambridge_chi", "columns": {"shoplifting": "shop"}}}])
     panel = load_panel(design, frame)
     assert np.allclose(panel.frame[design.outcomes[0].column].sort_values(), np.log1p(frame.shop.sort_values()))
@@ -267,7 +268,7 @@ def test_drop_rule_counts_zeros_not_missing_values(tmp_path):
         "name": "t", "kind": "did",
         "data": {"path": "p.csv", "unit": "area", "time": "year", "missing_outcomes": "drop"},
         "treatment": {"indicator": "post"}, "estimator": {"method": "twfe"},
-        "outcomes": [{"name": "logrob", "column": "rob", "measure": "log", "zeros": "drop"}],
+        "outcomes": [{"name": "logrob", "column": "rob", "measure": "log", "take_log": True, "zeros": "drop"}],
     }
     design = load_design(write_design(tmp_path, raw))
     out, info = derive_with_info(frame, design)

@@ -15,7 +15,7 @@ SURVEY = {"dataset": "cpeval.city_survey", "wave": "year", "weights": "weight"}
 
 
 def test_plain_column_outcomes_are_unchanged():
-    o = OutcomeSpec(name="homicide", column="l_homicide", measure="log")
+    o = OutcomeSpec(name="homicide", column="l_homicide", measure="log", take_log=False)
     assert (o.column, o.derived, o.allows_missing, o.auxiliary_columns) == ("l_homicide", False, False, {})
     assert o.model_dump(by_alias=True)["column"] == "l_homicide"
     castle = load_design(DESIGNS / "castle_doctrine.yaml")
@@ -49,11 +49,11 @@ def test_families_and_measures_default_from_the_declaration():
         ({"name": "x", "total_of": ["a", "b"], "seriousness": {"weights": "w", "columns": {"a": "a"}}},
          "give only one of total_of, seriousness"),
         ({"name": "x", "column": "c", "measure": "rate", "per": 500}, "per must be one of"),
-        ({"name": "x", "column": "c", "measure": "log", "per": 1000}, "declare the rule for zeros"),
+        ({"name": "x", "column": "c", "measure": "log", "take_log": True, "per": 1000}, "needs the rule for zeros"),
         ({"name": "x", "column": "c", "zeros": "add_one"}, "'zeros' applies to measure 'log'"),
         ({"name": "x", "column": "c", "per": 1000}, "'per' makes a rate; set measure: rate"),
-        ({"name": "x", "total_of": ["a", "b"], "measure": "log"}, "to take the log of a total_of outcome"),
-        ({"name": "x", "column": "c", "measure": "log", "per": 1000}, "to take the log of a derived rate"),
+        ({"name": "x", "total_of": ["a", "b"], "measure": "log"}, "to take the log of total_of, add take_log: true"),
+        ({"name": "x", "column": "c", "measure": "log", "per": 1000}, "to take the log of a rate from 'per', add"),
         ({"name": "x", "fear": SAFE, "family": "crime"}, "a fear outcome has family 'fear'"),
         ({"name": "x", "seriousness": {"weights": "w", "columns": {"a": "a"}}, "family": "crime"},
          "a harm index has family 'seriousness'"),

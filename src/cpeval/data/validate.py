@@ -123,8 +123,18 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
                     f"{n_na} of {len(df)} rows are missing; fill them, or set data.missing_outcomes: drop "
                     "to drop those rows for this outcome",
                 )
-        if o.measure in ("count", "rate") and bool((df[col] < 0).any()):
-            c.add(ProblemCode.NEGATIVE_VALUES, col, f"outcome {o.name!r} is a {o.measure} but has negative values")
+        poisson = getattr(design.estimator, "method", None) == "poisson"  # type: ignore[attr-defined]
+        if (o.measure in ("count", "rate") or poisson) and bool((df[col] < 0).any()):
+            neg = df.loc[df[col] < 0, col]
+            why = (
+                "estimator.method poisson models non-negative counts: correct those rows, or use a linear method"
+                if poisson else "counts and rates cannot be negative: correct those rows, or declare measure: level"
+            )
+            c.add(
+                ProblemCode.NEGATIVE_VALUES, col,
+                f"outcome {o.name!r} is a {o.measure} but {len(neg)} rows have negative values (e.g. "
+                f"{_fmt(neg.unique(), 3)}); {why}",
+            )
         if o.measure == "proportion" and bool(((df[col] < 0) | (df[col] > 1)).any()):
             c.add(ProblemCode.NOT_BINARY, col, f"outcome {o.name!r} is a proportion but has values outside [0, 1]")
         if not bool(df[col].min() < df[col].max()):  # min/max: O(n), no hashing of every value

@@ -211,3 +211,18 @@ class DidDesign(DesignBase):
                 "column in data.population, or set estimator.exposure: none to model raw counts"
             )
         return self
+
+    @model_validator(mode="after")
+    def _poisson_needs_counts(self) -> DidDesign:
+        if self.estimator.method != "poisson":
+            return self
+        refused = [
+            f"outcomes[{i}].measure is {o.measure!r} (outcome {o.name!r}), but estimator.method is 'poisson', a "
+            f"model of non-negative counts, rates and harm indices: a {o.measure} outcome needs a linear method "
+            "(e.g. estimator.method: twfe)"
+            + (f", or point outcomes[{i}].column at the counts and set measure: count" if o.measure != "count" else "")
+            for i, o in enumerate(self.outcomes) if not o.counts_scale
+        ]
+        if refused:
+            raise ValueError("; ".join(refused))
+        return self

@@ -4,7 +4,9 @@ An outcome either names a data column as it is (``column: l_homicide``), or decl
 from the data before anything is validated or fitted (:func:`cpeval.outcomes.derive`):
 
 - a rate per 1,000 / 100,000 population: ``column: burglary, measure: rate, per: 1000``
-- a log with an explicit rule for zeros: ``column: burglary, measure: log, zeros: add_one``
+- a log taken by cpeval, with an explicit rule for zeros:
+  ``column: burglary, measure: log, take_log: true, zeros: add_one``
+  (a column that already holds natural logs says so: ``column: l_homicide, measure: log, take_log: false``)
 - a total of several crime types: ``total_of: [burglary, robbery, theft]``
 - a harm (seriousness) index: ``seriousness: {weights: cambridge_chi, columns: {robbery: robbery_count}}``
 - fear of crime from respondent rows: ``fear: {item: safe_after_dark, scale: [...], fearful: [...]}``
@@ -160,11 +162,16 @@ class OutcomeSpec(BaseModel):
         None,
         alias="column",
         min_length=1,
-        description="Data column holding the outcome (or, with 'per' or 'zeros', the count it is derived "
-        "from). Not needed for total_of, seriousness, fear or victimisation outcomes.",
+        description="Data column holding the outcome (or, with 'per' or take_log: true, the count it is "
+        "derived from). Not needed for total_of, seriousness, fear or victimisation outcomes.",
     )
     family: Family = Field("crime", description="crime | seriousness | fear | other (UN para 23(c)).")
-    measure: Measure = Field("level", description="count | rate | log | level | proportion.")
+    measure: Measure = Field(
+        "level",
+        description="count | rate | log | level | proportion. 'log': the outcome is analysed on the natural-log "
+        "scale and the effect reported as a proportional change; take_log then says whether cpeval takes the "
+        "log or the column already holds one.",
+    )
     better_if: Literal["decrease", "increase"] = Field(
         "decrease", description="Which direction of change is an improvement."
     )
@@ -174,10 +181,18 @@ class OutcomeSpec(BaseModel):
         description="Rate base: divide by data.population and multiply by this (1000 or 100000); for survey "
         "incidence or prevalence, per this many respondents.",
     )
+    take_log: bool | None = Field(
+        None,
+        description="Required with measure: log. true: cpeval takes the natural log of the column (or of the "
+        "rate, total or index it derives) under the 'zeros' rule. false: the column already holds natural logs "
+        "(e.g. l_homicide, the log of homicides per 100,000) and is analysed as it is; cpeval warns if its "
+        "values look like counts (all whole numbers >= 0, or any above 25).",
+    )
     zeros: ZeroRule | None = Field(
         None,
-        description="Rule for zeros when cpeval takes the log: add_one (log(y+1)), drop (zero rows left out "
-        "of this outcome) or error. Required to derive a log; the rule is reported with the effect.",
+        description="Rule for zeros when cpeval takes the log (take_log: true): add_one (log(y+1)), drop (zero "
+        "rows left out of this outcome) or error. Required with take_log: true; the rule is reported with the "
+        "effect.",
     )
     total_of: list[str] | None = Field(None, min_length=2, description="Columns summed into a total count.")
     seriousness: SeriousnessSpec | None = Field(None, description="A harm-weighted index.")
@@ -231,18 +246,16 @@ class OutcomeSpec(BaseModel):
             raise ValueError(f"outcome {self.name!r}: 'per' does not apply to a fear outcome")
         if self.per is not None and self.per not in RATE_BASES:
             raise ValueError(f"outcome {self.name!r}: per must be one of {RATE_BASES}, got {self.per}")
-        if self.zeros is not None and self.measure != "log":
+        if self.measure == "log":
+            self._log_rules(sources)
+        elif self.take_log is not None:
+            raise ValueError(f"outcome {self.name!r}: take_log applies to measure: log, not {self.measure!r}")
+        elif self.zeros is not None:
             raise ValueError(f"outcome {self.name!r}: 'zeros' applies to measure 'log', not {self.measure!r}")
-        if self.measure == "log" and self.zeros is None and (self.per is not None or sources):
-            what = "a derived rate" if self.per is not None else f"a {sources[0]} outcome"
-            raise ValueError(
-                f"outcome {self.name!r}: to take the log of {what}, declare the rule for zeros: "
-                "zeros: add_one | drop | error"
-            )
         if self.per is not None and self.measure not in ("rate", "log"):
             raise ValueError(
-                f"outcome {self.name!r}: 'per' makes a rate; set measure: rate (or log with zeros), "
-                f"not {self.measure!r}"
+                f"outcome {self.name!r}: 'per' makes a rate; set measure: rate (or measure: log with take_log: "
+                f"true and zeros), not {self.measure!r}"
             )
         for k, (family, what) in _FAMILY_OF.items():
             if getattr(self, k) is not None and self.family != family:
@@ -253,6 +266,39 @@ class OutcomeSpec(BaseModel):
             )
         return self
 
+    def _log_rules(self, sources: list[str]) -> None:
+        """measure: log says who takes the log: cpeval (take_log: true, with a zeros rule) or nobody (false)."""
+        name = f"outcome {self.name!r}"
+        derived_from = "a rate from 'per'" if self.per is not None else sources[0] if sources else None
+        rule = "zeros: add_one | drop | error"
+        if self.take_log is None:
+            head = f"{name}: measure: log needs take_log, to say whether cpeval takes the log"
+            if self.zeros is not None:
+                raise ValueError(
+                    f"{head}: zeros: {self.zeros} is the rule for cpeval taking the log; add take_log: true"
+                )
+            if derived_from is not None:
+                raise ValueError(f"{head}: to take the log of {derived_from}, add take_log: true and a rule for "
+                                 f"zeros ({rule})")
+            raise ValueError(
+                f"{head}. If {self.source_column!r} already holds natural logs, add take_log: false; if it holds "
+                f"counts or rates, add take_log: true and a rule for zeros ({rule})"
+            )
+        if self.take_log and self.zeros is None:
+            what = derived_from or f"column {self.source_column!r}"
+            raise ValueError(f"{name}: take_log: true needs the rule for zeros when cpeval takes the log of {what}: "
+                             f"{rule}")
+        if not self.take_log and derived_from is not None:
+            raise ValueError(
+                f"{name}: take_log: false says the column is already a log, but cpeval derives this outcome "
+                f"({derived_from}); set take_log: true and a rule for zeros ({rule})"
+            )
+        if not self.take_log and self.zeros is not None:
+            raise ValueError(
+                f"{name}: 'zeros' is the rule for cpeval taking the log; with take_log: false the column is "
+                "already a log, so remove zeros (or set take_log: true if the column holds counts)"
+            )
+
     # ----------------------------------------------------------------------------------------------------
     @property
     def display(self) -> str:
@@ -261,7 +307,13 @@ class OutcomeSpec(BaseModel):
     @property
     def derived(self) -> bool:
         """Whether cpeval computes this outcome's column (rather than reading it as it is)."""
-        return self.per is not None or self.zeros is not None or any(getattr(self, k) is not None for k in SOURCES)
+        return bool(self.take_log) or self.per is not None or any(getattr(self, k) is not None for k in SOURCES)
+
+    @property
+    def counts_scale(self) -> bool:
+        """Whether the outcome is a count, a rate or a harm index (a weighted count): non-negative quantities a
+        count model such as Poisson can fit. Logs, levels and proportions are not."""
+        return self.measure in ("count", "rate") or (self.seriousness is not None and self.measure == "level")
 
     @property
     def from_respondents(self) -> bool:

@@ -2,13 +2,18 @@
 
 Everything goes under ``Effect.diagnostics["outcome"]``:
 
-- ``definition``: how the outcome was built (rate base, zero rule, weight table and its unit, fear scale...);
+- ``definition``: how the outcome was built (rate base, who took the log and its zero rule, weight table and its
+  unit, fear scale...);
 - ``baseline``: the mean before treatment among treated units (DiD, synthetic control) or in the control
   arm (RCT), and the effect as a percentage of it, with its interval;
 - ``harm_contributions`` (seriousness): the same estimator fitted to each offence's weighted counts. For a
   linear estimator on the same rows the contributions add up exactly to the effect on the index;
 - ``survey`` (fear, survey victimisation): weighted means by arm and wave with design-based SEs clustered
   by area, respondents per wave, Cronbach's alpha of an index, repeat victimisation.
+
+A column declared to hold natural logs already (``take_log: false``) whose values look like counts
+(:func:`~cpeval.outcomes.transforms.counts_declared_as_log`) adds a :class:`CpevalWarning` to the Effect: its
+effect would be a change in counts read as log points.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import numpy as np
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import CpevalError, CpevalWarning
 from cpeval.outcomes.survey import ratio_from_totals
-from cpeval.outcomes.transforms import ZERO_RULES
+from cpeval.outcomes.transforms import ZERO_RULES, counts_declared_as_log
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,11 +58,33 @@ def annotate_effect(effect: Effect, panel: Panel, outcome: OutcomeSpec, estimato
     if outcome.from_respondents:
         info["survey"] = _survey_summary(panel, outcome)
     diagnostics = {**effect.diagnostics, "outcome": info}
-    return dataclasses.replace(effect, diagnostics=diagnostics)
+    found_warnings = _log_column_warnings(outcome, frame, info)
+    return dataclasses.replace(effect, diagnostics=diagnostics, warnings=(*effect.warnings, *found_warnings))
+
+
+def _log_column_warnings(o: OutcomeSpec, frame: pd.DataFrame, info: dict[str, Any]) -> tuple[str, ...]:
+    """A warning (issued and returned) when a column declared to be a natural log looks like counts."""
+    if o.take_log is not False:
+        return ()
+    reason = counts_declared_as_log(frame[o.column].to_numpy())
+    if reason is None:
+        return ()
+    pct = info.get("baseline", {}).get("percent_of_baseline")
+    headline = f" the reported change of {pct:+.1f}% is then" if pct is not None else " the effect is then"
+    msg = (
+        f"column {o.source_column!r} is declared a natural log (take_log: false), but {reason};{headline} a "
+        "change in its values read as log points. If it holds counts or rates, set take_log: true with a rule "
+        "for zeros (zeros: add_one | drop | error), or model the counts (measure: count, estimator.method: "
+        "poisson)"
+    )
+    warnings.warn(msg, CpevalWarning, stacklevel=3)
+    return (msg,)
 
 
 def describe(o: OutcomeSpec, panel: Panel | None = None) -> dict[str, Any]:
     d: dict[str, Any] = {"family": o.family, "measure": o.measure, "derived": o.derived}
+    if o.take_log is not None:
+        d["take_log"] = o.take_log
     if o.source_column is not None:
         d["column"] = o.source_column
     if o.per is not None:

@@ -115,7 +115,7 @@ def _derive_one(
         pop = _population(frame, design, o.name, per, key, problems)
         base = rate(base, pop, per)
         scale_cols = {c: rate(s, pop, per) for c, s in scale_cols.items()}
-    if o.measure == "log" and o.zeros is not None:
+    if o.take_log:
         try:
             base, found["zero_rows"] = log_with_zero_rule(base, o.zeros)
         except ValueError as exc:
@@ -402,7 +402,7 @@ def _derive_survey(
 def _finish(o: OutcomeSpec, cols: dict[str, Any], index: pd.Index, problems: list[Problem],
             found: dict[str, Any]) -> dict[str, Any]:
     out = {c: pd.Series(np.asarray(v, float), index=index) for c, v in cols.items()}
-    if o.measure == "log" and o.zeros is not None:
+    if o.take_log:
         try:
             out[o.column], found["zero_rows"] = log_with_zero_rule(out[o.column], o.zeros)
         except ValueError as exc:

@@ -1,7 +1,9 @@
-"""Crime counts, totals, rates and logs with an explicit rule for zeros."""
+"""Crime counts, totals, rates and logs with an explicit rule for zeros; and a check that a column declared to
+hold natural logs does not hold counts."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,6 +18,9 @@ ZERO_RULES = {
     "cells, which can bias the effect if the programme moves cells to or from zero)",
     "error": "log(y): zeros are an error",
 }
+
+# A natural log above 25 is a quantity above e^25 (about 7 x 10^10): no crime count or rate per head is that large.
+LOG_CEILING = 25.0
 
 
 def rate(counts: pd.Series, population: pd.Series, per: int) -> pd.Series:
@@ -50,3 +55,26 @@ def log_with_zero_rule(values: pd.Series, rule: str) -> tuple[pd.Series, int]:
             )
         return np.log(v), 0
     raise ValueError(f"unknown zero rule {rule!r}; expected one of {', '.join(ZERO_RULES)}")
+
+
+def counts_declared_as_log(values: np.ndarray | pd.Series) -> str | None:
+    """Why a column declared to hold natural logs (``take_log: false``) looks like counts, or None if it does not.
+
+    The rule, on the non-missing values:
+
+    - every value is a whole number >= 0: a natural log of measured data is a whole number only where the
+      quantity is exactly a power of e (1, e, e^2, ...), so a column of whole numbers holds counts, whatever
+      its mean; or
+    - some value exceeds ``LOG_CEILING`` (25): a log that large is a quantity above e^25, about 7 x 10^10.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return None
+    if bool((v >= 0).all() and (v == np.round(v)).all()):
+        return f"every value is a whole number >= 0 (mean {v.mean():.2f}), as counts are"
+    top = float(v.max())
+    if top > LOG_CEILING:
+        return (f"its largest value is {top:.1f}, above {LOG_CEILING:g} (a natural log above {LOG_CEILING:g} is a "
+                f"quantity above {math.exp(LOG_CEILING):.0e}), as counts and rates are")
+    return None
