@@ -12,21 +12,22 @@ the first one). Two restrictions on how delta may continue after treatment:
   interval of the identified-set bounds over draws beta* ~ N(beta, V), and says so.
 - Smoothness, Delta^SD(M): the slope of delta may change by at most M between consecutive periods
   (M = 0 allows exactly linear trends). The robust interval is the fixed-length confidence interval of
-  Armstrong & Kolesar used by Rambachan & Roth: the affine estimator v'beta (v_post = l) that minimises the
-  half-length max-bias + critical value of |N(bias/sd, 1)| times sd, optimised over v_pre.
+  Armstrong & Kolesar used by Rambachan & Roth: of the affine estimators v'beta (v_post = l), the one whose
+  interval sd * cv(worst-case bias / sd) is shortest, cv being the 1 - alpha quantile of |N(., 1)|. It is
+  solved exactly over the bias-variance frontier (``did_honest_sd``).
 
 The breakdown value is the smallest Mbar (or M) at which the robust interval includes zero.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cpeval.checks.did_common import event_coefficients
+from cpeval.checks.did_honest_sd import SmoothnessFrontier, flci
 from cpeval.results import CheckResult
 
 if TYPE_CHECKING:
@@ -34,105 +35,6 @@ if TYPE_CHECKING:
     from cpeval.results import Effect
 
 N_DRAWS = 4000
-
-
-def folded_normal_cv(bias: float, alpha: float) -> float:
-    """The 1-alpha quantile of |N(bias, 1)| (exact, by root finding)."""
-    from scipy import optimize, stats
-
-    b = abs(bias)
-    if b > 12:
-        return b + float(stats.norm.ppf(1 - alpha))
-
-    def f(c: float) -> float:
-        return float(stats.norm.cdf(c - b) - stats.norm.cdf(-c - b)) - (1 - alpha)
-
-    return float(optimize.brentq(f, 0.0, b + 10.0, xtol=1e-13))
-
-
-_CV_TABLES: dict[float, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _cv_fast(bias: float, alpha: float) -> float:
-    """folded_normal_cv from a fine table (error below 1e-7), so optimisers can call it thousands of times."""
-    if alpha not in _CV_TABLES:
-        from scipy.special import ndtr
-
-        grid = np.linspace(0.0, 12.0, 6001)
-        lo, hi = np.zeros_like(grid), grid + 10.0
-        for _ in range(60):  # vectorised bisection on P(|N(b,1)| <= c) = 1 - alpha
-            mid = (lo + hi) / 2
-            below = ndtr(mid - grid) - ndtr(-mid - grid) < 1 - alpha
-            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        _CV_TABLES[alpha] = (grid, (lo + hi) / 2)
-    grid, values = _CV_TABLES[alpha]
-    b = abs(bias)
-    if b >= 12.0:
-        return folded_normal_cv(b, alpha)
-    return float(np.interp(b, grid, values))
-
-
-def _trend_basis(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
-    """delta (pre and post, reference dropped) = b_slope * c + B_e @ e, with c the slope into the reference
-    period and e the second differences at the interior periods of (pre, ref, post)."""
-    n = n_pre + 1 + n_post
-    r = n_pre
-    n_int = n - 2
-
-    def delta_of(c: float, e: np.ndarray) -> np.ndarray:
-        slope = np.zeros(n)  # slope[i] = delta_i - delta_{i-1}, i = 1..n-1
-        slope[r] = c
-        for i in range(r + 1, n):
-            slope[i] = slope[i - 1] + e[i - 2]  # second difference at interior point i-1
-        for i in range(r - 1, 0, -1):
-            slope[i] = slope[i + 1] - e[i - 1]  # second difference at interior point i
-        d = np.zeros(n)
-        for i in range(r + 1, n):
-            d[i] = d[i - 1] + slope[i]
-        for i in range(r - 1, -1, -1):
-            d[i] = d[i + 1] - slope[i + 1]
-        return np.delete(d, r)
-
-    b_c = delta_of(1.0, np.zeros(n_int))
-    b_e = np.column_stack([delta_of(0.0, np.eye(n_int)[j]) for j in range(n_int)]) if n_int else np.zeros((n - 1, 0))
-    return b_c, b_e
-
-
-def flci(
-    beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.ndarray, m: float, alpha: float
-) -> tuple[float, float]:
-    """Fixed-length confidence interval for l'tau_post under Delta^SD(M) (Armstrong-Kolesar / Rambachan-Roth)."""
-    from scipy import optimize
-
-    n_post = len(lvec)
-    b_c, b_e = _trend_basis(n_pre, n_post)
-    # v = (v_pre, l); need v'b_c = 0 -> v_pre in an affine subspace: a0 + N z
-    const = float(lvec @ b_c[n_pre:])
-    bp = b_c[:n_pre]
-    a0 = -const * bp / float(bp @ bp)
-    null = np.linalg.svd(bp[None, :])[2][1:].T  # (n_pre, n_pre-1)
-
-    def parts(z: np.ndarray) -> tuple[float, float, float]:
-        v = np.concatenate([a0 + null @ z, lvec])
-        sd = math.sqrt(max(float(v @ vcov @ v), 1e-300))
-        bias = m * float(np.abs(b_e.T @ v).sum())
-        return float(v @ beta), sd, bias
-
-    def half(z: np.ndarray) -> float:
-        _, sd, bias = parts(z)
-        return sd * _cv_fast(bias / sd, alpha)
-
-    best = np.zeros(null.shape[1])
-    if null.shape[1]:
-        fbest = half(best)
-        for start in (best, np.linalg.lstsq(null, -a0, rcond=None)[0]):
-            res = optimize.minimize(half, start, method="Nelder-Mead",
-                                    options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
-            if res.fun < fbest:
-                best, fbest = res.x, float(res.fun)
-    est, sd, bias = parts(best)
-    h = sd * folded_normal_cv(bias / sd, alpha)
-    return est - h, est + h
 
 
 def _rm_weight(lvec: np.ndarray) -> float:
@@ -204,12 +106,17 @@ def honest_analysis(beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.nda
     sd_rows: list[dict[str, Any]] = []
     pre = np.concatenate([beta[:n_pre], [0.0]])
     slope_change = np.abs(np.diff(pre, n=2)).max() if n_pre >= 2 else None
+    frontier = SmoothnessFrontier.build(vcov, n_pre, lvec) if n_pre >= 2 else None
+
+    def sd_ci(m: float) -> tuple[float, float]:
+        return flci(beta, vcov, n_pre, lvec, m, alpha, frontier=frontier)
+
     if n_pre >= 2:
         if m_grid is None:
             top = 2 * float(slope_change) if slope_change and slope_change > 0 else float(np.sqrt(np.diag(vcov)).mean())
             m_grid = list(np.linspace(0.0, top, 9))
         for mm in m_grid:
-            lo, up = flci(beta, vcov, n_pre, lvec, float(mm), alpha)
+            lo, up = sd_ci(float(mm))
             sd_rows.append({"restriction": "smoothness", "bound": float(mm), "ci_lower": lo, "ci_upper": up,
                             "set_lower": None, "set_upper": None, "includes_zero": bool(lo <= 0 <= up)})
     out: dict[str, Any] = {
@@ -222,7 +129,7 @@ def honest_analysis(beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.nda
     }
     if n_pre >= 2:
         scale = max(float(np.sqrt(np.diag(vcov)).max()), 1e-12)
-        out["breakdown_m"] = _breakdown(lambda x: flci(beta, vcov, n_pre, lvec, x, alpha), 20 * scale)
+        out["breakdown_m"] = _breakdown(sd_ci, 20 * scale)
     return out
 
 
