@@ -314,3 +314,32 @@ def test_flci_matches_r_exactly_with_r_critical_value_on_the_arboris_fixture():
                       frontier=frontier)
         assert (up - lo) / 2 == pytest.approx(row["half_length"], abs=1e-8)
         assert lo == pytest.approx(row["lb"], abs=R_CENTRE_ERROR) and up == pytest.approx(row["ub"], abs=R_CENTRE_ERROR)
+
+
+def test_flci_covers_at_the_nominal_rate_under_the_least_favourable_trend():
+    """Simulation with known truth: delta in Delta^SD(M) that maximises the FLCI estimator's bias (the LP's
+    solution, on the boundary) and delta = a straight line (no bias); beta ~ N(tau + delta, Sigma). The
+    interval covers l'tau in 95% of draws in the first case and more in the second."""
+    beta, sigma, n_pre, lvec = _bc()
+    m, n_draws = 0.02, 20_000
+    tau = np.concatenate([np.zeros(n_pre), [0.2, 0.3, 0.3, 0.25]])
+    theta = float(lvec @ tau[n_pre:])
+    v, half = flci_weights(sigma, n_pre, lvec, m, 0.05)
+    n = len(beta) + 1
+    d2 = np.zeros((n - 2, n))
+    for i in range(n - 2):
+        d2[i, i:i + 3] = [1.0, -2.0, 1.0]
+    c = np.insert(v, n_pre, 0.0)
+    lf = optimize.linprog(-c, A_ub=np.vstack([d2, -d2]), b_ub=np.full(2 * (n - 2), m),
+                          A_eq=np.eye(n)[[n_pre]], b_eq=[0.0], bounds=[(None, None)] * n, method="highs")
+    worst = np.delete(lf.x, n_pre)
+    times = np.delete(np.arange(n, dtype=float) - n_pre, n_pre)
+    rng = np.random.default_rng(3)
+    se = math.sqrt(0.95 * 0.05 / n_draws)
+    for delta, exact in ((worst, True), (0.01 * times, False)):
+        draws = rng.multivariate_normal(tau + delta, sigma, size=n_draws)
+        covered = float(np.mean(np.abs(draws @ v - theta) <= half))
+        if exact:
+            assert abs(covered - 0.95) <= 3.5 * se, covered
+        else:
+            assert covered >= 0.95 - 3.5 * se, covered
