@@ -145,8 +145,10 @@ def test_fixed_effects_and_lin_with_singleton_cluster_arms_use_block_fixed_effec
         (simulate_blocked_clusters([2], cluster_size=(5, 5), seed=1), {"cluster": "cluster_id", "block": "block_id"}),
         (pd.DataFrame({"unit_id": [1, 2], "b": [1, 1], "assigned": [1, 0], "y": [3.0, 1.0]}), {"block": "b"}),
         (pd.DataFrame({"unit_id": range(6), "assigned": [1, 0, 0, 0, 0, 0], "y": [3.0, 1, 2, 4, 1, 0]}), {}),
+        (simulate_blocked_clusters([6], cluster_size=(4, 8), seed=3), {"cluster": "cluster_id"}),
     ],
-    ids=["one-unit-per-arm", "one-cluster-per-arm", "one-cluster-pair", "one-pair", "one-treated-unit"],
+    ids=["one-unit-per-arm", "one-cluster-per-arm", "one-cluster-pair", "one-pair", "one-treated-unit",
+         "one-treated-cluster-of-six"],
 )
 def test_a_design_that_cannot_estimate_its_sampling_error_reports_nan_not_a_tiny_se(frame, treatment):
     e, caught = _evaluate(_design(**treatment), frame)
@@ -169,12 +171,16 @@ def test_nan_p_value_does_not_spoil_the_other_outcomes_adjustment():
     assert holm(p)[0] == pytest.approx(0.03)
 
 
-def _null_rejections(draws: int, seed: int) -> tuple[float, float]:
-    """Share of 95% intervals covering the true 0 and share of p < 0.05, over pair-matched cluster trials."""
+PAIRS = [2] * 15  # a pair-matched cluster trial
+STAR_LIKE = np.random.default_rng(5).integers(2, 5, size=40)  # schools of two to four classrooms, one treated
+
+
+def _null_rejections(draws: int, seed: int, clusters_per_block=PAIRS) -> tuple[float, float]:
+    """Share of 95% intervals covering the true 0 and share of p < 0.05, over blocked cluster trials."""
     rng = np.random.default_rng(seed)
     covered = rejected = 0
     for _ in range(draws):
-        f = simulate_blocked_clusters([2] * 15, cluster_size=(5, 20), icc=0.3, block_sd=2.0,
+        f = simulate_blocked_clusters(clusters_per_block, cluster_size=(5, 20), icc=0.3, block_sd=2.0,
                                       seed=int(rng.integers(2**31)))
         e = estimate_itt(_trial(f), "difference_in_means", "weighted")
         half = stats.t.ppf(0.975, e.df) * e.std_error
@@ -191,6 +197,7 @@ def test_pair_matched_cluster_trial_size_is_near_nominal():
 
 
 @pytest.mark.slow
-def test_pair_matched_cluster_trial_covers_at_the_nominal_rate():
-    coverage, _ = _null_rejections(1000, 22)
+@pytest.mark.parametrize("clusters_per_block", [PAIRS, STAR_LIKE], ids=["pairs", "star-like-mixed"])
+def test_blocked_cluster_trials_cover_at_the_nominal_rate(clusters_per_block):
+    coverage, _ = _null_rejections(1000, 22, clusters_per_block)
     assert 0.93 <= coverage <= 0.97

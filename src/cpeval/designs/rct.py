@@ -64,7 +64,9 @@ class RctEstimator(StrictModel):
     blocked: Literal["weighted", "fixed_effects"] = Field(
         "weighted",
         description="With treatment.block: 'weighted' averages within-block differences weighted by block "
-        "size (the ATE); 'fixed_effects' regresses on assignment and block dummies (precision weights).",
+        "size (the ATE); 'fixed_effects' regresses on assignment and block dummies (precision weights). With "
+        "treatment.cluster too, blocks holding just two clusters (one per arm) take the matched-pair variance "
+        "of Imai, King & Nall (2009) across blocks, as R estimatr does.",
     )
 
     @field_validator("method")

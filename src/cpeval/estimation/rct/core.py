@@ -150,10 +150,12 @@ def estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
 
 def _no_variance(trial: Trial, blocked: str, why: str) -> Estimate:
     """The (block-weighted) difference in means with a NaN standard error and a note on why."""
+    from cpeval.estimation.rct.randomization import block_weights
+
     b = trial.block if trial.block is not None else np.zeros(len(trial.z), dtype=np.int64)
     n_b = np.bincount(b).astype(float)
     n1 = np.bincount(b, weights=trial.z)
-    w = n_b if blocked == "weighted" else n_b * (n1 / n_b) * (1 - n1 / n_b)
+    w = block_weights(n_b, n1, blocked)
     with np.errstate(divide="ignore", invalid="ignore"):
         diff = np.bincount(b, weights=trial.y * trial.z) / n1 - np.bincount(b, weights=trial.y * (1 - trial.z)) / (
             n_b - n1)
@@ -161,7 +163,8 @@ def _no_variance(trial: Trial, blocked: str, why: str) -> Estimate:
     tau = float(diff[ok] @ w[ok] / w[ok].sum()) if ok.any() else float("nan")
     note = (f"the design cannot estimate its own sampling error: {why}. The standard error, interval and "
             "p-value are reported as NaN; read the randomisation-inference p-value (set inference.permutations)")
-    return Estimate(tau, float("nan"), float("nan"), "not estimable (difference in means; no standard error)",
+    return Estimate(tau, float("nan"), float("nan"),
+                    "not estimable: the unadjusted (block-weighted) difference in means, with no standard error",
                     int(trial.cluster.max()) + 1 if trial.cluster is not None else None, (note,),
                     extra={"no_variance": True})
 
@@ -170,18 +173,18 @@ def _estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
     notes: list[str] = []
     if trial.block is not None and method == "difference_in_means" and _all_pairs(trial):
         return _matched_pairs(trial)
+    if len(refused_cluster_blocks(trial, method, blocked)):
+        from cpeval.errors import EstimationError
+
+        raise EstimationError(
+            "some blocks have a single treated or control cluster and none is a pair of clusters, so their "
+            "within-block variance cannot be estimated; merge blocks or set estimator.blocked: fixed_effects"
+        )
     if trial.block is not None and trial.cluster is not None and method == "difference_in_means" \
             and blocked == "weighted":
         c1, c0 = arm_units(trial)
         if np.any(c1 + c0 == 2):
             return _matched_pair_clusters(trial, int(np.sum(c1 + c0 == 2)))
-        if len(refused_cluster_blocks(trial, method, blocked)):
-            from cpeval.errors import EstimationError
-
-            raise EstimationError(
-                "some blocks have a single treated or control cluster and none is a pair of clusters, so their "
-                "within-block variance cannot be estimated; merge blocks or set estimator.blocked: fixed_effects"
-            )
     if trial.block is not None and blocked == "weighted" and _singleton_arms(trial):
         unit = "cluster" if trial.cluster is not None else "unit"
         notes.append(
