@@ -26,6 +26,7 @@ import pandas as pd
 from cpeval.errors import DataError, DesignError, Problem, ProblemCode, did_you_mean
 from cpeval.outcomes.harm import harm_components, load_weight_table
 from cpeval.outcomes.survey import (
+    ConstantItemError,
     LabelError,
     code_item,
     cronbach_alpha,
@@ -322,6 +323,13 @@ def respondent_values(
             extra["times"] = times
     except LabelError as exc:
         raise DataError(label, [Problem(ProblemCode.UNKNOWN_LABEL, exc.column, f"{key}: {exc}")]) from None
+    except ConstantItemError as exc:
+        column = o.fear.columns[exc.index]  # type: ignore[union-attr]
+        raise DataError(label, [Problem(
+            ProblemCode.CONSTANT_OUTCOME, column,
+            f"{key}: every respondent in the {'first wave' if ctx['wave'] else 'survey'} gave the same answer to this "
+            "item, so it cannot be standardised; remove it from fear.items (or use fear.item for one question)",
+        )]) from None
     if o.per is not None:
         y = y * o.per
     return {**ctx, "y": y, "d": d, "w": w, **extra}

@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     from cpeval.designs.outcomes import FearSpec
 
 
+class ConstantItemError(ValueError):
+    """Item ``index`` (0-based) of a standardised index has one value in the reference rows."""
+
+    def __init__(self, index: int):
+        self.index = index
+        super().__init__(f"item {index + 1} of the index has no variation in the reference rows")
+
+
 class LabelError(ValueError):
     """Answers that are neither scale labels, codes nor declared missing values."""
 
@@ -111,7 +119,7 @@ def standardised_index(
     for j in range(items.shape[1]):
         m, sd = _wmean_sd(items[reference, j], weights[reference])
         if not sd > 0:
-            raise ValueError(f"item {j + 1} of the index has no variation in the reference wave")
+            raise ConstantItemError(j)
         z[:, j] = (items[:, j] - m) / sd
     answered = (~np.isnan(z)).sum(axis=1)
     enough = answered >= max(1, int(np.ceil(min_share * items.shape[1])))
