@@ -304,6 +304,8 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
         df[TREATED] = (g.notna() & (df[time] >= g)).astype("int8")
 
     cohorts = df.groupby(unit)[COHORT].first()
+    if _treated_from_start(df, design, cohorts, periods[0], c):
+        cohorts = df.groupby(unit)[COHORT].first()
     treated_units = cohorts.dropna()
     if treated_units.empty:
         c.add(ProblemCode.NO_TREATED_UNITS, None, "no unit is ever treated; check the treatment column")
@@ -322,14 +324,33 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
             "every unit is treated at the same time, so there is no comparison group; a DiD needs "
             "never-treated units or units treated at different times",
         )
-    no_pre = treated_units[treated_units <= periods[0]]
-    if len(no_pre):
-        c.add(
-            ProblemCode.TOO_FEW_PRE_PERIODS,
-            None,
-            f"{len(no_pre)} units are treated from the first period {_show(periods[0])} (e.g. "
-            f"{_fmt(no_pre.index, 3)}), so they have no pre-treatment period; drop them or extend the data back",
+
+
+def _treated_from_start(df: pd.DataFrame, design: DidDesign, cohorts: pd.Series, first: Any, c: _Collector) -> bool:
+    """Units treated from the first period have no pre-treatment period. Two-way fixed effects keeps them
+    (as R fixest and linearmodels do: the unit effect absorbs their indicator); Callaway & Sant'Anna drops
+    them (as R did does; returns True, the rows are removed from ``df``); other methods refuse them."""
+    no_pre = cohorts[cohorts <= first].index
+    if not len(no_pre):
+        return False
+    n, where = len(no_pre), f"the first period {_show(first)} (e.g. {_fmt(no_pre, 3)})"
+    method = design.estimator.method
+    if method == "twfe":
+        c.warnings.append(
+            f"{n} units are treated from {where} and are kept: their treatment indicator is constant, so the unit "
+            "effect absorbs it and they serve only as comparisons for the period effects (biased if their effect "
+            "changes over time); drop them to compare only with untreated units"
         )
+        return False
+    if method == "callaway_santanna":
+        df.drop(index=df.index[df[design.data.unit].isin(no_pre)], inplace=True)
+        c.warnings.append(f"dropped {n} units treated from {where}: they have no pre-treatment period, so no "
+                          "ATT(g,t) can use them (R did drops them too)")
+        return True
+    c.add(ProblemCode.TOO_FEW_PRE_PERIODS, None,
+          f"{n} units are treated from {where}, so they have no pre-treatment period; drop them or extend the "
+          f"data back (method {method!r} cannot use them; twfe keeps them, callaway_santanna drops them)")
+    return False
 
 
 def _synth(df: pd.DataFrame, design: SynthDesign, c: _Collector) -> None:

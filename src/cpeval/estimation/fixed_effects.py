@@ -50,6 +50,11 @@ def cluster_influence(xt: np.ndarray, w: np.ndarray, resid: np.ndarray, clusters
     return labels, sg @ bread
 
 
+def row_leverage(xt: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each row's weight in the coefficients, (X~'WX~)^-1 x~_i w_i (n x K): beta - b = sum_i c_i e_i."""
+    return (xt * w[:, None]) @ np.linalg.pinv(xt.T @ (w[:, None] * xt))
+
+
 
 def nested_in(codes: np.ndarray, clusters: np.ndarray) -> bool:
     """Whether every level of the fixed effect ``codes`` lies within a single cluster."""

@@ -43,6 +43,98 @@ def few_clusters_warning(
     return None
 
 
+# Cluster-robust tests over-reject when few clusters are treated (or untreated), whatever the total:
+# MacKinnon & Webb (2017, J. Applied Econometrics 32(2); 2018, Econometrics Journal 21(2)) find them
+# unreliable below about 10 treated clusters, and with one treated cluster they fail outright (Conley &
+# Taber 2011, REStat 93(1)).
+FEW_TREATED_CLUSTERS = 10
+VALID_INFERENCE = "set inference.method: wild_bootstrap (or randomization)"
+NO_INTERVAL = Interval(float("nan"), float("nan"), float("nan"))
+
+
+@dataclass(frozen=True)
+class ClusterCounts:
+    """The clusters that carry a comparison: in all, treated (holding a unit whose treatment starts in the
+    data), untreated, and the effective number G* of Carter, Schnepel & Steigerwald (2017) for the
+    reported coefficient (None where it is not computed)."""
+
+    column: str
+    total: int
+    treated: int
+    untreated: int
+    effective: float | None = None
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {"cluster_column": self.column, "clusters": self.total, "treated_clusters": self.treated,
+                "untreated_clusters": self.untreated, "effective_clusters": self.effective}
+
+    def _gstar(self) -> str:
+        return "" if self.effective is None else f" (effective number of clusters G* = {self.effective:.1f})"
+
+    def warnings(self) -> list[str]:
+        """Why cluster-robust inference may not be trusted here, with what to use instead ([] if nothing)."""
+        col, g = self.column, self.total
+        if g < 3:
+            return []  # no analytic inference at all: see ``degenerate``
+        if self.treated == 1:
+            return [f"only one of the {g} clusters of {col!r} is treated{self._gstar()}: cluster-robust standard "
+                    "errors are unreliable with a single treated cluster whatever the total number of clusters "
+                    f"(Conley & Taber 2011; MacKinnon & Webb 2017); {VALID_INFERENCE}, or use a synthetic control "
+                    "(kind: synthetic_control)"]
+        for n, what in ((self.treated, "treated"), (self.untreated, "untreated")):
+            if 0 < n < FEW_TREATED_CLUSTERS:
+                return [f"only {n} of the {g} clusters of {col!r} are {what}{self._gstar()}: cluster-robust tests "
+                        f"over-reject when fewer than about {FEW_TREATED_CLUSTERS} clusters are treated (or "
+                        f"untreated), whatever the total (MacKinnon & Webb 2017, 2018); {VALID_INFERENCE}"]
+        if g < FEW_CLUSTERS:
+            return [f"only {g} clusters of {col!r}{self._gstar()}: cluster-robust standard errors can be too small "
+                    f"with fewer than about {FEW_CLUSTERS}; {VALID_INFERENCE}"]
+        return []
+
+    def degenerate(self, std_error: float, scale: float) -> str | None:
+        """Why the design cannot estimate its own sampling error (fewer than 3 clusters, or a cluster-robust
+        variance that is numerically zero against ``scale``, e.g. one treated and one control cluster), or
+        None."""
+        if self.total < 3:
+            why = f"only {self.total} clusters of {self.column!r}"
+        elif not std_error > 1e-8 * scale:
+            why = (f"the cluster-robust variance is degenerate (SE {std_error:.2g} with {self.treated} treated and "
+                   f"{self.untreated} untreated clusters of {self.column!r})")
+        else:
+            return None
+        return (f"this design cannot estimate its own sampling error: {why}; no standard error, interval or "
+                f"p-value is reported; {VALID_INFERENCE}, or use a synthetic control (kind: synthetic_control)")
+
+
+def count_clusters(clusters: Any, treated: Any, column: str, leverage: Any = None) -> ClusterCounts:
+    """Count the clusters of the rows' ``clusters`` labels, those holding a ``treated`` row (bool per row)
+    and, from ``leverage`` (per row, the weight c_i of its error in the coefficient, a'(X'WX)^-1 x_i w_i
+    scaled by the error's standard deviation), G* with independent errors (rho = 0):
+    gamma_g = sum_{i in g} c_i^2 and G* = G / (1 + Gamma) = (sum gamma_g)^2 / sum gamma_g^2, Gamma being
+    the squared coefficient of variation of gamma_g (Carter, Schnepel & Steigerwald 2017, REStat 99(4))."""
+    import numpy as np
+
+    labels, g = np.unique(np.asarray(clusters), return_inverse=True)
+    has_treated = np.bincount(g, weights=np.asarray(treated, dtype=float), minlength=len(labels)) > 0
+    effective = None
+    if leverage is not None:
+        gamma = np.bincount(g, weights=np.asarray(leverage, dtype=float) ** 2, minlength=len(labels))
+        ss = float(gamma @ gamma)
+        effective = float(gamma.sum() ** 2 / ss) if ss > 0 else None
+    return ClusterCounts(column, len(labels), int(has_treated.sum()), int((~has_treated).sum()), effective)
+
+
+def cluster_inference(counts: ClusterCounts, std_error: float, scale: float
+                      ) -> tuple[float, Interval | None, list[str]]:
+    """The standard error and interval to report with the notes on the clusters: NaN and a NaN interval when
+    the design cannot estimate its own sampling error, else ``std_error`` and None (the Wald interval)."""
+    notes = counts.warnings()
+    why = counts.degenerate(std_error, scale)
+    if why is None:
+        return std_error, None, notes
+    return float("nan"), NO_INTERVAL, [*notes, why]
+
+
 def make_effect(
     outcome: OutcomeSpec,
     *,

@@ -29,7 +29,8 @@ def _did(unit: str, time: str, column: str, measure: str, weights: str | None = 
         "name": "small-sample reference", "kind": "did",
         "data": {"path": "x.csv", "unit": unit, "time": time, "weights": weights},
         "treatment": {"indicator": "post"},
-        "outcomes": [{"name": column, "column": column, "family": "other", "measure": measure}],
+        "outcomes": [{"name": column, "column": column, "family": "other", "measure": measure,
+                      **({"take_log": False} if measure == "log" else {})}],
         "estimator": {"method": "twfe", **estimator},
     }
 

@@ -97,15 +97,17 @@ def test_caller_frame_not_mutated(did_dict):
 
 
 def test_cluster_by_other_column_and_few_clusters_warning(did_dict):
+    """12 units in 4 regions, units 1-6 treated: 2 of the 4 region clusters are treated."""
     df = small_panel(n_units=12)
     df["region"] = (df["unit"] - 1) // 3
     did_dict["estimator"]["cluster"] = "region"
-    with pytest.warns(cpeval.errors.CpevalWarning, match="only 4 clusters"):
+    with pytest.warns(cpeval.errors.CpevalWarning, match="only 2 of the 4 clusters of 'region' are treated"):
         result = cpeval.evaluate(did_dict, data=df)
     effect = result.effect("y")
     assert effect.n_clusters == 4
     assert effect.df == 3
-    assert any("only 4 clusters" in w for w in result.warnings)
+    assert (effect.diagnostics["treated_clusters"], effect.diagnostics["untreated_clusters"]) == (2, 2)
+    assert any("only 2 of the 4 clusters" in w and "wild_bootstrap" in w for w in result.warnings)
 
 
 def test_conf_int_at_other_level(did_dict):

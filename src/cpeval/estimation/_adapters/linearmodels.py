@@ -19,6 +19,8 @@ class PanelFit:
     cov: pd.DataFrame | None = None  # full cluster-robust covariance of params (event studies, Wald tests)
     # each cluster's influence on the params (rows: cluster labels; CR0 cross-product), for joint uncertainty
     influence: pd.DataFrame | None = None
+    # each row's weight in the params, (X~'WX~)^-1 x~_i w_i (rows of the frame), for the effective clusters
+    leverage: pd.DataFrame | None = None
 
 
 def panel_ols(
@@ -60,8 +62,8 @@ def panel_ols(
             # codes from the frame (the cluster may be the period, which set_index moved into the index)
             clusters = pd.DataFrame({"cluster": pd.factorize(frame[cluster])[0]}, index=indexed.index)
             res = model.fit(cov_type="clustered", clusters=clusters, debiased=True, group_debias=True)
-    influence, k_nested = _influence(frame, indexed, res, unit=unit, time=time, x=x, weights=weights,
-                                     cluster=cluster)
+    influence, leverage, k_nested = _influence(frame, indexed, res, unit=unit, time=time, x=x, weights=weights,
+                                               cluster=cluster)
     n_clusters = len(influence)
     cov = res.cov
     if dof == "nested":
@@ -75,16 +77,18 @@ def panel_ols(
         rsquared_within=float(res.rsquared_within),
         cov=cov,
         influence=influence,
+        leverage=leverage,
     )
 
 
 def _influence(frame: pd.DataFrame, indexed: pd.DataFrame, res: Any, *, unit: str, time: str, x: list[str],
-               weights: str | None, cluster: str) -> tuple[pd.DataFrame, int]:
-    """Each cluster's influence on the params (two-way demeaned regressors, PanelOLS residuals), and K for
+               weights: str | None, cluster: str) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Each cluster's influence on the params (two-way demeaned regressors, PanelOLS residuals), each row's
+    weight in them (``row_leverage``), and K for
     the fixest / reghdfe correction: the regressors plus ``fixef_k(nested=True)`` fixed-effect parameters
     (U + T - 1 when nothing is nested, as linearmodels / areg; T when the units are nested in the clusters;
     U when the periods are)."""
-    from cpeval.estimation.fixed_effects import cluster_influence, demean, fixef_k, indicators
+    from cpeval.estimation.fixed_effects import cluster_influence, demean, fixef_k, indicators, row_leverage
 
     u = np.unique(frame[unit].to_numpy(), return_inverse=True)[1]
     t = np.unique(frame[time].to_numpy(), return_inverse=True)[1]
@@ -93,7 +97,8 @@ def _influence(frame: pd.DataFrame, indexed: pd.DataFrame, res: Any, *, unit: st
     resid = res.idiosyncratic.reindex(indexed.index).to_numpy().ravel()
     labels, infl = cluster_influence(xt, w, resid, frame[cluster].to_numpy())
     k = len(x) + fixef_k([u, t], frame[cluster].to_numpy(), nested=True)
-    return pd.DataFrame(infl, index=pd.Index(labels, name=cluster), columns=x), k
+    leverage = pd.DataFrame(row_leverage(xt, w), index=frame.index, columns=x)
+    return pd.DataFrame(infl, index=pd.Index(labels, name=cluster), columns=x), leverage, k
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from cpeval.designs.did import DidDesign
+    from cpeval.estimation.inference import ClusterCounts
 
 
 def small_sample_dof(design: DidDesign, default: str) -> str:
@@ -22,3 +26,15 @@ def clustered_variance_text(cluster: str, dof: str) -> str:
          "a fixed effect nested in the clusters counts one parameter in K, as R fixest's default ssc() and "
          "Stata xtreg, fe / reghdfe")
     return f"cluster-robust by {cluster!r} (CR1: G/(G-1), (N-1)/(N-K), {k}); t with G-1 df"
+
+
+def did_clusters(frame: pd.DataFrame, time: str, cluster: str, leverage: np.ndarray | None = None) -> ClusterCounts:
+    """Cluster counts of a DiD estimation frame. A cluster is treated when it holds a unit whose treatment
+    starts within the data; units treated from the first period (absorbed by their unit effect) and a
+    comparison cohort count as untreated. ``leverage``: each row's weight in the reported coefficient."""
+    from cpeval.data.panel import COHORT
+    from cpeval.estimation.inference import count_clusters
+
+    cohort = frame[COHORT]
+    treated = (cohort.notna() & (cohort > frame[time].min())).to_numpy()
+    return count_clusters(frame[cluster].to_numpy(), treated, cluster, leverage)

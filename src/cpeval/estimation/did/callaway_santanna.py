@@ -31,7 +31,7 @@ from cpeval.estimation.did import cs_aggregate as agg
 from cpeval.estimation.did.cs_data import CsData, number, prepare
 from cpeval.estimation.did.cs_drdid import CellProblem, panel_att, rc_att
 from cpeval.estimation.did.cs_percent import MEASURES, percent_change
-from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
+from cpeval.estimation.inference import cluster_inference, count_clusters, make_effect, wald_interval
 from cpeval.results import Sampling
 
 if TYPE_CHECKING:
@@ -294,17 +294,21 @@ class CallawaySantAnna:
                 "understate the uncertainty of a single treated unit (these cohorts are left out of the "
                 "pre-trend Wald test)"
             )
-        if data.cluster is not None:
-            few = few_clusters_warning(data.n_clusters, str(est.cluster))
-            if few:
-                notes.append(few)
+        clustered = data.cluster is not None
+        # the influence function is summed by cluster, or by sampling unit without clustering; treated: in
+        # an adopting cohort. G* is not computed for this estimator.
+        counts = count_clusters(data.cluster if clustered else np.arange(len(data.unit_group)),
+                                data.unit_group > 0, self.design.cluster_column)
+        y_all = data.Y if data.Y is not None else data.y
+        head_se, interval, cluster_notes = cluster_inference(counts, head_se,
+                                                             abs(head.overall) + float(np.nanstd(y_all)))
+        notes += cluster_notes
         if pre["p_value"] is not None and pre["p_value"] < 1 - level:
             notes.append(
                 f"pre-treatment ATT(g,t) differ jointly from zero (Wald chi2({pre['df']}) = "
                 f"{pre['statistic']:.3g}, p = {pre['p_value']:.3g}): parallel trends before adoption is "
                 "doubtful, so the post-treatment effects may be biased"
             )
-        clustered = data.cluster is not None
         vt = (
             f"influence function, clustered by {est.cluster!r}" if clustered else "influence function"
         ) + (f"; multiplier bootstrap ({boot} {est.bootstrap_weights} draws, IQR-based SE)" if boot else "")
@@ -343,8 +347,10 @@ class CallawaySantAnna:
                 "percent_change": pct,
                 "bootstrap": {"reps": boot, "weights": est.bootstrap_weights, "seed": design.inference.seed,
                               "uniform_critical_values": crit_uniform} if boot else None,
+                **counts.diagnostics(),
             },
             warnings=tuple(notes),
+            interval=interval,
             sampling=self._sampling(data, sums["overall"][:, head_col] / data.n, head_draws),
         )
 

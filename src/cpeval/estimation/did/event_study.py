@@ -17,8 +17,8 @@ import numpy as np
 
 from cpeval.data.panel import COHORT
 from cpeval.errors import EstimationError
-from cpeval.estimation.did import clustered_variance_text, small_sample_dof
-from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
+from cpeval.estimation.did import clustered_variance_text, did_clusters, small_sample_dof
+from cpeval.estimation.inference import cluster_inference, make_effect, wald_interval
 from cpeval.results import Sampling
 
 if TYPE_CHECKING:
@@ -60,12 +60,12 @@ class EventTimes:
         return {int(k): int(c) for k, c in zip(vals, n, strict=True)}
 
     def in_window(
-        self, keys: list[int], beta: np.ndarray, vcov: np.ndarray, influence: np.ndarray
-    ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+        self, keys: list[int], beta: np.ndarray, vcov: np.ndarray, influence: np.ndarray, leverage: np.ndarray
+    ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The coefficients of the event times shown (unbinned tails are estimated but not reported), with
-        their covariance and their columns of the cluster influence matrix."""
+        their covariance and their columns of the cluster influence and row leverage matrices."""
         idx = [j for j, k in enumerate(keys) if self.lo <= k <= self.hi]
-        return [keys[j] for j in idx], beta[idx], vcov[np.ix_(idx, idx)], influence[:, idx]
+        return [keys[j] for j in idx], beta[idx], vcov[np.ix_(idx, idx)], influence[:, idx], leverage[:, idx]
 
 
 def event_times(panel: Panel, frame: pd.DataFrame, design: DidDesign) -> EventTimes:
@@ -118,10 +118,10 @@ def last_cohort_as_control(frame: pd.DataFrame, panel: Panel, outcome: OutcomeSp
 
 def fit_indicators(
     frame: pd.DataFrame, x: np.ndarray, *, panel: Panel, outcome: OutcomeSpec, design: DidDesign, what: str
-) -> tuple[PanelFit, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[PanelFit, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Two-way fixed effects regression of the outcome on the 0/1 columns ``x`` (and the covariates) with the
-    fixest / reghdfe cluster-robust covariance; returns the fit and the coefficients, covariance and cluster
-    influence (clusters x columns) of ``x``."""
+    fixest / reghdfe cluster-robust covariance; returns the fit and the coefficients, covariance, cluster
+    influence (clusters x columns) and row leverage (rows x columns) of ``x``."""
     import pandas as pd
 
     from cpeval.estimation._adapters.linearmodels import panel_ols
@@ -135,8 +135,9 @@ def fit_indicators(
                         cluster=design.cluster_column, dof=small_sample_dof(design, "nested"))
     except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
         raise EstimationError(f"outcome {outcome.name!r}: {what} regression failed: {exc}") from exc
-    assert fit.cov is not None and fit.influence is not None
-    return fit, fit.params[cols].to_numpy(), fit.cov.loc[cols, cols].to_numpy(), fit.influence[cols].to_numpy()
+    assert fit.cov is not None and fit.influence is not None and fit.leverage is not None
+    return (fit, fit.params[cols].to_numpy(), fit.cov.loc[cols, cols].to_numpy(), fit.influence[cols].to_numpy(),
+            fit.leverage[cols].to_numpy())
 
 
 def uniform_critical_value(vcov: np.ndarray, level: float, seed: int, draws: int = 20_000) -> float:
@@ -185,13 +186,18 @@ def event_effect(
     notes: list[str] | None = None,
     variance_type: str | None = None,
     influence: tuple[np.ndarray, np.ndarray] | None = None,
+    frame: pd.DataFrame,
+    leverage: np.ndarray,
+    scale: float | None = None,
 ) -> Effect:
     """The Effect of an event study from its event-time coefficients ``beta`` (ordered as ``keys``).
 
     The headline is the average of the post-treatment coefficients (event times >= 0 in the window), or a
     weighted average if ``headline_weights`` (aligned with ``keys``) is given. Leads are tested jointly.
     ``influence``: (cluster labels, clusters x keys influence matrix), carried to the headline for joint
-    uncertainty across outcomes.
+    uncertainty across outcomes. ``frame`` (the estimation rows) and ``leverage`` (rows x keys) give the
+    cluster counts and G* of the headline; ``scale`` (default: the outcome's standard deviation) is what a
+    degenerate standard error is judged against.
     """
     level = design.inference.level
     df = (n_clusters - 1) if n_clusters else None
@@ -227,10 +233,15 @@ def event_effect(
     if not (math.isfinite(est) and math.isfinite(est_se)):
         raise EstimationError(f"outcome {outcome.name!r}: the event-study effect is not identified")
     pre = joint_wald(beta[lead], vcov[np.ix_(lead, lead)], df)
-    notes = list(notes or [])
-    few = few_clusters_warning(n_clusters, cluster)
-    if few:
-        notes.append(few)
+    assert design.data.time is not None
+    counts = did_clusters(frame, design.data.time, cluster, leverage @ a)
+    if scale is None:
+        scale = float(frame[outcome.column].std(ddof=0))
+    est_se, interval, cluster_notes = cluster_inference(counts, est_se, abs(est) + scale)
+    notes = [*(notes or []), *cluster_notes]
+    if interval is not None:  # no sampling error to report for the event times either
+        blank = dict.fromkeys(("std_error", "ci_lower", "ci_upper", "p_value", "band_lower", "band_upper"), math.nan)
+        rows = [r if r["kind"] == "reference" else {**r, **blank} for r in rows]
     if pre["df"] and pre["p_value"] < 1 - level:
         notes.append(
             f"the {pre['df']} leads are jointly different from zero (Wald F = {pre['f_statistic']:.3g}, "
@@ -249,13 +260,14 @@ def event_effect(
         if headline_weights is None else "average of post-treatment cohort-period effects weighted by cell size",
         "covariates": list(design.estimator.covariates),
         "weights": design.data.weights,
+        **counts.diagnostics(),
     }
     diag.update(diagnostics or {})
     return make_effect(
         outcome, method=method, estimand="att", estimate=est, std_error=est_se, level=level, df=df,
         n_obs=n_obs, n_units=n_units, n_clusters=n_clusters,
         variance_type=variance_type or clustered_variance_text(cluster, small_sample_dof(design, "nested")),
-        path=tuple(rows), diagnostics=diag, warnings=notes,
+        path=tuple(rows), diagnostics=diag, warnings=notes, interval=interval,
         sampling=None if influence is None else Sampling(by=cluster, labels=influence[0], influence=influence[1] @ a),
     )
 
@@ -280,13 +292,14 @@ class EventStudy:
         frame, note = last_cohort_as_control(panel.outcome_rows(outcome.column), panel, outcome)
         et = event_times(panel, frame, design)
         keys, x = et.indicators()
-        fit, beta, vcov, infl = fit_indicators(frame, x, panel=panel, outcome=outcome, design=design,
-                                               what="event-study")
-        shown, beta, vcov, infl = et.in_window(keys, beta, vcov, infl)
+        fit, beta, vcov, infl, lev = fit_indicators(frame, x, panel=panel, outcome=outcome, design=design,
+                                                    what="event-study")
+        shown, beta, vcov, infl, lev = et.in_window(keys, beta, vcov, infl, lev)
         return event_effect(
             method=self.method, design=design, outcome=outcome, et=et, keys=shown, beta=beta, vcov=vcov,
             n_by_key=et.counts(), n_obs=fit.nobs, n_units=int(frame[panel.unit].nunique()),
             n_clusters=fit.n_clusters, cluster=design.cluster_column,
             diagnostics={"rsquared_within": fit.rsquared_within, "never_treated_units": et.has_never_treated},
-            notes=[note] if note else [], influence=(fit.influence.index.to_numpy(), infl),
+            notes=[note] if note else [], influence=(fit.influence.index.to_numpy(), infl), frame=frame,
+            leverage=lev,
         )

@@ -25,9 +25,9 @@ import numpy as np
 
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
-from cpeval.estimation.did import clustered_variance_text, small_sample_dof
-from cpeval.estimation.fixed_effects import cluster_influence, demean, fixef_k, indicators
-from cpeval.estimation.inference import few_clusters_warning, make_effect, wald_interval
+from cpeval.estimation.did import clustered_variance_text, did_clusters, small_sample_dof
+from cpeval.estimation.fixed_effects import cluster_influence, demean, fixef_k, indicators, row_leverage
+from cpeval.estimation.inference import cluster_inference, make_effect, wald_interval
 from cpeval.results import Sampling, jsonable
 
 if TYPE_CHECKING:
@@ -92,8 +92,10 @@ def fit_fe_poisson(
     if dof != "none":
         k = x.shape[1] + fixef_k(fe_codes, clusters, nested=dof == "nested")
         vcov *= (n - 1.0) / (n - k)
+    # each row's weight in the coefficients, scaled by the standard deviation of (y - mu) / mu under Poisson
+    leverage = row_leverage(xt, w) / np.sqrt(mu)[:, None]
     return {"beta": beta, "vcov": vcov, "mu": mu, "eta": eta, "deviance": dev, "n_clusters": n_g,
-            "labels": labels, "influence": infl}
+            "labels": labels, "influence": infl, "leverage": leverage}
 
 
 def _drop_all_zero(frame: pd.DataFrame, y: str, unit: str, time: str) -> tuple[pd.DataFrame, list[str]]:
@@ -173,14 +175,15 @@ class PoissonDid:
         et = event_times(panel, frame, self.design)
         keys, x = et.indicators()
         fit = self._fit(frame, panel, outcome.column, x, pop_col)
-        shown, beta, vcov, infl = et.in_window(keys, fit["beta"], fit["vcov"], fit["influence"])
+        shown, beta, vcov, infl, lev = et.in_window(keys, fit["beta"], fit["vcov"], fit["influence"],
+                                                    fit["leverage"])
         return event_effect(
             method=self.method, design=self.design, outcome=outcome, et=et, keys=shown, beta=beta, vcov=vcov,
             n_by_key=et.counts(),
             n_obs=len(frame), n_units=int(frame[panel.unit].nunique()), n_clusters=fit["n_clusters"],
             cluster=self.design.cluster_column, diagnostics={"scale": "log rate ratio", "exposure": pop_col},
             notes=notes, variance_type=clustered_variance_text(self.design.cluster_column, self.dof)
-            + "; log rate ratios", influence=(fit["labels"], infl),
+            + "; log rate ratios", influence=(fit["labels"], infl), frame=frame, leverage=lev, scale=1.0,
         )
 
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
@@ -279,13 +282,16 @@ class PoissonDid:
             "delta method with the unit and period effects held at their estimates",
             "dropped_rows": n_rows - len(frame),
         })
-        few = few_clusters_warning(n_clusters, cluster)
-        if few:
-            notes.append(few)
+        counts = did_clusters(frame, time, cluster, fit["leverage"] @ grad)
+        se, interval, cluster_notes = cluster_inference(counts, se, 1.0 + abs(b))
+        notes += cluster_notes
+        diag.update(counts.diagnostics())
+        if interval is not None:
+            diag.update(rate_ratio_ci=[math.nan, math.nan], level_att_std_error=math.nan)
         return make_effect(
             outcome, method=self.method, estimand="att", estimate=b, std_error=se, level=level, df=df,
             n_obs=len(frame), n_units=int(frame[unit].nunique()), n_clusters=n_clusters,
             variance_type=clustered_variance_text(cluster, self.dof) + "; log rate ratio",
-            path=tuple(path), diagnostics=diag, warnings=notes, scale=self.effect_scale,
+            path=tuple(path), diagnostics=diag, warnings=notes, scale=self.effect_scale, interval=interval,
             sampling=Sampling(by=cluster, labels=fit["labels"], influence=fit["influence"] @ grad),
         )

@@ -51,8 +51,8 @@ class SunAbraham:
         x = np.zeros((len(frame), len(cells)))
         rows = np.flatnonzero(in_cell)
         x[rows, code] = 1.0
-        fit, delta, v_delta, infl_delta = fit_indicators(frame, x, panel=panel, outcome=outcome, design=design,
-                                                         what="Sun & Abraham")
+        fit, delta, v_delta, infl_delta, lev_delta = fit_indicators(frame, x, panel=panel, outcome=outcome,
+                                                                    design=design, what="Sun & Abraham")
         w_obs = frame[design.data.weights].to_numpy(dtype=float) if design.data.weights else np.ones(len(frame))
         size = np.bincount(code, weights=w_obs[rows], minlength=len(cells))
         counts = np.bincount(code, minlength=len(cells))
@@ -78,4 +78,5 @@ class SunAbraham:
             diagnostics={"comparison": control, "cohort_event_effects": cohort_table,
                          "rsquared_within": fit.rsquared_within},
             notes=[note] if note else [], influence=(fit.influence.index.to_numpy(), infl_delta @ agg.T),
+            frame=frame, leverage=lev_delta @ agg.T,
         )

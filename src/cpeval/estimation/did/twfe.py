@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
-from cpeval.estimation.did import clustered_variance_text, small_sample_dof
-from cpeval.estimation.inference import few_clusters_warning, make_effect
+from cpeval.estimation.did import clustered_variance_text, did_clusters, small_sample_dof
+from cpeval.estimation.inference import cluster_inference, make_effect
 from cpeval.results import Sampling
 
 if TYPE_CHECKING:
@@ -58,10 +58,10 @@ class TwoWayFixedEffects:
                 "the treatment indicator may be collinear with the unit and period effects"
             )
         df = (fit.n_clusters - 1) if fit.n_clusters else None
-        notes: list[str] = []
-        few = few_clusters_warning(fit.n_clusters, cluster)
-        if few:
-            notes.append(few)
+        assert fit.leverage is not None
+        counts = did_clusters(frame, panel.time, cluster, fit.leverage[TREATED].to_numpy())
+        scale = abs(b) + float(frame[outcome.column].std(ddof=0))
+        se, interval, notes = cluster_inference(counts, se, scale)
         cohorts = frame.groupby(panel.unit)[COHORT].first().dropna().nunique()
         if cohorts > 1:
             notes.append(
@@ -86,8 +86,10 @@ class TwoWayFixedEffects:
                 "covariates": list(design.estimator.covariates),
                 "weights": design.data.weights,
                 "treated_cohorts": int(cohorts),
+                **counts.diagnostics(),
             },
             warnings=notes,
+            interval=interval,
             sampling=Sampling(by=cluster, labels=fit.influence.index.to_numpy(),
                               influence=fit.influence[TREATED].to_numpy()),
         )
