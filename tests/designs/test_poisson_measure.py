@@ -53,8 +53,6 @@ def test_poisson_lists_every_refused_outcome():
     "outcome",
     [
         {"name": "n", "column": "burglary", "measure": "count"},
-        {"name": "r", "column": "burglary", "measure": "rate"},
-        {"name": "r1000", "column": "burglary", "measure": "rate", "per": 1000},
         {"name": "t", "total_of": ["burglary", "robbery"]},
         # a harm index is a weighted sum of counts (days of custody): non-negative, so a count model applies
         {"name": "h", "seriousness": {"weights": "cambridge_chi", "columns": {"robbery_personal": "robbery"}}},
@@ -63,6 +61,18 @@ def test_poisson_lists_every_refused_outcome():
 def test_poisson_accepts_counts_rates_and_harm_indices(outcome):
     d = design_from_dict(_design(outcome))
     assert d.estimator.method == "poisson"
+
+
+@pytest.mark.parametrize("outcome", [{"name": "r", "column": "burglary", "measure": "rate"},
+                                     {"name": "r1000", "column": "burglary", "measure": "rate", "per": 1000}])
+def test_poisson_takes_a_rate_without_a_population_offset_only(outcome):
+    raw = _design(outcome)
+    raw["estimator"]["exposure"] = "none"
+    assert design_from_dict(raw).estimator.exposure == "none"
+    with pytest.raises(DesignError) as err:  # the offset would divide by population a second time
+        design_from_dict(_design(outcome))
+    assert "is a rate and estimator.exposure is 'population'" in str(err.value)
+    assert "set estimator.exposure: none" in str(err.value)
 
 
 def test_negative_values_in_a_poisson_outcome_are_a_data_problem():

@@ -223,6 +223,13 @@ class DidDesign(DesignBase):
             + (f", or point outcomes[{i}].column at the counts and set measure: count" if o.measure != "count" else "")
             for i, o in enumerate(self.outcomes) if not o.counts_scale
         ]
+        if self.estimator.exposure == "population":
+            refused += [
+                f"outcomes[{i}] ({o.name!r}) is a rate and estimator.exposure is 'population', which divides by "
+                "data.population a second time; model the count (measure: count) with the population offset, or "
+                "set estimator.exposure: none to model the rate itself"
+                for i, o in enumerate(self.outcomes) if o.measure == "rate"
+            ]
         if refused:
             raise ValueError("; ".join(refused))
         return self
