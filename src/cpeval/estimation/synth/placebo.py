@@ -3,12 +3,21 @@
 ``refit_gap`` re-estimates the design's method with other treated units and/or donors and returns the gap
 path (treated minus counterfactual, every period). Every refit uses the design's seed, so results do not
 depend on the order or the process in which they run.
+
+Worker processes die with the run that started them: on Linux the kernel sends them SIGKILL when their parent
+dies (``prctl(PR_SET_PDEATHSIG)``, set in the worker initializer), elsewhere a watchdog thread in each worker
+exits when its parent process changes. Killing a run (SIGKILL, SIGTERM) therefore leaves no placebo fits
+running; an exception or Ctrl-C in the run cancels the refits not yet started.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +51,36 @@ def _job(args: tuple[Any, ...]) -> np.ndarray:
     return refit_gap(design, data, treated, donors)
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _parent_death_signal() -> bool:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux); False where that is unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int, every: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when process ``parent`` ends (it may already have, before the
+    death signal was armed: then the worker has been re-parented and exits at once)."""
+    armed = _parent_death_signal()
+    if os.getppid() != parent:
+        os._exit(1)
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="cpeval-parent-watch").start()
+
+
 def n_workers(n_jobs: int, n_tasks: int) -> int:
     cores = os.cpu_count() or 1
     want = cores if n_jobs == -1 else n_jobs
@@ -65,5 +104,13 @@ def run_refits(
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        return list(bar(pool.map(_job, args), total=len(args), desc=label, disable=disable, leave=False))
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
+    )
+    try:
+        gaps = list(bar(pool.map(_job, args), total=len(args), desc=label, disable=disable, leave=False))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return gaps
