@@ -23,10 +23,18 @@ class TwoWayFixedEffects:
 
     Standard errors are cluster-robust (by ``estimator.cluster``, default the unit) with the G/(G-1) and
     (N-1)/(N-K) corrections; K counts every fixed effect by default (linearmodels PanelOLS, Stata areg), or
-    leaves out those nested in the clusters with ``estimator.small_sample: reghdfe`` (Stata xtreg/reghdfe,
-    R fixest). Intervals and p-values use Student t with G-1 degrees of freedom, as Stata and R ``fixest``
-    do for clustered errors. Under staggered adoption with effects that change over time
-    this estimator can be badly biased (Goodman-Bacon 2021); a warning says so.
+    with ``estimator.small_sample: reghdfe`` counts a fixed effect nested in the clusters as one parameter
+    (Stata xtreg, fe / reghdfe, R fixest). Intervals and p-values use Student t with G-1 degrees of freedom.
+
+    Of R fixest's ``ssc()`` options, ``reghdfe`` reproduces the default ``ssc(adj = TRUE, fixef.K =
+    "nested", cluster.adj = TRUE, t.df = "min")`` and ``areg`` the same with ``fixef.K = "full"``, both with
+    ``fixef.force_exact = FALSE`` (irregular fixed effects are not detected) and one-way clustering (so
+    ``cluster.df`` does not arise); ``adj = FALSE``, ``fixef.K = "none"`` and ``t.df = "conventional"`` are
+    not offered. Stata reghdfe also drops singleton groups, which a balanced panel does not have.
+
+    Units treated from the first period are kept (their indicator is absorbed by the unit effect), as R
+    fixest and linearmodels keep them, with a note. Under staggered adoption with effects that change over
+    time this estimator can be badly biased (Goodman-Bacon 2021); a warning says so.
     """
 
     method = "twfe"
