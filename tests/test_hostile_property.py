@@ -160,14 +160,25 @@ HOSTILE = st.one_of(
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into ``node`` (down to 80 levels: the hostile values include 70-deep lists)."""
     out = [prefix]
-    if isinstance(node, dict):
-        for k, v in node.items():
+    if len(prefix) < 80:
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for k, v in items:
             out += _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
     return out
+
+
+def _containers(node: Any) -> set[int]:
+    """ids of the dicts and lists inside ``node`` (itself included)."""
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (dict, list)) and id(n) not in seen:
+            seen.add(id(n))
+            stack.extend(n.values() if isinstance(n, dict) else n)
+    return seen
 
 
 def _set(root: Any, path: tuple[Any, ...], value: Any, delete: bool = False) -> None:
@@ -207,10 +218,12 @@ def hostile_designs(draw: Any) -> str:
                 _set(design, (*path[:-1], draw(st.text(min_size=1, max_size=12))), draw(HOSTILE))
             else:  # the same object in two places: the YAML dumper writes an anchor and an alias
                 other = draw(st.sampled_from(_paths(design)[1:]))
-                node = design
+                node, parent = design, design
                 for p in other:
                     node = node[p]
-                if isinstance(node, (dict, list)) and path[: len(other)] != other:
+                for p in path[:-1]:
+                    parent = parent[p]
+                if isinstance(node, (dict, list)) and id(parent) not in _containers(node):  # no cycle
                     _set(design, path, node)
         except (KeyError, IndexError, TypeError):
             continue  # the path went away with an earlier mutation
