@@ -82,6 +82,7 @@ def evaluate(
             warnings.simplefilter("always", CpevalWarning)
             effect = estimator.fit(panel, outcome)
             effect = annotate_effect(effect, panel, outcome, estimator)  # baseline, harm contributions, survey
+            effect = _alternative_inference(panel, outcome, effect, estimator, quiet)
             if effect.sampling is not None:  # joint uncertainty is only shared by effects from the same data
                 effect = dataclasses.replace(effect, sampling=dataclasses.replace(effect.sampling, source=panel.sha256))
         effects.append(effect)
@@ -90,6 +91,8 @@ def evaluate(
                 warnings.warn(str(w.message), CpevalWarning, stacklevel=2)
         collected += [f"{outcome.name}: {msg}" for msg in effect.warnings]
     checks = run_checks(design.checks, panel, effects) if design.checks else []
+    if design.kind == "synthetic_control" and design.inference.method == "randomization":
+        effects = _synth_placebo_inference(panel, effects, checks)
     extras: dict = {}
     if cba_inputs is not None:
         from cpeval.cba import cost_benefit
@@ -110,3 +113,37 @@ def evaluate(
         warnings=tuple(collected),
         extras=extras,
     )
+
+
+def _alternative_inference(panel, outcome, effect, estimator, quiet: bool):
+    """Attach the wild bootstrap or randomisation inference that ``inference.method`` calls for. Under
+    ``auto`` a failure is recorded on the Effect as a warning; an explicitly requested method raises."""
+    from cpeval.errors import EstimationError
+    from cpeval.estimation.alternative import attach
+    from cpeval.estimation.inference import warn_notes
+
+    design = panel.design
+    if design.inference.method == "analytic":
+        return effect
+    _progress(f"alternative inference for {outcome.name}", quiet)
+    try:
+        return attach(panel, outcome, effect, estimator)
+    except EstimationError as exc:
+        if design.inference.method != "auto":
+            raise
+        note = f"the wild bootstrap / randomisation inference for few treated clusters failed: {exc}"
+        warn_notes(outcome.name, [note])
+        return dataclasses.replace(effect, warnings=(*effect.warnings, note))
+
+
+def _synth_placebo_inference(panel, effects, checks):
+    """Synthetic-control Effects with the placebo-in-space p-value (from the check if it ran, else run now)."""
+    from cpeval.estimation.alternative import synth_placebo
+
+    by_outcome = {c.outcome: c for c in checks if c.name == "placebo_space" and c.status != "error"}
+    missing = [e for e in effects if e.outcome not in by_outcome]
+    if missing:
+        from cpeval.checks.synth_placebo_space import placebo_space
+
+        by_outcome.update({c.outcome: c for c in placebo_space(panel, missing)})
+    return [synth_placebo(e, by_outcome[e.outcome]) if e.outcome in by_outcome else e for e in effects]

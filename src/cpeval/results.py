@@ -92,6 +92,35 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class AlternativeInference:
+    """Inference that does not rest on the cluster-robust standard error: the restricted wild cluster bootstrap
+    (or the Poisson score bootstrap) or design-based randomisation inference, reported beside the analytic one.
+
+    ``headline`` is True when this inference, not the analytic one, should be read first (few treated or
+    untreated clusters). ``conf_int`` is at the Effect's level, on the Effect's scale; a bound is None (JSON
+    null) when the set is unbounded, and both are None when no interval was computed (``note`` says why).
+    """
+
+    method: str  # "wild_bootstrap" | "score_bootstrap" | "randomization"
+    p_value: float
+    conf_int: tuple[float | None, float | None]
+    replications: int  # bootstrap draws or assignments used
+    enumerated: bool  # every sign vector / assignment used once (no simulation noise)
+    headline: bool
+    statistic: str  # what was bootstrapped or permuted
+    weights: str | None = None  # bootstrap auxiliary weights ("rademacher" | "webb"); None for randomisation
+    reason: str = ""  # why this inference was run (design key or the few-clusters rule)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({
+            "method": self.method, "p_value": self.p_value, "conf_int": list(self.conf_int),
+            "replications": self.replications, "enumerated": self.enumerated, "headline": self.headline,
+            "statistic": self.statistic, "weights": self.weights, "reason": self.reason, "note": self.note,
+        })
+
+
+@dataclass(frozen=True)
 class Effect(Summarised):
     """The estimated effect of the programme on one outcome."""
 
@@ -119,6 +148,8 @@ class Effect(Summarised):
     scale: str | None = None
     # in-memory only (not in to_dict): influence values / bootstrap draws for joint uncertainty
     sampling: Sampling | None = field(default=None, compare=False, repr=False)
+    # wild bootstrap or randomisation inference beside the analytic interval (set by the pipeline)
+    inference: AlternativeInference | None = None
 
     def __post_init__(self) -> None:
         if self.scale is None:
@@ -164,7 +195,8 @@ class Effect(Summarised):
     def tidy(self) -> pd.DataFrame:
         import pandas as pd
 
-        return pd.DataFrame([{k: v for k, v in self.to_dict().items() if k not in ("path", "diagnostics")}])
+        skip = ("path", "diagnostics", "inference")
+        return pd.DataFrame([{k: v for k, v in self.to_dict().items() if k not in skip}])
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(
@@ -190,6 +222,7 @@ class Effect(Summarised):
                 "path": list(self.path),
                 "diagnostics": dict(self.diagnostics),
                 "warnings": list(self.warnings),
+                "inference": None if self.inference is None else self.inference.to_dict(),
             }
         )
 
@@ -200,6 +233,8 @@ class Effect(Summarised):
             f"{self.outcome}: {self.estimand.upper()} = {self.estimate:.4g} "
             f"(SE {self.std_error:.4g}; {self.level:.0%} CI [{self.ci_lower:.4g}, {self.ci_upper:.4g}]; "
             f"p = {self.p_value:.3g}){pct_s} — {self.method}, {self.n_obs} obs, {self.n_units} units"
+            + (f"; {self.inference.method.replace('_', ' ')} p = {self.inference.p_value:.3g}"
+               if self.inference is not None else "")
         )
 
 

@@ -53,6 +53,33 @@ class DataSpec(StrictModel):
         return self
 
 
+InferenceMethod = Literal["auto", "analytic", "wild_bootstrap", "randomization"]
+
+# (kind, estimator.method) pairs that each inference.method beyond 'auto' and 'analytic' can serve.
+ALTERNATIVE_INFERENCE: dict[str, frozenset[tuple[str, str]]] = {
+    "wild_bootstrap": frozenset({("did", "twfe"), ("did", "event_study"), ("did", "sun_abraham"),
+                                 ("did", "poisson"), ("rct", "difference_in_means"), ("rct", "lin")}),
+    "randomization": frozenset({("did", "twfe"), ("did", "event_study"), ("did", "sun_abraham"),
+                                ("did", "poisson"), ("did", "callaway_santanna"),
+                                ("synthetic_control", "abadie"), ("synthetic_control", "augmented"),
+                                ("synthetic_control", "synthetic_did"), ("rct", "difference_in_means"),
+                                ("rct", "lin")}),
+}
+
+
+class WildBootstrapSpec(StrictModel):
+    """Options of the restricted wild cluster bootstrap (and the Poisson score bootstrap)."""
+
+    replications: int = Field(
+        9999, ge=99, le=1_000_000, description="Bootstrap replications; with Rademacher weights and 2^G at most "
+        "this many, all 2^G sign vectors are used once instead (full enumeration)."
+    )
+    weights: Literal["auto", "rademacher", "webb"] = Field(
+        "auto", description="Auxiliary weights: 'rademacher' (+-1), 'webb' (six points), or 'auto': Webb with "
+        "12 clusters or fewer, Rademacher otherwise."
+    )
+
+
 class InferenceSpec(StrictModel):
     """Confidence level and the seed every random step draws from."""
 
@@ -64,6 +91,18 @@ class InferenceSpec(StrictModel):
         "none",
         description="Adjustment of p-values across the design's outcomes: 'holm' or 'romano_wolf' "
         "(family-wise error), 'bh' (Benjamini-Hochberg false discovery rate) or 'none'.",
+    )
+    method: InferenceMethod = Field(
+        "auto",
+        description="Inference reported beside the analytic (cluster-robust) one: 'wild_bootstrap' (restricted "
+        "wild cluster bootstrap; score bootstrap for poisson), 'randomization' (re-assign which areas are "
+        "treated, and when, among the units; the synthetic-control placebo test; the trial's re-randomisation), "
+        "'analytic' (none), or 'auto': the wild bootstrap for twfe, event_study, sun_abraham, poisson and "
+        "clustered trials when fewer than 10 clusters are treated or untreated (randomisation when only 1 or "
+        "2 are), and it then leads the report.",
+    )
+    wild_bootstrap: WildBootstrapSpec = Field(
+        default_factory=WildBootstrapSpec, description="Options of inference.method: wild_bootstrap."
     )
 
 
@@ -117,7 +156,36 @@ class DesignBase(StrictModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"outcome names must be unique; repeated: {', '.join(dupes)}")
+        self._inference_method_applies()
         return self
+
+    def _inference_method_applies(self) -> None:
+        """inference.method must be one the design's estimator can serve."""
+        method = self.inference.method
+        if method in ("auto", "analytic"):
+            return
+        kind = getattr(self, "kind", None)
+        est = getattr(getattr(self, "estimator", None), "method", None)
+        served = ALTERNATIVE_INFERENCE[method]
+        if (kind, est) not in served:
+            fits = sorted(m for k, m in served if k == kind)
+            raise ValueError(
+                f"inference.method: {method!r} does not apply to {kind} designs estimated by {est!r}"
+                + (f"; it serves estimator.method {', '.join(fits)}" if fits else "")
+                + "; use 'analytic' or 'auto', or another inference.method"
+            )
+        treatment = getattr(self, "treatment", None)
+        if kind == "rct" and method == "wild_bootstrap" and getattr(treatment, "cluster", None) is None:
+            raise ValueError(
+                "inference.method: 'wild_bootstrap' needs a cluster-randomised trial (treatment.cluster); for "
+                "individually randomised trials use 'randomization' (with inference.permutations)"
+            )
+        if kind == "rct" and method == "wild_bootstrap" and getattr(self, "estimand", "itt") != "itt":
+            raise ValueError("inference.method: 'wild_bootstrap' applies to the ITT; set estimand: itt or use "
+                             "'randomization'")
+        if kind == "rct" and method == "randomization" and self.inference.permutations == 0:
+            raise ValueError("inference.method: 'randomization' re-randomises the trial inference.permutations "
+                             "times; set inference.permutations (e.g. 2000)")
 
     @classmethod
     def available_checks(cls) -> frozenset[str]:

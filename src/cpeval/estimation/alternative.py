@@ -1,0 +1,252 @@
+"""Inference beside the analytic one: which to run (``inference.method``), and running it for one Effect.
+
+``auto`` runs the restricted wild cluster bootstrap (score bootstrap for Poisson) for twfe, event_study,
+sun_abraham, poisson and clustered trials when fewer than ``FEW_TREATED_CLUSTERS`` clusters are treated or
+untreated, and randomisation inference instead when only one or two are (the wild bootstrap cannot be
+trusted there: MacKinnon & Webb 2017, 2018); that inference then heads the report. Otherwise ``auto`` adds
+nothing. An explicit method always runs and heads the report when the clusters are few.
+
+The linear problems are rebuilt from the panel the way each estimator builds them (the same rows, regressors
+and fixed effects), and the rebuilt estimate must equal the Effect's before anything is bootstrapped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cpeval.data.panel import COHORT, TREATED
+from cpeval.errors import EstimationError
+from cpeval.results import AlternativeInference
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cpeval.data.panel import Panel
+    from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.results import Effect
+
+FEW_TREATED_CLUSTERS = 10  # fewer treated (or untreated) clusters than this: cluster-robust SEs mislead
+ONE_OR_TWO = 2  # at most this many treated (or untreated) clusters: randomisation instead of the bootstrap
+_WILD_METHODS = {("did", "twfe"), ("did", "event_study"), ("did", "sun_abraham"), ("did", "poisson"),
+                 ("rct", "difference_in_means"), ("rct", "lin")}
+_EXPLAIN = ("the analytic p-value and interval rest on a cluster-robust standard error, which is too small when "
+            "few clusters are treated; the {what} does not rely on it")
+
+
+def cluster_counts(panel: Panel, design: Any) -> tuple[int, int]:
+    """(treated clusters, untreated clusters): clusters with and without any treated unit."""
+    frame = panel.frame
+    if design.kind == "rct":
+        col = design.treatment.cluster or panel.unit
+        treated = frame.groupby(col)[TREATED].max()
+    else:
+        col = getattr(design, "cluster_column", panel.unit)
+        treated = frame[COHORT].notna().groupby(frame[col]).max()
+    n1 = int((treated > 0).sum())
+    return n1, int(len(treated) - n1)
+
+
+def chosen_method(design: Any, counts: tuple[int, int]) -> tuple[str | None, bool, str]:
+    """(method to run or None, whether it heads the report, why)."""
+    setting = design.inference.method
+    few = min(counts) < FEW_TREATED_CLUSTERS
+    reason = f"{counts[0]} treated and {counts[1]} untreated clusters"
+    if setting == "analytic":
+        return None, False, ""
+    if setting != "auto":
+        return setting, few, f"inference.method: {setting} ({reason})"
+    if design.kind == "synthetic_control" or not few:
+        return None, False, ""
+    key = (design.kind, design.estimator.method)
+    if key not in _WILD_METHODS or (design.kind == "rct" and design.treatment.cluster is None):
+        return None, False, ""
+    if design.kind == "rct":
+        return "wild_bootstrap", True, f"auto: {reason} (fewer than {FEW_TREATED_CLUSTERS} on one side)"
+    method = "randomization" if min(counts) <= ONE_OR_TWO else "wild_bootstrap"
+    return method, True, f"auto: {reason} (fewer than {FEW_TREATED_CLUSTERS} on one side)"
+
+
+def _weights(frame: pd.DataFrame, design: Any) -> np.ndarray | None:
+    return frame[design.data.weights].to_numpy(dtype=float) if design.data.weights else None
+
+
+def _demeaned(frame: pd.DataFrame, panel: Panel, columns: list[np.ndarray], w: np.ndarray | None) -> np.ndarray:
+    from cpeval.estimation.fixed_effects import demean, indicators
+
+    assert panel.time is not None
+    fe = [indicators(np.unique(frame[c].to_numpy(), return_inverse=True)[1]) for c in (panel.unit, panel.time)]
+    return demean(np.column_stack(columns), fe, np.ones(len(frame)) if w is None else w)
+
+
+def _linear_did(panel: Panel, outcome: OutcomeSpec, design: Any) -> tuple[Any, np.ndarray, np.ndarray, Any]:
+    """(rows, regressors before demeaning, restriction R, weights) as twfe / event_study / sun_abraham build them."""
+    from cpeval.estimation.did.event_study import event_times, last_cohort_as_control
+
+    method = design.estimator.method
+    covs = [c for c in design.estimator.covariates]
+    if method == "twfe":
+        frame = panel.outcome_rows(outcome.column)
+        x = frame[[TREATED, *covs]].to_numpy(dtype=float)
+        r = np.zeros(x.shape[1])
+        r[0] = 1.0
+        return frame, x, r, _weights(frame, design)
+    frame, _ = last_cohort_as_control(panel.outcome_rows(outcome.column), panel, outcome)
+    et = event_times(panel, frame, design)
+    w = _weights(frame, design)
+    if method == "event_study":
+        keys, x = et.indicators()
+        a = np.array([1.0 if (et.lo <= k <= et.hi and k >= 0) else 0.0 for k in keys])
+    else:  # sun_abraham: cohort x event-time cells, headline weighted by cell size
+        import pandas as pd
+
+        cohort = frame[COHORT].to_numpy(dtype=float)
+        in_cell = ~np.isnan(cohort) & (et.rel != et.ref)
+        cells = pd.DataFrame({"g": cohort[in_cell], "e": et.rel[in_cell].astype(int)}).drop_duplicates()
+        cells = cells.sort_values(["g", "e"]).reset_index(drop=True)
+        code = pd.MultiIndex.from_frame(cells).get_indexer(
+            pd.MultiIndex.from_arrays([cohort[in_cell], et.rel[in_cell].astype(int)]))
+        x = np.zeros((len(frame), len(cells)))
+        x[np.flatnonzero(in_cell), code] = 1.0
+        size = np.bincount(code, weights=(np.ones(len(frame)) if w is None else w)[in_cell], minlength=len(cells))
+        e = cells["e"].to_numpy()
+        binned = np.clip(e, et.lo, et.hi) if et.binned_ends else e
+        a = np.where((binned >= 0) & np.isin(binned, et.shown), size, 0.0)
+    if not a.any():
+        raise EstimationError(f"outcome {outcome.name!r}: no post-treatment event time in the window")
+    x = np.column_stack([x, *(frame[c].to_numpy(dtype=float) for c in covs)]) if covs else x
+    r = np.concatenate([a / a.sum(), np.zeros(len(covs))])
+    return frame, x, r, w
+
+
+def _check(estimate: float, effect: Effect, what: str) -> None:
+    if not math.isclose(estimate, effect.estimate, rel_tol=1e-6, abs_tol=1e-9 * max(1.0, abs(effect.std_error))):
+        raise EstimationError(
+            f"outcome {effect.outcome!r}: the {what} rebuilt the estimate as {estimate:.10g}, not the reported "
+            f"{effect.estimate:.10g}; the bootstrap was not run (please report this)"
+        )
+
+
+def wild_bootstrap(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: Any) -> Any:
+    """The restricted wild cluster bootstrap (or Poisson score bootstrap) of the Effect's null of zero."""
+    from cpeval.estimation.wild_bootstrap import LinearWildTest
+
+    spec = design.inference.wild_bootstrap
+    opts = dict(level=design.inference.level, replications=spec.replications, weights=spec.weights,
+                seed=design.inference.seed)
+    if design.kind == "rct":
+        from cpeval.estimation.rct.core import _singleton_arms, design_matrix
+        from cpeval.estimation.rct.estimators import trial_frame
+
+        trial = trial_frame(panel, design).trial(outcome.column, design.estimator.covariates,
+                                                 design.treatment.received)
+        blocked = design.estimator.blocked
+        if trial.block is not None and blocked == "weighted" and _singleton_arms(trial):
+            blocked = "fixed_effects"
+        x = design_matrix(trial, design.estimator.method, blocked)
+        r = np.zeros(x.shape[1])
+        r[1] = 1.0
+        test = LinearWildTest(trial.y, x, r, trial.cluster)
+        _check(test.estimate, effect, "trial bootstrap")
+        test.small = (effect.std_error / test.std_error) ** 2 if test.std_error > 0 else 1.0
+        return test.run(**opts), "CR1 t of the ITT, restricted wild cluster bootstrap (WCR)"
+    if design.estimator.method == "poisson":
+        return _poisson_score(panel, outcome, effect, design, opts)
+    frame, x, r, w = _linear_did(panel, outcome, design)
+    both = _demeaned(frame, panel, [frame[outcome.column].to_numpy(dtype=float), x], w)
+    test = LinearWildTest(both[:, 0], both[:, 1:], r, frame[design.cluster_column].to_numpy(), obs_weights=w)
+    _check(test.estimate, effect, "wild bootstrap")
+    test.small = (effect.std_error / test.std_error) ** 2 if test.std_error > 0 else 1.0
+    return test.run(**opts), "cluster-robust t of the ATT, restricted wild cluster bootstrap (WCR)"
+
+
+def _poisson_score(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: Any, opts: dict) -> Any:
+    from cpeval.estimation.did.poisson import PoissonDid, _drop_all_zero
+    from cpeval.estimation.wild_bootstrap import PoissonScoreTest
+
+    if effect.diagnostics.get("form") != "twfe":
+        raise EstimationError(
+            f"outcome {outcome.name!r}: the score bootstrap tests the single rate ratio of poisson_form twfe; "
+            "with staggered adoption (the extended form) use inference.method: randomization"
+        )
+    assert panel.time is not None
+    frame, pop_col = PoissonDid(design)._rows(panel, outcome)
+    frame, _ = _drop_all_zero(frame, outcome.column, panel.unit, panel.time)
+    test = PoissonScoreTest(
+        frame[outcome.column].to_numpy(dtype=float), frame[TREATED].to_numpy(dtype=float),
+        frame[panel.unit].to_numpy(), frame[panel.time].to_numpy(), frame[design.cluster_column].to_numpy(),
+        offset=np.log(frame[pop_col].to_numpy(dtype=float)) if pop_col else None, obs_weights=_weights(frame, design),
+    )
+    if abs(test.t_stat(effect.estimate)) > 1e-4:  # the score vanishes at the estimate if the model is the same
+        raise EstimationError(f"outcome {outcome.name!r}: the score bootstrap's model does not reproduce the "
+                              "Poisson estimate; the bootstrap was not run (please report this)")
+    res = test.run(estimate=effect.estimate, std_error=effect.std_error, **opts)
+    return res, "score statistic of the log rate ratio, Kline-Santos score bootstrap under the null"
+
+
+def randomization(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: Any, estimator: Any
+                  ) -> tuple[float, tuple[float, float] | None, int, bool, str, str]:
+    """(p, interval, draws, exact, statistic, note) of the design-based randomisation test."""
+    if design.kind == "rct":
+        d = effect.diagnostics
+        return (d["ri_p_value"], None, int(d.get("ri_draws") or 0), bool(d.get("ri_exact")),
+                str(d.get("ri_statistic", "difference in means")), "the trial's re-randomisation test")
+    from cpeval.estimation.design_randomization import DEFAULT_DRAWS, randomization_test
+
+    linear = None
+    if design.estimator.method in ("event_study", "sun_abraham"):
+        def linear(p: Panel, d_obs: pd.Series) -> tuple[float, float]:
+            frame, x, r, w = _linear_did(p, outcome, design)
+            d = d_obs.reindex(frame.index).to_numpy(dtype=float)
+            both = _demeaned(frame, p, [frame[outcome.column].to_numpy(dtype=float), d, x], w)
+            sw = np.ones(len(frame)) if w is None else np.sqrt(w)
+            coef = np.linalg.lstsq(both[:, 2:] * sw[:, None], both[:, :2] * sw[:, None], rcond=None)[0]
+            return float(r @ coef[:, 0]), float(r @ coef[:, 1])
+    res = randomization_test(panel, outcome, effect, estimator, draws=design.inference.permutations or DEFAULT_DRAWS,
+                             seed=design.inference.seed, level=design.inference.level, linear=linear)
+    note = (f"{'all' if res.exact else 'random'} {res.draws} of {res.n_assignments} re-assignments of the units' "
+            "treatment paths; valid if the treated areas are exchangeable with the others")
+    if res.conf_int is None:
+        note += "; no interval (inverting the constant-effect null needs an estimator linear in the outcome)"
+    elif effect.scale == "log" or outcome.measure == "count":
+        note += "; the interval is for a constant additive effect on the outcome's own scale"
+    return res.p_value, res.conf_int, res.draws, res.exact, "the estimate (sharp null of no effect)", note
+
+
+def attach(panel: Panel, outcome: OutcomeSpec, effect: Effect, estimator: Any) -> Effect:
+    """The Effect with its alternative inference (or unchanged when none is called for)."""
+    design = panel.design
+    counts = cluster_counts(panel, design)
+    method, headline, reason = chosen_method(design, counts)
+    if method is None or design.kind == "synthetic_control":
+        return effect
+    what = {"wild_bootstrap": "wild cluster bootstrap", "randomization": "randomisation test"}[method]
+    if method == "wild_bootstrap":
+        res, statistic = wild_bootstrap(panel, outcome, effect, design)
+        alt = AlternativeInference(
+            method="score_bootstrap" if design.kind == "did" and design.estimator.method == "poisson" else method,
+            p_value=res.p_value, conf_int=res.conf_int, replications=res.replications,
+            enumerated=res.enumerated, headline=headline, statistic=statistic, weights=res.weights, reason=reason,
+            note=_EXPLAIN.format(what=what) if headline else "")
+    else:
+        p, ci, draws, exact, statistic, note = randomization(panel, outcome, effect, design, estimator)
+        alt = AlternativeInference(
+            method=method, p_value=p, conf_int=ci if ci is not None else (None, None), replications=draws,
+            enumerated=exact, headline=headline, statistic=statistic, reason=reason,
+            note="; ".join(x for x in (_EXPLAIN.format(what=what) if headline else "", note) if x))
+    return dataclasses.replace(effect, inference=alt)
+
+
+def synth_placebo(effect: Effect, check: Any) -> Effect:
+    """A synthetic-control Effect with the placebo-in-space permutation p-value as its randomisation inference."""
+    values = check.values
+    alt = AlternativeInference(
+        method="randomization", p_value=float(values["p_value"]), conf_int=(None, None),
+        replications=int(values["n_units"]), enumerated=True, headline=False,
+        statistic="post/pre RMSPE ratio, rank among the placebos in space",
+        reason="inference.method: randomization",
+        note="the interval stays the conformal one above; the placebo test gives the p-value")
+    return dataclasses.replace(effect, inference=alt)

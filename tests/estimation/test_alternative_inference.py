@@ -1,0 +1,78 @@
+"""inference.method: validation, the few-treated rule, and the Effect's alternative inference in results.json."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cpeval.designs import design_from_dict
+from cpeval.errors import DesignError
+from cpeval.pipeline import evaluate
+
+
+def null_panel(n_areas=20, n_months=12, n_treated=3, start=7, seed=0):
+    rng = np.random.default_rng(seed)
+    level = np.exp(rng.normal(np.log(20), 0.6, n_areas))
+    u, t = np.meshgrid(np.arange(n_areas), np.arange(1, n_months + 1), indexing="ij")
+    mu = level[u] * np.exp(0.15 * np.sin(2 * np.pi * t / 12))
+    treated = np.isin(u, rng.choice(n_areas, n_treated, replace=False))
+    return pd.DataFrame({"area": u.ravel(), "month": t.ravel(), "burglary": rng.poisson(mu).ravel(),
+                         "population": 1000, "post": (treated & (t >= start)).astype(int).ravel()})
+
+
+def did(method="twfe", inference=None):
+    return {"name": "few", "kind": "did",
+            "data": {"path": "x.csv", "unit": "area", "time": "month", "population": "population"},
+            "treatment": {"indicator": "post"},
+            "outcomes": [{"name": "burglary", "column": "burglary", "family": "crime", "measure": "count",
+                          "better_if": "decrease"}],
+            "estimator": {"method": method}, "inference": inference or {}}
+
+
+def run(design, frame):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return evaluate(design, frame)
+
+
+def test_three_treated_areas_lead_with_the_wild_bootstrap():
+    res = run(did(inference={"wild_bootstrap": {"replications": 999}}), null_panel())
+    alt = res.effects[0].inference
+    assert alt is not None and alt.method == "wild_bootstrap" and alt.headline
+    assert "3 treated and 17 untreated" in alt.reason and 0 < alt.p_value <= 1
+    out = json.loads(res.to_json())["effects"][0]["inference"]
+    assert out["method"] == "wild_bootstrap" and out["replications"] == 999 and out["weights"] == "rademacher"
+    assert res.to_json() == run(did(inference={"wild_bootstrap": {"replications": 999}}), null_panel()).to_json()
+
+
+def test_one_treated_area_uses_randomisation_and_many_add_nothing():
+    one = run(did(inference={"permutations": 99}), null_panel(n_treated=1)).effects[0].inference
+    assert one.method == "randomization" and one.enumerated and one.replications == 20
+    many = run(did(), null_panel(n_areas=30, n_treated=12)).effects[0]
+    assert many.inference is None and many.to_dict()["inference"] is None
+
+
+def test_poisson_reports_the_score_bootstrap_and_analytic_none():
+    res = run(did("poisson", {"method": "wild_bootstrap", "wild_bootstrap": {"replications": 499}}), null_panel())
+    alt = res.effects[0].inference
+    assert alt.method == "score_bootstrap" and alt.conf_int[0] < res.effects[0].estimate < alt.conf_int[1]
+    assert run(did(inference={"method": "analytic"}), null_panel()).effects[0].inference is None
+
+
+@pytest.mark.parametrize("design, needle", [
+    (did("callaway_santanna", {"method": "wild_bootstrap"}), "inference.method: 'wild_bootstrap' does not apply"),
+    ({"name": "t", "kind": "rct", "data": {"path": "x.csv", "unit": "id"}, "treatment": {"assignment": "z"},
+      "outcomes": [{"name": "y", "column": "y", "family": "crime", "measure": "level", "better_if": "decrease"}],
+      "inference": {"method": "wild_bootstrap"}}, "needs a cluster-randomised trial (treatment.cluster)"),
+    ({"name": "t", "kind": "rct", "data": {"path": "x.csv", "unit": "id"}, "treatment": {"assignment": "z"},
+      "outcomes": [{"name": "y", "column": "y", "family": "crime", "measure": "level", "better_if": "decrease"}],
+      "inference": {"method": "randomization"}}, "set inference.permutations"),
+])
+def test_method_that_cannot_apply_is_a_design_error(design, needle):
+    with pytest.raises(DesignError, match=r"inference\.method") as info:
+        design_from_dict(design)
+    assert needle in str(info.value)
