@@ -152,3 +152,16 @@ def test_units_treated_from_the_first_period_still_refused_by_the_event_study():
     raw = _design("event_study", {"first_treated": "first_treated"}, measure="count")
     with pytest.raises(DataError, match="treated from the first period"):
         cpeval.evaluate(design_from_dict(raw), data=_always_treated_panel())
+
+
+@pytest.mark.parametrize("method", ["twfe", "event_study"])
+def test_counts_and_effective_clusters_invariant_to_row_order_and_labels(method):
+    df = null_burglary_panel(4, n_areas=20, n_months=10, start=6, seed=4)
+    treatment = {"indicator": "post"} if method == "twfe" else {"first_treated": "first_treated"}
+    raw = _design(method, treatment, measure="count")
+    base = _run(raw, df)[0].effect("y").diagnostics
+    other = df.sample(frac=1.0, random_state=3).assign(unit=lambda d: d["unit"].map(lambda u: f"area-{(u * 7) % 23}"))
+    moved = _run(raw, other)[0].effect("y").diagnostics
+    keys = ("clusters", "treated_clusters", "untreated_clusters")
+    assert [moved[k] for k in keys] == [base[k] for k in keys] == [20, 4, 16]
+    assert moved["effective_clusters"] == pytest.approx(base["effective_clusters"], rel=1e-10)
