@@ -76,3 +76,19 @@ def test_method_that_cannot_apply_is_a_design_error(design, needle):
     with pytest.raises(DesignError, match=r"inference\.method") as info:
         design_from_dict(design)
     assert needle in str(info.value)
+
+
+def test_report_leads_with_the_valid_inference_and_explains_why():
+    from cpeval.report.markdown import render_markdown
+
+    res = run(did(inference={"wild_bootstrap": {"replications": 999}}), null_panel())
+    e, alt = res.effects[0], res.effects[0].inference
+    text = render_markdown(res)
+    effects = text[text.index("## Effects"):text.index("### Crime")]
+    assert "Few treated clusters." in effects and "too small when only a few clusters are treated" in effects
+    row = next(line for line in text.splitlines() if line.startswith("| burglary | ATT"))
+    # the bootstrap p-value comes before the analytic one in the table
+    assert row.index(f"**{alt.p_value:.3g}** (wild cluster bootstrap)") < row.index(f"analytic {e.p_value:.3g}")
+    assert "## Inference beside the analytic interval" in text
+    plain = render_markdown(run(did(), null_panel(n_areas=30, n_treated=12)))
+    assert "Few treated clusters." not in plain and "## Inference beside" not in plain

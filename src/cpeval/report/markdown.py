@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cpeval.report.format import num
+from cpeval.report.inference import ci_cell, direction, lead, p_cell
 from cpeval.results import Effect, EvaluationResult, effects_in_family_order
 
 FAMILY_TITLES = {
@@ -22,10 +23,10 @@ SECTIONS: list[Callable[[EvaluationResult], str]] = []
 def _effect_row(e: Effect) -> str:
     pct = e.percent_change
     pct_s = f"{pct[0]:+.1f}% [{pct[1]:+.1f}%, {pct[2]:+.1f}%]" if pct else "—"
-    verdict = {True: "improved", False: "worsened", None: "no clear change"}[e.improved]
+    verdict = {True: "improved", False: "worsened", None: "no clear change"}[direction(e)]
     return (
         f"| {e.outcome} | {e.estimand.upper()} | {num(e.estimate)} | {num(e.std_error)} | "
-        f"[{num(e.ci_lower)}, {num(e.ci_upper)}] | {num(e.p_value, 3)} | {pct_s} | {verdict} | "
+        f"{ci_cell(e)} | {p_cell(e)} | {pct_s} | {verdict} | "
         f"{e.n_obs} | {e.n_units} | {num(e.n_clusters)} |"
     )
 
@@ -52,7 +53,7 @@ def render_markdown(result: EvaluationResult) -> str:
     lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in result.data_summary.items() if v is not None]
     lines += [""]
     level = result.effects[0].level if result.effects else 0.95
-    lines += ["## Effects", ""]
+    lines += ["## Effects", "", *lead(result)]
     for family in FAMILY_TITLES:
         fam = [e for e in effects_in_family_order(result.effects) if e.family == family]
         if not fam:
@@ -105,3 +106,7 @@ SECTIONS.append(_did_event_section)
 from cpeval.report.synth import render_section as _synth_section  # noqa: E402
 
 SECTIONS.append(_synth_section)
+
+from cpeval.report.inference import render_section as _inference_section  # noqa: E402
+
+SECTIONS.append(_inference_section)
