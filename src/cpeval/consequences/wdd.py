@@ -83,41 +83,66 @@ def _weights(name: str, value: Any, n: int) -> np.ndarray:
     return w
 
 
-def wdd(control: Any, treated: Any, disp_control: Any = (0, 0), disp_treated: Any = (0, 0), *,
-        time_weights: Any = (1, 1), area_weights: Any = (1, 1, 1, 1), level: float = 0.95) -> WddResult:
-    """The WDD test from (pre, post) counts, in ptools' argument order; ``level`` = 1 - ptools' ``alpha``."""
+CHANGE = np.array([-1.0, 1.0])  # post minus pre
+
+
+def _test(counts: np.ndarray, scale: np.ndarray, local: np.ndarray, disp: np.ndarray, level: float) -> WddResult:
+    """WDDs as linear combinations of Poisson counts: ``local`` and ``disp`` are (areas, 2) coefficients on the
+    weighted counts ``counts / scale``; each variance is sum(coef^2 * count / scale^2), so a count that enters
+    both (a shared control) is counted once in the total with its summed coefficient."""
     from scipy import stats
 
+    per, var = counts / scale, counts / scale**2
+    total = local + disp
+    est = [float((c * per).sum()) for c in (local, disp, total)]
+    se = [math.sqrt(float((c**2 * var).sum())) for c in (local, disp, total)]
+    if se[2] == 0:
+        return WddResult(est[0], se[0], est[1], se[1], est[2], se[2], None, None, None, level)
+    z = est[2] / se[2]
+    crit = float(stats.norm.ppf(0.5 + level / 2))
+    return WddResult(est[0], se[0], est[1], se[1], est[2], se[2], z, float(2 * stats.norm.sf(abs(z))),
+                     (est[2] - crit * se[2], est[2] + crit * se[2]), level)
+
+
+def _inputs(name: str, given: list[Any], time_weights: Any, area_weights: Any, level: float
+            ) -> tuple[np.ndarray, np.ndarray]:
     from cpeval.errors import EstimationError
 
-    given = [control, treated, disp_control, disp_treated]
     try:
         counts = np.asarray([np.asarray(g, dtype=float).ravel() for g in given])
     except (TypeError, ValueError):  # ragged or non-numeric
         counts = np.empty(0)
-    if counts.shape != (4, 2) or not np.all(np.isfinite(counts)) or np.any(counts < 0):
-        raise EstimationError(f"WDD: each area needs two counts (pre, post), finite and >= 0; got {given!r}")
+    if counts.shape != (len(given), 2) or not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise EstimationError(f"{name}: each area needs two counts (pre, post), finite and >= 0; got {given!r}")
     if not 0 < level < 1:
-        raise EstimationError(f"WDD: level must be between 0 and 1; got {level!r}")
+        raise EstimationError(f"{name}: level must be between 0 and 1; got {level!r}")
     tw = _weights("time_weights", time_weights, 2)
-    aw = _weights("area_weights", area_weights, 4)
-    scale = aw[:, None] * tw[None, :]
-    per = counts / scale
-    var = counts / scale**2
-    change = per[:, 1] - per[:, 0]
-    v_change = var.sum(axis=1)
-    local = float(change[1] - change[0])
-    disp = float(change[3] - change[2])
-    v_local, v_disp = float(v_change[0] + v_change[1]), float(v_change[2] + v_change[3])
-    total, se = local + disp, math.sqrt(v_local + v_disp)
-    if se == 0:
-        z = p = ci = None
-    else:
-        z = total / se
-        p = float(2 * stats.norm.sf(abs(z)))
-        crit = float(stats.norm.ppf(0.5 + level / 2))
-        ci = (total - crit * se, total + crit * se)
-    return WddResult(local, math.sqrt(v_local), disp, math.sqrt(v_disp), total, se, z, p, ci, level)
+    aw = _weights("area_weights", area_weights, len(given))
+    return counts, aw[:, None] * tw[None, :]
+
+
+def wdd(control: Any, treated: Any, disp_control: Any = (0, 0), disp_treated: Any = (0, 0), *,
+        time_weights: Any = (1, 1), area_weights: Any = (1, 1, 1, 1), level: float = 0.95) -> WddResult:
+    """The WDD test from (pre, post) counts, in ptools' argument order; ``level`` = 1 - ptools' ``alpha``."""
+    counts, scale = _inputs("WDD", [control, treated, disp_control, disp_treated], time_weights, area_weights, level)
+    z = np.zeros(2)
+    local = np.array([-CHANGE, CHANGE, z, z])
+    disp = np.array([z, z, -CHANGE, CHANGE])
+    return _test(counts, scale, local, disp, level)
+
+
+def wdd_shared_control(treated: Any, buffer: Any, control: Any, *, time_weights: Any = (1, 1),
+                       area_weights: Any = (1, 1, 1), level: float = 0.95) -> WddResult:
+    """The WDD when one set of control areas serves both the treated area and its buffer (as in a design with
+    roles treated / buffer / control): local = dT - dC, displacement = dB - dC and total = dT + dB - 2 dC,
+    whose variance counts the control's Poisson variance once, with coefficient 2 (4 times its variance), not
+    as two independent controls. ``area_weights`` in the order treated, buffer, control (e.g. the number of
+    areas in each, so that counts are per area)."""
+    counts, scale = _inputs("WDD", [treated, buffer, control], time_weights, area_weights, level)
+    z = np.zeros(2)
+    local = np.array([CHANGE, z, -CHANGE])
+    disp = np.array([z, CHANGE, -CHANGE])
+    return _test(counts, scale, local, disp, level)
 
 
 def wdd_periods(counts: Any, post: Any, *, area_weights: Any = (1, 1, 1, 1), level: float = 0.95) -> WddResult:

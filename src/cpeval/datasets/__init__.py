@@ -62,4 +62,5 @@ NAMED_DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
     "city": _city("panel"),
     "city_monthly": _city("monthly"),
     "city_survey": _city("survey"),
+    "city_hotspots": _city("hotspots"),
 }

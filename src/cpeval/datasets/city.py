@@ -195,3 +195,99 @@ def city_monthly() -> pd.DataFrame:
 def city_survey() -> pd.DataFrame:
     """Respondent rows of the default simulated city's yearly survey (``cpeval.city_survey``)."""
     return _default().survey.copy()
+
+
+# Hot-spots programme with buffers: offence -> (expected count per area-quarter, effect in treated areas,
+# effect in buffer areas), as proportional changes. Robbery is displaced into the buffers, burglary falls
+# there too (diffusion of benefits), vehicle crime rises in the treated areas (offence displacement).
+HOTSPOT_OFFENCES: dict[str, tuple[float, float, float]] = {
+    "robbery": (30.0, -0.30, 0.25),
+    "burglary": (40.0, -0.25, -0.15),
+    "vehicle_crime": (25.0, 0.20, 0.0),
+}
+STOP_RATES = {"group_a": 15.0, "group_b": 30.0}  # stops per 1,000 residents per quarter before the programme
+STOP_CHANGE = {"group_a": 0.40, "group_b": 1.10}  # proportional rise in treated areas: rate ratio x 1.5
+ASB_EFFECT = {"low": -0.25, "high": 0.30}  # antisocial behaviour in treated areas by deprivation
+
+
+@dataclass(frozen=True)
+class HotspotCity:
+    panel: pd.DataFrame
+    truth: dict[str, float]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def simulate_hotspot_city(
+    grid: tuple[int, int] = (10, 8),
+    cell_m: float = 500.0,
+    quarters: int = 16,
+    start: int = 9,
+    null: bool = False,
+    dispersion: float = 30.0,
+    seed: int = 2027,
+) -> HotspotCity:
+    """A grid of areas (``cell_m`` metres apart) with a hot-spots programme in spaced-out areas from quarter
+    ``start``. Each area has centroids (x/y metres and lon/lat), a role column (treated, buffer = a rook
+    neighbour of a treated area, control), a deprivation level, residents of two groups, offence counts and
+    stops of each group. With ``null`` every programme effect is zero. ``truth`` holds the true effects on the
+    log scale (rate ratios) and the true change in the stop rate ratio."""
+    rng = np.random.default_rng(seed)
+    nx, ny = grid
+    ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    ix, iy = ix.ravel(), iy.ravel()
+    n = nx * ny
+    area = np.array([f"A{i + 1:03d}" for i in range(n)])
+    treated = (ix % 3 == 1) & (iy % 3 == 1)  # spaced: no two treated areas are rook or diagonal neighbours
+    rook = np.abs(ix[:, None] - ix[None, treated]) + np.abs(iy[:, None] - iy[None, treated])
+    buffer = ~treated & (rook == 1).any(axis=1)
+    role = np.where(treated, "treated", np.where(buffer, "buffer", "control"))
+    deprivation = np.where(rng.random(n) < 0.5, "high", "low")
+    level = rng.normal(0, 0.25, n)
+    res_a = np.round(rng.uniform(2000, 5000, n))
+    res_b = np.round(rng.uniform(800, 2500, n))
+    q = np.arange(1, quarters + 1)
+    post = (q >= start)[None, :]
+    scale = 0 if null else 1
+
+    def draw(mu0: np.ndarray, change: np.ndarray) -> np.ndarray:
+        mu = mu0 * np.where(post, 1 + scale * change[:, None], 1.0)
+        return rng.poisson(mu * rng.gamma(dispersion, 1 / dispersion, mu.shape))
+
+    season = 1 + 0.1 * np.sin(2 * np.pi * q / 4)
+    cols: dict[str, np.ndarray] = {}
+    for name, (base, eff_t, eff_b) in HOTSPOT_OFFENCES.items():
+        mu0 = (base * np.exp(level + rng.normal(0, 0.1, n)))[:, None] * season[None, :]
+        cols[name] = draw(mu0, np.where(treated, eff_t, np.where(buffer, eff_b, 0.0)))
+    asb0 = (35 * np.exp(level))[:, None] * season[None, :]
+    cols["antisocial_behaviour"] = draw(asb0, np.where(treated, np.where(deprivation == "high", ASB_EFFECT["high"],
+                                                                          ASB_EFFECT["low"]), 0.0))
+    for g, residents in (("group_a", res_a), ("group_b", res_b)):
+        mu0 = (STOP_RATES[g] * residents / 1000 * np.exp(0.5 * level))[:, None] * np.ones(quarters)[None, :]
+        cols[f"stops_{g}"] = draw(mu0, np.where(treated, STOP_CHANGE[g], 0.0))
+    lon0, lat0 = -1.90, 52.48  # a made-up origin; 1 degree of latitude is about 111,195 m
+    x, y = ix * cell_m, iy * cell_m
+    panel = pd.DataFrame({
+        "area": np.repeat(area, quarters), "quarter": np.tile(q, n),
+        "role": np.repeat(role, quarters), "x": np.repeat(x, quarters), "y": np.repeat(y, quarters),
+        "lon": np.repeat(lon0 + x / (111_195.0 * np.cos(np.radians(lat0))), quarters),
+        "lat": np.repeat(lat0 + y / 111_195.0, quarters),
+        "deprivation": np.repeat(deprivation, quarters),
+        "population": np.repeat(res_a + res_b, quarters).astype(int),
+        "residents_a": np.repeat(res_a, quarters).astype(int), "residents_b": np.repeat(res_b, quarters).astype(int),
+        "treated": (post & treated[:, None]).ravel().astype(int),
+        **{k: v.ravel() for k, v in cols.items()},
+    })
+    panel["stops"] = panel["stops_group_a"] + panel["stops_group_b"]
+    truth = {f"{k}_treated": float(np.log1p(scale * v[1])) for k, v in HOTSPOT_OFFENCES.items()}
+    truth |= {f"{k}_buffer": float(np.log1p(scale * v[2])) for k, v in HOTSPOT_OFFENCES.items()}
+    truth |= {f"antisocial_behaviour_{d}": float(np.log1p(scale * e)) for d, e in ASB_EFFECT.items()}
+    truth["stop_rate_ratio_change"] = float(np.log1p(scale * STOP_CHANGE["group_b"])
+                                            - np.log1p(scale * STOP_CHANGE["group_a"]))
+    params = {"grid": grid, "cell_m": cell_m, "quarters": quarters, "start": start, "null": null, "seed": seed,
+              "roles": {r: int((role == r).sum()) for r in ("treated", "buffer", "control")}}
+    return HotspotCity(panel=panel, truth=truth, params=params)
+
+
+def city_hotspots() -> pd.DataFrame:
+    """Area x quarter panel of the default simulated hot-spots city (``cpeval.city_hotspots``)."""
+    return simulate_hotspot_city().panel.copy()

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from cpeval.designs.consequences import ConsequencesSpec
 from cpeval.designs.cost_benefit import CostBenefitSpec
 from cpeval.designs.outcomes import OutcomeSpec
 from cpeval.designs.strict import StrictModel
@@ -106,7 +107,7 @@ class InferenceSpec(StrictModel):
     )
 
 
-RESERVED_SECTIONS = ("consequences", "claim")
+RESERVED_SECTIONS = ("claim",)
 
 
 class DesignBase(StrictModel):
@@ -121,7 +122,10 @@ class DesignBase(StrictModel):
         default_factory=list, description="Checks to run (pre-trends, placebos, refuters, ...)."
     )
     # Sections that arrive with later releases. Reserved so that their names cannot be reused.
-    consequences: Any = Field(None, description="Reserved: unintended-consequence checks (displacement...).")
+    consequences: ConsequencesSpec | None = Field(
+        None, description="Unintended consequences to assess: displacement and diffusion of benefits, adverse "
+        "indicators, disproportionality, subgroups, refuters (see cpeval.designs.consequences)."
+    )
     cost_benefit: CostBenefitSpec | None = Field(
         None, description="Cost-benefit analysis of the effects (see cpeval.designs.cost_benefit)."
     )

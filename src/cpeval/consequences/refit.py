@@ -1,0 +1,104 @@
+"""Fitting the design's own estimator on a variant of the design (other areas, outcomes or treatment).
+
+Variants are built from the design's own dump and validated again through ``design_from_dict`` (never
+``model_copy``, which would skip validation), then fitted through the estimator registry, so displacement,
+adverse indicators and subgroups use exactly the design's estimator and options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cpeval.designs.base import DesignBase
+    from cpeval.results import Effect
+
+ROLE_TREATED = "_cpeval_role_treated"  # 0/1: a buffer area in a programme period (buffer-vs-control fit)
+ROLE_COHORT = "_cpeval_role_cohort"  # the programme's first period for buffer areas, 0 for controls
+
+
+def variant(design: DesignBase, *, outcomes: list[dict[str, Any]] | None = None,
+            treatment: dict[str, Any] | None = None) -> DesignBase:
+    """The design with other outcomes and/or treatment, without checks, cost-benefit or consequences,
+    validated as a user's design would be."""
+    from cpeval.designs import design_from_dict
+
+    raw = design.model_dump(mode="json", by_alias=True)
+    raw.update(consequences=None, cost_benefit=None, checks=[])
+    if outcomes is not None:
+        raw["outcomes"] = outcomes
+    if treatment is not None:
+        raw["treatment"] = treatment
+    return design_from_dict(raw, source=f"{design.origin or '<design>'} (consequences variant)")
+
+
+def outcome_dicts(design: DesignBase, names: list[str]) -> list[dict[str, Any]]:
+    """The design's own outcome specs for ``names``, as dicts for :func:`variant`."""
+    by_name = {o.name: o for o in design.outcomes}
+    return [by_name[n].model_dump(mode="json", by_alias=True) for n in names]
+
+
+def buffer_treatment(design: DesignBase, buffers: list[Any], start: Any) -> dict[str, Any]:
+    """The treatment block of the buffer-versus-control variant: buffer areas 'treated' from the programme's
+    start (the frame must carry :data:`ROLE_TREATED` / :data:`ROLE_COHORT`)."""
+    treatment = design.treatment  # type: ignore[attr-defined]
+    if design.kind == "synthetic_control":  # type: ignore[attr-defined]
+        return {"units": list(buffers), "start": start}
+    if getattr(treatment, "first_treated", None):
+        return {"first_treated": ROLE_COHORT}
+    return {"indicator": ROLE_TREATED}
+
+
+def fit(design: DesignBase, frame: pd.DataFrame, outcome: str, tag: str) -> Effect:
+    """Validate ``frame`` against ``design`` and fit its estimator for ``outcome``. ``tag`` names the data for
+    joint uncertainty: effects fitted with the same tag may share influence values."""
+    from cpeval.data import validate_panel
+    from cpeval.errors import CpevalWarning
+    from cpeval.estimation.registry import estimator_for
+
+    panel = validate_panel(frame, design, source=f"consequences: {tag}", sha256=tag)
+    spec = next(o for o in design.outcomes if o.name == outcome)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CpevalWarning)  # kept on the Effect; the finding reports what matters
+        effect = estimator_for(design).fit(panel, spec)
+    if effect.sampling is not None:
+        effect = dataclasses.replace(effect, sampling=dataclasses.replace(effect.sampling, source=tag))
+    return effect
+
+
+def adverse_status(effect: Effect, adverse_if: str) -> tuple[str, bool]:
+    """('fail', False) when the interval excludes zero in the adverse direction, ('pass', True) when it excludes
+    zero in the other (a benefit), ('pass', False) otherwise."""
+    lo, hi = effect.conf_int()
+    up, down = lo > 0, hi < 0
+    if (up and adverse_if == "increase") or (down and adverse_if == "decrease"):
+        return "fail", False
+    if up or down:
+        return "pass", True
+    return "pass", False
+
+
+def describe(effect: Effect) -> dict[str, Any]:
+    """The numbers of an effect a finding shows."""
+    lo, hi = effect.conf_int()
+    out = {"estimate": effect.estimate, "std_error": effect.std_error, "conf_int": [lo, hi],
+           "p_value": effect.p_value, "level": effect.level, "method": effect.method, "scale": effect.scale,
+           "n_units": effect.n_units, "n_obs": effect.n_obs}
+    if effect.percent_change is not None:
+        out["percent_change"] = list(effect.percent_change)
+    return out
+
+
+def change_words(effect: Effect) -> str:
+    """'rose by 12.3% (95% CI ...)' or 'changed by 1.23 (95% CI ...)' in plain words."""
+    pct = effect.percent_change
+    lo, hi = effect.conf_int()
+    if pct is not None:
+        verb = "rose" if pct[0] > 0 else "fell"
+        return f"{verb} by {abs(pct[0]):.1f}% ({effect.level:.0%} interval {pct[1]:+.1f}% to {pct[2]:+.1f}%)"
+    verb = "rose" if effect.estimate > 0 else "fell"
+    return f"{verb} by {abs(effect.estimate):.3g} ({effect.level:.0%} interval {lo:+.3g} to {hi:+.3g})"
