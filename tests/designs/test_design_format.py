@@ -115,7 +115,10 @@ def _mutate(path: str, value: object, delete: bool = False) -> dict:
         ("data.dataset", "causaldata.castle", False, "give exactly one of 'path'"),
         ("treatment.first_treated", "treat_year", False, "give exactly one of 'indicator'"),
         ("estimator.control_group", "nevertreated", False, "did you mean 'never_treated'?"),
-        ("consequences", {"displacement": "x"}, False, "section 'consequences' is not available yet"),
+        ("claim", {"effect": "x"}, False, "section 'claim' is not available yet"),
+        ("consequences", {"displacement": {"roles_column": "r", "role_labels": {"buffr": "B"}}}, False,
+         "consequences.displacement.role_labels: role_labels: 'buffr' is not a role; the roles are treated, "
+         "buffer and control; did you mean 'buffer'?"),
         ("checks", ["no_such_check"], False, "check 'no_such_check' is not available"),
         ("data.time", None, True, "a did design needs 'data.time'"),
         ("outcomes", [{"name": "a", "column": "x"}, {"name": "a", "column": "y"}], False,
