@@ -46,6 +46,8 @@ class ProblemCode(StrEnum):
     BAD_TIME = "bad_time"
     CONSTANT_OUTCOME = "constant_outcome"
     UNKNOWN_LABEL = "unknown_label"
+    NON_FINITE = "non_finite"
+    ABSORBED_COVARIATE = "absorbed_covariate"
     EMPTY_ROLE = "empty_role"  # an area role (treated, buffer, control) with no areas
     ROLE_CONFLICT = "role_conflict"  # an area in two roles, or a role that disagrees with the treatment
     NOT_CONSTANT_IN_UNIT = "not_constant_in_unit"  # a value that must be constant within a unit varies

@@ -99,13 +99,30 @@ def test_treatment_switching_off_is_an_error_for_cohort_methods():
     assert ProblemCode.COHORT_NOT_CONSTANT in err.codes
 
 
-def test_not_absorbing_detected(monkeypatch):
+@pytest.mark.parametrize(
+    ("changes", "needs"),
+    [
+        ({"estimator": {"method": "event_study"}}, "method 'event_study' need"),
+        ({"checks": ["pre_trends"]}, "check 'pre_trends' need"),
+        ({"estimator": {"method": "sun_abraham"}, "checks": ["honest_did"]},
+         "method 'sun_abraham' and check 'honest_did' need"),
+    ],
+)
+def test_not_absorbing_is_one_rule_naming_what_needs_it(changes, needs):
     df = small_panel()
     df.loc[(df.unit == 1) & (df.year == 2005), "post"] = 0
-    design = _design()
-    monkeypatch.setattr(type(design), "requires_absorbing", property(lambda self: True))
-    err = _problems(df, design)
-    assert ProblemCode.NOT_ABSORBING in err.codes and "switches off in 1 units" in str(err)
+    err = _problems(df, _design(**changes))
+    assert err.codes == {ProblemCode.NOT_ABSORBING}
+    text = str(err)
+    assert "treatment switches off after it started in 1 units (e.g. 1); " + needs in text
+    assert "use method: twfe without checks" in text and "treatment.first_treated" in text
+
+
+def test_switching_treatment_is_allowed_in_twfe_without_checks():
+    df = small_panel()
+    df.loc[(df.unit == 1) & (df.year == 2005), "post"] = 0
+    panel = validate_panel(df, _design())
+    assert any("switches off after it started in 1 units" in w for w in panel.warnings)
 
 
 def test_no_treated_units():
@@ -135,11 +152,55 @@ def test_bad_time():
     assert ProblemCode.BAD_TIME in _problems(df, _design()).codes
 
 
-def test_dates_as_text_are_parsed():
+def test_dates_as_text_become_integer_periods():
     df = small_panel()
     df["year"] = df["year"].astype(str) + "-01-01"
     panel = validate_panel(df, _design())
-    assert pd.api.types.is_datetime64_any_dtype(panel.frame["year"])
+    assert panel.frame["year"].dtype == np.int64 and sorted(panel.frame["year"].unique()) == list(range(2000, 2006))
+    assert panel.periods is not None and panel.periods.frequency == "year"
+    assert panel.summary["first_period"] == "2000" and panel.period_label(2003) == "2003"
+
+
+def test_period_values_that_fail_are_named():
+    df = small_panel().astype({"year": object})
+    df.loc[df.year == 2004, "year"] = "thirteen"
+    err = _problems(df, _design())
+    assert err.codes == {ProblemCode.BAD_TIME}
+    assert "most values here are whole numbers, but 1 distinct values are not: 'thirteen'" in str(err)
+
+
+@pytest.mark.parametrize("column", ["y", "w", "x"])
+def test_infinite_values_are_caught_naming_the_column_and_rows(column):
+    df = small_panel().assign(x=lambda d: d.year * d.unit % 7 * 1.0)
+    df.loc[[0, 5], column] = [np.inf, -np.inf]
+    err = _problems(df, _design(data__weights="w", estimator={"method": "twfe", "covariates": ["x"]}))
+    assert err.codes == {ProblemCode.NON_FINITE}
+    problem = err.problems[0]
+    assert problem.column == column and problem.message.startswith(f"2 of {len(df)} rows of ")
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda d: d.unit * 2.0, "'x' does not vary within units, so it is absorbed by the unit effects (unit)"),
+        (lambda d: d.year * 1.0, "'x' does not vary within periods, so it is absorbed by the period effects (year)"),
+        (lambda d: d.unit * 0 + 3.0, "'x' takes a single value, so it is absorbed by the unit effects (unit) and "
+                                     "the period effects (year)"),
+    ],
+)
+@pytest.mark.parametrize("method", ["twfe", "event_study"])
+def test_covariate_absorbed_by_fixed_effects(make, expected, method):
+    df = small_panel().assign(x=make)
+    err = _problems(df, _design(estimator={"method": method, "covariates": ["x"]}))
+    assert err.codes == {ProblemCode.ABSORBED_COVARIATE}
+    assert expected in str(err) and "remove it from estimator.covariates" in str(err)
+
+
+def test_time_constant_covariate_is_fine_for_callaway_santanna():
+    df = small_panel().assign(x=lambda d: d.unit * 2.0, g=lambda d: np.where(d.unit <= 4, 2003, 0))
+    panel = validate_panel(df, _design(treatment={"first_treated": "g"},
+                                       estimator={"method": "callaway_santanna", "covariates": ["x"]}))
+    assert "x" in panel.frame
 
 
 def test_non_positive_weights_and_negative_counts():
@@ -278,3 +339,19 @@ def test_synth_start_of_the_wrong_type_and_donor_typos():
     messages = " ".join(p.message for p in c.problems)
     assert "estimator.donors names 'Nevda', not a unit in the data; did you mean 'Nevada'?" in messages
     assert "the donor pool is empty; list untreated units in estimator.donors" in messages
+
+
+def test_pre_trends_states_the_same_rule_when_handed_a_switching_panel():
+    """Validation refuses checks on switching treatment; a panel built past it gets the same statement."""
+    from cpeval.checks.did_pre_trends import pre_trends
+    from cpeval.errors import EstimationError
+    from cpeval.estimation.did.twfe import TwoWayFixedEffects
+
+    df = small_panel()
+    df.loc[(df.unit == 1) & (df.year == 2005), "post"] = 0
+    design = _design()
+    panel = validate_panel(df, design)
+    effect = TwoWayFixedEffects(design).fit(panel, design.outcomes[0])
+    with pytest.raises(EstimationError, match=r"switches off after it started in 1 units \(e\.g\. 1\); the event "
+                                              r"study this check fits need"):
+        pre_trends(panel, [effect])

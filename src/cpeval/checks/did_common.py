@@ -53,7 +53,13 @@ def event_coefficients(panel: Panel, effect: Effect, *, need_unbinned: bool = Fa
     if not reuse:
         import warnings
 
-        from cpeval.errors import CpevalWarning
+        from cpeval.data.panel import TREATED, not_absorbing_message, switching_units
+        from cpeval.errors import CpevalWarning, EstimationError
+
+        if panel.time is not None and TREATED in panel.frame:  # validation refuses this; say it the same way
+            switching = switching_units(panel.frame, panel.unit, panel.time)
+            if switching:
+                raise EstimationError(not_absorbing_message(switching, ["the event study this check fits"]))
         from cpeval.estimation.did.event_study import EventStudy
         from cpeval.estimation.did.poisson import PoissonDid
 

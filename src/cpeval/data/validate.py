@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from cpeval.data.panel import COHORT, TREATED, Panel
-from cpeval.errors import DataError, Problem, ProblemCode, did_you_mean
+from cpeval.data.covariates import absorbed_covariates
+from cpeval.data.panel import COHORT, TREATED, Panel, absorbing_required_by, not_absorbing_message, switching_units
+from cpeval.data.periods import PeriodMap, coerce_periods, cohort_periods
+from cpeval.errors import DataError, Problem, ProblemCode, did_you_mean, echo
 
 if TYPE_CHECKING:
     from cpeval.designs.base import DesignBase
@@ -23,7 +25,7 @@ def _show(v: Any) -> str:
     """repr of a value as a user wrote it: numpy scalars shown as plain Python values."""
     if isinstance(v, pd.Timestamp):
         return str(v.date()) if v == v.normalize() else str(v)
-    return repr(v.item() if hasattr(v, "item") else v)
+    return echo(v.item() if hasattr(v, "item") else v)
 
 
 def _fmt(values: Any, limit: int = 5) -> str:
@@ -36,6 +38,7 @@ class _Collector:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
+        self.periods: PeriodMap | None = None  # set when a date column is mapped to integer periods
 
     def add(self, code: ProblemCode, column: str | None, message: str) -> None:
         self.problems.append(Problem(code, column, message))
@@ -101,14 +104,14 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
         if n_na:
             c.add(ProblemCode.MISSING_VALUES, col, f"{n_na} rows have no {needed[col]} value; drop or fill them")
     if time:
-        df[time] = _coerce_time(df[time], time, c)
+        df[time] = _coerce_time(df[time], time, c, design)
 
     # outcomes (in a trial, rows lost to follow-up -- attrition.observed == 0 -- may lack the outcome)
     attrition = getattr(design, "attrition", None)
     lost = (df[attrition.observed] == 0) if attrition is not None else pd.Series(False, index=df.index)
     for i, o in enumerate(design.outcomes):
         col = o.column
-        if not _numeric(df, col, f"outcomes[{i}]", c):
+        if not _numeric(df, col, f"outcomes[{i}]", c) or not _finite(df, col, f"outcome {o.name!r}", c):
             continue
         n_na = int((df[col].isna() & ~lost).sum())
         if n_na and o.allows_missing:  # survey waves, zeros dropped from a log, areas without victims
@@ -142,7 +145,7 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
 
     for key in ("weights", "population"):
         col = getattr(design.data, key)
-        if col and _numeric(df, col, f"data.{key}", c):
+        if col and _numeric(df, col, f"data.{key}", c) and _finite(df, col, f"data.{key}", c):
             bad = int((~(df[col] > 0)).sum())
             if bad:
                 c.add(ProblemCode.NON_POSITIVE, col, f"{bad} rows have a missing, zero or negative {key} value")
@@ -151,8 +154,10 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
             _numeric(df, col, key, c)
             continue
         is_covariate = key.startswith("estimator.covariates")
-        if is_covariate and _numeric(df, col, key, c) and bool(df[col].isna().any()):
+        if is_covariate and _numeric(df, col, key, c) and _finite(df, col, key, c) and bool(df[col].isna().any()):
             c.add(ProblemCode.MISSING_VALUES, col, f"{int(df[col].isna().sum())} rows are missing ({key})")
+    if design.cost_benefit is not None:
+        c.warnings += design.cost_benefit.discount_warnings()
 
     if design.kind == "did":  # type: ignore[attr-defined]
         _did(df, design, c)  # type: ignore[arg-type]
@@ -171,8 +176,8 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
         "rows": len(df),
         "units": len(unit_ids),
         "periods": len(pd.unique(df[time])) if time else None,
-        "first_period": df[time].min() if time else None,
-        "last_period": df[time].max() if time else None,
+        "first_period": _period_shown(df[time].min(), c) if time else None,
+        "last_period": _period_shown(df[time].max(), c) if time else None,
         "treated_units": (
             int(np.count_nonzero(np.bincount(unit_codes, weights=df[TREATED].to_numpy(), minlength=len(unit_ids))))
             if TREATED in df else None
@@ -180,8 +185,21 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
     }
     return Panel(
         frame=df, design=design, source=source, sha256=sha256, unit=unit, time=time,
-        warnings=tuple(c.warnings), summary=summary,
+        warnings=tuple(c.warnings), summary=summary, periods=c.periods,
     )
+
+
+def _period_shown(value: Any, c: _Collector) -> Any:
+    return c.periods.label(value) if c.periods is not None else value
+
+
+def _finite(df: pd.DataFrame, col: str, key: str, c: _Collector) -> bool:
+    """False (with a problem naming the column and the rows) if a numeric column holds +/-inf."""
+    n_inf = int(np.isinf(df[col].to_numpy(dtype=float, na_value=np.nan)).sum())
+    if n_inf:
+        c.add(ProblemCode.NON_FINITE, col, f"{n_inf} of {len(df)} rows of {key} are infinite; replace them with "
+              "finite values (an infinite log comes from log(0): see the outcome's zeros rule) or drop those rows")
+    return not n_inf
 
 
 def _numeric(df: pd.DataFrame, col: str, key: str, c: _Collector) -> bool:
@@ -201,21 +219,12 @@ def _numeric(df: pd.DataFrame, col: str, key: str, c: _Collector) -> bool:
     return False
 
 
-def _coerce_time(s: pd.Series, col: str, c: _Collector) -> pd.Series:
-    if pd.api.types.is_integer_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
-        return s
-    if pd.api.types.is_float_dtype(s):
-        ok = s.dropna()
-        if bool((ok == np.round(ok)).all()):
-            return s if s.isna().any() else s.astype("int64")
-        c.add(ProblemCode.BAD_TIME, col, "period values must be whole numbers (e.g. years) or dates")
-        return s
-    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
-    bad = s[parsed.isna() & s.notna()]
-    if len(bad):
-        c.add(ProblemCode.BAD_TIME, col, f"periods must be integers or dates; cannot read {_fmt(bad.unique(), 3)}")
-        return s
-    return parsed
+def _coerce_time(s: pd.Series, col: str, c: _Collector, design: DesignBase) -> pd.Series:
+    keep_dates = design.kind == "synthetic_control"  # type: ignore[attr-defined]  # its estimator reads dates
+    out, c.periods, problem = coerce_periods(s, design.data.frequency, keep_dates=keep_dates)
+    if problem:
+        c.add(ProblemCode.BAD_TIME, col, problem)
+    return out
 
 
 def _duplicates(df: pd.DataFrame, unit: str, time: str, c: _Collector) -> None:
@@ -264,20 +273,21 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
         df[TREATED] = df[tr.indicator].astype("int8")
         first = df.loc[df[TREATED] == 1].groupby(unit)[time].min()
         df[COHORT] = df[unit].map(first)
-        if design.requires_absorbing:
-            ordered = df.sort_values([unit, time], kind="mergesort")
-            switched_off = ordered.groupby(unit)[TREATED].diff() < 0
-            if bool(switched_off.any()):
-                units = ordered.loc[switched_off, unit].unique()
-                c.add(
-                    ProblemCode.NOT_ABSORBING,
-                    tr.indicator,
-                    f"treatment switches off in {len(units)} units (e.g. {_fmt(units, 3)}); method "
-                    f"'{design.estimator.method}' needs treatment to stay on once it starts",
-                )
+        switching = switching_units(df, unit, time)
+        needs = absorbing_required_by(design)
+        if switching and needs:
+            c.add(ProblemCode.NOT_ABSORBING, tr.indicator, not_absorbing_message(switching, needs))
+        elif switching:
+            c.warnings.append(f"treatment switches off after it started in {len(switching)} units; twfe compares "
+                              "treated with untreated unit-periods, which assumes the effect ends when treatment does")
     else:
         col = tr.first_treated
         assert col is not None
+        if c.periods is not None and not pd.api.types.is_numeric_dtype(df[col]):
+            df[col], problem = cohort_periods(df[col], c.periods)
+            if problem:
+                c.add(ProblemCode.BAD_TIME, col, problem)
+                return
         if not _numeric(df, col, "treatment.first_treated", c):
             return
         g = df[col].where(df[col] > 0)  # 0 or empty = never treated
@@ -303,6 +313,8 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
         df[COHORT] = g
         df[TREATED] = (g.notna() & (df[time] >= g)).astype("int8")
 
+    for col, message in absorbed_covariates(df, design):
+        c.add(ProblemCode.ABSORBED_COVARIATE, col, message)
     cohorts = df.groupby(unit)[COHORT].first()
     if _treated_from_start(df, design, cohorts, periods[0], c):
         cohorts = df.groupby(unit)[COHORT].first()

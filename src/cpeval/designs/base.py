@@ -26,6 +26,10 @@ class DataSpec(StrictModel):
     )
     unit: str = Field(..., description="Unit id column (state, area, street segment, person).")
     time: str | None = Field(None, description="Period column (integer or date). Optional for an RCT.")
+    frequency: Literal["year", "quarter", "month", "week"] | None = Field(
+        None, description="Spacing of a date-valued period column. Dates become integer periods (labels kept "
+        "for reports); without this key the frequency is inferred and the dates must be evenly spaced."
+    )
     weights: str | None = Field(None, description="Optional observation (analytic) weights column.")
     population: str | None = Field(None, description="Optional population column, used for rates.")
     missing_outcomes: str = Field(

@@ -42,11 +42,37 @@ def _range_ok(v: tuple[float, float] | None, name: str, lo_bound: float | None =
         raise ValueError(f"{name}: values must be >= {lo_bound}, got [{lo}, {hi}]")
 
 
+# A discount rate outside DISCOUNT_LIMITS is an error (it is almost surely a typo: 3.5 for 0.035, or a sign);
+# outside DISCOUNT_USUAL it is a warning. Green Book 3.5% (declining), OMB 3% and 7% are well inside both.
+DISCOUNT_LIMITS = (-0.05, 0.5)
+DISCOUNT_USUAL = (0.0, 0.15)
+
+
+def _discount_rate_ok(rate: float, key: str = "") -> float:
+    lo, hi = DISCOUNT_LIMITS
+    if not lo <= rate <= hi:  # also refuses NaN
+        raise ValueError(
+            f"{key + ': ' if key else ''}a discount rate of {rate:g} is outside [{lo}, {hi}]; a rate is a share "
+            "per year (0.035 is "
+            "3.5%): write it as a share, or use a preset (green_book, omb_3, omb_7)"
+        )
+    return rate
+
+
+def _unusual_rate(rate: float, key: str) -> str | None:
+    lo, hi = DISCOUNT_USUAL
+    if lo <= rate <= hi:
+        return None
+    return (f"{key}: a discount rate of {rate:g} is outside the usual range [{lo}, {hi}] (Green Book 0.035, OMB "
+            "0.03 and 0.07); check that it is intended, as the net present value depends strongly on it")
+
+
 class DiscountStep(StrictModel):
     """One step of a custom discount schedule: ``rate`` applies from ``from_year`` until the next step."""
 
     from_year: int = Field(..., ge=0, description="First year (counted from year 0) this rate applies to.")
-    rate: float = Field(..., gt=-1, lt=1, description="Annual discount rate, e.g. 0.035.")
+    rate: float = Field(..., ge=DISCOUNT_LIMITS[0], le=DISCOUNT_LIMITS[1], description="Annual discount rate, "
+                        "e.g. 0.035.")
 
 
 class CostItem(StrictModel):
@@ -172,7 +198,9 @@ class UncertaintySpec(StrictModel):
                     f"uncertainty.{name}: multipliers [low, high] must include 1 (the declared value), got "
                     f"{list(rng)}; e.g. [0.8, 1.2]"
                 )
-        _range_ok(self.discount_rate, "uncertainty.discount_rate", -0.99)
+        _range_ok(self.discount_rate, "uncertainty.discount_rate", DISCOUNT_LIMITS[0])
+        if self.discount_rate is not None:
+            _discount_rate_ok(self.discount_rate[1], "uncertainty.discount_rate")
         _range_ok(self.effect_decay, "uncertainty.effect_decay", 0.0)
         if self.effect_decay is not None and self.effect_decay[1] > 1:
             raise ValueError(f"uncertainty.effect_decay: a share lost per year, at most 1, got {self.effect_decay}")
@@ -245,9 +273,21 @@ class CostBenefitSpec(StrictModel):
             years = [s.from_year for s in v]
             if years != sorted(set(years)):
                 raise ValueError(f"discount schedule from_year values must increase strictly, got {years}")
-        elif not -1 < float(v) < 1:
-            raise ValueError(f"a discount rate is a share such as 0.035 (3.5%), got {v}")
+        else:
+            _discount_rate_ok(float(v))
         return v
+
+    def discount_warnings(self) -> list[str]:
+        """Discount rates that are allowed but unusual (outside DISCOUNT_USUAL), as warnings."""
+        rates: list[tuple[float, str]] = []
+        if isinstance(self.discount, list):
+            rates += [(s.rate, f"discount[{i}].rate") for i, s in enumerate(self.discount)]
+        elif not isinstance(self.discount, str):
+            rates.append((float(self.discount), "discount"))
+        if self.uncertainty.discount_rate is not None:
+            rates += [(r, "uncertainty.discount_rate") for r in self.uncertainty.discount_rate]
+        found = [_unusual_rate(rate, f"cost_benefit.{key}") for rate, key in rates]
+        return list(dict.fromkeys(w for w in found if w))
 
     @model_validator(mode="after")
     def _costs_in_horizon(self) -> CostBenefitSpec:

@@ -252,14 +252,25 @@ def _model_fields_at(kind: str, parts: list[Any]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
+# Union members add their type to an error's location (``float``, ``list[DiscountStep]``, ``DidDesign``).
+_UNION_TAG = re.compile(r"^([A-Z]\w*|str|int|float|bool|none|(list|dict|tuple|function-\w+|literal)\[.*\])$")
+
+
+def _relevant(errors: list[dict[str, Any]]) -> list[tuple[dict[str, Any], tuple[Any, ...]]]:
+    """Errors with union tags removed from their locations. Where a value failed one member of a union
+    only because it is of another member's type ("input should be a valid number") while it reached
+    inside another member, the type complaint is dropped: the deeper error is the one to fix."""
+    located = [(e, tuple(p for p in e["loc"] if not (isinstance(p, str) and _UNION_TAG.match(p)))) for e in errors]
+    deeper = {loc[:n] for e, loc in located if not e["type"].endswith(("_type", "_parsing"))
+              for n in range(len(loc))}
+    return [(e, loc) for e, loc in located if not (e["type"].endswith(("_type", "_parsing")) and loc in deeper)]
+
+
 def format_validation_error(exc: ValidationError, source: str, raw: dict[str, Any]) -> str:
     kind = raw.get("kind", "")
     lines = []
-    for err in exc.errors(include_url=False):
+    for err, loc in _relevant(exc.errors(include_url=False)):
         etype = err["type"]
-        loc = tuple(err["loc"])
-        # Union members add their type name to the location; keep the user's keys only.
-        loc = tuple(p for p in loc if not ((isinstance(p, str) and p[:1].isupper()) or p in ("str", "int")))
         key, parts = _loc_to_key(loc, kind)
         if etype == "extra_forbidden":
             valid = _model_fields_at(kind, parts[:-1])

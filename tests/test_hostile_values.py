@@ -1,0 +1,70 @@
+"""Implausible values a design or its data may hold: refused or warned about with the key and the fix."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from _support import CASE_DATA, DESIGNS, write_design
+from cpeval.cli import main
+from cpeval.designs import design_from_dict
+from cpeval.errors import DesignError
+
+CBA = yaml.safe_load((DESIGNS / "castle_doctrine_cba.yaml").read_text())
+
+
+def _cba(**changes) -> dict:
+    raw = copy.deepcopy(CBA)
+    raw["data"]["path"] = str(CASE_DATA / "castle.csv")
+    raw["cost_benefit"].update(changes)
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({"discount": -0.99}, "cost_benefit.discount: a discount rate of -0.99 is outside [-0.05, 0.5]"),
+        ({"discount": 3.5}, "cost_benefit.discount: a discount rate of 3.5 is outside [-0.05, 0.5]"),
+        ({"discount": float("nan")}, "cost_benefit.discount: a discount rate of nan is outside"),
+        ({"discount": [{"from_year": 0, "rate": 0.6}]}, "cost_benefit.discount[0].rate: input should be less than or "
+                                                        "equal to 0.5 (got 0.6)"),
+        ({"uncertainty": {"discount_rate": [0.02, 0.9]}},
+         "uncertainty.discount_rate: a discount rate of 0.9 is outside [-0.05, 0.5]"),
+        ({"uncertainty": {"discount_rate": [-0.5, 0.03]}}, "uncertainty.discount_rate: values must be >= -0.05"),
+    ],
+)
+def test_discount_rates_outside_the_plausible_range_are_errors(changes, key):
+    with pytest.raises(DesignError) as info:
+        design_from_dict(_cba(**changes))
+    assert key in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "warning"),
+    [
+        ({"discount": -0.02}, "cost_benefit.discount: a discount rate of -0.02 is outside the usual range [0.0, 0.15]"),
+        ({"discount": 0.2}, "cost_benefit.discount: a discount rate of 0.2 is outside the usual range"),
+        ({"discount": [{"from_year": 0, "rate": 0.035}, {"from_year": 5, "rate": 0.3}]},
+         "cost_benefit.discount[1].rate: a discount rate of 0.3"),
+    ],
+)
+def test_unusual_discount_rates_are_warned_in_check_and_result(tmp_path, capsys, changes, warning):
+    path = write_design(tmp_path, _cba(**changes))
+    assert main(["check", str(path)]) == 0
+    assert f"warning: {warning}" in capsys.readouterr().out
+
+
+def test_usual_rates_give_no_warning(tmp_path, capsys):
+    assert main(["check", str(write_design(tmp_path, _cba(discount=0.035)))]) == 0
+    assert "discount rate" not in capsys.readouterr().out
+
+
+def test_discount_warning_reaches_the_result():
+    from cpeval.pipeline import evaluate
+
+    raw = _cba(discount=0.2, simulations=0)
+    raw["checks"] = []
+    result = evaluate(design_from_dict(raw), quiet=True)
+    assert any("a discount rate of 0.2 is outside the usual range" in w for w in result.warnings)
