@@ -23,13 +23,18 @@ def load_panel(design: DesignBase, data: pd.DataFrame | None = None) -> Panel:
     from cpeval.data.validate import validate_panel
     from cpeval.outcomes.derive import derive_with_info  # derived outcomes exist before validation
 
+    provenance: dict = {}
+    notes: tuple[str, ...] = ()
     if data is not None:
         frame, source, sha = data, "<DataFrame>", frame_sha256(data)
     else:
         src = read_source(design)
         frame, source, sha = src.frame, f"{design.origin or '<design>'}: data {src.label}", src.sha256
+        provenance, notes = src.provenance, src.warnings
     derived, info = derive_with_info(frame, design, source)
-    return dataclasses.replace(validate_panel(derived, design, source=source, sha256=sha), derived=info)
+    panel = validate_panel(derived, design, source=source, sha256=sha)
+    return dataclasses.replace(panel, derived=info, summary={**panel.summary, **provenance},
+                               warnings=(*notes, *panel.warnings))
 
 
 def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data>", sha256: str = "") -> Panel:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,9 @@ class Source:
     frame: pd.DataFrame
     label: str
     sha256: str
+    # what reading found that the report should show (incident sources: query, rows read, unmapped codes...)
+    provenance: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 def resolve_path(design: DesignBase) -> Path:
@@ -37,6 +40,13 @@ def resolve_path(design: DesignBase) -> Path:
 def read_source(design: DesignBase) -> Source:
     if design.data.dataset is not None:
         return _read_dataset(design.data.dataset)
+    if design.data.source is not None:
+        from cpeval.data.fingerprint import frame_sha256
+        from cpeval.data.incidents import aggregate_incidents
+
+        agg = aggregate_incidents(design)
+        return Source(frame=agg.frame, label=str(agg.provenance["incident_source"]), sha256=frame_sha256(agg.frame),
+                      provenance=agg.provenance, warnings=agg.warnings)
     path = resolve_path(design)
     label = str(design.data.path)
     if not path.is_file():

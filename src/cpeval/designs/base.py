@@ -8,6 +8,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from cpeval.designs.consequences import ConsequencesSpec
 from cpeval.designs.cost_benefit import CostBenefitSpec
+from cpeval.designs.data_source import AggregateSpec, DataSource
 from cpeval.designs.outcomes import OutcomeSpec
 from cpeval.designs.strict import StrictModel
 from cpeval.errors import did_you_mean
@@ -23,6 +24,14 @@ class DataSpec(StrictModel):
         None,
         description="A named packaged dataset instead of a file, e.g. 'causaldata.castle' or "
         "'cpeval.castle'.",
+    )
+    source: DataSource | None = Field(
+        None, description="Incident records where they live: {kind: files, path}, {kind: duckdb, path, table | "
+        "query} or {kind: sql, url, table | query}; needs data.aggregate to make the panel."
+    )
+    aggregate: AggregateSpec | None = Field(
+        None, description="How data.source's incident records become the unit x period panel (area, period, "
+        "offence categories, repeat victims, zero-filling, a joined table of area attributes)."
     )
     unit: str = Field(..., description="Unit id column (state, area, street segment, person).")
     time: str | None = Field(None, description="Period column (integer or date). Optional for an RCT.")
@@ -48,11 +57,16 @@ class DataSpec(StrictModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
-        if (self.path is None) == (self.dataset is None):
+        if sum(x is not None for x in (self.path, self.dataset, self.source)) != 1:
             raise ValueError(
-                "give exactly one of 'path' (a CSV or parquet file) or 'dataset' (a packaged dataset "
-                "such as 'causaldata.castle')"
+                "give exactly one of 'path' (a CSV or parquet file), 'dataset' (a packaged dataset "
+                "such as 'causaldata.castle') or 'source' (incident records to aggregate)"
             )
+        if (self.source is None) != (self.aggregate is None):
+            raise ValueError("data.source and data.aggregate go together: the records in 'source' are "
+                             "aggregated to the panel as 'aggregate' says")
+        if self.aggregate is not None and self.time is None:
+            raise ValueError("data.aggregate makes a unit x period panel; name its period column in data.time")
         if self.path is not None and not self.path.lower().endswith((".csv", ".parquet", ".pq")):
             raise ValueError(f"path {self.path!r} must end in .csv or .parquet")
         return self

@@ -1,0 +1,286 @@
+"""Incident records -> the design's unit x period panel (``data.source`` + ``data.aggregate``), in DuckDB.
+
+Every source is read through one DuckDB connection: CSV and Parquet files in place, a DuckDB file attached
+read-only, PostgreSQL copied out by :mod:`cpeval.data.sql`. Only the columns the aggregation needs are read.
+Each record gets its area (a column, or the boundary polygon its coordinates fall in, :mod:`.boundaries`), its
+period (the timestamp converted to the declared time zone, then truncated), and its offence category (the local
+code looked up in the design's map); DuckDB counts records per area, period and code, and repeat victims per
+area and period. Empty unit-periods are filled with zeros and a table of area attributes is joined.
+
+Rows read are fingerprinted without sorting them (``rows_sha256``, version 1): each row is written as text --
+the timestamp as integer microseconds since 1970 (UTC for timestamps with a zone), then the area (or x and y),
+offence code and victim id as text, fields separated by U+001F and a missing value written U+001E -- and the
+128-bit MD5 of that text is split into its upper and lower 64 bits. The fingerprint is the sha256 of
+``cpeval-rows-v1``, the fields' names and the timestamp's kind, the row count, and the exact sums of the upper
+and of the lower halves. It does not depend on row order or on the storage (CSV, Parquet, DuckDB, PostgreSQL),
+only on the rows' values.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import hashlib
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cpeval.data.sql import quote_ident as q
+from cpeval.errors import DataError, Problem, ProblemCode, did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cpeval.designs.base import DesignBase
+
+NULL, SEP = "chr(30)", "chr(31)"
+_TIME_TYPES = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
+BATCH = 1 << 20
+
+
+@dataclass(frozen=True)
+class Aggregated:
+    """The panel made from incident records, what was read, and what the report should say about it."""
+
+    frame: pd.DataFrame
+    provenance: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class _Read:
+    """The DuckDB relation holding the needed columns of the records, and how it was made."""
+
+    relation: str  # FROM-clause text in the session connection
+    types: dict[str, str]
+    query: str  # as recorded: the design's own paths and names
+    label: str
+    join_relation: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _problem(label: str, code: ProblemCode, column: str | None, msg: str) -> DataError:
+    return DataError(label, [Problem(code, column, msg)])
+
+
+def _relative(design: DesignBase, path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() or design.origin is None else Path(design.origin).parent / p
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def needed_columns(design: DesignBase) -> dict[str, str]:
+    """Record columns the aggregation reads, mapped to the design key that names them."""
+    agg = design.data.aggregate
+    assert agg is not None
+    cols = {agg.period.column: "data.aggregate.period.column"}
+    if agg.area.column is not None:
+        cols.setdefault(agg.area.column, "data.aggregate.area.column")
+    else:
+        cols.setdefault(agg.area.x, "data.aggregate.area.x")  # type: ignore[arg-type]
+        cols.setdefault(agg.area.y, "data.aggregate.area.y")  # type: ignore[arg-type]
+    if agg.offences is not None:
+        cols.setdefault(agg.offences.column, "data.aggregate.offences.column")
+    if agg.victims is not None:
+        cols.setdefault(agg.victims.column, "data.aggregate.victims.column")
+    return cols
+
+
+def _check_columns(types: dict[str, str], needed: dict[str, str], label: str, what: str) -> None:
+    problems = [
+        Problem(ProblemCode.MISSING_COLUMN, col, f"named by {key} but not in {what}{did_you_mean(col, list(types))}")
+        for col, key in needed.items() if col not in types
+    ]
+    if problems:
+        raise DataError(label, problems)
+
+
+def _duck_error(exc: BaseException, label: str, hint: str) -> DataError:
+    text = " ".join(str(exc).split())
+    return _problem(label, ProblemCode.UNREADABLE, None, f"{text}{hint}")
+
+
+def _describe(con, relation: str, label: str, hint: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    import duckdb
+
+    try:
+        rows = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    except duckdb.Error as exc:
+        raise _duck_error(exc, label, hint) from None
+    return {r[0]: r[1] for r in rows}
+
+
+def _files(design: DesignBase, path_text: str, fmt: str | None, label: str, text_cols: list[str]) -> tuple[str, str]:
+    """read_csv / read_parquet over the files a path, glob or folder names (sorted), and its recorded form."""
+    path = _relative(design, path_text)
+    if path.is_dir():
+        found = {ext: sorted(str(p) for p in path.iterdir() if p.suffix.lower() == ext) for ext in (".csv", ".parquet")}
+        kinds = [k for k, v in found.items() if v]
+        if len(kinds) != 1:
+            which = "no" if not kinds else "both"
+            raise _problem(label, ProblemCode.FILE_NOT_FOUND, None, f"folder {path} holds {which} .csv and .parquet "
+                           "files; point data.source.path at one kind (e.g. folder/*.parquet)")
+        files, ext = found[kinds[0]], kinds[0]
+    else:
+        files = sorted(globlib.glob(str(path))) if any(ch in path_text for ch in "*?[") else (
+            [str(path)] if path.is_file() else [])
+        ext = Path(files[0]).suffix.lower() if files else ""
+    if not files:
+        raise _problem(label, ProblemCode.FILE_NOT_FOUND, None, f"no files at {path}; check data.source.path "
+                       "(relative to the design file)")
+    fmt = fmt or {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(ext)
+    if fmt is None:
+        raise _problem(label, ProblemCode.UNREADABLE, None, f"cannot tell the format of {files[0]}; name files .csv "
+                       "or .parquet, or set data.source.format")
+    listed = "[" + ", ".join(_sql_text(f) for f in files) + "]"
+    if fmt == "parquet":
+        return f"read_parquet({listed}, union_by_name = true)", f"read_parquet({_sql_text(path_text)})"
+    # codes and ids are text even when they look like numbers (a leading zero is part of a code)
+    types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in text_cols) + "}"
+    return (f"read_csv({listed}, header = true, types = {types}, union_by_name = true)",
+            f"read_csv({_sql_text(path_text)})")
+
+
+def _open(con, design: DesignBase, tmp: Path, label: str) -> _Read:  # type: ignore[no-untyped-def]
+    """Make the records (and the join table, if any) readable in ``con``."""
+    import duckdb
+
+    src, agg = design.data.source, design.data.aggregate
+    assert src is not None and agg is not None
+    needed = needed_columns(design)
+    text_cols = [c for c in (agg.area.column, getattr(agg.offences, "column", None),
+                             getattr(agg.victims, "column", None)) if c is not None]
+    join = agg.join
+    join_rel: str | None = None
+    if src.kind == "files":
+        relation, query = _files(design, src.path, src.format, label, text_cols)
+        if join is not None and join.table is not None:
+            raise _problem(label, ProblemCode.UNREADABLE, None, "data.aggregate.join.table needs a database source;"
+                           " for files give join.path")
+    elif src.kind == "duckdb":
+        path = _relative(design, src.path)
+        if not path.is_file():
+            raise _problem(label, ProblemCode.FILE_NOT_FOUND, None, f"no DuckDB file at {path}; check "
+                           "data.source.path (relative to the design file)")
+        try:
+            con.execute(f"ATTACH {_sql_text(str(path))} AS incident_db (READ_ONLY)")
+            con.execute("USE incident_db")
+        except duckdb.Error as exc:
+            raise _duck_error(exc, label, "; is it a DuckDB database file?") from None
+        relation = (f"incident_db.{'.'.join(q(p) for p in src.table.split('.'))}" if src.table is not None
+                    else f"({src.query.rstrip().rstrip(';')}) AS q")  # type: ignore[union-attr]
+        query = src.table if src.table is not None else f"({src.query.strip().rstrip(';')})"  # type: ignore[union-attr]
+        if join is not None and join.table is not None:
+            join_rel = f"incident_db.{'.'.join(q(p) for p in join.table.split('.'))}"
+    else:
+        from cpeval.data.sql import copy_out
+
+        types, _ = copy_out(src, label, src.table, src.query, None, tmp / "probe.csv")
+        _check_columns(types, needed, label, "the incidents table")
+        cols = list(needed)
+        types, query = copy_out(src, label, src.table, src.query, cols, tmp / "incidents.csv")
+        relation = _read_copied(tmp / "incidents.csv", types)
+        if join is not None and join.table is not None:
+            jtypes, _ = copy_out(src, label, join.table, None, None, tmp / "probe.csv")
+            jcols = list(dict.fromkeys([join.unit or design.data.unit, *([join.period] if join.period else []),
+                                        *join.columns]))
+            _check_columns(jtypes, dict.fromkeys(jcols, "data.aggregate.join"), label, f"table {join.table}")
+            jtypes, _ = copy_out(src, label, join.table, None, jcols, tmp / "join.csv")
+            join_rel = _read_copied(tmp / "join.csv", jtypes)
+    if join is not None and join.path is not None:
+        join_rel, _ = _files(design, join.path, None, label, [join.unit or design.data.unit])
+    hint = "; check data.source.table / query" if src.kind != "files" else "; check data.source.path"
+    types = _describe(con, relation, label, hint)
+    _check_columns(types, needed, label, "the incident records")
+    return _Read(relation, {c: types[c] for c in needed}, query, label, join_rel)
+
+
+def _read_copied(path: Path, types: dict[str, str]) -> str:
+    columns = "{" + ", ".join(f"{_sql_text(c)}: {_sql_text(t)}" for c, t in types.items()) + "}"
+    return (f"read_csv({_sql_text(str(path))}, header = false, columns = {columns}, allow_quoted_nulls = false, "
+            "auto_detect = false, delim = ',', quote = '\"', escape = '\"')")
+
+
+def _row_text(read: _Read, design: DesignBase) -> tuple[str, str]:
+    """SQL for each row's canonical text (see the module docstring), and the fingerprint header."""
+    agg = design.data.aggregate
+    assert agg is not None
+    ts, kind = agg.period.column, read.types[agg.period.column]
+    parts = [f"coalesce(CAST(epoch_us({q(ts)}) AS VARCHAR), {NULL})" if kind != "DATE"
+             else f"coalesce(CAST({q(ts)} AS VARCHAR), {NULL})"]
+    names = [f"time:{'utc' if 'TIME ZONE' in kind else 'local' if kind != 'DATE' else 'date'}"]
+    others = [c for c in needed_columns(design) if c != ts]
+    for c in others:
+        cast = "CAST(CAST({} AS DOUBLE) AS VARCHAR)" if c in (agg.area.x, agg.area.y) else "CAST({} AS VARCHAR)"
+        parts.append(f"coalesce({cast.format(q(c))}, {NULL})")
+        names.append(c)
+    return f"concat_ws({SEP}, {', '.join(parts)})", "\0".join(names)
+
+
+def _local_time(read: _Read, design: DesignBase, label: str) -> str:
+    agg = design.data.aggregate
+    assert agg is not None
+    col, kind = agg.period.column, read.types[agg.period.column]
+    if kind not in _TIME_TYPES:
+        raise _problem(label, ProblemCode.BAD_TIME, col, (
+            f"data.aggregate.period.column {col!r} holds {kind}, not timestamps; store ISO 8601 timestamps (e.g. "
+            "2021-03-04 22:15:00+00) or convert it in a data.source query (e.g. CAST(... AS TIMESTAMPTZ))"))
+    if "TIME ZONE" in kind:
+        return f"timezone({_sql_text(agg.period.time_zone)}, {q(col)})"
+    return f"CAST({q(col)} AS TIMESTAMP)"
+
+
+def _period_key(every: str, t: str) -> str:
+    return {
+        "year": f"year({t})",
+        "quarter": f"year({t}) * 4 + quarter({t}) - 1",
+        "month": f"year({t}) * 12 + month({t}) - 1",
+        "week": f"date_diff('day', DATE '1970-01-05', CAST({t} AS DATE)) // 7",
+    }[every]
+
+
+def _key_of_date(every: str, d: Any) -> int:
+    import datetime as dt
+
+    return {"year": d.year, "quarter": d.year * 4 + (d.month - 1) // 3, "month": d.year * 12 + d.month - 1,
+            "week": (d - dt.date(1970, 1, 5)).days // 7}[every]
+
+
+def period_values(every: str, keys: np.ndarray) -> np.ndarray:
+    """The panel's period values of integer period keys: years, or the first day of each period."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if every == "year":
+        return keys
+    if every == "week":
+        return (np.datetime64("1970-01-05") + 7 * keys).astype("datetime64[ns]")
+    months = keys if every == "month" else keys * 3
+    return (np.datetime64("1970-01", "M") + (months - 1970 * 12)).astype("datetime64[D]").astype("datetime64[ns]")
+
+
+def aggregate_incidents(design: DesignBase) -> Aggregated:
+    """Read ``design.data.source`` and aggregate it as ``design.data.aggregate`` says."""
+    import duckdb
+
+    src, agg = design.data.source, design.data.aggregate
+    assert src is not None and agg is not None
+    label = f"data.source ({src.kind}: {getattr(src, 'path', None) or getattr(src, 'url', '')})"
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpeval-incidents-")))
+        con = stack.enter_context(duckdb.connect(config={"temp_directory": str(tmp / "spill"),
+                                                         "preserve_insertion_order": False}))
+        read = _open(con, design, tmp, label)
+        from cpeval.data.aggregate import run_aggregation
+
+        return run_aggregation(con, design, read, label)
+
+
+def rows_fingerprint(header: str, rows: int, upper: int, lower: int) -> str:
+    digest = hashlib.sha256(b"cpeval-rows-v1\0")
+    digest.update(f"{header}\0{rows}\0{upper}\0{lower}".encode())
+    return digest.hexdigest()
