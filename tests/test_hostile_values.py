@@ -68,3 +68,16 @@ def test_discount_warning_reaches_the_result():
     raw["checks"] = []
     result = evaluate(design_from_dict(raw), quiet=True)
     assert any("a discount rate of 0.2 is outside the usual range" in w for w in result.warnings)
+
+
+def test_many_data_problems_and_long_names_give_a_bounded_message(tmp_path, capsys):
+    from _support import BASE_DID, small_panel
+
+    small_panel().to_csv(tmp_path / "panel.csv", index=False)
+    raw = copy.deepcopy(BASE_DID)
+    raw["estimator"]["covariates"] = [f"missing_{i}" for i in range(200)] + ["z" * 50_000]
+    assert main(["check", str(write_design(tmp_path, raw))]) == 2
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 61 and lines[-1] == "  ... and 142 more lines"  # 1 head + 201 problems, 60 shown
+    assert "201 data problems found" in lines[0] and max(map(len, lines)) < 2_000

@@ -21,6 +21,7 @@ from typing import Any
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
 MAX_COUNT = 10_000_000  # largest --simulations
+MAX_MESSAGE_LINES = 60  # of one error message
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -228,7 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         named = message.split(":", 1)[0].endswith(Path(design).name) if design else True
         if not named and not isinstance(exc, OutputError):
             message = f"{design}: {message}"  # every message names the file it is about
-        print(f"cpeval: error: {message}", file=sys.stderr)
+        lines = message.splitlines()
+        if len(lines) > MAX_MESSAGE_LINES:  # a data file with thousands of problems: the first ones suffice
+            lines = [*lines[:MAX_MESSAGE_LINES], f"  ... and {len(lines) - MAX_MESSAGE_LINES} more lines"]
+        print("cpeval: error: " + "\n".join(line[:2_000] for line in lines), file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("cpeval: interrupted", file=sys.stderr)

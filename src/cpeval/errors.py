@@ -64,7 +64,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"column {self.column!r}: " if self.column else ""
+        where = f"column {echo(self.column)}: " if self.column else ""
         return f"[{self.code.value}] {where}{self.message}"
 
 
