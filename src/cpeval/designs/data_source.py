@@ -41,6 +41,18 @@ class _TableOrQuery(StrictModel):
     def _table_ok(cls, v: str | None) -> str | None:
         return _table_name(v)
 
+    @field_validator("query")
+    @classmethod
+    def _reads_only(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        text = re.sub(r"(--[^\n]*|/\*.*?\*/|\s|\()+", " ", v, flags=re.S).strip()
+        first = text.split(" ", 1)[0].upper() if text else ""
+        if first not in ("SELECT", "WITH", "VALUES", "TABLE", "FROM"):
+            raise ValueError(f"query starts with {first or 'nothing'!r}: give one SELECT (cpeval only reads, in a "
+                             "read-only transaction)")
+        return v
+
     @model_validator(mode="after")
     def _one_of(self):  # type: ignore[no-untyped-def]
         if (self.table is None) == (self.query is None):
