@@ -43,6 +43,10 @@ def check(design_or_path: DesignBase | str | Path | dict, data: pd.DataFrame | N
         from cpeval.cba import prepare
 
         prepare(design, panel)
+    if design.consequences is not None:  # roles, residents and moderators against the data
+        from cpeval.consequences.run import prepare as prepare_consequences
+
+        prepare_consequences(design, data)
     return panel
 
 
@@ -74,6 +78,11 @@ def evaluate(
         from cpeval.cba import prepare
 
         cba_inputs = prepare(design, panel)
+    consequences_inputs = None
+    if design.consequences is not None:  # unintended consequences: validated before anything is fitted
+        from cpeval.consequences.run import prepare as prepare_consequences
+
+        consequences_inputs = prepare_consequences(design, data)
     effects = []
     collected: list[str] = list(panel.warnings)
     for outcome in design.outcomes:
@@ -91,6 +100,12 @@ def evaluate(
                 warnings.warn(str(w.message), CpevalWarning, stacklevel=2)
         collected += [f"{outcome.name}: {msg}" for msg in effect.warnings]
     checks = run_checks(design.checks, panel, effects) if design.checks else []
+    consequences = None
+    if consequences_inputs is not None:
+        from cpeval.consequences.run import evaluate as assess_consequences
+
+        _progress("unintended consequences", quiet)
+        consequences = assess_consequences(consequences_inputs, panel, effects)
     if design.kind == "synthetic_control" and design.inference.method == "randomization":
         effects = _synth_placebo_inference(panel, effects, checks)
     extras: dict = {}
@@ -112,6 +127,7 @@ def evaluate(
         checks=tuple(checks),
         warnings=tuple(collected),
         extras=extras,
+        consequences=consequences,
     )
 
 

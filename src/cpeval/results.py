@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import pandas as pd
 
+    from cpeval.consequences.result import ConsequencesResult
+
 Status = Literal["pass", "warn", "fail", "info", "error"]
 STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "info", "error")
 
@@ -306,6 +308,8 @@ class EvaluationResult(Summarised):
     checks: tuple[CheckResult, ...] = ()
     warnings: tuple[str, ...] = ()
     extras: Mapping[str, Any] = field(default_factory=dict)
+    # unintended consequences (displacement, adverse indicators, disproportionality, subgroups, refuters)
+    consequences: ConsequencesResult | None = None
 
     @property
     def name(self) -> str:
@@ -335,6 +339,7 @@ class EvaluationResult(Summarised):
                 "checks": [c.to_dict() for c in self.checks],
                 "warnings": list(self.warnings),
                 "extras": dict(self.extras),
+                **({} if self.consequences is None else {"consequences": self.consequences.to_dict()}),
             }
         )
 

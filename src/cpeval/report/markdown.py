@@ -110,3 +110,7 @@ SECTIONS.append(_synth_section)
 from cpeval.report.inference import render_section as _inference_section  # noqa: E402
 
 SECTIONS.append(_inference_section)
+
+from cpeval.report.consequences import render_section as _consequences_section  # noqa: E402
+
+SECTIONS.append(_consequences_section)

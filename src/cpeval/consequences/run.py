@@ -1,0 +1,161 @@
+"""The consequences stage of an evaluation: check the section against the design (``plan``, before anything is
+fitted) and assess every declared consequence (``evaluate``, after the checks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cpeval.errors import DesignError, did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cpeval.consequences.result import ConsequencesResult
+    from cpeval.data.panel import Panel
+    from cpeval.designs.base import DesignBase
+    from cpeval.results import Effect
+
+PANEL_KINDS = ("did", "synthetic_control")
+
+
+def _where(design: DesignBase) -> str:
+    return design.origin or "<design>"
+
+
+def displacement_outcomes(design: DesignBase) -> list[str]:
+    spec = design.consequences.displacement  # type: ignore[union-attr]
+    return spec.outcomes or [o.name for o in design.outcomes if o.measure == "count" and not o.survey]  # type: ignore[union-attr]
+
+
+def plan(design: DesignBase) -> None:
+    """Design-level rules the section's own model cannot see (it needs the rest of the design)."""
+    from cpeval.consequences import adverse, refit
+
+    c = design.consequences
+    if c is None:
+        return
+    kind = design.kind  # type: ignore[attr-defined]
+    names = [o.name for o in design.outcomes]
+    by_name = {o.name: o for o in design.outcomes}
+    if c.displacement is not None:
+        if kind not in PANEL_KINDS:
+            raise DesignError(f"{_where(design)}: consequences.displacement needs areas observed before and after (a "
+                              f"did or synthetic_control design), not a {kind} design; remove it")
+        for i, n in enumerate(c.displacement.outcomes):
+            if n not in by_name:
+                raise DesignError(f"{_where(design)}: consequences.displacement.outcomes[{i}]: {n!r} is not an outcome "
+                                  f"of the design ({', '.join(names)}){did_you_mean(n, names)}")
+            if by_name[n].measure != "count":
+                raise DesignError(f"{_where(design)}: consequences.displacement.outcomes[{i}]: {n!r} is a "
+                                  f"{by_name[n].measure}; displacement counts crimes, so name a count outcome")
+        if not displacement_outcomes(design):
+            raise DesignError(f"{_where(design)}: consequences.displacement: the design has no count outcome to assess "
+                              "for displacement; add one (measure: count) or list it in displacement.outcomes")
+    if c.disproportionality is not None and kind not in PANEL_KINDS:
+        raise DesignError(f"{_where(design)}: consequences.disproportionality compares areas before and after; it "
+                          f"needs a did or synthetic_control design, not {kind}")
+    if c.subgroups is not None:
+        for i, n in enumerate(c.subgroups.outcomes):
+            if n not in by_name:
+                raise DesignError(f"{_where(design)}: consequences.subgroups.outcomes[{i}]: {n!r} is not an outcome of "
+                                  f"the design{did_you_mean(n, names)}")
+        if c.subgroups.conditional is not None and kind != "rct":
+            raise DesignError(f"{_where(design)}: consequences.subgroups.conditional (econml) needs a trial with "
+                              "individual data (kind: rct); remove it or use moderators alone")
+    if "placebo_timing" in c.refute and kind != "did":
+        raise DesignError(f"{_where(design)}: consequences.refute: placebo_timing needs a panel (kind: did)")
+    clash = sorted(set(names) & {a.name for a in c.adverse})
+    if clash:
+        raise DesignError(f"{_where(design)}: consequences.adverse: {clash} repeat outcome names; give the indicators "
+                          "their own names")
+    for ind in c.adverse:  # each indicator must make a valid design with the design's estimator
+        adverse.variant(design, ind)
+    refit.variant(design)
+
+
+def source_frame(design: DesignBase, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
+    """The design's data with derived outcomes, holding every column (the panel keeps only the design's own)."""
+    from cpeval.data.sources import read_source
+    from cpeval.outcomes.derive import derive_with_info
+
+    if data is not None:
+        frame, source = data, "<DataFrame>"
+    else:
+        src = read_source(design)
+        frame, source = src.frame, f"{_where(design)}: data {src.label}"
+    missing = [col for col in design.consequences.data_columns() if col not in frame.columns]  # type: ignore[union-attr]
+    if missing:
+        from cpeval.errors import DataError, Problem, ProblemCode
+
+        keys = design.consequences.data_columns()  # type: ignore[union-attr]
+        cols = [str(c) for c in frame.columns]
+        raise DataError(source, [Problem(ProblemCode.MISSING_COLUMN, c, f"named by {keys[c]} but not in the data"
+                                         f"{did_you_mean(c, cols)}") for c in missing])
+    derived, _ = derive_with_info(frame, design, source)
+    return derived, source
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The section checked against the data before anything is fitted: the frame, roles, group rows, levels."""
+
+    design: Any
+    frame: Any
+    source: str
+    roles: Any = None
+    long: Any = None
+    levels: dict[str, list[Any]] | None = None
+
+
+def prepare(design: DesignBase, data: pd.DataFrame | None = None) -> Prepared:
+    """Check the section against the design and the data (roles, residents, moderator levels); raises
+    :class:`~cpeval.errors.DesignError` or :class:`~cpeval.errors.DataError` naming the key and the fix."""
+    from cpeval.consequences import disproportionality, subgroups
+    from cpeval.consequences.spatial import assign_roles, treated_areas
+
+    plan(design)
+    c = design.consequences
+    assert c is not None
+    frame, source = source_frame(design, data)
+    roles = assign_roles(frame, design, c.displacement, source) if c.displacement is not None else None
+    long = None
+    if c.disproportionality is not None:
+        ever, start = treated_areas(frame, design)
+        long = disproportionality.long_frame(frame, design, c.disproportionality, ever, start, source)
+    levels = subgroups.moderator_levels(frame, design, c.subgroups, source) if c.subgroups is not None else None
+    return Prepared(design=design, frame=frame, source=source, roles=roles, long=long, levels=levels)
+
+
+def evaluate(prepared: Prepared, panel: Panel, effects: list[Effect]) -> ConsequencesResult:
+    """Assess every consequence the design declares."""
+    from cpeval.consequences import adverse, displacement, disproportionality, subgroups
+    from cpeval.consequences.result import ConsequencesResult
+
+    design, frame = prepared.design, prepared.frame
+    c = design.consequences
+    tag = f"consequences:{panel.sha256}"
+    findings = []
+    caveats: list[str] = []
+    if prepared.roles is not None:
+        findings += displacement.assess(design, frame, prepared.roles, displacement_outcomes(design), tag)
+    if c.adverse:
+        findings += adverse.assess(design, frame, list(c.adverse), tag)
+    if prepared.long is not None:
+        findings += disproportionality.assess(prepared.long, c.disproportionality, design.inference.level)
+        caveats.append(disproportionality.CAVEAT)
+    if prepared.levels is not None:
+        found = subgroups.assess(design, frame, c.subgroups, prepared.levels, tag)
+        findings += found
+        if found:
+            caveats.append(found[0].evidence["caveat"])
+        if c.subgroups.conditional is not None:
+            from cpeval.consequences import conditional
+
+            findings += conditional.assess(design, frame, c.subgroups)
+    if c.refute:
+        from cpeval.consequences import refute
+
+        findings += refute.assess(design, frame, effects, list(c.refute), c.refute_simulations)
+    roles = None if prepared.roles is None else prepared.roles.to_dict()
+    return ConsequencesResult(findings=tuple(findings), roles=roles, caveats=tuple(caveats))

@@ -1,0 +1,129 @@
+"""Adverse indicators, disproportionality (triple difference), subgroups and the pipeline's consequences stage."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _support import DESIGNS
+from cpeval.consequences import disproportionality, subgroups
+from cpeval.consequences.run import prepare
+from cpeval.datasets.city import simulate_hotspot_city
+from cpeval.designs import design_from_dict, load_design
+from cpeval.designs.consequences import DisproportionalitySpec, SubgroupSpec
+from cpeval.errors import DataError, DesignError, ProblemCode
+
+
+@pytest.fixture(scope="module")
+def design():
+    return load_design(DESIGNS / "hotspots_displacement.yaml")
+
+
+@pytest.fixture(scope="module")
+def result(design):
+    from cpeval.pipeline import evaluate
+
+    return evaluate(design)
+
+
+def _exact_long() -> pd.DataFrame:
+    """Expected counts with no noise: group A 10 and group B 20 stops per 1,000 residents per period; in treated
+    areas after the start A doubles and B triples, so B's rate ratio goes 2 -> 3 there (a 1.5-fold change) and
+    stays 2 in control areas. Poisson maximum likelihood on data equal to their expectations returns the
+    generating parameters exactly: the triple difference is 3/2 / (2/2) = 1.5."""
+    rows = []
+    for a in range(8):
+        treated = a < 3
+        res = {"A": 1000.0 * (a + 1), "B": 500.0 * (a + 2)}
+        for t in range(1, 7):
+            post = t >= 4
+            for g, rate in (("A", 10.0), ("B", 20.0)):
+                mult = (2.0 if g == "A" else 3.0) if (treated and post) else 1.0
+                rows.append({"area": a, "period": t, "group": g, "events": rate * mult * res[g] / 1000,
+                             "residents": res[g], "treated_area": treated, "post": post})
+    return pd.DataFrame(rows)
+
+
+def test_triple_difference_recovers_the_exact_change():
+    spec = DisproportionalitySpec(groups=[{"name": "A", "events": "a", "residents": "ra"},
+                                          {"name": "B", "events": "b", "residents": "rb"}], reference="A")
+    (f,) = disproportionality.assess(_exact_long(), spec, 0.95)
+    td = f.evidence["triple_difference"]
+    assert td["ratio"] == pytest.approx(1.5, rel=1e-8)
+    rr = f.evidence["rate_ratios"]
+    assert rr["treated_before"]["rate_ratio"] == pytest.approx(2.0, rel=1e-8)
+    assert rr["treated_after"]["rate_ratio"] == pytest.approx(3.0, rel=1e-8)
+    assert rr["control_after"]["rate_ratio"] == pytest.approx(2.0, rel=1e-8)
+    assert f.evidence["rates"]["treated_after"]["B"] == pytest.approx(60.0)  # 20 x 3 per 1,000
+    assert f.status == "fail" and "Disproportionality grew" in f.sentence
+    assert "need not live in the area" in f.evidence["caveat"]
+
+
+def test_disproportionality_change_detected_and_covered_in_the_city(result):
+    city = simulate_hotspot_city()
+    (f,) = [f for f in result.consequences.findings if f.topic == "disproportionality"]
+    lo, hi = f.evidence["triple_difference"]["conf_int"]
+    assert f.status == "fail" and lo < np.exp(city.truth["stop_rate_ratio_change"]) < hi
+
+
+def test_a_group_without_residents(design):
+    raw = design.model_dump(mode="json", by_alias=True)
+    raw["consequences"]["disproportionality"]["groups"][1].pop("residents")
+    with pytest.raises(DesignError, match="group 'group_b' has no residents"):
+        design_from_dict(raw)
+    frame = simulate_hotspot_city().panel
+    frame["residents_b"] = 0
+    with pytest.raises(DataError, match="group 'group_b' has no residents in any area") as err:
+        prepare(design, frame)
+    assert ProblemCode.NO_RESIDENTS in err.value.codes
+
+
+def test_a_moderator_with_one_level(design):
+    frame = simulate_hotspot_city().panel
+    frame["deprivation"] = "high"
+    with pytest.raises(DataError, match=r"moderators\[0\] has a single level \('high'\)") as err:
+        subgroups.moderator_levels(frame, design, SubgroupSpec(moderators=["deprivation"]))
+    assert ProblemCode.SINGLE_LEVEL in err.value.codes
+
+
+def test_difference_test_by_hand():
+    t = subgroups.difference_test(np.array([0.3, -0.1]), np.array([0.1, 0.2]))
+    # two levels: chi2 = (b1 - b2)^2 / (se1^2 + se2^2) = 0.16 / 0.05 = 3.2
+    assert t["chi2"] == pytest.approx(3.2) and t["df"] == 1
+
+
+def test_pipeline_reports_every_consequence_negatives_first(result):
+    c = result.consequences
+    statuses = [f.status for f in c.findings]
+    assert statuses == sorted(statuses, key={"fail": 0, "warn": 1, "pass": 2}.get)
+    by_name = {f.name: f for f in c.findings}
+    assert by_name["spatial displacement: robbery"].status == "fail"
+    assert by_name["spatial displacement: burglary"].positive
+    assert by_name["offence displacement: vehicle_crime"].status == "fail"
+    assert by_name["stigmatisation: stops"].status == "fail"
+    harm = by_name["antisocial_behaviour by deprivation"]
+    assert harm.status == "fail"
+    assert [r["subgroup"] for r in harm.evidence["subgroups"] if r["harmful"]] == ["high"]
+    assert c.roles["counts"] == {"treated": 9, "buffer": 33, "control": 38}
+    payload = json.loads(result.to_json())["consequences"]
+    assert payload["findings"][0]["status"] == "fail" and payload["caveats"]
+    from cpeval.report.markdown import render_markdown
+
+    md = render_markdown(result)
+    section = md[md.index("## Unintended consequences"):]
+    assert section.index("**FAIL**") < section.index("**pass**")
+    assert "gain wiped out" in section and "triple difference" in section
+
+
+def test_consequence_declarations_checked_against_the_design(design):
+    raw = design.model_dump(mode="json", by_alias=True)
+    raw["consequences"]["displacement"]["outcomes"] = ["robery"]
+    with pytest.raises(DesignError, match="did you mean 'robbery'"):
+        prepare(design_from_dict(raw))
+    raw["consequences"]["displacement"]["outcomes"] = []
+    raw["consequences"]["adverse"][0]["name"] = "robbery"
+    with pytest.raises(DesignError, match="repeat outcome names"):
+        prepare(design_from_dict(raw))
