@@ -77,8 +77,7 @@ def test_three_treated_of_forty_warns(method):
     note = next(w for w in e.warnings if "only 3 of the 40 clusters of 'unit' are treated" in w)
     assert ADVICE in note and "MacKinnon & Webb" in note
     assert any("only 3 of the 40 clusters" in m for m in caught)
-    if method != "callaway_santanna":
-        assert 1.0 < e.diagnostics["effective_clusters"] < 10.0
+    assert 1.0 < e.diagnostics["effective_clusters"] < 10.0
     assert math.isfinite(e.std_error) and math.isfinite(e.p_value)
 
 
@@ -89,16 +88,18 @@ def test_twenty_treated_of_forty_does_not_warn():
     assert e.diagnostics["effective_clusters"] > 20
 
 
-@pytest.mark.parametrize("method", ["twfe", "poisson"])
+@pytest.mark.parametrize("method", ["twfe", "poisson", "callaway_santanna"])
 def test_one_treated_and_one_control_unit_reports_no_p_value(method):
     """Two units: the cluster-robust variance is degenerate (SE ~1e-15 before), so no SE, interval or
     p-value is reported and the warning names what to do instead."""
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"unit": np.repeat([0, 1], 8), "period": np.tile(np.arange(1, 9), 2)})
     df["post"] = ((df["unit"] == 0) & (df["period"] >= 5)).astype(int)
+    df["first_treated"] = np.where(df["unit"] == 0, 5, 0)
     df["y"] = rng.poisson(20, len(df)).astype(float)
     extra = {"exposure": "none"} if method == "poisson" else {}
-    result, _ = _run(_design(method, measure="count", **extra), df)
+    treatment = {"first_treated": "first_treated"} if method == "callaway_santanna" else None
+    result, _ = _run(_design(method, treatment, measure="count", **extra), df)
     e = result.effect("y")
     assert math.isfinite(e.estimate)
     assert all(math.isnan(v) for v in (e.std_error, e.ci_lower, e.ci_upper, e.p_value))
@@ -165,3 +166,16 @@ def test_counts_and_effective_clusters_invariant_to_row_order_and_labels(method)
     keys = ("clusters", "treated_clusters", "untreated_clusters")
     assert [moved[k] for k in keys] == [base[k] for k in keys] == [20, 4, 16]
     assert moved["effective_clusters"] == pytest.approx(base["effective_clusters"], rel=1e-10)
+
+
+@pytest.mark.parametrize("method", ["twfe", "callaway_santanna"])
+def test_effective_clusters_of_a_two_by_two_by_hand(method):
+    """Two periods, n1 = 3 treated and n0 = 37 untreated units. TWFE: the demeaned treatment is
+    +-(1 - p)/2 for treated units and -+p/2 for the others (p = n1/N), so gamma_i is proportional to
+    (1 - p)^2 or p^2. Callaway & Sant'Anna: the one ATT(2,2) weighs each treated unit's change by 1/n1 and
+    each comparison unit's by -1/n0, so gamma_i = 2/n1^2 or 2/n0^2. Both give
+    G* = N^2 n1 n0 / (n1^3 + n0^3) = 1600 * 111 / 50680 = 3.5043."""
+    df = null_burglary_panel(3, n_areas=40, n_months=2, start=2, seed=6)
+    treatment = {"indicator": "post"} if method == "twfe" else {"first_treated": "first_treated"}
+    e = _run(_design(method, treatment, measure="count"), df)[0].effect("y")
+    assert e.diagnostics["effective_clusters"] == pytest.approx(1600 * 111 / 50680, rel=1e-10)

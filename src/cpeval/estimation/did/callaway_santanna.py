@@ -49,7 +49,6 @@ def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dic
     est = design.estimator
     delta, universal = est.anticipation, est.base_period == "universal"
     per = data.periods
-    T = len(per)
     glist = np.unique(data.unit_group[data.unit_group > 0])
     if len(glist) == 0:
         raise EstimationError(
@@ -57,13 +56,7 @@ def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dic
             + (f" ({'; '.join(data.notes)})" if data.notes else "") + ": lower "
             "estimator.anticipation or add data from earlier periods, so that cohorts have a base period"
         )
-    cells: list[tuple[float, int, int]] = []  # (g, t index, base index; -1 = reference cell)
-    for g in glist:
-        pre = np.flatnonzero(per + delta < g)
-        base_post = int(pre[-1])
-        for ti in range(0 if universal else 1, T):
-            base = base_post if per[ti] >= g or universal else ti - 1
-            cells.append((g, ti, -1 if base == ti else base))
+    cells = _cell_list(glist, per, delta, universal)
     K = len(cells)
     inf = np.zeros((data.n, K), order="F")
     att = np.zeros(K)
@@ -79,11 +72,7 @@ def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dic
         if base < 0:
             continue
         treated = group_of == g
-        if est.control_group == "never_treated":
-            control = group_of == 0
-        else:
-            horizon = max(per[ti], per[base]) + delta
-            control = (group_of == 0) | ((group_of > horizon) & (group_of != g))
+        control = _comparison(group_of, g, per[ti], per[base], design)
         try:
             if is_panel:
                 idx = np.flatnonzero(treated | control)
@@ -121,6 +110,58 @@ def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dic
         unit_weight=data.unit_weight, glist=glist,
     )
     return out, info, problems
+
+
+def _cell_list(glist: np.ndarray, per: np.ndarray, delta: int, universal: bool) -> list[tuple[float, int, int]]:
+    """The (cohort, period index, base period index; -1 = reference cell) of every ATT(g,t)."""
+    cells: list[tuple[float, int, int]] = []
+    for g in glist:
+        base_post = int(np.flatnonzero(per + delta < g)[-1])
+        for ti in range(0 if universal else 1, len(per)):
+            base = base_post if per[ti] >= g or universal else ti - 1
+            cells.append((g, ti, -1 if base == ti else base))
+    return cells
+
+
+def _comparison(group_of: np.ndarray, g: float, t: float, base: float, design: DidDesign) -> np.ndarray:
+    """The comparison units of ATT(g,t): never treated, or also not yet treated by the later of the two
+    periods compared (less the anticipation periods)."""
+    est = design.estimator
+    if est.control_group == "never_treated":
+        return group_of == 0
+    horizon = max(t, base) + est.anticipation
+    return (group_of == 0) | ((group_of > horizon) & (group_of != g))
+
+
+def unit_leverage(data: CsData, cells: agg.Cells, aggregate: Any, design: DidDesign) -> np.ndarray | None:
+    """Each unit's weight in the headline aggregation for the effective number of clusters, sqrt(sum_t
+    c_it^2), from the weight c_it of each unit-period outcome under the unconditional comparisons (each
+    ATT(g,t) a weighted mean change of its cohort less that of its comparison units; with covariates, the
+    design the adjustment starts from). The aggregation is linear in the ATT(g,t) with weights that do not
+    depend on them, so running it with zero ATTs on per-period "influence" columns returns c_.t exactly.
+    Balanced panels only (None otherwise)."""
+    import dataclasses
+
+    if data.Y is None:
+        return None
+    est = design.estimator
+    per, w = data.periods, data.unit_weight
+    n, T = data.Y.shape
+    K = len(cells.att)
+    weight = np.zeros((n, K))
+    t_of, b_of = np.full(K, -1), np.full(K, -1)
+    for k, (g, ti, base) in enumerate(_cell_list(cells.glist, per, est.anticipation, est.base_period == "universal")):
+        if base < 0 or not np.isfinite(cells.att[k]):
+            continue
+        treated = data.unit_group == g
+        control = _comparison(data.unit_group, g, per[ti], per[base], design)
+        weight[treated, k] = w[treated] / w[treated].sum()
+        weight[control, k] = -w[control] / w[control].sum()
+        t_of[k], b_of[k] = ti, base
+    probe = dataclasses.replace(cells, att=np.where(np.isfinite(cells.att), 0.0, np.nan))
+    sign = (t_of[None, :] == np.arange(T)[:, None]).astype(float) - (b_of[None, :] == np.arange(T)[:, None])
+    c = np.column_stack([aggregate(dataclasses.replace(probe, inf=weight * sign[t])).overall_inf for t in range(T)])
+    return np.sqrt((c**2).sum(axis=1))
 
 
 def _design_matrix(x: np.ndarray | None, n: int) -> np.ndarray:
@@ -275,10 +316,10 @@ class CallawaySantAnna:
 
         head = aggs[est.aggregation]
         head_se = float(overall_se[est.aggregation])
-        if not (math.isfinite(head.overall) and math.isfinite(head_se)):
+        if not math.isfinite(head.overall):  # a missing SE is reported as such (``cluster_inference``)
             raise EstimationError(
                 f"outcome {outcome.name!r}: the {est.aggregation} aggregation is not identified "
-                f"(estimate {head.overall}, SE {head_se})"
+                f"(estimate {head.overall})"
             )
         pre = pretest(cells, sums["att_gt"], se_an["att_gt"], data.n)
         pct = None
@@ -296,9 +337,10 @@ class CallawaySantAnna:
             )
         clustered = data.cluster is not None
         # the influence function is summed by cluster, or by sampling unit without clustering; treated: in
-        # an adopting cohort. G* is not computed for this estimator.
+        # an adopting cohort
         counts = count_clusters(data.cluster if clustered else np.arange(len(data.unit_group)),
-                                data.unit_group > 0, self.design.cluster_column)
+                                data.unit_group > 0, self.design.cluster_column,
+                                unit_leverage(data, cells, aggregators[est.aggregation], design))
         y_all = data.Y if data.Y is not None else data.y
         head_se, interval, cluster_notes = cluster_inference(counts, head_se,
                                                              abs(head.overall) + float(np.nanstd(y_all)))
