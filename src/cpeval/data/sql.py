@@ -39,10 +39,6 @@ def relation_sql(table: str | None, query: str | None) -> str:
     return f"({query.rstrip().rstrip(';')}) AS q"  # type: ignore[union-attr]
 
 
-def _shown_url(url) -> str:  # type: ignore[no-untyped-def]
-    return url.render_as_string(hide_password=True)
-
-
 def _engine(source: SqlSource, label: str):  # type: ignore[no-untyped-def]
     try:
         import sqlalchemy
@@ -58,10 +54,10 @@ def _engine(source: SqlSource, label: str):  # type: ignore[no-untyped-def]
                 f"data.source.password_env names {source.password_env!r}, which is not set; export it (or remove "
                 "password_env and use PGPASSWORD or ~/.pgpass)"))])
         args["password"] = os.environ[source.password_env]
-    return sqlalchemy.create_engine(url, connect_args=args, poolclass=NullPool), url
+    return sqlalchemy.create_engine(url, connect_args=args, poolclass=NullPool)
 
 
-def _explain(exc, source: SqlSource, url, started: float) -> str:  # type: ignore[no-untyped-def]
+def _explain(exc, source: SqlSource, started: float) -> str:  # type: ignore[no-untyped-def]
     """One line saying what went wrong, from the driver's error and its SQLSTATE."""
     orig = getattr(exc, "orig", None) or exc
     text = " ".join(str(orig).split())
@@ -70,7 +66,7 @@ def _explain(exc, source: SqlSource, url, started: float) -> str:  # type: ignor
         return f"the query tried to write ({text}); data.source queries run read-only: select rows only"
     if not state or state.startswith(("08", "28", "3D")):  # no connection, bad credentials, no such database
         seconds = time.monotonic() - started
-        return (f"cannot connect to {_shown_url(url)} (gave up after {seconds:.1f} s; connect_timeout "
+        return (f"cannot connect to {source.url} (gave up after {seconds:.1f} s; connect_timeout "
                 f"{source.connect_timeout} s): {text}; check that the server is running and reachable, the user "
                 "and database names, and the password (PGPASSWORD, ~/.pgpass or data.source.password_env)")
     hint = {"42P01": "; check data.source.table (or the table the query names)",
@@ -86,9 +82,10 @@ def copy_out(source: SqlSource, label: str, table: str | None, query: str | None
     Returns the columns' DuckDB types (every column of the relation when ``columns`` is None) and the relation as
     the design names it (the table, or the query in parentheses). The whole read is one read-only transaction.
     """
+    engine = _engine(source, label)
+    import psycopg
     from sqlalchemy import exc as sa_exc
 
-    engine, url = _engine(source, label)
     relation = relation_sql(table, query)
     started = time.monotonic()
     try:
@@ -106,8 +103,8 @@ def copy_out(source: SqlSource, label: str, table: str | None, query: str | None
                 for chunk in copy:
                     out.write(chunk)
             conn.rollback()  # nothing to keep: the transaction only read
-    except sa_exc.DBAPIError as exc:
-        raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, _explain(exc, source, url, started))]) from None
+    except (sa_exc.DBAPIError, psycopg.Error) as exc:
+        raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, _explain(exc, source, started))]) from None
     finally:
         engine.dispose()
     return {c: types[c] for c in columns}, table if table is not None else f"({query.strip().rstrip(';')})"  # type: ignore[union-attr]
