@@ -190,9 +190,9 @@ def test_few_clusters_warns_and_is_recorded():
     d = {"name": "x", "kind": "rct", "data": {"dataset": "cpeval.none", "unit": "unit_id"},
          "treatment": {"assignment": "assigned", "cluster": "cluster_id"},
          "outcomes": [{"name": "y", "column": "y"}]}
-    with pytest.warns(CpevalWarning, match="only 12 clusters"):
+    with pytest.warns(CpevalWarning, match="only 6 of the 12 clusters of 'cluster_id' are treated"):
         res = evaluate(d, f)
-    assert any("only 12 clusters" in w for w in res.effects[0].warnings)
+    assert any("only 6 of the 12 clusters" in w for w in res.effects[0].warnings)
 
 
 def test_weak_first_stage_warns():

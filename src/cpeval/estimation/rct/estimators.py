@@ -17,7 +17,15 @@ import pandas as pd
 
 from cpeval.data.panel import TREATED
 from cpeval.errors import DesignError, EstimationError
-from cpeval.estimation.inference import code_labels, few_clusters_warning, make_effect, wald_interval
+from cpeval.estimation.inference import (
+    FEW_TREATED_CLUSTERS,
+    ClusterCounts,
+    code_labels,
+    count_clusters,
+    few_clusters_warning,
+    make_effect,
+    wald_interval,
+)
 from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Estimate, Trial, estimate_itt, refused_cluster_blocks
 from cpeval.results import Effect, Sampling, p_value
 
@@ -249,18 +257,21 @@ class RctEstimatorBase:
             )
         level = design.inference.level
         notes = list(itt.notes)
-        few = few_clusters_warning(
-            itt.n_clusters, design.treatment.cluster, FEW_CLUSTERS_RCT,
-            "cpeval uses CR2 with Bell-McCaffrey degrees of freedom, but read the randomisation-inference "
-            "p-value (set inference.permutations) alongside it",
-        )
-        if few and itt.influence_by == "cluster":  # the CR2 paths (the matched-pair variance is by block)
-            notes.append(few)
+        counts = _cluster_counts(trial, design.treatment.cluster)
+        if counts is not None and itt.influence_by == "cluster":  # the CR2 paths (matched pairs are by block)
+            few_arm = min(counts.treated, counts.untreated) < FEW_TREATED_CLUSTERS
+            few = few_clusters_warning(
+                itt.n_clusters, design.treatment.cluster, FEW_CLUSTERS_RCT,
+                "cpeval uses CR2 with Bell-McCaffrey degrees of freedom, but read the randomisation-inference "
+                "p-value (set inference.permutations) alongside it",
+            )
+            notes += counts.warnings() if few_arm else [few] if few else []
         diagnostics: dict = {
             "arms": _arms(trial),
             "blocks": int(trial.block.max()) + 1 if trial.block is not None else None,
             "blocked": design.estimator.blocked if trial.block is not None else None,
             "covariates": list(design.estimator.covariates) if self.method == "lin" else [],
+            **(counts.diagnostics() if counts is not None else {}),
         }
         estimate, se, df, vtype = itt.estimate, itt.std_error, itt.df, itt.variance_type
         estimand = design.estimand
@@ -423,3 +434,14 @@ class Lin(RctEstimatorBase):
     """Lin (2013): baseline covariates centred and fully interacted with assignment; HC2 or CR2 errors."""
 
     method = "lin"
+
+
+def _cluster_counts(trial: Trial, column: str | None) -> ClusterCounts | None:
+    """Clusters in all, assigned to treatment and to control, and G* for the difference in means (each
+    person's error enters it with weight 1/n_treated or -1/n_control; Carter, Schnepel & Steigerwald 2017)."""
+    if trial.cluster is None or column is None:
+        return None
+    treated = trial.z > 0
+    n1 = int(treated.sum())
+    leverage = np.where(treated, 1.0 / max(n1, 1), -1.0 / max(len(treated) - n1, 1))
+    return count_clusters(trial.cluster, treated, column, leverage)
