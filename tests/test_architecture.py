@@ -61,12 +61,17 @@ def test_linearmodels_dowhy_econml_only_in_adapters():
 
 
 def test_layers_import_one_way():
-    """designs <- data <- estimation/outcomes <- checks <- cba <- pipeline <- report/cli."""
+    """designs <- data <- estimation/outcomes <- checks <- consequences <- cba <- pipeline <- report/cli."""
     forbidden = {
-        "designs": ("cpeval.data", "cpeval.estimation", "cpeval.checks", "cpeval.cba", "cpeval.pipeline",
-                    "cpeval.report", "cpeval.cli"),
-        "data": ("cpeval.estimation", "cpeval.checks", "cpeval.cba", "cpeval.pipeline", "cpeval.report"),
-        "estimation": ("cpeval.checks", "cpeval.cba", "cpeval.pipeline", "cpeval.report", "cpeval.cli"),
+        "designs": ("cpeval.data", "cpeval.estimation", "cpeval.checks", "cpeval.consequences", "cpeval.cba",
+                    "cpeval.pipeline", "cpeval.report", "cpeval.cli"),
+        "data": ("cpeval.estimation", "cpeval.checks", "cpeval.consequences", "cpeval.cba", "cpeval.pipeline",
+                 "cpeval.report"),
+        "estimation": ("cpeval.checks", "cpeval.consequences", "cpeval.cba", "cpeval.pipeline", "cpeval.report",
+                       "cpeval.cli"),
+        "outcomes": ("cpeval.consequences",),
+        "checks": ("cpeval.consequences", "cpeval.cba", "cpeval.pipeline", "cpeval.report", "cpeval.cli"),
+        "consequences": ("cpeval.cba", "cpeval.pipeline", "cpeval.report", "cpeval.cli"),
         "report": ("cpeval.estimation", "cpeval.pipeline", "cpeval.cli"),
     }
     offenders = []

@@ -65,6 +65,11 @@ def plan(design: DesignBase) -> None:
                               "individual data (kind: rct); remove it or use moderators alone")
     if "placebo_timing" in c.refute and kind != "did":
         raise DesignError(f"{_where(design)}: consequences.refute: placebo_timing needs a panel (kind: did)")
+    via_dowhy = [r for r in c.refute if r != "placebo_timing"]
+    if via_dowhy and kind != "rct":
+        raise DesignError(f"{_where(design)}: consequences.refute: {', '.join(via_dowhy)} refute a covariate-adjusted "
+                          f"contrast of a trial (kind: rct); for a {kind} design use placebo_timing (did) or the "
+                          "design's placebo checks")
     clash = sorted(set(names) & {a.name for a in c.adverse})
     if clash:
         raise DesignError(f"{_where(design)}: consequences.adverse: {clash} repeat outcome names; give the indicators "

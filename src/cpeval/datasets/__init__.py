@@ -63,4 +63,5 @@ NAMED_DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
     "city_monthly": _city("monthly"),
     "city_survey": _city("survey"),
     "city_hotspots": _city("hotspots"),
+    "city_trial": _city("trial"),
 }

@@ -291,3 +291,49 @@ def simulate_hotspot_city(
 def city_hotspots() -> pd.DataFrame:
     """Area x quarter panel of the default simulated hot-spots city (``cpeval.city_hotspots``)."""
     return simulate_hotspot_city().panel.copy()
+
+
+# A trial of a victim-outreach programme offered to residents: the harm score of incidents against the person in
+# the follow-up year falls for residents never victimised before, but rises for prior victims (the outreach
+# draws attention to them: a harmed subgroup).
+TRIAL_EFFECT = {"no": -0.40, "yes": 0.50}  # additive effect on the harm score, by prior victimisation
+
+
+@dataclass(frozen=True)
+class CityTrial:
+    frame: pd.DataFrame
+    truth: dict[str, float]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def simulate_city_trial(n: int = 2400, null: bool = False, seed: int = 2028) -> CityTrial:
+    """An individually randomised trial (half offered the programme within each ward) with baseline covariates
+    (age, prior offences against the respondent) and moderators (sex, age band, prior victimisation). The
+    outcome is a harm score of incidents against the person in the follow-up year (a level). ``truth`` holds the true
+    average effect in each subgroup of ``prior_victim`` and overall (zero everywhere with ``null``)."""
+    rng = np.random.default_rng(seed)
+    ward = rng.integers(1, 13, n)
+    age = rng.integers(16, 80, n)
+    sex = np.where(rng.random(n) < 0.5, "female", "male")
+    prior = rng.poisson(0.8, n)
+    prior_victim = np.where(rng.random(n) < 1 / (1 + np.exp(-(prior - 1.0))), "yes", "no")
+    assigned = np.zeros(n, dtype=int)
+    for w in np.unique(ward):  # complete randomisation within each ward
+        idx = np.flatnonzero(ward == w)
+        assigned[rng.permutation(idx)[: len(idx) // 2]] = 1
+    effect = np.where(prior_victim == "yes", TRIAL_EFFECT["yes"], TRIAL_EFFECT["no"]) * (0 if null else 1)
+    y = 1.2 + 0.5 * prior + 0.01 * (age - 45) + 0.3 * (sex == "male") + effect * assigned + rng.normal(0, 1.2, n)
+    frame = pd.DataFrame({
+        "person": np.arange(1, n + 1), "ward": ward, "assigned": assigned, "age": age, "sex": sex,
+        "age_band": np.select([age < 25, age < 45], ["16-24", "25-44"], "45+"), "prior_incidents": prior,
+        "prior_victim": prior_victim, "harm_score": np.round(y, 2),
+    })
+    scale = 0 if null else 1
+    truth = {f"prior_victim_{k}": scale * v for k, v in TRIAL_EFFECT.items()}
+    truth["average"] = float(effect.mean())
+    return CityTrial(frame=frame, truth=truth, params={"n": n, "null": null, "seed": seed})
+
+
+def city_trial() -> pd.DataFrame:
+    """Respondent rows of the default simulated outreach trial (``cpeval.city_trial``)."""
+    return simulate_city_trial().frame.copy()

@@ -1,0 +1,103 @@
+"""Refutation: dowhy's placebo-treatment, random-common-cause and data-subset refuters for trials (the
+covariate-adjusted contrast of outcome by assignment), and a placebo-timing refuter for panels (the design's
+own estimator with a pretend start halfway through the periods before the real one, on those periods only).
+
+Each refuter's reading uses the design's standard error of the estimate refuted: a placebo effect (placebo
+treatment or timing) should be within its critical value times that SE of zero; a random common cause or an
+80% subset should leave the estimate within that distance of the original. Otherwise the estimate "does not
+survive" and the finding fails.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cpeval.consequences import refit
+from cpeval.consequences.result import Finding
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cpeval.designs.base import DesignBase
+    from cpeval.results import Effect
+
+DOWHY = ("placebo_treatment", "random_common_cause", "data_subset")
+WHAT = {
+    "placebo_treatment": "when the treatment is replaced by a random permutation of it",
+    "random_common_cause": "when a random common cause is added",
+    "data_subset": "when re-estimated on random 80% subsets of the data",
+    "placebo_timing": "when the programme is pretended to start earlier, before it did",
+}
+
+
+def _finding(name: str, outcome: str, value: float, reference: float, half: float, evidence: dict[str, Any]
+             ) -> Finding:
+    survives = abs(value - reference) <= half
+    verb = "survives" if survives else "does not survive"
+    placebo = name in ("placebo_treatment", "placebo_timing")
+    target = "zero" if placebo else f"the original {reference:.3g}"
+    sentence = (f"The estimate for {outcome} {verb} {WHAT[name]}: the {'placebo ' if placebo else 'new '}effect is "
+                f"{value:.3g}, {'within' if survives else 'outside'} {half:.3g} of {target}.")
+    return Finding(topic="refutation", name=f"{name.replace('_', ' ')}: {outcome}",
+                   status="pass" if survives else "fail", sentence=sentence, outcome=outcome,
+                   evidence={**evidence, "new_effect": value, "reference": reference, "tolerance": half})
+
+
+def _dowhy(design: DesignBase, frame: pd.DataFrame, effect: Effect, names: list[str], simulations: int
+           ) -> list[Finding]:
+    from cpeval.estimation._adapters.dowhy import refute
+
+    treatment = design.treatment  # type: ignore[attr-defined]
+    covariates = list(getattr(design.estimator, "covariates", []) or [])  # type: ignore[attr-defined]
+    spec = next(o for o in design.outcomes if o.name == effect.outcome)
+    cols = [treatment.assignment, spec.column, *covariates]
+    data = frame.loc[frame[spec.column].notna(), cols].astype(float)
+    crit = abs(effect.ci_upper - effect.estimate)  # the design's critical value times its SE
+    out = []
+    for r in refute(data, treatment=treatment.assignment, outcome=spec.column, common_causes=covariates,
+                    refuters=names, simulations=simulations, seed=design.inference.seed):
+        ref = 0.0 if r.refuter == "placebo_treatment" else r.estimate
+        out.append(_finding(r.refuter, effect.outcome, r.new_effect, ref, crit,
+                            {"method": "dowhy backdoor.linear_regression", "dowhy_estimate": r.estimate,
+                             "dowhy_p_value": r.p_value, "simulations": simulations,
+                             "design_estimate": effect.estimate, "design_std_error": effect.std_error}))
+    return out
+
+
+def _placebo_timing(design: DesignBase, frame: pd.DataFrame, effect: Effect, tag: str) -> Finding:
+    from cpeval.consequences.spatial import treated_areas
+
+    unit, time = design.data.unit, design.data.time
+    ever, start = treated_areas(frame, design)
+    pre = frame.loc[frame[time] < start].copy()
+    periods = np.sort(pre[time].unique())
+    if len(periods) < 4:
+        return Finding(topic="refutation", name=f"placebo timing: {effect.outcome}", status="warn",
+                       outcome=effect.outcome,
+                       sentence=f"Too few periods before the programme ({len(periods)}) for a placebo start.",
+                       evidence={"pre_periods": len(periods)})
+    fake = periods[len(periods) // 2]
+    is_t = pre[unit].map(ever).fillna(False).to_numpy(dtype=bool)
+    pre[refit.ROLE_TREATED] = (is_t & (pre[time] >= fake).to_numpy()).astype(int)
+    pre[refit.ROLE_COHORT] = np.where(is_t, fake, 0)
+    variant = refit.variant(design, outcomes=refit.outcome_dicts(design, [effect.outcome]),
+                            treatment=refit.buffer_treatment(design, [], fake))
+    placebo = refit.fit(variant, pre, effect.outcome, f"{tag}:placebo_timing")
+    half = abs(placebo.ci_upper - placebo.estimate)
+    return _finding("placebo_timing", effect.outcome, placebo.estimate, 0.0, half,
+                    {"placebo_start": fake, "placebo_effect": refit.describe(placebo),
+                     "periods_used": len(periods)})
+
+
+def assess(design: DesignBase, frame: pd.DataFrame, effects: list[Effect], refuters: list[str], simulations: int,
+           tag: str = "refute") -> list[Finding]:
+    findings = []
+    via_dowhy = [r for r in refuters if r in DOWHY]
+    for effect in effects:
+        if via_dowhy:
+            findings += _dowhy(design, frame, effect, via_dowhy, simulations)
+        if "placebo_timing" in refuters:
+            findings.append(_placebo_timing(design, frame, effect, tag))
+    return findings
