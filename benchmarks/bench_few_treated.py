@@ -12,8 +12,8 @@ each replication, every test is run on the same data at the 5% level:
   all assignments when they number at most 999 (1 and 2 treated areas), else 999 random ones;
 - poisson analytic: cpeval's PPML (fit_fe_poisson), cluster-robust with G/(G-1), t(G-1);
 - poisson score bootstrap: Kline-Santos, B = 999;
-- auto: what inference.method: auto reports first (randomisation with 1-2 treated, the wild bootstrap with
-  3-9, the analytic test from 10).
+- auto: what inference.method: auto reports first (randomisation with 1-4 treated, the wild bootstrap with
+  5-9, the analytic test from 10).
 
 Run: ``python benchmarks/bench_few_treated.py [replications] [processes]`` (defaults 400 and 2). Prints a
 Markdown table; the Monte Carlo standard error of a rate p is sqrt(p(1-p)/R).
@@ -81,7 +81,7 @@ def one(args):
     score = PoissonScoreTest(y, d, u, t, u)
     score._v = np.vstack(list(weight_chunks("rademacher", g, B, seed)))
     p_score = score.p_value(0.0)
-    p_auto = p_ri if n_treated <= 2 else (p_wild if n_treated < 10 else p_an)
+    p_auto = p_ri if n_treated < 5 else (p_wild if n_treated < 10 else p_an)
     return n_treated, np.array([p_an, p_wild, p_ri, p_pan, p_score, p_auto]) <= 0.05
 
 

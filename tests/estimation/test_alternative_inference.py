@@ -39,14 +39,23 @@ def run(design, frame):
         return evaluate(design, frame)
 
 
-def test_three_treated_areas_lead_with_the_wild_bootstrap():
-    res = run(did(inference={"wild_bootstrap": {"replications": 999}}), null_panel())
+def test_five_treated_areas_lead_with_the_wild_bootstrap():
+    res = run(did(inference={"wild_bootstrap": {"replications": 999}}), null_panel(n_treated=5))
     alt = res.effects[0].inference
     assert alt is not None and alt.method == "wild_bootstrap" and alt.headline
-    assert "3 treated and 17 untreated" in alt.reason and 0 < alt.p_value <= 1
+    assert "5 treated and 15 untreated" in alt.reason and 0 < alt.p_value <= 1
     out = json.loads(res.to_json())["effects"][0]["inference"]
     assert out["method"] == "wild_bootstrap" and out["replications"] == 999 and out["weights"] == "rademacher"
-    assert res.to_json() == run(did(inference={"wild_bootstrap": {"replications": 999}}), null_panel()).to_json()
+    again = run(did(inference={"wild_bootstrap": {"replications": 999}}), null_panel(n_treated=5))
+    assert res.to_json() == again.to_json()
+
+
+def test_three_treated_areas_lead_with_randomisation_and_the_warning():
+    res = run(did(inference={"permutations": 2000}), null_panel())
+    e = res.effects[0]
+    assert e.inference.method == "randomization" and e.inference.headline
+    assert e.inference.enumerated and e.inference.replications == 1140  # 20 choose 3
+    assert any("only 3 of the 20 clusters" in w for w in e.warnings)
 
 
 def test_one_treated_area_uses_randomisation_and_many_add_nothing():
@@ -81,7 +90,7 @@ def test_method_that_cannot_apply_is_a_design_error(design, needle):
 def test_report_leads_with_the_valid_inference_and_explains_why():
     from cpeval.report.markdown import render_markdown
 
-    res = run(did(inference={"wild_bootstrap": {"replications": 999}}), null_panel())
+    res = run(did(inference={"wild_bootstrap": {"replications": 999}}), null_panel(n_treated=5))
     e, alt = res.effects[0], res.effects[0].inference
     text = render_markdown(res)
     effects = text[text.index("## Effects"):text.index("### Crime")]
@@ -92,3 +101,18 @@ def test_report_leads_with_the_valid_inference_and_explains_why():
     assert "## Inference beside the analytic interval" in text
     plain = render_markdown(run(did(), null_panel(n_areas=30, n_treated=12)))
     assert "Few treated clusters." not in plain and "## Inference beside" not in plain
+
+
+def test_cluster_randomised_trial_with_few_treated_clusters_gets_the_bootstrap():
+    from cpeval.datasets.rct import simulate_rct
+
+    frame = simulate_rct(n_clusters=12, cluster_size=15, n_blocks=2, seed=5)
+    design = {"name": "small trial", "kind": "rct", "data": {"path": "x.csv", "unit": "unit_id"},
+              "treatment": {"assignment": "assigned", "cluster": "cluster_id"},
+              "outcomes": [{"name": "y", "column": "y", "family": "crime", "measure": "level",
+                            "better_if": "decrease"}],
+              "estimator": {"method": "difference_in_means"}, "inference": {"wild_bootstrap": {"replications": 999}}}
+    res = run(design, frame)
+    alt = res.effects[0].inference
+    assert alt.method == "wild_bootstrap" and alt.headline and alt.weights == "webb"  # 12 clusters: Webb
+    assert alt.conf_int[0] < res.effects[0].estimate < alt.conf_int[1]

@@ -111,3 +111,18 @@ def test_sampled_p_value_counts_the_observed_assignment():
     assert not res.exact and res.n_assignments == 220
     hits = np.sum(np.abs(res.estimates) >= abs(effect.estimate) * (1 - 1e-10))
     assert res.p_value == (1 + hits) / 51
+
+
+def test_interval_inverts_the_constant_effect_null_by_hand():
+    """At each bound, y - tau D re-tested over every assignment by hand: rejected just outside, kept inside."""
+    frame = _panel_frame()
+    design = _design("twfe")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        panel, est, effect = _fit(frame, design)
+        _, (lo, hi), *_ = randomization(panel, design.outcomes[0], effect, design, est)
+        d = (frame["first"].gt(0) & frame["month"].ge(frame["first"])).astype(float)
+        for bound, outward in ((lo, -1.0), (hi, 1.0)):
+            for step, rejected in ((1e-6, True), (-1e-6, False)):
+                shifted = frame.assign(y=frame["y"] - (bound + outward * step) * d)
+                assert bool(_hand_loop_p(shifted, design)[0] <= 1 - design.inference.level + 1e-12) == rejected

@@ -6,12 +6,13 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from cpeval.designs.checks import Checks
 from cpeval.designs.consequences import ConsequencesSpec
 from cpeval.designs.cost_benefit import CostBenefitSpec
 from cpeval.designs.data_source import AggregateSpec, DataSource
+from cpeval.designs.diagnose import DiagnoseSpec
 from cpeval.designs.outcomes import OutcomeSpec
 from cpeval.designs.strict import StrictModel
-from cpeval.errors import did_you_mean
 
 
 class DataSpec(StrictModel):
@@ -117,8 +118,8 @@ class InferenceSpec(StrictModel):
         "wild cluster bootstrap; score bootstrap for poisson), 'randomization' (re-assign which areas are "
         "treated, and when, among the units; the synthetic-control placebo test; the trial's re-randomisation), "
         "'analytic' (none), or 'auto': the wild bootstrap for twfe, event_study, sun_abraham, poisson and "
-        "clustered trials when fewer than 10 clusters are treated or untreated (randomisation when only 1 or "
-        "2 are), and it then leads the report.",
+        "clustered trials when fewer than 10 clusters are treated or untreated (randomisation when fewer "
+        "than 5 are, where the bootstrap is far too conservative), and it then leads the report.",
     )
     wild_bootstrap: WildBootstrapSpec = Field(
         default_factory=WildBootstrapSpec, description="Options of inference.method: wild_bootstrap."
@@ -136,9 +137,7 @@ class DesignBase(StrictModel):
     data: DataSpec
     outcomes: list[OutcomeSpec] = Field(..., min_length=1)
     inference: InferenceSpec = Field(default_factory=InferenceSpec)
-    checks: list[str] = Field(
-        default_factory=list, description="Checks to run (pre-trends, placebos, refuters, ...)."
-    )
+    checks: Checks = Field(default_factory=Checks, description="Checks to run, with their options.")
     # Sections that arrive with later releases. Reserved so that their names cannot be reused.
     consequences: ConsequencesSpec | None = Field(
         None, description="Unintended consequences to assess: displacement and diffusion of benefits, adverse "
@@ -148,6 +147,10 @@ class DesignBase(StrictModel):
         None, description="Cost-benefit analysis of the effects (see cpeval.designs.cost_benefit)."
     )
     claim: Any = Field(None, description="Reserved: a grantee's claimed result to validate.")
+    diagnose: DiagnoseSpec | None = Field(
+        None, description="How `cpeval diagnose` simulates this design: the true effect per outcome, the number of "
+        "simulations, the data-generating process and the variants (see cpeval.designs.diagnose)."
+    )
 
     _origin: str | None = PrivateAttr(default=None)
 
@@ -160,18 +163,6 @@ class DesignBase(StrictModel):
             )
         return v
 
-    @field_validator("checks")
-    @classmethod
-    def _known_checks(cls, v: list[str]) -> list[str]:
-        available = cls.available_checks()
-        for check in v:
-            if check not in available:
-                have = ", ".join(sorted(available)) or "none yet for this design kind"
-                raise ValueError(
-                    f"check {check!r} is not available (available: {have}){did_you_mean(check, available)}"
-                )
-        return v
-
     @model_validator(mode="after")
     def _shared_rules(self) -> DesignBase:
         names = [o.name for o in self.outcomes]
@@ -179,6 +170,8 @@ class DesignBase(StrictModel):
         if dupes:
             raise ValueError(f"outcome names must be unique; repeated: {', '.join(dupes)}")
         self._inference_method_applies()
+        if self.diagnose is not None:
+            self.diagnose.check_outcomes(names)
         return self
 
     def _inference_method_applies(self) -> None:
@@ -209,18 +202,10 @@ class DesignBase(StrictModel):
             raise ValueError("inference.method: 'randomization' re-randomises the trial inference.permutations "
                              "times; set inference.permutations (e.g. 2000)")
 
-    @classmethod
-    def available_checks(cls) -> frozenset[str]:
-        return frozenset()
-
     @property
     def origin(self) -> str | None:
         """The file this design was loaded from, if any."""
         return self._origin
-
-    @property
-    def seed(self) -> int:
-        return self.inference.seed
 
 
 def _version() -> str:

@@ -192,7 +192,8 @@ def randomization_test(panel: Panel, outcome: OutcomeSpec, effect: Effect, estim
         fu = np.unique(frame[panel.unit].to_numpy(), return_inverse=True)[1]
         ft = np.unique(frame[panel.time].to_numpy(), return_inverse=True)[1]
         b, c, b_obs = _twfe_statistics(frame, panel, outcome, design, fu, ft, paths, labels, rep_unit)
-        fast = math.isclose(b_obs, effect.estimate, rel_tol=1e-7, abs_tol=1e-10 * max(1.0, effect.std_error))
+        scale = effect.std_error if math.isfinite(effect.std_error) and effect.std_error > 0 else 1.0
+        fast = math.isclose(b_obs, effect.estimate, rel_tol=1e-7, abs_tol=1e-10 * scale)
     if not fast and linear is not None:
         d_obs = frame[TREATED].astype(float)
         both = _refit_statistics(panel, outcome, lambda p: linear(p, d_obs), paths, cohort, labels, rep_unit)

@@ -114,6 +114,7 @@ def invert(pfun, center: float, scale: float, alpha: float, tol: float = 1e-10) 
     """
     if not (math.isfinite(scale) and scale > 0):
         scale = max(abs(center), 1.0)
+    alpha += 1e-12  # a p-value equal to the level rejects (1 - 0.95 is 0.04999... in floating point)
     steps = np.concatenate([np.arange(0.25, 20.0001, 0.25), 20.0 * 2.0 ** np.arange(1, 40)])
     bounds = []
     for sign in (-1.0, 1.0):
