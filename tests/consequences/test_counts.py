@@ -126,3 +126,17 @@ def test_wdq_bad_counts():
         wdq((1, 2), (-1, 3), (4, 5))
     with pytest.raises(EstimationError, match="two counts"):
         wdq((1, 2), (1, 2, 3), (4, 5))
+
+
+def test_wdd_with_one_control_group_counts_its_variance_once_with_coefficient_two():
+    """Hand calculation: treated (100, 60), buffer (50, 70), control (200, 220), area weights 1, 2, 4.
+    Per unit of area: dT = 60 - 100 = -40, dB = 35 - 25 = 10, dC = 55 - 50 = 5; local = -45, displacement = 5,
+    total = dT + dB - 2 dC = -40. Variances: local 100 + 60 + 420/16 = 186.25; displacement 120/4 + 420/16 =
+    56.25; total 160 + 120/4 + 2^2 * 420/16 = 295 (not 186.25 + 56.25 = 242.5: the shared control's term is in
+    both)."""
+    from cpeval.consequences.wdd import wdd_shared_control
+
+    r = wdd_shared_control((100, 60), (50, 70), (200, 220), area_weights=(1, 2, 4))
+    assert (r.local, r.displacement, r.total) == (-45.0, 5.0, -40.0)
+    assert r.local_se**2 == pytest.approx(186.25) and r.displacement_se**2 == pytest.approx(56.25)
+    assert r.total_se**2 == pytest.approx(295.0)

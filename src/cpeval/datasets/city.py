@@ -230,7 +230,8 @@ def simulate_hotspot_city(
     ``start``. Each area has centroids (x/y metres and lon/lat), a role column (treated, buffer = a rook
     neighbour of a treated area, control), a deprivation level, residents of two groups, offence counts and
     stops of each group. With ``null`` every programme effect is zero. ``truth`` holds the true effects on the
-    log scale (rate ratios) and the true change in the stop rate ratio."""
+    log scale (rate ratios), the expected net change in each offence across treated and buffer areas after the
+    start, and the true change in the stop rate ratio (log scale)."""
     rng = np.random.default_rng(seed)
     nx, ny = grid
     ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
@@ -255,9 +256,13 @@ def simulate_hotspot_city(
 
     season = 1 + 0.1 * np.sin(2 * np.pi * q / 4)
     cols: dict[str, np.ndarray] = {}
+    net: dict[str, float] = {}
     for name, (base, eff_t, eff_b) in HOTSPOT_OFFENCES.items():
         mu0 = (base * np.exp(level + rng.normal(0, 0.1, n)))[:, None] * season[None, :]
-        cols[name] = draw(mu0, np.where(treated, eff_t, np.where(buffer, eff_b, 0.0)))
+        change = np.where(treated, eff_t, np.where(buffer, eff_b, 0.0))
+        cols[name] = draw(mu0, change)
+        # expected change in crimes across treated and buffer areas after the start (the gamma noise has mean 1)
+        net[name] = float(scale * (mu0 * change[:, None] * post).sum())
     asb0 = (35 * np.exp(level))[:, None] * season[None, :]
     cols["antisocial_behaviour"] = draw(asb0, np.where(treated, np.where(deprivation == "high", ASB_EFFECT["high"],
                                                                           ASB_EFFECT["low"]), 0.0))
@@ -280,6 +285,7 @@ def simulate_hotspot_city(
     panel["stops"] = panel["stops_group_a"] + panel["stops_group_b"]
     truth = {f"{k}_treated": float(np.log1p(scale * v[1])) for k, v in HOTSPOT_OFFENCES.items()}
     truth |= {f"{k}_buffer": float(np.log1p(scale * v[2])) for k, v in HOTSPOT_OFFENCES.items()}
+    truth |= {f"{k}_net_change": v for k, v in net.items()}
     truth |= {f"antisocial_behaviour_{d}": float(np.log1p(scale * e)) for d, e in ASB_EFFECT.items()}
     truth["stop_rate_ratio_change"] = float(np.log1p(scale * STOP_CHANGE["group_b"])
                                             - np.log1p(scale * STOP_CHANGE["group_a"]))
