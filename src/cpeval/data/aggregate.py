@@ -16,12 +16,13 @@ from cpeval.data.incidents import (
     _period_key,
     _problem,
     _Read,
-    _row_text,
+    _row_hash,
     _sql_text,
     period_values,
     rows_fingerprint,
 )
 from cpeval.data.sql import quote_ident as q
+from cpeval.data.timezones import rules_version
 from cpeval.errors import ProblemCode
 
 if TYPE_CHECKING:
@@ -30,16 +31,15 @@ if TYPE_CHECKING:
     from cpeval.designs.base import DesignBase
 
 
-def _select(read: _Read, design: DesignBase, area: str) -> str:
+def _select(con, read: _Read, design: DesignBase, area: str) -> str:  # type: ignore[no-untyped-def]
     agg = design.data.aggregate
     assert agg is not None
-    text, _ = _row_text(read, design)
+    h1, h2, _ = _row_hash(read, design)
     code = f"CAST({q(agg.offences.column)} AS VARCHAR)" if agg.offences else "CAST(NULL AS VARCHAR)"
     victim = f"CAST({q(agg.victims.column)} AS VARCHAR)" if agg.victims else "CAST(NULL AS VARCHAR)"
     cols = ", ".join(q(c) for c in read.types)
-    return (f"SELECT {_local_time(read, design, read.label)} AS t, {area}, {code} AS code, {victim} AS v, "
-            f"md5_number_upper(txt) AS h1, md5_number_lower(txt) AS h2 "
-            f"FROM (SELECT {cols}, {text} AS txt FROM {read.relation})")
+    return (f"SELECT {_local_time(con, read, design, read.label)} AS t, {area}, {code} AS code, {victim} AS v, "
+            f"{h1} AS h1, {h2} AS h2 FROM (SELECT {cols} FROM {read.relation})")
 
 
 def _located(con, read: _Read, design: DesignBase, stats: dict[str, int]):  # type: ignore[no-untyped-def]
@@ -52,7 +52,7 @@ def _located(con, read: _Read, design: DesignBase, stats: dict[str, int]):  # ty
     area = design.data.aggregate.area  # type: ignore[union-attr]
     bounds = read_boundaries(_relative(design, area.boundaries), area.id_property, read.label)
     xy = f"CAST({q(area.x)} AS DOUBLE) AS x, CAST({q(area.y)} AS DOUBLE) AS y"
-    reader = con.cursor().sql(_select(read, design, xy)).to_arrow_reader(BATCH)
+    reader = con.cursor().sql(_select(con, read, design, xy)).to_arrow_reader(BATCH)
     ids = pa.array([str(i) for i in bounds.ids])
     schema = pa.schema([("t", pa.timestamp("us")), ("u", pa.dictionary(pa.int32(), pa.string())),
                         ("code", pa.string()), ("v", pa.string()), ("h1", pa.uint64()), ("h2", pa.uint64())])
@@ -80,7 +80,7 @@ def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggrega
     try:
         if agg.area.column is not None:
             con.execute(f"CREATE TEMP VIEW cpeval_rows AS "
-                        f"{_select(read, design, f'CAST({q(agg.area.column)} AS VARCHAR) AS u')}")
+                        f"{_select(con, read, design, f'CAST({q(agg.area.column)} AS VARCHAR) AS u')}")
         else:
             stream, universe = _located(con, read, design, stats)
             con.register("cpeval_stream", stream)
@@ -103,7 +103,7 @@ def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggrega
         raise _duck_error(exc, label, "") from None
     if groups.empty:
         raise _problem(label, ProblemCode.EMPTY, None, "the incident records have no rows")
-    _, header = _row_text(read, design)
+    _, _, header = _row_hash(read, design)
     rows_read = int(groups["n"].sum())
     prov: dict[str, Any] = {
         "incident_source": label.removeprefix("data.source (").removesuffix(")"),
@@ -111,7 +111,7 @@ def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggrega
         "incident_rows_read": rows_read,
         "incident_rows_sha256": rows_fingerprint(header, rows_read, sum(map(int, groups["h1"])),
                                                  sum(map(int, groups["h2"]))),
-        "incident_periods": f"{agg.period.every} in {agg.period.time_zone}",
+        "incident_periods": f"{agg.period.every} in {agg.period.time_zone} (rules of {rules_version()})",
     }
     warnings: list[str] = []
 

@@ -7,17 +7,18 @@ period (the timestamp converted to the declared time zone, then truncated), and 
 code looked up in the design's map); DuckDB counts records per area, period and code, and repeat victims per
 area and period. Empty unit-periods are filled with zeros and a table of area attributes is joined.
 
-Rows read are fingerprinted without sorting them (``rows_sha256``, version 1): each row is written as text --
-the timestamp as integer microseconds since 1970 (UTC for timestamps with a zone), then the area (or x and y),
-offence code and victim id as text, fields separated by U+001F and a missing value written U+001E -- and the
-128-bit MD5 of that text is split into its upper and lower 64 bits. The fingerprint is the sha256 of
-``cpeval-rows-v1``, the fields' names and the timestamp's kind, the row count, and the exact sums of the upper
-and of the lower halves. It does not depend on row order or on the storage (CSV, Parquet, DuckDB, PostgreSQL),
-only on the rows' values.
+Rows read are fingerprinted without sorting them (``incident_rows_sha256``, version 1): each row's fields --
+the timestamp as integer microseconds since 1970 (UTC for timestamps with a zone), then the area (or x and y as
+doubles), offence code and victim id as text, missing values as SQL NULL -- are hashed by DuckDB's 64-bit
+``hash()`` twice (once with a leading ``'cpeval'``), and the fingerprint is the sha256 of ``cpeval-rows-v1``, the
+DuckDB version and the fields' names, the row count, and the exact sums of the two hashes over all rows. It does
+not depend on row order or on the storage (CSV, Parquet, DuckDB, PostgreSQL), only on the rows' values; it
+changes with the DuckDB version (whose hash may change), so two runs compare under the pinned version.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import glob as globlib
 import hashlib
 import tempfile
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
     from cpeval.designs.base import DesignBase
 
-NULL, SEP = "chr(30)", "chr(31)"
 _TIME_TYPES = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 BATCH = 1 << 20
 
@@ -207,23 +207,27 @@ def _read_copied(path: Path, types: dict[str, str]) -> str:
             "auto_detect = false, delim = ',', quote = '\"', escape = '\"')")
 
 
-def _row_text(read: _Read, design: DesignBase) -> tuple[str, str]:
-    """SQL for each row's canonical text (see the module docstring), and the fingerprint header."""
+def _row_hash(read: _Read, design: DesignBase) -> tuple[str, str, str]:
+    """SQL for each row's two 64-bit hashes (see the module docstring), and the fingerprint header."""
+    import duckdb
+
     agg = design.data.aggregate
     assert agg is not None
     ts, kind = agg.period.column, read.types[agg.period.column]
-    parts = [f"coalesce(CAST(epoch_us({q(ts)}) AS VARCHAR), {NULL})" if kind != "DATE"
-             else f"coalesce(CAST({q(ts)} AS VARCHAR), {NULL})"]
+    parts = [f"epoch_us({q(ts)})" if kind != "DATE" else q(ts)]
     names = [f"time:{'utc' if 'TIME ZONE' in kind else 'local' if kind != 'DATE' else 'date'}"]
-    others = [c for c in needed_columns(design) if c != ts]
-    for c in others:
-        cast = "CAST(CAST({} AS DOUBLE) AS VARCHAR)" if c in (agg.area.x, agg.area.y) else "CAST({} AS VARCHAR)"
-        parts.append(f"coalesce({cast.format(q(c))}, {NULL})")
+    for c in [c for c in needed_columns(design) if c != ts]:
+        parts.append(f"CAST({q(c)} AS DOUBLE)" if c in (agg.area.x, agg.area.y) else f"CAST({q(c)} AS VARCHAR)")
         names.append(c)
-    return f"concat_ws({SEP}, {', '.join(parts)})", "\0".join(names)
+    fields = ", ".join(parts)
+    header = f"duckdb {duckdb.__version__}\0" + "\0".join(names)
+    return f"hash({fields})", f"hash('cpeval', {fields})", header
 
 
-def _local_time(read: _Read, design: DesignBase, label: str) -> str:
+def _local_time(con, read: _Read, design: DesignBase, label: str) -> str:  # type: ignore[no-untyped-def]
+    """SQL for each record's local wall-clock time (a TIMESTAMP) in the declared time zone."""
+    from cpeval.data.timezones import local_time_sql
+
     agg = design.data.aggregate
     assert agg is not None
     col, kind = agg.period.column, read.types[agg.period.column]
@@ -231,9 +235,17 @@ def _local_time(read: _Read, design: DesignBase, label: str) -> str:
         raise _problem(label, ProblemCode.BAD_TIME, col, (
             f"data.aggregate.period.column {col!r} holds {kind}, not timestamps; store ISO 8601 timestamps (e.g. "
             "2021-03-04 22:15:00+00) or convert it in a data.source query (e.g. CAST(... AS TIMESTAMPTZ))"))
-    if "TIME ZONE" in kind:
-        return f"timezone({_sql_text(agg.period.time_zone)}, {q(col)})"
-    return f"CAST({q(col)} AS TIMESTAMP)"
+    if "TIME ZONE" not in kind:
+        return f"CAST({q(col)} AS TIMESTAMP)"
+    start, end = agg.period.start, agg.period.end
+    if start is not None and end is not None:  # records outside the window are only counted as outside it
+        lo, hi = (int(dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC).timestamp()) * 1_000_000
+                  for d in (start, end + dt.timedelta(days=1)))
+    else:
+        lo, hi = con.execute(f"SELECT min(epoch_us({q(col)})), max(epoch_us({q(col)})) FROM {read.relation}").fetchone()
+        if lo is None:
+            lo = hi = 0
+    return local_time_sql(f"epoch_us({q(col)})", agg.period.time_zone, lo, hi)
 
 
 def _period_key(every: str, t: str) -> str:
@@ -274,6 +286,7 @@ def aggregate_incidents(design: DesignBase) -> Aggregated:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpeval-incidents-")))
         con = stack.enter_context(duckdb.connect(config={"temp_directory": str(tmp / "spill"),
                                                          "preserve_insertion_order": False}))
+        con.execute("SET enable_progress_bar = false")
         read = _open(con, design, tmp, label)
         from cpeval.data.aggregate import run_aggregation
 
