@@ -253,20 +253,29 @@ def _one(design: RctDesign, tf: Any, outcome: Any, effect: float | None, sims: i
     )
 
 
+def rerandomised(z: np.ndarray, block: np.ndarray | None, cluster: np.ndarray | None, sims: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``sims`` assignments drawn as the trial was randomised (within blocks, by cluster): each person's
+    randomisation unit and a boolean sims x units matrix of the units assigned."""
+    from cpeval.estimation.rct.randomization import draws, unit_scheme
+
+    unit, blk_unit, sch = unit_scheme(z, block, cluster)
+    n_units = len(blk_unit)
+    inv = np.empty(n_units, dtype=np.int64)
+    inv[sch.order] = np.arange(n_units)
+    return unit, np.concatenate(list(draws(sch, sims, rng)))[:, inv]  # back to unit order
+
+
 def _simulate(design: RctDesign, tf: Any, resid_sd: float, rho: float, effect: float, sims: int,
               rng: np.random.Generator) -> tuple[float, float, float]:
     """Over simulated trials (the declared design, re-randomised): the share whose interval excludes zero,
     the bias of the estimate and the coverage of the interval for the true ``effect``."""
     from cpeval.estimation.rct.core import Trial, estimate_itt
-    from cpeval.estimation.rct.randomization import draws, unit_scheme
     from cpeval.results import critical_value
 
     n = len(tf.z)
-    unit, blk_unit, sch = unit_scheme(tf.z, tf.block, tf.cluster)
-    n_units = len(blk_unit)
-    inv = np.empty(n_units, dtype=np.int64)
-    inv[sch.order] = np.arange(n_units)
-    Z = np.concatenate(list(draws(sch, sims, rng)))[:, inv]  # back to unit order
+    unit, Z = rerandomised(tf.z, tf.block, tf.cluster, sims, rng)
+    n_units = Z.shape[1]
     hits = covered = 0
     total = 0.0
     for s in range(sims):
