@@ -183,3 +183,15 @@ def test_score_bootstrap_equals_hand_loop():
     test._v = signs
     assert test.scores(r) == pytest.approx(s, abs=1e-7)
     assert test.p_value(r) == pytest.approx(hand, abs=1e-12)
+
+
+def test_small_sample_factor_scales_the_t_not_the_p_value():
+    y, x, codes = _small_panel(seed=6, g=16, per=4)
+    r_vec = np.array([1.0, 0.0, 0.0])
+    plain = LinearWildTest(y, x, r_vec, codes).run(replications=999, seed=2)
+    scaled = LinearWildTest(y, x, r_vec, codes)
+    scaled.small = 2.5  # set after construction, as the pipeline does once it knows the analytic SE
+    res = scaled.run(replications=999, seed=2)
+    assert res.p_value == plain.p_value
+    assert res.conf_int == pytest.approx(plain.conf_int, rel=1e-9)
+    assert res.statistic == pytest.approx(plain.statistic / math.sqrt(2.5), rel=1e-12)

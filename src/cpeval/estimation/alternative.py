@@ -168,7 +168,7 @@ def wild_bootstrap(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
         r[1] = 1.0
         test = LinearWildTest(trial.y, x, r, trial.cluster)
         _check(test.estimate, effect, "trial bootstrap")
-        test.small = _small(effect, test.std_error)
+        test.small = _small(effect, test.std_error)  # std_error is CR0 until small is set
         return test.run(**opts), "CR1 t of the ITT, restricted wild cluster bootstrap (WCR)"
     if design.estimator.method == "poisson":
         return _poisson_score(panel, outcome, effect, design, opts)
@@ -176,7 +176,7 @@ def wild_bootstrap(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
     both = _demeaned(frame, panel, [frame[outcome.column].to_numpy(dtype=float), x], w)
     test = LinearWildTest(both[:, 0], both[:, 1:], r, frame[design.cluster_column].to_numpy(), obs_weights=w)
     _check(test.estimate, effect, "wild bootstrap")
-    test.small = _small(effect, test.std_error)
+    test.small = _small(effect, test.std_error)  # std_error is CR0 until small is set
     return test.run(**opts), "cluster-robust t of the ATT, restricted wild cluster bootstrap (WCR)"
 
 

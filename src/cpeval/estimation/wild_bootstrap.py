@@ -170,7 +170,7 @@ class LinearWildTest:
         self.estimate = float(self.R @ self.beta)
         resid = self.yw - self.xw @ self.beta
         a_hat = _cluster_sums(self.xw * resid[:, None], self.codes, self.G) @ self.RA
-        self.std_error = math.sqrt(self.small * float(a_hat @ a_hat))
+        self.cr0_variance = float(a_hat @ a_hat)
         # u~(r) = u0 + r u1
         rar = float(self.R @ self.RA)
         if not rar > 0:
@@ -179,6 +179,11 @@ class LinearWildTest:
         self._u0 = resid + h * self.estimate
         self._u1 = -h
         self._coef: np.ndarray | None = None  # 5 x B: n0, n1, q00, q01, q11
+
+    @property
+    def std_error(self) -> float:
+        """The cluster-robust SE of R'b with the small-sample factor ``small``."""
+        return math.sqrt(self.small * self.cr0_variance)
 
     def t_stat(self, r: float) -> float:
         return (self.estimate - r) / self.std_error if self.std_error > 0 else math.nan
