@@ -127,3 +127,28 @@ def test_consequence_declarations_checked_against_the_design(design):
     raw["consequences"]["adverse"][0]["name"] = "robbery"
     with pytest.raises(DesignError, match="repeat outcome names"):
         prepare(design_from_dict(raw))
+
+
+def test_a_subgroup_without_treated_areas_is_reported_not_estimable(design):
+    frame = simulate_hotspot_city().panel
+    frame["deprivation"] = np.where(frame["role"] == "treated", "high", frame["deprivation"])
+    levels = subgroups.moderator_levels(frame, design, design.consequences.subgroups)
+    (f,) = subgroups.assess(design, frame, design.consequences.subgroups, levels, "t")
+    assert [r["subgroup"] for r in f.evidence["subgroups"]] == ["high"]
+    assert f.evidence["not_estimable"][0]["subgroup"] == "low" and f.evidence["difference_test"] is None
+    assert "Not estimable: deprivation = low (" in f.sentence and "no unit is ever treated" in f.sentence
+
+
+def test_triple_difference_invariant_to_row_order_and_group_relabelling():
+    spec = DisproportionalitySpec(groups=[{"name": "A", "events": "a", "residents": "ra"},
+                                          {"name": "B", "events": "b", "residents": "rb"}], reference="A")
+    long = _exact_long()
+    rng = np.random.default_rng(4)
+    long["events"] = rng.poisson(long["events"])
+    (base,) = disproportionality.assess(long, spec, 0.95)
+    shuffled = long.sample(frac=1.0, random_state=2).reset_index(drop=True)
+    shuffled["area"] = "area-" + shuffled["area"].astype(str)
+    (other,) = disproportionality.assess(shuffled, spec, 0.95)
+    for key in ("ratio", "std_error"):
+        assert other.evidence["triple_difference"][key] == pytest.approx(base.evidence["triple_difference"][key],
+                                                                           rel=1e-8)

@@ -63,10 +63,8 @@ def treated_areas(frame: pd.DataFrame, design: DesignBase) -> tuple[pd.Series, A
     unit, time = design.data.unit, design.data.time
     treatment = design.treatment  # type: ignore[attr-defined]
     if design.kind == "synthetic_control":  # type: ignore[attr-defined]
-        units = {str(u) for u in treatment.units}
-        ever = frame.groupby(unit, sort=True)[unit].first().astype(str).isin(units)
-        ever.index = frame.groupby(unit, sort=True)[unit].first().index
-        return ever, treatment.start
+        ids = pd.Index(pd.unique(frame[unit])).sort_values()
+        return pd.Series(ids.astype(str).isin({str(u) for u in treatment.units}), index=ids), treatment.start
     if getattr(treatment, "first_treated", None):
         cohort = pd.to_numeric(frame[treatment.first_treated], errors="coerce").fillna(0)
         on = cohort > 0

@@ -16,7 +16,7 @@ import numpy as np
 
 from cpeval.consequences import refit
 from cpeval.consequences.result import Finding
-from cpeval.errors import DataError, Problem, ProblemCode
+from cpeval.errors import CpevalError, DataError, Problem, ProblemCode
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,15 +79,20 @@ def assess(design: DesignBase, frame: pd.DataFrame, spec: SubgroupSpec, levels: 
         variant = refit.variant(design, outcomes=refit.outcome_dicts(design, [name]))
         adverse_if = "increase" if outcomes[name].better_if == "decrease" else "decrease"
         for m, lv in levels.items():
-            rows, effects = [], []
+            rows, effects, skipped = [], [], []
             for level in lv:
-                e = refit.fit(variant, frame.loc[frame[m] == level], name, f"{tag}:{m}={level}")
+                try:
+                    e = refit.fit(variant, frame.loc[frame[m] == level], name, f"{tag}:{m}={level}")
+                except CpevalError as exc:  # e.g. no treated (or no comparison) unit in this subgroup
+                    skipped.append({"subgroup": level, "not_estimable": str(exc).splitlines()[-1].strip(" -")})
+                    continue
                 effects.append(e)
                 status, _ = refit.adverse_status(e, adverse_if)
                 rows.append({**refit.describe(e), "subgroup": level, "harmful": status == "fail"})
             est = np.array([e.estimate for e in effects])
             ses = np.array([e.std_error for e in effects])
-            test = difference_test(est, ses) if np.all(np.isfinite(ses)) and np.all(ses > 0) else None
+            estimable = len(effects) >= 2 and bool(np.all(np.isfinite(ses)) and np.all(ses > 0))
+            test = difference_test(est, ses) if estimable else None
             harmed = [r["subgroup"] for r in rows if r["harmful"]]
             label = outcomes[name].label or name
             if harmed:
@@ -99,8 +104,11 @@ def assess(design: DesignBase, frame: pd.DataFrame, spec: SubgroupSpec, levels: 
             if test is not None:
                 differ = "differ" if test["p_value"] < 1 - design.inference.level else "do not clearly differ"
                 sentence += f" The subgroup effects {differ} (test of difference p = {test['p_value']:.3g})."
+            if skipped:
+                sentence += (" Not estimable: " + "; ".join(f"{m} = {x['subgroup']} ({x['not_estimable']})"
+                                                            for x in skipped) + ".")
             findings.append(Finding(topic="subgroups", name=f"{name} by {m}", status="fail" if harmed else "pass",
                                     sentence=sentence, outcome=name,
-                                    evidence={"moderator": m, "subgroups": rows, "difference_test": test,
-                                              "caveat": caveat}))
+                                    evidence={"moderator": m, "subgroups": rows, "not_estimable": skipped,
+                                              "difference_test": test, "caveat": caveat}))
     return findings
