@@ -126,3 +126,23 @@ def test_displacement_invariant_to_row_order_and_relabelling(city, design):
         assert other.evidence[part]["std_error"] == pytest.approx(base.evidence[part]["std_error"], rel=1e-7)
     assert other.evidence["total_net_effect"]["std_error"] == pytest.approx(
         base.evidence["total_net_effect"]["std_error"], rel=1e-7)
+
+
+def test_synthetic_control_designs_get_design_based_displacement(city):
+    from cpeval.consequences.run import evaluate, prepare
+    from cpeval.data import load_panel
+
+    treated = sorted(city.panel.loc[city.panel["role"] == "treated", "area"].unique())
+    design = design_from_dict({
+        "name": "synthetic hot spots", "kind": "synthetic_control",
+        "data": {"dataset": "cpeval.city_hotspots", "unit": "area", "time": "quarter"},
+        "treatment": {"units": treated, "start": 9},
+        "outcomes": [{"name": "robbery", "column": "robbery", "measure": "count", "family": "crime"}],
+        "estimator": {"method": "synthetic_did"},
+        "consequences": {"displacement": {"roles_column": "role"}}})
+    result = evaluate(prepare(design, city.panel), load_panel(design, city.panel), [])
+    (f,) = result.findings
+    assert f.evidence["buffer_effect"]["method"] == "synthetic_did" and f.evidence["buffer_effect"]["n_units"] == 71
+    net = f.evidence["total_net_effect"]
+    assert net["correlation"] == 0.0 and "taken as uncorrelated" in net["notes"][0]  # no influence values kept
+    assert result.roles["counts"] == {"treated": 9, "buffer": 33, "control": 38}
