@@ -43,7 +43,9 @@ def _select(con, read: _Read, design: DesignBase, area: str) -> str:  # type: ig
 
 
 def _located(con, read: _Read, design: DesignBase, stats: dict[str, int]):  # type: ignore[no-untyped-def]
-    """A stream of the records with their boundary area (computed in numpy, one batch at a time)."""
+    """The boundaries' area ids, and a function that registers ``cpeval_stream``: the records with their
+    boundary area, computed in numpy one batch at a time as DuckDB reads the stream (nothing is materialised;
+    each scan of the records registers a fresh stream)."""
     import pyarrow as pa
 
     from cpeval.data.boundaries import locate, read_boundaries
@@ -52,22 +54,28 @@ def _located(con, read: _Read, design: DesignBase, stats: dict[str, int]):  # ty
     area = design.data.aggregate.area  # type: ignore[union-attr]
     bounds = read_boundaries(_relative(design, area.boundaries), area.id_property, read.label)
     xy = f"CAST({q(area.x)} AS DOUBLE) AS x, CAST({q(area.y)} AS DOUBLE) AS y"
-    reader = con.cursor().sql(_select(con, read, design, xy)).to_arrow_reader(BATCH)
+    select = _select(con, read, design, xy)
     ids = pa.array([str(i) for i in bounds.ids])
     schema = pa.schema([("t", pa.timestamp("us")), ("u", pa.dictionary(pa.int32(), pa.string())),
                         ("code", pa.string()), ("v", pa.string()), ("h1", pa.uint64()), ("h2", pa.uint64())])
 
-    def batches():  # type: ignore[no-untyped-def]
-        for batch in reader:
-            x = batch.column("x").to_numpy(zero_copy_only=False)
-            y = batch.column("y").to_numpy(zero_copy_only=False)
-            idx = locate(bounds, x, y)
-            stats["without_coordinates"] += int(np.count_nonzero(np.isnan(x) | np.isnan(y)))
-            u = pa.DictionaryArray.from_arrays(pa.array(idx, mask=idx < 0), ids)
-            cols = [batch.column(n) for n in ("t", "code", "v", "h1", "h2")]
-            yield pa.RecordBatch.from_arrays([cols[0].cast(pa.timestamp("us")), u, *cols[1:]], schema=schema)
+    def register() -> None:
+        reader = con.cursor().sql(select).to_arrow_reader(BATCH)
+        stats["without_coordinates"] = 0
 
-    return pa.RecordBatchReader.from_batches(schema, batches()), [str(i) for i in bounds.ids]
+        def batches():  # type: ignore[no-untyped-def]
+            for batch in reader:
+                x = batch.column("x").to_numpy(zero_copy_only=False)
+                y = batch.column("y").to_numpy(zero_copy_only=False)
+                idx = locate(bounds, x, y)
+                stats["without_coordinates"] += int(np.count_nonzero(np.isnan(x) | np.isnan(y)))
+                u = pa.DictionaryArray.from_arrays(pa.array(idx, mask=idx < 0), ids)
+                cols = [batch.column(n) for n in ("t", "code", "v", "h1", "h2")]
+                yield pa.RecordBatch.from_arrays([cols[0].cast(pa.timestamp("us")), u, *cols[1:]], schema=schema)
+
+        con.register("cpeval_stream", pa.RecordBatchReader.from_batches(schema, batches()))
+
+    return [str(i) for i in bounds.ids], register
 
 
 def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggregated:  # type: ignore[no-untyped-def]
@@ -77,14 +85,15 @@ def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggrega
     assert agg is not None
     stats = {"without_coordinates": 0}
     universe: list[str] | None = None
+    rescan = lambda: None  # noqa: E731
     try:
         if agg.area.column is not None:
             con.execute(f"CREATE TEMP VIEW cpeval_rows AS "
                         f"{_select(con, read, design, f'CAST({q(agg.area.column)} AS VARCHAR) AS u')}")
         else:
-            stream, universe = _located(con, read, design, stats)
-            con.register("cpeval_stream", stream)
-            con.execute("CREATE TEMP TABLE cpeval_rows AS SELECT t, CAST(u AS VARCHAR) AS u, code, v, h1, h2 "
+            universe, rescan = _located(con, read, design, stats)
+            rescan()
+            con.execute("CREATE TEMP VIEW cpeval_rows AS SELECT t, CAST(u AS VARCHAR) AS u, code, v, h1, h2 "
                         "FROM cpeval_stream")
         start, end = agg.period.start, agg.period.end
         window = " AND ".join(
@@ -120,6 +129,7 @@ def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggrega
         if n:
             warnings.append(f"{n} of {rows_read} incident records {why}; they are not counted")
 
+    no_coordinates = stats["without_coordinates"]  # from the first scan (a rescan counts again)
     report("incidents_without_time", int(groups.loc[groups["p"].isna(), "n"].sum()), "have no timestamp")
     if start is not None or end is not None:
         report("incidents_outside_window", int(groups.loc[groups["p"].notna() & ~groups["inw"], "n"].sum()),
@@ -130,7 +140,7 @@ def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggrega
         report("incidents_without_area", no_area, f"have no area ({agg.area.column!r} is empty)")
     else:
         report("incidents_outside_boundaries", no_area, f"lie outside every boundary in {agg.area.boundaries} "
-               f"({stats['without_coordinates']} of them have no coordinates)")
+               f"({no_coordinates} of them have no coordinates)")
     inside = inside.loc[inside["u"].notna()]
     if inside.empty:
         raise _problem(label, ProblemCode.EMPTY, None, "no incident record has both an area and a period in the "
@@ -149,6 +159,7 @@ def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggrega
     keys = _period_keys(agg, inside)
     frame = _panel(counted, categories, units, keys, agg, prov)
     if agg.victims is not None:
+        rescan()
         frame = _victims(con, frame, agg, categories)
     unit, time = design.data.unit, design.data.time
     frame.insert(1, "_key", frame.pop("p"))

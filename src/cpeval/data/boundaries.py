@@ -106,12 +106,35 @@ def _cell_of(b: Boundaries, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, n
     return cy * GRID + cx, on_grid
 
 
+def _centre_owners(b: Boundaries) -> np.ndarray:
+    """The feature holding each cell's centre, by scanlines: along a row of centres, the crossings of a feature's
+    edges, sorted, bound the runs of columns inside it ([c1, c2), [c3, c4), ... by the even-odd rule)."""
+    xmin, ymin, xmax, ymax = b.extent
+    cw = (xmax - xmin) / GRID
+    yc = ymin + (np.arange(GRID) + 0.5) / GRID * (ymax - ymin)
+    x1, y1, x2, y2 = b.edges.T
+    rows, edges = np.nonzero((y1[None, :] > yc[:, None]) != (y2[None, :] > yc[:, None]))
+    xi = x1[edges] + (yc[rows] - y1[edges]) * (x2[edges] - x1[edges]) / (y2[edges] - y1[edges])
+    col = np.clip(np.ceil((xi - xmin) / cw - 0.5), 0, GRID).astype(np.int64)  # first centre right of the crossing
+    feature = np.searchsorted(b.starts, edges, side="right") - 1
+    order = np.lexsort((col, feature, rows))
+    rows, feature, col = rows[order], feature[order], col[order]
+    lo, hi = col[0::2], col[1::2]  # each (row, feature) run has an even number of crossings
+    rows, feature = rows[0::2], feature[0::2]
+    size = hi - lo
+    keep = size > 0
+    rows, feature, lo, size = rows[keep], feature[keep], lo[keep], size[keep]
+    cells = np.repeat(rows * GRID + lo, size) + (np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size))
+    owner = np.full(GRID * GRID, np.iinfo(np.int32).max, dtype=np.int32)
+    np.minimum.at(owner, cells, np.repeat(feature, size).astype(np.int32))  # overlapping features: the first wins
+    owner[owner == np.iinfo(np.int32).max] = OUTSIDE
+    return owner
+
+
 def _cell_owners(b: Boundaries) -> np.ndarray:
     """Each grid cell's feature where no edge touches it; -2 where one does (points there are tested exactly)."""
     xmin, ymin, xmax, ymax = b.extent
-    centre = (np.arange(GRID) + 0.5) / GRID
-    cx, cy = np.meshgrid(xmin + centre * (xmax - xmin), ymin + centre * (ymax - ymin))
-    owner = _exact(b, cx.ravel(), cy.ravel())
+    owner = _centre_owners(b)
     # cells an edge passes through: sample every edge at a quarter cell and mark the 3 x 3 cells around each sample
     x1, y1, x2, y2 = b.edges.T
     span = np.maximum(np.abs(x2 - x1) / (xmax - xmin), np.abs(y2 - y1) / (ymax - ymin)) * GRID

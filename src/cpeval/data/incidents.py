@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from cpeval.designs.base import DesignBase
 
 _TIME_TYPES = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
-BATCH = 1 << 20
+BATCH = 1 << 18  # rows per Arrow batch when coordinates are located in numpy
 
 
 @dataclass(frozen=True)
@@ -285,7 +285,8 @@ def aggregate_incidents(design: DesignBase) -> Aggregated:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpeval-incidents-")))
         con = stack.enter_context(duckdb.connect(config={"temp_directory": str(tmp / "spill"),
-                                                         "preserve_insertion_order": False}))
+                                                         "preserve_insertion_order": False,
+                                                         "memory_limit": "1GB"}))
         con.execute("SET enable_progress_bar = false")
         read = _open(con, design, tmp, label)
         from cpeval.data.aggregate import run_aggregation
