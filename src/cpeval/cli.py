@@ -126,6 +126,33 @@ def _cmd_power(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from cpeval._io import OutputDir
+    from cpeval.diagnose import diagnose
+    from cpeval.errors import DesignError
+
+    effect: dict[str, str] = {}
+    for item in args.effect or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise DesignError(f"--effect {item!r}: expected OUTCOME=VALUE, e.g. burglary=-10%")
+        effect[name.strip()] = value.strip()
+    parsed: dict[str, float | str] = {k: v if v.endswith("%") else _finite(v) for k, v in effect.items()}
+    out = Path(args.out) if args.out else Path("out") / f"{Path(args.design).stem}_diagnosis"
+    cache = None if args.no_cache else out.parent / ".cpeval-cache" / "diagnose"
+    with OutputDir(out) as target:
+        result = diagnose(args.design, simulations=args.simulations, vary=args.vary, effect=parsed or None,
+                          scheduler=args.scheduler, workers=args.workers, cache=cache,
+                          progress=None if not args.quiet else False)
+        written = target.commit({"diagnosis.json": result.to_json(), "diagnosis.md": result.summary() + "\n"})
+    if args.json:
+        sys.stdout.write(result.to_json())
+    else:
+        print(result.summary())
+        _print_written(written)
+    return 0
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     import json
 
@@ -205,6 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--simulations", type=_count, help="simulated trials (overrides power.simulations; 0 = none)")
     p.add_argument("--outcome", help="only this outcome")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    p = command("diagnose", "simulate a design to see whether it can detect the effect hoped for", _cmd_diagnose)
+    p.add_argument("design", help="path to a design .yaml file (any kind)")
+    p.add_argument("--simulations", type=_count, help="simulations per variant (overrides diagnose.simulations)")
+    p.add_argument("--effect", action="append", metavar="OUTCOME=VALUE",
+                   help="true effect, e.g. burglary=-10%% or harm=-2 (overrides diagnose.effect; repeatable)")
+    p.add_argument("--vary", action="append", metavar="KEY=V1,V2",
+                   help="variants side by side: treated_units=10,20,40 or pre_periods=6,12 (repeatable)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler (default: local processes)")
+    p.add_argument("--workers", type=_count, help="local processes (default: every core; 1 = in this process)")
+    p.add_argument("--out", help="output directory (default: out/<design name>_diagnosis); finished simulations are "
+                   "cached in .cpeval-cache/ beside it, so an interrupted diagnosis resumes")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the results cache")
+    p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = command("schema", "print the JSON Schema of design files (for editor validation)", _cmd_schema)
     p.add_argument("--out", help="write the schema to this file instead of stdout")
