@@ -248,7 +248,7 @@ def fit_trial(panel: Any, design: Any, outcome: Any, spec: Any) -> TrialDgp:
     keep = observed & (frame[TREATED].to_numpy() == 0)
     tr = design.treatment
     block = pd.factorize(frame.loc[keep, tr.block], sort=True)[0] if tr.block else None
-    covs = [c for c in getattr(design.estimator, "covariates", []) if design.estimator.method == "lin"]
+    covs = [c for c in getattr(design.estimator, "covariates", []) if design.estimator.capabilities.covariate_adjusted]
     X = frame.loc[keep, covs].to_numpy(float) if covs else np.empty((int(keep.sum()), 0))
     resid = _adjust(y[keep], block, X)
     sd = float(resid.std(ddof=1))

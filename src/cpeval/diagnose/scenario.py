@@ -67,8 +67,6 @@ def sim_design_dict(design: Any, columns: dict[str, str]) -> dict[str, Any]:
         data[key] = None
     for key in ("cost_benefit", "consequences", "diagnose"):
         raw[key] = None
-    if raw.get("kind") == "rct":
-        raw["power"] = None
     _one_job(raw)
     return raw
 
@@ -86,10 +84,13 @@ def _one_job(node: Any) -> None:
 
 
 def base_frame(panel: Any) -> Any:
-    """The panel's rows with the columns of the simulated design (cpeval's own columns dropped)."""
+    """The panel's rows sorted by unit and period (so that nothing depends on the data's row order), with the
+    columns of the simulated design (cpeval's own columns dropped)."""
     from cpeval.data.panel import COHORT, TREATED
 
-    return panel.frame.drop(columns=[c for c in (TREATED, COHORT) if c in panel.frame]).reset_index(drop=True)
+    keys = [panel.unit] + ([panel.time] if panel.time is not None else [])
+    frame = panel.frame.sort_values(keys, kind="mergesort")
+    return frame.drop(columns=[c for c in (TREATED, COHORT) if c in frame]).reset_index(drop=True)
 
 
 def effect_for(design: Any, outcome: Any, spec: Any, cells: Any, dgp: Any, scale: str) -> tuple[float, float, str]:

@@ -58,19 +58,24 @@ def _num(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
+def draw_panel(problem: Any, v: Any, rng: np.random.Generator) -> Any:
+    """One simulated panel of variant ``v``: the trial re-randomised, then every outcome drawn from its DGP."""
+    panel = v.panel
+    frame = panel.frame.copy(deep=False)
+    z = cluster = None
+    if problem.kind == "rct":
+        z, cluster = _reassign(frame, panel.design, rng)
+    for plan in v.outcomes:
+        frame[plan.column] = plan.draw(rng, v.cells, z, cluster)
+    return dataclasses.replace(panel, frame=frame)
+
+
 def _one(problem: Any, v: Any, estimator: Any, rng: np.random.Generator) -> tuple[list, dict, str | None]:
     from cpeval.checks import run_checks
     from cpeval.errors import CpevalError
 
-    panel = v.panel
-    design = panel.design
-    frame = panel.frame.copy(deep=False)
-    z = cluster = None
-    if problem.kind == "rct":
-        z, cluster = _reassign(frame, design, rng)
-    for plan in v.outcomes:
-        frame[plan.column] = plan.draw(rng, v.cells, z, cluster)
-    sim = dataclasses.replace(panel, frame=frame)
+    sim = draw_panel(problem, v, rng)
+    design = sim.design
     effects, rows, failure = [], [], None
     for outcome, plan in zip(design.outcomes, v.outcomes, strict=True):
         try:
@@ -82,7 +87,7 @@ def _one(problem: Any, v: Any, estimator: Any, rng: np.random.Generator) -> tupl
     checks: dict[str, float] = {}
     if problem.checks and failure is None:
         alpha = 1 - problem.level
-        for c in run_checks(design.checks, sim, effects):
+        for c in run_checks(problem.checks, sim, effects):
             key = c.name + (f"[{c.outcome}]" if c.outcome else "")
             if c.status == "error":
                 checks[key] = math.nan
