@@ -170,8 +170,10 @@ def main() -> None:
         assert r["rows_read"] == args.rows and r["panel_rows"] == 40 * 72, r
         print(f"| {name} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['peak_rss_mb']:.0f} |", flush=True)
     r = whole_run(folder, design(folder, parquet, False, False))
+    load = os.getloadavg()
     print(f"| whole `cpeval run` (Parquet, ward column, TWFE on 2 outcomes) | {r['seconds']:.1f} | {r['cpu']:.1f} | "
           f"{r['peak_rss_mb']:.0f} |")
+    print(f"\nload average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}")
 
 
 if __name__ == "__main__":
