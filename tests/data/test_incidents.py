@@ -161,6 +161,23 @@ def test_without_zero_fill_only_counted_unit_periods(tmp_path):
         ("A", "2021-03-01"), ("A", "2021-04-01"), ("B", "2021-02-01")]
 
 
+def test_join_table_by_unit_and_period(tmp_path):
+    """Area x month attributes: the programme indicator switches on in April 2021 in ward A only (hand)."""
+    design = hand_design(store(HAND_ROWS, "parquet", tmp_path), tmp_path)
+    months = pd.date_range("2021-01-01", "2021-06-01", freq="MS")
+    table = pd.DataFrame({"ward": np.repeat(["A", "B", "C"], 6), "month": np.tile(months, 3),
+                          "population": 1000, "post": 0})
+    table.loc[(table["ward"] == "A") & (table["month"] >= "2021-04-01"), "post"] = 1
+    table.to_csv(tmp_path / "ward_months.csv", index=False, date_format="%Y-%m-%d")
+    design["data"]["aggregate"]["join"] = {"path": "ward_months.csv", "period": "month",
+                                           "columns": ["population", "post"]}
+    frame = aggregate(design, tmp_path).frame
+    on = frame.loc[frame["post"] == 1, ["ward", "month"]]
+    assert [(w, str(m.date())) for w, m in on.itertuples(index=False)] == [
+        ("A", "2021-04-01"), ("A", "2021-05-01"), ("A", "2021-06-01")]
+    assert len(frame) == 18 and frame["population"].eq(1000).all()
+
+
 # --- the shipped example: the simulated city's records ------------------------------------------------------
 
 
@@ -325,8 +342,9 @@ def test_offence_map_that_leaves_everything_unmapped(tmp_path):
     assert "none of the 8 incidents" in p.message and "46" in p.message
 
 
-def test_missing_column_names_the_key_and_a_suggestion(tmp_path):
-    design = hand_design(store(HAND_ROWS, "parquet", tmp_path), tmp_path)
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_missing_column_names_the_key_and_a_suggestion(fmt, tmp_path):
+    design = hand_design(store(HAND_ROWS, fmt, tmp_path), tmp_path)
     design["data"]["aggregate"]["offences"]["column"] = "cdoe"
     with pytest.raises(DataError) as err:
         aggregate(design, tmp_path)

@@ -116,7 +116,8 @@ def _describe(con, relation: str, label: str, hint: str) -> dict[str, str]:  # t
     return {r[0]: r[1] for r in rows}
 
 
-def _files(design: DesignBase, path_text: str, fmt: str | None, label: str, text_cols: list[str]) -> tuple[str, str]:
+def _files(con, design: DesignBase, path_text: str, fmt: str | None, label: str,  # type: ignore[no-untyped-def]
+           text_cols: list[str]) -> tuple[str, str]:
     """read_csv / read_parquet over the files a path, glob or folder names (sorted), and its recorded form."""
     path = _relative(design, path_text)
     if path.is_dir():
@@ -142,7 +143,9 @@ def _files(design: DesignBase, path_text: str, fmt: str | None, label: str, text
     if fmt == "parquet":
         return f"read_parquet({listed}, union_by_name = true)", f"read_parquet({_sql_text(path_text)})"
     # codes and ids are text even when they look like numbers (a leading zero is part of a code)
-    types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in text_cols) + "}"
+    present = _describe(con, f"read_csv({listed}, header = true, union_by_name = true)", label,
+                        "; check data.source.path")
+    types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in text_cols if c in present) + "}"
     return (f"read_csv({listed}, header = true, types = {types}, union_by_name = true)",
             f"read_csv({_sql_text(path_text)})")
 
@@ -159,7 +162,7 @@ def _open(con, design: DesignBase, tmp: Path, label: str) -> _Read:  # type: ign
     join = agg.join
     join_rel: str | None = None
     if src.kind == "files":
-        relation, query = _files(design, src.path, src.format, label, text_cols)
+        relation, query = _files(con, design, src.path, src.format, label, text_cols)
         if join is not None and join.table is not None:
             raise _problem(label, ProblemCode.UNREADABLE, None, "data.aggregate.join.table needs a database source;"
                            " for files give join.path")
@@ -194,7 +197,7 @@ def _open(con, design: DesignBase, tmp: Path, label: str) -> _Read:  # type: ign
             jtypes, _ = copy_out(src, label, join.table, None, jcols, tmp / "join.csv")
             join_rel = _read_copied(tmp / "join.csv", jtypes)
     if join is not None and join.path is not None:
-        join_rel, _ = _files(design, join.path, None, label, [join.unit or design.data.unit])
+        join_rel, _ = _files(con, design, join.path, None, label, [join.unit or design.data.unit])
     hint = "; check data.source.table / query" if src.kind != "files" else "; check data.source.path"
     types = _describe(con, relation, label, hint)
     _check_columns(types, needed, label, "the incident records")
