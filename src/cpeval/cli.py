@@ -169,6 +169,24 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_notebook(args: argparse.Namespace) -> int:
+    from cpeval.templates import execute
+
+    output = execute(args.design, args.output or f"{Path(args.design).stem}.ipynb", output_dir=args.out,
+                     progress=not args.quiet)
+    print(f"wrote {output}")
+    return 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from cpeval.scaffold import scaffold
+
+    for path in scaffold(args.name, kind=args.kind):
+        print(f"wrote {path}")
+    print(f"next: cd {args.name} && cpeval run design.yaml && cpeval notebook design.yaml -o analysis.ipynb")
+    return 0
+
+
 def _count(text: str) -> int:
     """A whole number of at least 0 and at most MAX_COUNT, for --simulations."""
     try:
@@ -194,6 +212,7 @@ def _finite(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     from cpeval import __version__
+    from cpeval.templates import KINDS
 
     parser = argparse.ArgumentParser(
         prog="cpeval",
@@ -247,6 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the results cache")
     p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = command("notebook", "render the design kind's analysis notebook and execute it", _cmd_notebook)
+    p.add_argument("design", help="path to a design .yaml file")
+    p.add_argument("-o", "--output", help="the notebook to write (default: <design name>.ipynb)")
+    p.add_argument("--out", help="also write results.json, report.md and figures/ into this folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = command("init", "start an evaluation folder: design, example data, notebook and README", _cmd_init)
+    p.add_argument("name", help="the folder to create (must not exist yet)")
+    p.add_argument("--kind", required=True, choices=KINDS, help="the design kind")
 
     p = command("schema", "print the JSON Schema of design files (for editor validation)", _cmd_schema)
     p.add_argument("--out", help="write the schema to this file instead of stdout")

@@ -20,13 +20,20 @@ FAMILY_TITLES = {
 SECTIONS: list[Callable[[EvaluationResult], str]] = []
 
 
-def _effect_row(e: Effect) -> str:
+def verdict(e: Effect) -> str:
+    """The report's reading of an effect: improved, worsened or no clear change (from the leading interval)."""
+    return {True: "improved", False: "worsened", None: "no clear change"}[direction(e)]
+
+
+def percent_cell(e: Effect) -> str:
     pct = e.percent_change
-    pct_s = f"{pct[0]:+.1f}% [{pct[1]:+.1f}%, {pct[2]:+.1f}%]" if pct else "—"
-    verdict = {True: "improved", False: "worsened", None: "no clear change"}[direction(e)]
+    return f"{pct[0]:+.1f}% [{pct[1]:+.1f}%, {pct[2]:+.1f}%]" if pct else "—"
+
+
+def _effect_row(e: Effect) -> str:
     return (
         f"| {e.outcome} | {e.estimand.upper()} | {num(e.estimate)} | {num(e.std_error)} | "
-        f"{ci_cell(e)} | {p_cell(e)} | {pct_s} | {verdict} | "
+        f"{ci_cell(e)} | {p_cell(e)} | {percent_cell(e)} | {verdict(e)} | "
         f"{e.n_obs} | {e.n_units} | {num(e.n_clusters)} |"
     )
 
