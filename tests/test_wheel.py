@@ -72,3 +72,28 @@ def test_installed_wheel_runs_a_packaged_dataset_design(wheel_env: Path, tmp_pat
     (effect,) = result["effects"]
     assert effect["outcome"] == "homicide"
     assert effect["n_units"] == 50
+
+
+def test_installed_wheel_carries_the_notebook_templates_and_runs_them(wheel_env: Path, tmp_path: Path) -> None:
+    """`cpeval init` and `cpeval notebook` from the wheel: the templates are package data, and the kernel that
+    executes the notebook is the wheel environment's interpreter (it imports the wheel's cpeval)."""
+    python = wheel_env / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    made = _run([str(python), "-m", "cpeval.cli", "init", "--kind", "did", "study"], cwd=tmp_path, env=env)
+    assert made.returncode == 0, made.stdout + made.stderr
+    study = tmp_path / "study"
+    ran = _run([str(python), "-m", "cpeval.cli", "notebook", "design.yaml", "-o", "analysis.ipynb", "--quiet"],
+               cwd=study, env=env)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    nb = json.loads((study / "analysis.ipynb").read_text())
+    probe = study / "probe.ipynb"
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "source": "import cpeval; print(cpeval.__file__)",
+                        "outputs": [], "execution_count": None, "id": "probe"})
+    probe.write_text(json.dumps(nb))
+    code = ("import papermill, sys; from cpeval.templates import this_interpreter_kernel\n"
+            "with this_interpreter_kernel() as k:\n"
+            "    papermill.execute_notebook('probe.ipynb', 'probe.ipynb', kernel_name=k, progress_bar=False)\n")
+    probed = _run([str(python), "-c", code], cwd=study, env=env)
+    assert probed.returncode == 0, probed.stderr
+    printed = json.loads(probe.read_text())["cells"][-1]["outputs"][0]["text"]
+    assert Path("".join(printed).strip()).is_relative_to(wheel_env), printed
