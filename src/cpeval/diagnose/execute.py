@@ -133,7 +133,8 @@ def _dask(fn: Callable[..., Any], payload: Any, tasks: Sequence[tuple], todo: li
     try:
         shared = client.scatter(payload, broadcast=True)
         futures = {client.submit(_call, fn, shared, tuple(tasks[i]), pure=False): i for i in todo}
-        for future in as_completed(futures):
-            done(futures[future], future.result())
+        with client.as_current():
+            for future in as_completed(futures):
+                done(futures[future], future.result())
     finally:
         client.close()

@@ -43,7 +43,7 @@ def run_task(problem: Any, variant: int, first: int, count: int) -> dict[str, An
     with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for s, ss in enumerate(seeds_for(problem.seed, first, count)):
-            rows, checks, failure = _one(problem, v, estimator, np.random.default_rng(ss))
+            rows, checks, failure = _one(problem, v, estimator, ss)
             for k in RECORDS:
                 out[k].append([_num(r[k]) for r in rows])
             for key in checks:
@@ -58,23 +58,26 @@ def _num(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def draw_panel(problem: Any, v: Any, rng: np.random.Generator) -> Any:
-    """One simulated panel of variant ``v``: the trial re-randomised, then every outcome drawn from its DGP."""
+def draw_panel(problem: Any, v: Any, seed: np.random.SeedSequence) -> Any:
+    """One simulated panel of variant ``v``: the trial re-randomised, then every outcome drawn from its DGP.
+    Its ``sha256`` names the simulation, so nothing cached for one simulated data set serves another."""
+    rng = np.random.default_rng(seed)
     panel = v.panel
-    frame = panel.frame.copy(deep=False)
+    frame = panel.frame.copy()  # a deep copy: the variant's frame (and its assignment) must never change
     z = cluster = None
     if problem.kind == "rct":
         z, cluster = _reassign(frame, panel.design, rng)
     for plan in v.outcomes:
         frame[plan.column] = plan.draw(rng, v.cells, z, cluster)
-    return dataclasses.replace(panel, frame=frame)
+    tag = ".".join(map(str, seed.spawn_key))
+    return dataclasses.replace(panel, frame=frame, sha256=f"{panel.sha256}/simulation-{tag}")
 
 
-def _one(problem: Any, v: Any, estimator: Any, rng: np.random.Generator) -> tuple[list, dict, str | None]:
+def _one(problem: Any, v: Any, estimator: Any, seed: np.random.SeedSequence) -> tuple[list, dict, str | None]:
     from cpeval.checks import run_checks
     from cpeval.errors import CpevalError
 
-    sim = draw_panel(problem, v, rng)
+    sim = draw_panel(problem, v, seed)
     design = sim.design
     effects, rows, failure = [], [], None
     for outcome, plan in zip(design.outcomes, v.outcomes, strict=True):
