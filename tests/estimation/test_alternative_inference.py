@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -61,6 +62,7 @@ def test_three_treated_areas_lead_with_randomisation_and_the_warning():
 def test_one_treated_area_uses_randomisation_and_many_add_nothing():
     one = run(did(inference={"permutations": 99}), null_panel(n_treated=1)).effects[0].inference
     assert one.method == "randomization" and one.enumerated and one.replications == 20
+    assert "Conley & Taber 2011" in one.note
     many = run(did(), null_panel(n_areas=30, n_treated=12)).effects[0]
     assert many.inference is None and many.to_dict()["inference"] is None
 
@@ -116,3 +118,20 @@ def test_cluster_randomised_trial_with_few_treated_clusters_gets_the_bootstrap()
     alt = res.effects[0].inference
     assert alt.method == "wild_bootstrap" and alt.headline and alt.weights == "webb"  # 12 clusters: Webb
     assert alt.conf_int[0] < res.effects[0].estimate < alt.conf_int[1]
+
+
+@pytest.mark.slow
+def test_synthetic_control_randomisation_is_the_placebo_in_space_p_value():
+    from cpeval.designs import load_design
+
+    design = load_design(Path(__file__).parents[2] / "designs" / "prop99.yaml")
+    raw = design.model_dump(mode="json", by_alias=True)
+    raw["inference"]["method"] = "randomization"
+    raw["checks"] = sorted({*raw.get("checks", []), "placebo_space"})
+    again = design_from_dict(raw)
+    again._origin = design._origin
+    res = run(again, None)
+    check = next(c for c in res.checks if c.name == "placebo_space")
+    alt = res.effects[0].inference
+    assert alt.method == "randomization" and alt.p_value == check.values["p_value"]
+    assert alt.replications == check.values["n_units"] and alt.conf_int == (None, None)

@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from cpeval.results import Effect
 
 RANDOMISE_BELOW = 5  # fewer treated (or untreated) clusters than this: randomisation instead of the bootstrap
-_WILD_METHODS = {("did", "twfe"), ("did", "event_study"), ("did", "sun_abraham"), ("did", "poisson"),
-                 ("rct", "difference_in_means"), ("rct", "lin")}
 _EXPLAIN = ("the analytic p-value and interval rest on a cluster-robust standard error, which is too small when "
             "few clusters are treated; the {what} does not rely on it")
 
@@ -68,13 +66,13 @@ def chosen_method(design: Any, counts: tuple[int, int]) -> tuple[str | None, boo
         return setting, few, f"inference.method: {setting} ({reason})"
     if design.kind == "synthetic_control" or not few:
         return None, False, ""
-    key = (design.kind, design.estimator.method)
-    if key not in _WILD_METHODS or (design.kind == "rct" and design.treatment.cluster is None):
+    if design.estimator.capabilities.wild_bootstrap is None or (
+            design.kind == "rct" and design.treatment.cluster is None):
         return None, False, ""
     if design.kind == "rct":
         return "wild_bootstrap", True, f"auto: {reason} (fewer than {FEW_TREATED_CLUSTERS} on one side)"
-    method = "randomization" if min(counts) < RANDOMISE_BELOW else "wild_bootstrap"
-    return method, True, f"auto: {reason} (fewer than {FEW_TREATED_CLUSTERS} on one side)"
+    chosen = "randomization" if min(counts) < RANDOMISE_BELOW else "wild_bootstrap"
+    return chosen, True, f"auto: {reason} (fewer than {FEW_TREATED_CLUSTERS} on one side)"
 
 
 def _weights(frame: pd.DataFrame, design: Any) -> np.ndarray | None:
@@ -93,9 +91,9 @@ def _linear_did(panel: Panel, outcome: OutcomeSpec, design: Any) -> tuple[Any, n
     """(rows, regressors before demeaning, restriction R, weights) as twfe / event_study / sun_abraham build them."""
     from cpeval.estimation.did.event_study import event_times, last_cohort_as_control
 
-    method = design.estimator.method
+    form = design.estimator.capabilities.regression
     covs = [c for c in design.estimator.covariates]
-    if method == "twfe":
+    if form == "treatment":
         frame = panel.outcome_rows(outcome.column)
         x = frame[[TREATED, *covs]].to_numpy(dtype=float)
         r = np.zeros(x.shape[1])
@@ -104,10 +102,10 @@ def _linear_did(panel: Panel, outcome: OutcomeSpec, design: Any) -> tuple[Any, n
     frame, _ = last_cohort_as_control(panel.outcome_rows(outcome.column), panel, outcome)
     et = event_times(panel, frame, design)
     w = _weights(frame, design)
-    if method == "event_study":
+    if form == "event_time":
         keys, x = et.indicators()
         a = np.array([1.0 if (et.lo <= k <= et.hi and k >= 0) else 0.0 for k in keys])
-    else:  # sun_abraham: cohort x event-time cells, headline weighted by cell size
+    else:  # cohort x event-time cells (Sun & Abraham), headline weighted by cell size
         import pandas as pd
 
         cohort = frame[COHORT].to_numpy(dtype=float)
@@ -163,14 +161,14 @@ def wild_bootstrap(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
         blocked = design.estimator.blocked
         if trial.block is not None and blocked == "weighted" and _singleton_arms(trial):
             blocked = "fixed_effects"
-        x = design_matrix(trial, design.estimator.method, blocked)
+        x = design_matrix(trial, design.estimator.capabilities.covariate_adjusted, blocked)
         r = np.zeros(x.shape[1])
         r[1] = 1.0
         test = LinearWildTest(trial.y, x, r, trial.cluster)
         _check(test.estimate, effect, "trial bootstrap")
         test.small = _small(effect, test.std_error)  # std_error is CR0 until small is set
         return test.run(**opts), "CR1 t of the ITT, restricted wild cluster bootstrap (WCR)"
-    if design.estimator.method == "poisson":
+    if design.estimator.capabilities.wild_bootstrap == "score":
         return _poisson_score(panel, outcome, effect, design, opts)
     frame, x, r, w = _linear_did(panel, outcome, design)
     both = _demeaned(frame, panel, [frame[outcome.column].to_numpy(dtype=float), x], w)
@@ -214,7 +212,7 @@ def randomization(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: An
     from cpeval.estimation.design_randomization import DEFAULT_DRAWS, randomization_test
 
     linear = None
-    if design.estimator.method in ("event_study", "sun_abraham"):
+    if design.estimator.capabilities.regression in ("event_time", "cohort_event_time"):
         def linear(p: Panel, d_obs: pd.Series) -> tuple[float, float]:
             frame, x, r, w = _linear_did(p, outcome, design)
             d = d_obs.reindex(frame.index).to_numpy(dtype=float)
@@ -226,6 +224,10 @@ def randomization(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: An
                              seed=design.inference.seed, level=design.inference.level, linear=linear)
     note = (f"{'all' if res.exact else 'random'} {res.draws} of {res.n_assignments} re-assignments of the units' "
             "treatment paths; valid if the treated areas are exchangeable with the others")
+    if min(cluster_counts(panel, design, effect)) <= 2:
+        note += (" (with one or two treated areas this permutation test is the main tool, as in Conley & Taber "
+                 "2011 and Ferman & Pinto 2019: it assumes the treated areas' errors are like the others', e.g. "
+                 "of similar size and variability)")
     if res.conf_int is None:
         note += "; no interval (inverting the constant-effect null needs an estimator linear in the outcome)"
     elif effect.scale == "log" or outcome.measure == "count":
@@ -237,21 +239,22 @@ def attach(panel: Panel, outcome: OutcomeSpec, effect: Effect, estimator: Any) -
     """The Effect with its alternative inference (or unchanged when none is called for)."""
     design = panel.design
     counts = cluster_counts(panel, design, effect)
-    method, headline, reason = chosen_method(design, counts)
-    if method is None or design.kind == "synthetic_control":
+    chosen, headline, reason = chosen_method(design, counts)
+    if chosen is None or design.kind == "synthetic_control":
         return effect
-    what = {"wild_bootstrap": "wild cluster bootstrap", "randomization": "randomisation test"}[method]
-    if method == "wild_bootstrap":
+    what = {"wild_bootstrap": "wild cluster bootstrap", "randomization": "randomisation test"}[chosen]
+    if chosen == "wild_bootstrap":
         res, statistic = wild_bootstrap(panel, outcome, effect, design)
+        score = design.estimator.capabilities.wild_bootstrap == "score"
         alt = AlternativeInference(
-            method="score_bootstrap" if design.kind == "did" and design.estimator.method == "poisson" else method,
+            method="score_bootstrap" if score else chosen,
             p_value=res.p_value, conf_int=res.conf_int, replications=res.replications,
             enumerated=res.enumerated, headline=headline, statistic=statistic, weights=res.weights, reason=reason,
             note=_EXPLAIN.format(what=what) if headline else "")
     else:
         p, ci, draws, exact, statistic, note = randomization(panel, outcome, effect, design, estimator)
         alt = AlternativeInference(
-            method=method, p_value=p, conf_int=ci if ci is not None else (None, None), replications=draws,
+            method=chosen, p_value=p, conf_int=ci if ci is not None else (None, None), replications=draws,
             enumerated=exact, headline=headline, statistic=statistic, reason=reason,
             note="; ".join(x for x in (_EXPLAIN.format(what=what) if headline else "", note) if x))
     return dataclasses.replace(effect, inference=alt)
