@@ -25,6 +25,9 @@ MAX_MESSAGE_LINES = 60  # of one error message
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if len(args.design) > 1 or args.scheduler is not None or args.workers is not None:
+        return _cmd_portfolio(args)
+    args.design = args.design[0]
     import warnings
 
     from cpeval._io import OutputDir
@@ -40,6 +43,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
             result = evaluate(args.design, quiet=args.quiet)
         files: dict[str, str | bytes] = {"results.json": result.to_json(), "report.md": render_markdown(result)}
         files.update(render_figures(result))
+        written = target.commit(files)
+    print(result.summary())
+    _print_written(written)
+    return 0
+
+
+def _cmd_portfolio(args: argparse.Namespace) -> int:
+    import json
+
+    from cpeval._io import OutputDir
+    from cpeval.diagnose.portfolio import run_portfolio
+
+    paths, args.design = args.design, None  # a portfolio's errors name their own design files
+    out = Path(args.out) if args.out else Path("out") / "portfolio"
+    stems = [Path(p).stem for p in paths]
+    folders = [s if stems.count(s) == 1 else f"{i + 1:03d}_{s}" for i, s in enumerate(stems)]
+    with OutputDir(out) as target:
+        result = run_portfolio(paths, scheduler=args.scheduler, workers=args.workers,
+                               cache=out.parent / ".cpeval-cache" / "portfolio", progress=False if args.quiet else None)
+        files: dict[str, str | bytes] = {"portfolio.json": result.to_json(),
+                                         "portfolio.csv": result.table().to_csv(index=False)}
+        files.update({f"{f}/results.json": json.dumps(r, indent=2, sort_keys=True) + "\n"
+                      for f, r in zip(folders, result.results, strict=True)})
         written = target.commit(files)
     print(result.summary())
     _print_written(written)
@@ -232,7 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("run", "run an evaluation and write results.json and report.md", _cmd_run)
-    p.add_argument("design", help="path to a design .yaml file")
+    p.add_argument("design", nargs="+", help="path to a design .yaml file; several make a portfolio: each design's "
+                   "results.json and one summary table (portfolio.csv) across them")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="portfolio on a dask.distributed scheduler")
+    p.add_argument("--workers", type=_count, help="portfolio on this many local processes (default: every core)")
     p.add_argument("--out", help="output directory (default: out/<design name>); replaced as a whole")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
 
