@@ -19,7 +19,6 @@ from cpeval.errors import DataError, Problem, ProblemCode
 
 OUTSIDE = -1
 GRID = 512
-_EXACT_CELLS = 20_000_000  # point x edge tests per exact-test chunk
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,8 @@ class Boundaries:
     starts: np.ndarray  # (F,): first edge of each feature
     extent: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax
     cell_owner: np.ndarray  # (GRID*GRID,): feature index, OUTSIDE, or -2 (an edge touches the cell)
+    band_edges: np.ndarray  # edges whose y-range meets each grid row, row by row (CSR with band_starts)
+    band_starts: np.ndarray  # (GRID + 1,)
 
 
 def read_boundaries(path: Path, id_property: str, label: str) -> Boundaries:
@@ -76,23 +77,41 @@ def read_boundaries(path: Path, id_property: str, label: str) -> Boundaries:
     starts = np.searchsorted(owner, np.arange(len(edges)))
     pts = all_edges.reshape(-1, 2)
     extent = (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
-    b = Boundaries(tuple(ids), all_edges, starts, extent, np.empty(0, dtype=np.int32))
-    return Boundaries(b.ids, b.edges, b.starts, b.extent, _cell_owners(b))
+    empty = np.empty(0, dtype=np.int64)
+    b = Boundaries(tuple(ids), all_edges, starts, extent, empty, empty, empty)
+    band_edges, band_starts = _bands(b)
+    return Boundaries(b.ids, b.edges, b.starts, b.extent, _cell_owners(b), band_edges, band_starts)
 
 
-def _exact(b: Boundaries, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Feature index of each point by testing every edge (chunked), OUTSIDE where none contains it."""
+def _bands(b: Boundaries) -> tuple[np.ndarray, np.ndarray]:
+    """For each grid row, the edges that can cross a horizontal ray inside it (not horizontal, y-range meets it)."""
+    _, ymin, _, ymax = b.extent
+    y1, y2 = b.edges[:, 1], b.edges[:, 3]
+    lo = np.clip(((np.minimum(y1, y2) - ymin) / (ymax - ymin) * GRID).astype(np.int64), 0, GRID - 1)
+    hi = np.clip(((np.maximum(y1, y2) - ymin) / (ymax - ymin) * GRID).astype(np.int64), 0, GRID - 1)
+    edge = np.flatnonzero(y1 != y2)
+    n = hi[edge] - lo[edge] + 1
+    rows = np.repeat(lo[edge], n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+    edges = np.repeat(edge, n)
+    order = np.argsort(rows, kind="stable")
+    return edges[order], np.searchsorted(rows[order], np.arange(GRID + 1))
+
+
+def _exact(b: Boundaries, x: np.ndarray, y: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Feature index of each point (OUTSIDE for none) by ray casting against the edges of its grid row only:
+    every (point, edge) pair is tested, and a feature holds the point when an odd number of its edges cross."""
     out = np.full(len(x), OUTSIDE, dtype=np.int32)
-    x1, y1, x2, y2 = b.edges.T
-    step = max(1, _EXACT_CELLS // len(b.edges))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for lo in range(0, len(x), step):
-            px, py = x[lo:lo + step, None], y[lo:lo + step, None]
-            straddles = (y1 > py) != (y2 > py)
-            cross = straddles & (px < x1 + (py - y1) * (x2 - x1) / (y2 - y1))
-            inside = (np.add.reduceat(cross, b.starts, axis=1) % 2).astype(bool)
-            hit = inside.any(axis=1)
-            out[lo:lo + step] = np.where(hit, inside.argmax(axis=1), OUTSIDE)
+    n = b.band_starts[row + 1] - b.band_starts[row]
+    point = np.repeat(np.arange(len(x)), n)
+    edge = b.band_edges[np.repeat(b.band_starts[row], n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))]
+    x1, y1, x2, y2 = b.edges[edge].T
+    px, py = x[point], y[point]
+    cross = ((y1 > py) != (y2 > py)) & (px < x1 + (py - y1) * (x2 - x1) / (y2 - y1))
+    feature = np.searchsorted(b.starts, edge[cross], side="right") - 1
+    keys, counts = np.unique(point[cross] * len(b.ids) + feature, return_counts=True)
+    odd = keys[counts % 2 == 1]  # sorted: per point, features in file order
+    first, at = np.unique(odd // len(b.ids), return_index=True)
+    out[first] = odd[at] % len(b.ids)
     return out
 
 
@@ -161,5 +180,5 @@ def locate(b: Boundaries, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     out = np.where(on_grid, b.cell_owner[cell], OUTSIDE).astype(np.int32)
     mixed = np.flatnonzero(out == -2)
     if len(mixed):
-        out[mixed] = _exact(b, x[mixed], y[mixed])
+        out[mixed] = _exact(b, x[mixed], y[mixed], cell[mixed] // GRID)
     return out
