@@ -404,3 +404,24 @@ def test_one_of_path_dataset_or_source(tmp_path):
     d["data"].pop("aggregate")
     with pytest.raises(DesignError, match="go together"):
         design_from_dict(d)
+
+
+def test_without_an_offence_map_one_count_of_all_records(tmp_path):
+    """Hand: without offences, every record in the window with an area counts: 8 of the 10 (one outside the
+    window, one without an area), and the victims are counted over all of them."""
+    design = hand_design(store(HAND_ROWS, "parquet", tmp_path), tmp_path)
+    design["data"]["aggregate"].pop("offences")
+    design["data"]["aggregate"]["count"] = "recorded"
+    frame = aggregate(design, tmp_path).frame
+    assert int(frame["recorded"].sum()) == 8
+    by_cell = frame.loc[frame["recorded"] > 0].set_index(["ward", "month"])["recorded"]
+    assert {f"{w} {m.date()}": int(n) for (w, m), n in by_cell.items()} == {
+        "A 2021-03-01": 1, "A 2021-04-01": 4, "B 2021-02-01": 1, "B 2021-05-01": 2}
+
+
+def test_empty_offence_codes_are_reported_as_unmapped(tmp_path):
+    records = HAND_ROWS.copy()
+    records.loc[[0, 2], "code"] = None
+    agg = aggregate(hand_design(store(records, "parquet", tmp_path), tmp_path), tmp_path)
+    assert agg.provenance["incidents_unmapped"] == 3
+    assert agg.provenance["unmapped_offence_codes"] == "(empty): 2, 99Z: 1"

@@ -178,7 +178,7 @@ def _categorise(inside: pd.DataFrame, agg: Any, label: str, prov: dict, warnings
     known = inside["code"].isin(list(mapping))
     unmapped = inside.loc[~known].groupby("code", dropna=False)["n"].sum().sort_values(ascending=False, kind="stable")
     n_unmapped = int(unmapped.sum())
-    listed = ", ".join(f"{'(empty)' if pd_isna(c) else c}: {int(n)}" for c, n in unmapped.head(10).items())
+    listed = ", ".join(f"{'(empty)' if _isna(c) else c}: {int(n)}" for c, n in unmapped.head(10).items())
     prov["incidents_unmapped"] = n_unmapped
     if n_unmapped:
         prov["unmapped_offence_codes"] = listed + (f", ... ({len(unmapped)} codes)" if len(unmapped) > 10 else "")
@@ -198,7 +198,7 @@ def _categorise(inside: pd.DataFrame, agg: Any, label: str, prov: dict, warnings
     return counted, agg.offences.categories
 
 
-def pd_isna(v: Any) -> bool:
+def _isna(v: Any) -> bool:
     import pandas as pd
 
     return bool(pd.isna(v))

@@ -23,7 +23,7 @@ import glob as globlib
 import hashlib
 import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +59,6 @@ class _Read:
     query: str  # as recorded: the design's own paths and names
     label: str
     join_relation: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def _problem(label: str, code: ProblemCode, column: str | None, msg: str) -> DataError:
