@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 from _support import ROOT
-from cpeval.designs.methods import IMPLEMENTED, PLANNED
+from cpeval.designs.methods import KINDS, methods
 from cpeval.estimation.registry import REGISTRY
 
 SRC = ROOT / "src" / "cpeval"
@@ -24,12 +24,15 @@ def _imports(path: Path) -> list[str]:
     return names
 
 
-def test_registry_and_implemented_methods_agree():
-    registered = {(k, m) for (k, m) in REGISTRY}
-    implemented = {(k, m) for k, ms in IMPLEMENTED.items() for m in ms}
-    assert registered == implemented
-    for kind, methods in IMPLEMENTED.items():
-        assert set(methods) <= set(PLANNED[kind])
+def test_registry_pairs_every_declared_method_with_its_class():
+    declared = {(kind, name) for kind in KINDS for name in methods(kind)}
+    assert set(REGISTRY) == declared
+    for (kind, name), loader in REGISTRY.items():
+        cls = loader()
+        assert cls.method == name, (kind, name)  # the name its Effects carry
+        caps = methods(kind)[name].capabilities
+        assert getattr(cls, "effect_scale", "level") == caps.effect_scale, (kind, name)
+        assert caps.placebo_refit == callable(getattr(cls, "placebo_gap", None)), (kind, name)
 
 
 def test_every_registered_estimator_and_check_resolves():
@@ -46,7 +49,8 @@ def test_checks_registry_and_design_check_lists_agree():
     from cpeval.designs import DidDesign, RctDesign, SynthDesign
 
     for kind, cls in (("did", DidDesign), ("synthetic_control", SynthDesign), ("rct", RctDesign)):
-        assert cls.available_checks() == {name for (k, name) in CHECKS if k == kind}, kind
+        declared = set(cls.model_fields["checks"].annotation.model_fields)
+        assert declared == {name for (k, name) in CHECKS if k == kind}, kind
 
 
 def test_linearmodels_dowhy_econml_only_in_adapters():
@@ -115,3 +119,14 @@ def test_effect_scale_is_declared_by_the_estimator_and_carried_by_the_effect():
     assert make_effect(OutcomeSpec(name="y", column="y", measure="log", take_log=False), **common).scale == "log"
     with pytest.raises(ValueError, match=r"Effect\.scale"):
         make_effect(count, **common, scale="logit")
+
+
+def test_no_method_name_comparison_outside_the_registry():
+    """Code asks a method's capabilities; only estimation/registry.py turns a method name into behaviour."""
+    import re
+
+    pattern = re.compile(r"method ==|method in")
+    offenders = [f"{path.relative_to(SRC)}:{i}" for path in SRC.rglob("*.py")
+                 if path.relative_to(SRC).as_posix() != "estimation/registry.py"
+                 for i, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not offenders, offenders

@@ -134,3 +134,99 @@ def test_input_frame_is_not_modified_and_bytes_repeat(case):
     again = evaluate(design, data=frame)
     pd.testing.assert_frame_equal(frame, before)
     assert again.to_json() == result.to_json()
+
+
+# ---------------------------------------------------------------- a new estimator, registered here only
+
+class ToyDifferenceOfMeans:
+    """A trivial DiD: the change in the mean outcome of the ever-treated units from before the first adoption
+    to after it, minus the same change for the never-treated, with the unit-level two-sample standard error."""
+
+    method = "toy"
+
+    def __init__(self, design: Any):
+        self.design = design
+
+    def fit(self, panel: Any, outcome: Any) -> Any:
+        from cpeval.data.panel import COHORT
+        from cpeval.estimation.inference import make_effect
+
+        frame = panel.outcome_rows(outcome.column)
+        first = frame[COHORT].min()
+        change = (frame.assign(post=frame[panel.time] >= first)
+                  .groupby([panel.unit, "post"])[outcome.column].mean().unstack()
+                  .pipe(lambda m: m[True] - m[False]))
+        treated = frame.groupby(panel.unit)[COHORT].first().notna().reindex(change.index)
+        d1, d0 = change[treated].to_numpy(), change[~treated].to_numpy()
+        se = float(np.sqrt(d1.var(ddof=1) / len(d1) + d0.var(ddof=1) / len(d0)))
+        return make_effect(outcome, method=self.method, estimand="att", estimate=float(d1.mean() - d0.mean()),
+                           std_error=se, level=self.design.inference.level, df=None, n_obs=len(frame),
+                           n_units=len(change), n_clusters=len(change), variance_type="two-sample, by unit")
+
+
+def _toy_options() -> type:
+    from typing import ClassVar, Literal
+
+    from cpeval.designs.did import DidOptions
+    from cpeval.designs.methods import Capabilities
+
+    class ToyOptions(DidOptions):
+        method: Literal["toy"]
+        capabilities: ClassVar[Capabilities] = Capabilities(title="toy difference of means", requires_absorbing=True)
+
+    return ToyOptions
+
+
+@pytest.fixture
+def toy():
+    from cpeval.estimation import registry
+
+    registry.register("did", _toy_options(), lambda: ToyDifferenceOfMeans)
+    try:
+        yield
+    finally:
+        registry.unregister("did", "toy")
+
+
+def test_a_toy_estimator_runs_through_validation_checks_and_the_report_without_other_edits(toy):
+    from cpeval.designs import design_from_dict, design_schema
+    from cpeval.errors import DesignError
+    from cpeval.report import render_markdown
+
+    design, frame = _did("event_study")
+    design["estimator"] = {"method": "toy", "cluster": "unit"}
+    design["checks"] = ["pre_trends", {"honest_did": {"mbar": [0, 1]}}, "bacon"]
+    result = evaluate(design, data=frame)
+    (e,) = result.effects
+    # hand calculation: the 2x2 difference of unit-level mean changes around the first adoption (period 4)
+    post = frame["period"] >= 4
+    change = frame[post].groupby("unit")["y"].mean() - frame[~post].groupby("unit")["y"].mean()
+    ever = frame.groupby("unit")["first_treated"].first() > 0
+    assert e.method == "toy"
+    assert e.estimate == pytest.approx(change[ever].mean() - change[~ever].mean(), rel=1e-12)
+    assert {c.name: c.status for c in result.checks}.keys() == {"pre_trends", "honest_did", "bacon"}
+    assert all(c.status != "error" for c in result.checks), [c.message for c in result.checks]
+    pre = next(c for c in result.checks if c.name == "pre_trends")
+    assert pre.values["source_method"] == "event_study"  # the toy has no event path: the check fitted one
+    report = render_markdown(result)
+    assert "toy" in report and "pre_trends" in report
+    # validation knows the toy's options: a key of another method names the methods it applies to
+    with pytest.raises(DesignError, match=r"estimator\.leads: 'leads' does not apply to method 'toy'; it applies to "
+                       r"event_study, sun_abraham, poisson"):
+        design_from_dict({**design, "estimator": {"method": "toy", "leads": 2}})
+    assert "toy" in json.dumps(design_schema())
+
+
+def test_an_unregistered_method_is_an_error_everywhere():
+    from cpeval.designs import design_from_dict
+    from cpeval.errors import DesignError
+    from cpeval.estimation.registry import capabilities, estimator_class
+
+    design, _ = _did("twfe")
+    design["estimator"] = {"method": "toy"}
+    with pytest.raises(DesignError, match="method 'toy' is not available for did designs"):
+        design_from_dict(design)
+    with pytest.raises(DesignError, match="method 'toy' is not available for did designs"):
+        estimator_class("did", "toy")
+    with pytest.raises(DesignError, match="method 'toy' is not available for did designs"):
+        capabilities("did", "toy")

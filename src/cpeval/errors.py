@@ -32,7 +32,9 @@ class ProblemCode(StrEnum):
     NON_NUMERIC = "non_numeric"
     MISSING_VALUES = "missing_values"
     DUPLICATE_ROWS = "duplicate_rows"
-    NOT_BINARY = "not_binary"
+    NOT_BINARY = "not_binary"  # a 0/1 column with other values
+    OUT_OF_RANGE = "out_of_range"  # a proportion outside [0, 1]
+    ASSIGNMENT_VARIES_IN_CLUSTER = "assignment_varies_in_cluster"  # a cluster-randomised trial splits a cluster
     NOT_ABSORBING = "not_absorbing"
     COHORT_NOT_CONSTANT = "cohort_not_constant"
     NO_COMPARISON_UNITS = "no_comparison_units"
@@ -40,6 +42,7 @@ class ProblemCode(StrEnum):
     TOO_FEW_PRE_PERIODS = "too_few_pre_periods"
     TOO_FEW_POST_PERIODS = "too_few_post_periods"
     UNKNOWN_TREATED_UNIT = "unknown_treated_unit"
+    UNKNOWN_DONOR = "unknown_donor"  # estimator.donors names a unit not in the data
     UNBALANCED_PANEL = "unbalanced_panel"
     NEGATIVE_VALUES = "negative_values"
     NON_POSITIVE = "non_positive"

@@ -99,14 +99,14 @@ def evaluate(
             if issubclass(w.category, CpevalWarning):
                 warnings.warn(str(w.message), CpevalWarning, stacklevel=2)
         collected += [f"{outcome.name}: {msg}" for msg in effect.warnings]
-    checks = run_checks(design.checks, panel, effects) if design.checks else []
+    checks = run_checks(design.checks.requested, panel, effects)
     consequences = None
     if consequences_inputs is not None:
         from cpeval.consequences.run import evaluate as assess_consequences
 
         _progress("unintended consequences", quiet)
         consequences = assess_consequences(consequences_inputs, panel, effects)
-    if design.kind == "synthetic_control" and design.inference.method == "randomization":
+    if design.kind == "synthetic_control" and design.inference.requests("randomization"):
         effects = _synth_placebo_inference(panel, effects, checks)
     extras: dict = {}
     if cba_inputs is not None:
@@ -139,7 +139,7 @@ def _alternative_inference(panel, outcome, effect, estimator, quiet: bool):
     from cpeval.estimation.inference import warn_notes
 
     design = panel.design
-    if design.inference.method == "analytic":
+    if design.inference.requests("analytic"):
         return effect
     _progress(f"alternative inference for {outcome.name}", quiet)
     try:

@@ -205,7 +205,7 @@ def _one(design: RctDesign, tf: Any, outcome: Any, effect: float | None, sims: i
     y0 = tf.frame.loc[keep, outcome.column].to_numpy(float)
     sd = spec.sd if spec.sd is not None else float(y0.std(ddof=1))
     sources["sd"] = "design" if spec.sd is not None else "control arm of the data"
-    covs = design.estimator.covariates if design.estimator.method == "lin" else []
+    covs = design.estimator.covariates if design.estimator.capabilities.covariate_adjusted else []
     X = tf.frame.loc[keep, covs].to_numpy(float) if covs else np.empty((len(y0), 0))
     blk0 = None if tf.block is None else np.unique(tf.block[keep], return_inverse=True)[1]
     resid = _adjust(y0, blk0, X)
@@ -283,7 +283,7 @@ def _simulate(design: RctDesign, tf: Any, resid_sd: float, rho: float, effect: f
         u = rng.normal(scale=resid_sd * math.sqrt(rho), size=n_units)[unit] if tf.cluster is not None else 0.0
         y = u + rng.normal(scale=resid_sd * math.sqrt(1 - rho), size=n) + effect * z
         trial = Trial(y, z, tf.block, tf.cluster, np.empty((n, 0)))
-        e = estimate_itt(trial, "difference_in_means", design.estimator.blocked)
+        e = estimate_itt(trial, False, design.estimator.blocked)
         half = critical_value(design.inference.level, e.df) * e.std_error
         hits += abs(e.estimate) > half
         covered += abs(e.estimate - effect) <= half

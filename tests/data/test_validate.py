@@ -87,6 +87,15 @@ def test_treatment_not_binary():
     assert ProblemCode.NOT_BINARY in _problems(df, _design()).codes
 
 
+def test_proportion_outside_zero_one_is_out_of_range_not_binary():
+    df = small_panel().assign(share=0.5)
+    df.loc[3, "share"] = 1.2
+    design = _design(outcomes=[{"name": "share", "column": "share", "measure": "proportion", "family": "fear"}])
+    err = _problems(df, design)
+    assert err.codes == {ProblemCode.OUT_OF_RANGE}
+    assert "column 'share': outcome 'share' is a proportion but has values outside [0, 1]" in str(err)
+
+
 def test_treatment_switching_off_is_an_error_for_cohort_methods():
     df = small_panel()
     df.loc[(df.unit == 1) & (df.year == 2005), "post"] = 0
@@ -241,15 +250,7 @@ def _synth_design(**estimator):
     if estimator:
         raw["estimator"] = estimator
     # method availability is checked by the loader; validate the data rules with model_construct-free path
-    return SynthDesign.model_validate(raw) if _synth_available() else SynthDesign.model_construct(
-        **{k: v for k, v in raw.items()}
-    )
-
-
-def _synth_available() -> bool:
-    from cpeval.designs.methods import IMPLEMENTED
-
-    return "abadie" in IMPLEMENTED["synthetic_control"]
+    return SynthDesign.model_validate(raw)
 
 
 def _synth_panel() -> pd.DataFrame:
@@ -266,7 +267,7 @@ def test_synth_unknown_treated_unit_and_unbalanced():
     df = df[~((df.state == "Utah") & (df.year == 1990))]
     raw = copy.deepcopy(SYNTH)
     raw["treatment"]["units"] = ["Californa"]
-    design = _design_skip_method(raw)
+    design = design_from_dict(raw)
     c = _Collector()
     _synth(df.copy(), design, c)
     codes = {p.code for p in c.problems}
@@ -280,22 +281,8 @@ def test_synth_too_few_pre_periods():
     raw = copy.deepcopy(SYNTH)
     raw["treatment"]["start"] = 1986
     c = _Collector()
-    _synth(_synth_panel(), _design_skip_method(raw), c)
+    _synth(_synth_panel(), design_from_dict(raw), c)
     assert ProblemCode.TOO_FEW_PRE_PERIODS in {p.code for p in c.problems}
-
-
-def _design_skip_method(raw):
-    """Validate a synthetic-control design even if no synth estimator is available in this release."""
-    from cpeval.designs.base import DataSpec
-    from cpeval.designs.outcomes import OutcomeSpec
-    from cpeval.designs.synth import SynthDesign, SynthEstimator, SynthTreatment
-
-    return SynthDesign.model_construct(
-        name=raw["name"], kind="synthetic_control", data=DataSpec(**raw["data"]),
-        treatment=SynthTreatment(**raw["treatment"]),
-        outcomes=[OutcomeSpec(**o) for o in raw["outcomes"]],
-        estimator=SynthEstimator.model_construct(method="abadie", donors=None, predictors=[]),
-    )
 
 
 def test_rct_arms_and_cluster_consistency():
@@ -311,7 +298,10 @@ def test_rct_arms_and_cluster_consistency():
     df = pd.DataFrame({"person": [1, 2, 3, 4], "z": [1, 0, 1, 1], "segment": [1, 1, 2, 2], "y": [1.0, 2.0, 3.0, 4.0]})
     c = _Collector()
     _rct(df, _D(), c)
-    assert ProblemCode.NOT_BINARY in {p.code for p in c.problems}
+    [split] = [p for p in c.problems if p.code is ProblemCode.ASSIGNMENT_VARIES_IN_CLUSTER]
+    assert split.column == "z"
+    assert "assignment varies within 1 clusters of treatment.cluster 'segment'" in split.message
+    assert ProblemCode.NOT_BINARY not in {p.code for p in c.problems}
     c = _Collector()
     _rct(df.assign(z=1), _D(), c)
     assert ProblemCode.NO_COMPARISON_UNITS in {p.code for p in c.problems}
@@ -329,10 +319,10 @@ def test_synth_start_of_the_wrong_type_and_donor_typos():
     raw = copy.deepcopy(SYNTH)
     raw["treatment"]["start"] = "abc"
     c = _Collector()
-    _synth(_synth_panel(), _design_skip_method(raw), c)
+    _synth(_synth_panel(), design_from_dict(raw), c)
     assert [p.code for p in c.problems] == [ProblemCode.BAD_TIME]
     assert "treatment.start 'abc' is not a period of 'year' (periods are numbers, e.g. 1985)" in c.problems[0].message
-    design = _design_skip_method(copy.deepcopy(SYNTH))
+    design = design_from_dict(copy.deepcopy(SYNTH))
     design = design.model_copy(update={"estimator": design.estimator.model_copy(update={"donors": ["Nevda"]})})
     c = _Collector()
     _synth(_synth_panel(), design, c)

@@ -28,7 +28,7 @@ FULL_DID = {
         {"name": "homicide", "column": "l_homicide", "family": "crime", "measure": "log", "take_log": False,
          "better_if": "decrease"}
     ],
-    "estimator": {"method": "twfe", "cluster": "sid", "control_group": "never_treated"},
+    "estimator": {"method": "twfe", "cluster": "sid", "small_sample": "areg"},
     "inference": {"level": 0.95, "seed": 2002},
 }
 
@@ -56,7 +56,9 @@ def test_alternative_contract_keys():
 def test_defaults():
     d = design_from_dict(BASE_DID)
     assert d.inference.level == 0.95 and d.inference.seed == 2002
-    assert d.estimator.control_group == "never_treated"
+    assert d.estimator.method == "twfe" and d.estimator.small_sample == "auto"
+    staggered = copy.deepcopy(BASE_DID) | {"estimator": {"method": "event_study"}}
+    assert design_from_dict(staggered).estimator.control_group == "never_treated"
     assert d.outcomes[0].better_if == "decrease"
     assert d.cluster_column == "unit"
 
@@ -101,7 +103,7 @@ def _mutate(path: str, value: object, delete: bool = False) -> dict:
         ("estimator.clusters", "sid", False,
          "estimator.clusters: unknown key 'clusters' in estimator; did you mean 'cluster'?"),
         ("outcome", [], False, "unknown key 'outcome' in (top level); did you mean 'outcomes'?"),
-        ("estimator.method", "twfee", False, "estimator.method: 'twfee' is not allowed; expected one of"),
+        ("estimator.method", "twfee", False, "estimator.method: method 'twfee' is not available for did designs"),
         ("estimator.method", "event_studyy", False, "did you mean 'event_study'?"),
         ("outcomes.0.family", "crimes", False, "outcomes[0].family: 'crimes' is not allowed"),
         ("outcomes.0.measure", "logs", False, "did you mean 'log'?"),
@@ -114,7 +116,9 @@ def _mutate(path: str, value: object, delete: bool = False) -> dict:
         ("data.path", "castle.txt", False, "must end in .csv or .parquet"),
         ("data.dataset", "causaldata.castle", False, "give exactly one of 'path'"),
         ("treatment.first_treated", "treat_year", False, "give exactly one of 'indicator'"),
-        ("estimator.control_group", "nevertreated", False, "did you mean 'never_treated'?"),
+        ("estimator.small_sample", "aerg", False, "did you mean 'areg'?"),
+        ("estimator.control_group", "never_treated", False, "it applies to event_study, sun_abraham, "
+         "poisson, callaway_santanna"),
         ("claim", {"effect": "x"}, False, "section 'claim' is not available yet"),
         ("consequences", {"displacement": {"roles_column": "r", "role_labels": {"buffr": "B"}}}, False,
          "consequences.displacement.role_labels: role_labels: 'buffr' is not a role; the roles are treated, "
@@ -131,14 +135,47 @@ def test_design_errors_name_file_key_and_fix(path, value, delete, expected):
     assert expected in message
 
 
-def test_not_yet_available_method_is_rejected_clearly(monkeypatch):
-    """A planned method that is not implemented in this release fails validation with a clear message."""
-    import cpeval.designs.methods as methods
+def test_unknown_method_is_rejected_with_the_available_ones():
+    message = _err(_mutate("estimator.method", "event_studdy", False))
+    assert ("estimator.method: method 'event_studdy' is not available for did designs (available: twfe, event_study, "
+            "sun_abraham, poisson, callaway_santanna); did you mean 'event_study'?") in message
 
-    monkeypatch.setitem(methods.IMPLEMENTED, "did", frozenset({"twfe"}))
-    message = _err(_mutate("estimator.method", "event_study", False))
-    assert "estimator.method: method 'event_study' is not available yet for kind 'did'" in message
-    assert "(available now: twfe)" in message
+
+def test_a_key_of_another_method_names_the_methods_it_applies_to():
+    raw = {"name": "x", "kind": "did", "data": {"path": "x.csv", "unit": "u", "time": "t"},
+           "treatment": {"first_treated": "g"}, "outcomes": [{"name": "y", "column": "y"}],
+           "estimator": {"method": "twfe", "approach": "ipw", "leads": 3, "poisson_form": "extended"}}
+    with pytest.raises(DesignError) as err:
+        design_from_dict(raw, source="designs/x.yaml")
+    assert str(err.value) == "\n".join([
+        "designs/x.yaml: 3 problems in the design:",
+        "  - estimator.approach: 'approach' does not apply to method 'twfe'; it applies to callaway_santanna (remove "
+        "it or choose one of those methods)",
+        "  - estimator.leads: 'leads' does not apply to method 'twfe'; it applies to event_study, sun_abraham, poisson "
+        "(remove it or choose one of those methods)",
+        "  - estimator.poisson_form: 'poisson_form' does not apply to method 'twfe'; it applies to poisson (remove it "
+        "or choose one of those methods)"])
+
+
+@pytest.mark.parametrize(("estimator", "expected"), [
+    ({"method": "callaway_santanna", "aproach": "ipw"},
+     "estimator.aproach: unknown key 'aproach' in estimator; did you mean 'approach'?"),
+    ({"method": "callaway_santanna", "approach": "x"},
+     "estimator.approach: 'x' is not allowed; expected one of 'dr', 'ipw' or 'reg'"),
+    ({"method": "event_study", "leads": 0}, "estimator.leads: input should be greater than or equal to 1 (got 0)"),
+    ({"cluster": "s"}, None),  # the default method, twfe
+])
+def test_method_options_errors_carry_no_union_tag(estimator, expected):
+    raw = {"name": "x", "kind": "did", "data": {"path": "x.csv", "unit": "u", "time": "t"},
+           "treatment": {"first_treated": "g"}, "outcomes": [{"name": "y", "column": "y"}], "estimator": estimator}
+    if expected is None:
+        assert design_from_dict(raw).estimator.method == "twfe"
+        return
+    with pytest.raises(DesignError) as err:
+        design_from_dict(raw)
+    assert expected in str(err.value)
+    for tag in ("callaway_santanna.", "event_study.", "CallawaySantAnnaOptions"):
+        assert tag not in str(err.value)
 
 
 def test_several_problems_reported_together():
@@ -183,7 +220,7 @@ def test_schema_covers_every_kind_and_contract_key():
     text = json.dumps(schema)
     for key in ("indicator", "first_treated", "units", "start", "assignment", "population", "better_if", "seed"):
         assert f'"{key}"' in text
-    kinds = {v["properties"]["kind"]["const"] for v in schema["$defs"].values() if "kind" in v.get("properties", {})}
+    kinds = {v["properties"]["kind"]["const"] for k, v in schema["$defs"].items() if k.endswith("Design")}
     assert kinds == {"did", "synthetic_control", "rct"}
 
 

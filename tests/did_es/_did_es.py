@@ -33,7 +33,7 @@ def design(method: str, *, data: dict[str, Any] | None = None, treatment: dict[s
         "checks": checks or [],
     }
     if honest is not None:
-        raw["honest_did"] = honest
+        raw["checks"] = [c for c in raw["checks"] if c != "honest_did"] + [{"honest_did": honest}]
     return design_from_dict(raw)
 
 

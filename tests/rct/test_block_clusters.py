@@ -89,9 +89,9 @@ def test_clusters_of_one_person_reduce_to_the_unit_matched_pair_estimator():
     y = rng.normal(size=2 * J)
     z = np.tile([1.0, 0.0], J)
     block = np.repeat(np.arange(J), 2)
-    clustered = estimate_itt(Trial(y, z, block, np.arange(2 * J), np.empty((2 * J, 0))), "difference_in_means",
+    clustered = estimate_itt(Trial(y, z, block, np.arange(2 * J), np.empty((2 * J, 0))), False,
                              "weighted")
-    unit = estimate_itt(Trial(y, z, block, None, np.empty((2 * J, 0))), "difference_in_means", "weighted")
+    unit = estimate_itt(Trial(y, z, block, None, np.empty((2 * J, 0))), False, "weighted")
     tau_j = y[z == 1] - y[z == 0]
     assert clustered.std_error == pytest.approx(unit.std_error, rel=1e-12)
     assert clustered.std_error == pytest.approx(math.sqrt(((tau_j - tau_j.mean()) ** 2).sum() / (J * (J - 1))))
@@ -182,7 +182,7 @@ def _null_rejections(draws: int, seed: int, clusters_per_block=PAIRS) -> tuple[f
     for _ in range(draws):
         f = simulate_blocked_clusters(clusters_per_block, cluster_size=(5, 20), icc=0.3, block_sd=2.0,
                                       seed=int(rng.integers(2**31)))
-        e = estimate_itt(_trial(f), "difference_in_means", "weighted")
+        e = estimate_itt(_trial(f), False, "weighted")
         half = stats.t.ppf(0.975, e.df) * e.std_error
         covered += abs(e.estimate) <= half
         rejected += 2 * stats.t.sf(abs(e.estimate) / e.std_error, e.df) < 0.05

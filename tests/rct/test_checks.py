@@ -42,12 +42,12 @@ def test_balance_warns_on_imbalanced_covariate():
 
 def test_attrition_warns_above_threshold_and_reports_lee_bounds():
     f = simulate_rct(seed=2, cluster_randomised=False, attrition=0.05, differential_attrition=0.10)
-    design = _design(checks=["attrition"], attrition={"observed": "observed", "max_differential": 0.05})
+    design = _design(checks=[{"attrition": {"max_differential": 0.05}}], attrition={"observed": "observed"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CpevalWarning)
         res = evaluate(design, f)
     (c,) = res.checks
-    assert c.status == "warn" and "exceeds attrition.max_differential" in c.message
+    assert c.status == "warn" and "exceeds checks.attrition.max_differential" in c.message
     assert c.values["differential"] == pytest.approx(0.10, abs=0.01)
     assert any("max_differential" in str(w.message) for w in caught)
     b = res.effect("y").diagnostics["lee_bounds"]

@@ -118,7 +118,8 @@ def test_input_frame_not_mutated(nsw):
         ({"inference": {"multiple_testing": "bonferroni"}}, "multiple_testing"),
         ({"treatment": {"assignment": "treat", "block": "treat"}}, "both name column"),
         ({"estimator": {"covariates": ["age", "age"]}}, "listed twice"),
-        ({"attrition": {"observed": "x", "max_differential": 2}}, "max_differential"),
+        ({"attrition": {"observed": "x"}, "checks": {"attrition": {"max_differential": 2}}},
+         "checks.attrition.max_differential"),
         ({"attrition": {"observed": "treat"}}, "give attrition.observed its own 0/1 column"),
         ({"power": {"effect": {"re87": 1.0}}}, "not outcomes.*did you mean 're78'"),
     ],
@@ -159,7 +160,7 @@ def test_oversized_regressions_are_refused(monkeypatch):
 
     monkeypatch.setattr(core, "MAX_DENSE_CELLS", 10)
     lin = _tiny(estimator={"method": "lin", "covariates": ["x"]})
-    with pytest.raises(EstimationError, match="outcome 'y': the lin regression would need a 8 x 4 design matrix"):
+    with pytest.raises(EstimationError, match="outcome 'y': the Lin regression would need a 8 x 4 design matrix"):
         evaluate(lin, TINY)
     monkeypatch.setattr(estimators, "MAX_DENSE_CELLS", 5)
     cace = _tiny(estimand="cace", treatment={"assignment": "z", "received": "d", "block": "b"})

@@ -28,7 +28,7 @@ def _sweep(reps, method, blocked, clustered, **kw):
         t = _trial(f, covariate=method == "lin")
         if not clustered:
             t = Trial(t.y, t.z, t.block, None, t.X)
-        e = estimate_itt(t, method, blocked)
+        e = estimate_itt(t, method == "lin", blocked)
         crit = critical_value(0.95, e.df)
         est.append(e.estimate)
         cover.append(abs(e.estimate - truth) <= crit * e.std_error)

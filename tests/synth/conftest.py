@@ -26,6 +26,6 @@ def design_dict(name: str, **estimator) -> dict:
 def prop99_result():
     from cpeval.pipeline import evaluate
 
-    raw = design_dict("prop99", n_jobs=2)
-    raw["checks"] = ["placebo_space", "balance", "convex_hull"]
+    raw = design_dict("prop99")
+    raw["checks"] = [{"placebo_space": {"n_jobs": 2, "exclude": 2}}, "balance", "convex_hull"]
     return evaluate(raw)

@@ -55,8 +55,8 @@ def test_leave_one_out_and_placebo_time_on_simulated_panel():
         "name": "sim", "kind": "synthetic_control", "data": {"path": "x.csv", "unit": "unit", "time": "time"},
         "treatment": {"units": ["t0"], "start": df.attrs["start"]},
         "outcomes": [{"name": "y", "column": "y", "family": "other"}],
-        "estimator": {"method": "abadie", "n_jobs": 1, "conformal": False},
-        "checks": ["leave_one_out", "placebo_time"],
+        "estimator": {"method": "abadie", "conformal": False},
+        "checks": {"leave_one_out": {"n_jobs": 1}, "placebo_time": None},
     }
     r = evaluate(design, data=df)
     loo = _check(r, "leave_one_out")
@@ -76,12 +76,12 @@ def test_placebos_same_in_parallel_and_sequential():
         "name": "sim", "kind": "synthetic_control", "data": {"path": "x.csv", "unit": "unit", "time": "time"},
         "treatment": {"units": ["t0"], "start": df.attrs["start"]},
         "outcomes": [{"name": "y", "column": "y", "family": "other"}],
-        "estimator": {"method": "abadie", "conformal": False, "n_jobs": 1,
+        "estimator": {"method": "abadie", "conformal": False,
                       "predictors": [{"column": "x", "at": 1}, {"column": "y", "from": 1, "to": 10}]},
-        "checks": ["placebo_space"],
+        "checks": [{"placebo_space": {"n_jobs": 1}}],
     }
     seq = evaluate(design, data=df).checks[0]
-    design["estimator"]["n_jobs"] = 2
+    design["checks"] = [{"placebo_space": {"n_jobs": 2}}]
     par = evaluate(design, data=df).checks[0]
     assert seq.values["gaps"] == par.values["gaps"]
     assert seq.values["p_value"] == par.values["p_value"]

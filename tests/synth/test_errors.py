@@ -62,8 +62,11 @@ def test_unknown_check():
 
 
 def test_bad_n_jobs():
-    with pytest.raises(DesignError, match="n_jobs"):
-        design_from_dict(_raw(n_jobs=0))
+    raw = _raw()
+    raw["checks"] = {"leave_one_out": {"n_jobs": 0}}
+    with pytest.raises(DesignError, match=r"checks\.leave_one_out\.n_jobs: n_jobs must be -1 \(every core\) or a "
+                       "positive number, got 0"):
+        design_from_dict(raw)
 
 
 def test_unknown_treated_unit_is_a_data_problem():
@@ -73,6 +76,14 @@ def test_unknown_treated_unit_is_a_data_problem():
         evaluate(raw)
     assert ProblemCode.UNKNOWN_TREATED_UNIT in info.value.codes
     assert "California" in str(info.value)
+
+
+def test_unknown_donor_has_its_own_problem_code():
+    raw = _raw(donors=["Nevada", "Nevadda"])
+    with pytest.raises(DataError) as info:
+        evaluate(raw)
+    assert info.value.codes == {ProblemCode.UNKNOWN_DONOR}
+    assert "estimator.donors names 'Nevadda', not a unit in the data; did you mean 'Nevada'?" in str(info.value)
 
 
 def test_predictor_without_data_in_its_window():
@@ -119,11 +130,11 @@ def test_synthetic_did_with_too_few_donors_for_the_placebo_variance():
 
 
 def test_placebo_start_of_the_wrong_type_is_a_check_error_naming_the_key():
-    raw, df = _small("abadie", 6, placebo_start="abc")
-    raw["checks"] = ["placebo_time"]
+    raw, df = _small("abadie", 6)
+    raw["checks"] = [{"placebo_time": {"start": "abc"}}]
     check = evaluate(raw, data=df).checks[0]
     assert check.status == "error"
-    assert "estimator.placebo_start: period 'abc' is not a number" in check.message
+    assert "checks.placebo_time.start: period 'abc' is not a number" in check.message
 
 
 def test_fit_window_from_after_to():

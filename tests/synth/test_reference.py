@@ -103,7 +103,7 @@ def test_prop99_deterministic(prop99):
 def test_prop99_placebo_in_time_matches_stata_synth2():
     ref = reference("prop99_placebo_time_stata")
     raw = design_dict("prop99", conformal=False)
-    raw["checks"] = ["placebo_time"]
+    raw["checks"] = {"placebo_time": {"start": 1985}}
     check = evaluate(raw).checks[0]
     assert check.values["placebo_start"] == 1985
     assert check.values["placebo_mean_gap"] == pytest.approx(ref["mean_gap"], abs=ref["tolerance"]["mean_gap"])

@@ -25,8 +25,8 @@ RUN = textwrap.dedent("""
 
     if sys.argv[1] == "watchdog":  # the path taken where the kernel offers no parent-death signal
         placebo._parent_death_signal = lambda: False
-    raw = design_dict("prop99", n_jobs=2, conformal=False, starts=2)
-    raw["checks"] = ["placebo_space"]
+    raw = design_dict("prop99", conformal=False, starts=2)
+    raw["checks"] = {"placebo_space": {"n_jobs": 2}}
     evaluate(raw)
 """)
 

@@ -9,10 +9,9 @@ import numpy as np
 
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
+    from cpeval.designs.base import DesignBase
     from cpeval.designs.outcomes import OutcomeSpec
     from cpeval.results import Effect
-
-EVENT_METHODS = ("event_study", "sun_abraham")
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,22 @@ class EventCoefficients:
         return self.keys < self.ref
 
 
+def with_estimator(design: DesignBase, method: str | None, **options: object) -> DesignBase:
+    """``design`` with its estimator switched to ``method`` (None: kept) and ``options`` set, validated like
+    any design: options the new method does not have are left out."""
+    from cpeval.designs import design_from_dict
+    from cpeval.designs.methods import options_model
+
+    raw = design.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    method = method or design.estimator.method  # type: ignore[attr-defined]
+    allowed = options_model(design.kind, method).model_fields  # type: ignore[attr-defined]
+    est = {k: v for k, v in raw.get("estimator", {}).items() if k in allowed}
+    raw["estimator"] = {**est, "method": method, **options}
+    out = design_from_dict(raw, source=f"{design.name} (estimator {method})")
+    out._origin = design.origin
+    return out
+
+
 def outcome_spec(panel: Panel, name: str) -> OutcomeSpec:
     for o in panel.design.outcomes:
         if o.name == name:
@@ -42,12 +57,15 @@ def outcome_spec(panel: Panel, name: str) -> OutcomeSpec:
 
 
 def event_coefficients(panel: Panel, effect: Effect, *, need_unbinned: bool = False) -> EventCoefficients:
-    """The outcome's event study: reused from ``effect`` when it is one, otherwise fitted with the design's
-    window (a Poisson event study on the log-rate scale for Poisson effects, else method ``event_study``).
-    With ``need_unbinned`` binned end points are refitted as separate, unreported coefficients, so that every
-    coefficient is a single event time."""
+    """The outcome's event study: reused from ``effect`` when its method reports event-time coefficients,
+    otherwise fitted with the design's window (by the method's own ``event_study`` when its class has one, as
+    Poisson's on the log-rate scale; else by method ``event_study``). With ``need_unbinned`` binned end points
+    are refitted as separate, unreported coefficients, so that every coefficient is a single event time."""
+    from cpeval.estimation.registry import capabilities, estimator_class
+
+    design = panel.design
     d = effect.diagnostics
-    reuse = effect.method in EVENT_METHODS and "event_vcov" in d
+    reuse = capabilities(design.kind, effect.method).event_path and "event_vcov" in d
     if reuse and need_unbinned and d.get("bin_endpoints"):
         reuse = False
     if not reuse:
@@ -60,24 +78,14 @@ def event_coefficients(panel: Panel, effect: Effect, *, need_unbinned: bool = Fa
             switching = switching_units(panel.frame, panel.unit, panel.time)
             if switching:
                 raise EstimationError(not_absorbing_message(switching, ["the event study this check fits"]))
-        from cpeval.estimation.did.event_study import EventStudy
-        from cpeval.estimation.did.poisson import PoissonDid
-
-        design = panel.design
-        poisson = effect.method == "poisson"  # counts: an event study on the log-rate scale
-        est = design.estimator  # type: ignore[attr-defined]
-        if not poisson:
-            est = est.model_copy(update={"method": "event_study"})
-        if need_unbinned:
-            est = est.model_copy(update={"bin_endpoints": False})
-        es_design = design.model_copy(update={"estimator": est})
+        own = getattr(estimator_class(design.kind, effect.method), "event_study", None)
+        es_design = with_estimator(design, None if own else "event_study",
+                                   **({"bin_endpoints": False} if need_unbinned else {}))
         spec = outcome_spec(panel, effect.outcome)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CpevalWarning)  # the check reports what matters in its own words
-            if poisson:
-                effect = PoissonDid(es_design).event_study(panel, spec)
-            else:
-                effect = EventStudy(es_design).fit(panel, spec)
+            estimator = estimator_class(es_design.kind, es_design.estimator.method)(es_design)
+            effect = estimator.event_study(panel, spec) if own else estimator.fit(panel, spec)
         d = effect.diagnostics
     return EventCoefficients(
         keys=np.asarray(d["event_times"], dtype=int),

@@ -134,7 +134,7 @@ def honest_analysis(beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.nda
 
 
 def honest_did(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
-    spec = panel.design.honest_did  # type: ignore[attr-defined]
+    spec = panel.design.checks.options("honest_did")
     out: list[CheckResult] = []
     for effect in effects:
         ec = event_coefficients(panel, effect, need_unbinned=True)

@@ -20,7 +20,7 @@ def check_attrition(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult
     from cpeval.estimation.rct.robust import ols_with_blocks
 
     design = panel.design
-    spec = design.attrition  # type: ignore[attr-defined]
+    spec = design.checks.options("attrition")
     tf = trial_frame(panel, design)  # type: ignore[arg-type]
     t = tf.z.astype(bool)
     lost = (~tf.observed).astype(float)
@@ -47,10 +47,11 @@ def check_attrition(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult
            f"(differential {differential:+.1%}" + (f", p = {test.p_value:.3g})" if test else ")"))
     problems = []
     if abs(differential) > spec.max_differential:
-        problems.append(f"differential attrition {abs(differential):.1%} exceeds attrition.max_differential "
+        problems.append(f"differential attrition {abs(differential):.1%} exceeds checks.attrition.max_differential "
                         f"{spec.max_differential:.1%}")
     if overall > spec.max_overall:
-        problems.append(f"overall attrition {overall:.1%} exceeds attrition.max_overall {spec.max_overall:.1%}")
+        problems.append(f"overall attrition {overall:.1%} exceeds checks.attrition.max_overall "
+                        f"{spec.max_overall:.1%}")
     if problems:
         import warnings
 

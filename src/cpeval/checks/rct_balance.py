@@ -13,9 +13,6 @@ if TYPE_CHECKING:
     from cpeval.data.panel import Panel
     from cpeval.results import Effect
 
-MAX_STD_DIFF = 0.25  # What Works Clearinghouse: above 0.25 SD baseline equivalence is not met
-JOINT_ALPHA = 0.05
-
 
 def joint_test(X: np.ndarray, z: np.ndarray, block: np.ndarray | None, cluster: np.ndarray | None) -> dict:
     """Wald test that the covariates do not predict assignment (z on 1, X, block dummies; HC2 or CR2)."""
@@ -56,6 +53,7 @@ def check_balance(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     from cpeval.estimation.rct.estimators import trial_frame
 
     design = panel.design
+    opts = design.checks.options("balance")
     covs = list(design.estimator.covariates)  # type: ignore[attr-defined]
     if not covs:
         return [CheckResult("balance", "info", "no baseline covariates declared (estimator.covariates); "
@@ -64,22 +62,23 @@ def check_balance(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     X = tf.frame[covs].to_numpy(float)
     table = balance_table(X, tf.z, covs)
     joint = joint_test(X, tf.z, tf.block, tf.cluster)
-    values: dict = {"joint": joint, "max_abs_std_diff": max(abs(r["std_diff"]) for r in table)}
+    values: dict = {"joint": joint, "max_abs_std_diff": max(abs(r["std_diff"]) for r in table),
+                    "thresholds": {"max_std_diff": opts.max_std_diff, "alpha": opts.alpha}}
     if design.attrition is not None:  # type: ignore[attr-defined]
         keep = tf.observed
         values["joint_analysed_sample"] = joint_test(X[keep], tf.z[keep], _recode(tf.block, keep),
                                                      _recode(tf.cluster, keep))
         for row, r2 in zip(table, balance_table(X[keep], tf.z[keep], covs), strict=True):
             row["std_diff_analysed"] = r2["std_diff"]
-    big = [r["covariate"] for r in table if abs(r["std_diff"]) > MAX_STD_DIFF]
+    big = [r["covariate"] for r in table if abs(r["std_diff"]) > opts.max_std_diff]
     problems = []
     if big:
-        problems.append(f"standardised difference above {MAX_STD_DIFF} for {', '.join(big)}")
-    if joint["p_value"] < JOINT_ALPHA:
+        problems.append(f"standardised difference above {opts.max_std_diff:g} for {', '.join(big)}")
+    if joint["p_value"] < opts.alpha:
         problems.append(f"covariates jointly predict assignment (p = {joint['p_value']:.3g})")
     if problems:
         advice = ("the Lin adjustment already accounts for them; check how the randomisation was carried out"
-                  if design.estimator.method == "lin"  # type: ignore[attr-defined]
+                  if design.estimator.capabilities.covariate_adjusted  # type: ignore[attr-defined]
                   else "adjust for these covariates (estimator.method: lin) and check how the randomisation "
                   "was carried out")
         return [CheckResult("balance", "warn", "; ".join(problems) + "; " + advice, table=tuple(table),

@@ -15,11 +15,9 @@ if TYPE_CHECKING:
     from cpeval.data.panel import Panel
     from cpeval.results import Effect
 
-IMPORTANT_V = 0.1
-MAX_STD_DIFF = 0.25
-
 
 def balance(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
+    opts = panel.design.checks.options("balance")
     out = []
     for outcome, effect, data in outcomes_with_effects(panel, effects):
         rows = effect.diagnostics.get("predictors")
@@ -33,14 +31,15 @@ def balance(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
             diff = (r["treated"] - r["synthetic"]) / s if s > 0 else 0.0
             diff_mean = (r["treated"] - r["donor_mean"]) / s if s > 0 else 0.0
             table.append({**r, "std_diff_synthetic": float(diff), "std_diff_donor_mean": float(diff_mean)})
-        bad = [t["predictor"] for t in table if t["v"] >= IMPORTANT_V and abs(t["std_diff_synthetic"]) > MAX_STD_DIFF]
+        bad = [t["predictor"] for t in table if t["v"] >= opts.important_v
+               and abs(t["std_diff_synthetic"]) > opts.max_std_diff]
         worst = max(table, key=lambda t: abs(t["std_diff_synthetic"]))
         improved = float(np.mean([abs(t["std_diff_synthetic"]) <= abs(t["std_diff_donor_mean"]) for t in table]))
         msg = (f"the synthetic control is closer than the donor average on {improved:.0%} of {len(table)} predictors; "
                f"largest gap: {worst['predictor']} ({worst['std_diff_synthetic']:+.2f} donor SD)")
         status = "warn" if bad else "pass"
         if bad:
-            msg += f"; predictors with V >= {IMPORTANT_V} matched poorly: {', '.join(bad)}"
+            msg += f"; predictors with V >= {opts.important_v:g} matched poorly: {', '.join(bad)}"
         out.append(CheckResult(name="balance", status=status, message=msg, outcome=outcome.name,
                                table=tuple(jsonable(table)), values={"share_improved": improved}))
     return out

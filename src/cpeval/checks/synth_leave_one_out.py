@@ -40,7 +40,8 @@ def leave_one_out(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
                                    message="no donor has a weight of at least 0.001; nothing to leave out"))
             continue
         tasks = [(data.treated, tuple(x for x in data.donors if x != d)) for d in active]
-        gaps = run_refits(design, data, tasks, f"leave one out ({outcome.name})")  # type: ignore[arg-type]
+        gaps = run_refits(design, data, tasks, f"leave one out ({outcome.name})",
+                          n_jobs=design.checks.options("leave_one_out").n_jobs)  # type: ignore[arg-type]
         rows = []
         att = effect.estimate
         for d, g in zip(active, gaps, strict=True):

@@ -2,7 +2,7 @@
 
 The treated unit's post/pre RMSPE ratio is ranked among the placebos'; the permutation p-value is the share
 of units (the treated one included) with a ratio at least as large. Optionally, placebos whose pre-period
-MSPE exceeds ``estimator.placebo_exclude`` times the treated unit's are dropped, as ADH do.
+MSPE exceeds ``checks.placebo_space.exclude`` times the treated unit's are dropped, as ADH do.
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ def placebo_space(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     from cpeval.estimation.synth.placebo import run_refits
 
     design = panel.design
+    opts = design.checks.options("placebo_space")
     out = []
     for outcome, effect, data in outcomes_with_effects(panel, effects):
         donors = data.donors
         tasks = [((d,), tuple(x for x in donors if x != d)) for d in donors]
-        gaps = run_refits(design, data, tasks, f"placebo in space ({outcome.name})")  # type: ignore[arg-type]
+        gaps = run_refits(design, data, tasks, f"placebo in space ({outcome.name})", n_jobs=opts.n_jobs)  # type: ignore[arg-type]
         treated_gap = np.array([r["gap"] for r in effect.path])
         names = data.names
         rows = []
@@ -62,7 +63,7 @@ def placebo_space(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
         values["period_p_values"] = [  # share of units with a post-period gap at least as large in absolute value
             float(np.mean(np.abs(all_gaps[:, j]) >= abs(all_gaps[0, j]) - 1e-12)) for j in range(all_gaps.shape[1])
         ]
-        cut = design.estimator.placebo_exclude  # type: ignore[attr-defined]
+        cut = opts.exclude
         extra = ""
         if cut is not None:
             keep = pre_mspe <= cut * pre_mspe[0] + 1e-12

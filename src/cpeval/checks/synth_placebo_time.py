@@ -1,4 +1,4 @@
-"""Placebo in time: pretend treatment started earlier (``estimator.placebo_start``) and refit on the data
+"""Placebo in time: pretend treatment started earlier (``checks.placebo_time.start``) and refit on the data
 before the real start. A credible synthetic control shows no gap between the fake and the real start."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def placebo_time(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     design = panel.design
     out = []
     for outcome, effect, data in outcomes_with_effects(panel, effects):
-        fake = design.estimator.placebo_start  # type: ignore[attr-defined]
+        fake = design.checks.options("placebo_time").start
         if fake is None:
             fake = data.times[max(1, data.n_pre - max(1, data.n_pre // 4))]
         fake_data = shifted(data, panel, design, fake)  # type: ignore[arg-type]
@@ -35,7 +35,7 @@ def placebo_time(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
             out.append(CheckResult(
                 name="placebo_time", status="error", outcome=outcome.name,
                 message=f"placebo start {jsonable(fake)!r} must leave at least 2 periods before it and come before "
-                "treatment.start; set estimator.placebo_start",
+                "treatment.start; set checks: {placebo_time: {start: <period>}}",
             ))
             continue
         gap = refit_gap(design, fake_data, data.treated, data.donors)  # type: ignore[arg-type]

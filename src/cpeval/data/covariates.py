@@ -19,7 +19,7 @@ def absorbed_covariates(df: pd.DataFrame, design: DidDesign) -> list[tuple[str, 
     over time are what they expect; they are not checked here.
     """
     est = design.estimator
-    if est.method == "callaway_santanna" or not est.covariates:
+    if est.capabilities.covariates != "time_varying" or not est.covariates:
         return []
     unit, time = design.data.unit, design.data.time
     u, _ = pd.factorize(df[unit])

@@ -63,7 +63,7 @@ def absorbing_required_by(design: DesignBase) -> list[str]:
     """What in the design needs treatment to stay on once it starts: event-time methods (every method
     but twfe with a 0/1 indicator) and every DiD check (each fits event-time or adoption-timing models)."""
     needs = [f"method '{design.estimator.method}'"] if design.requires_absorbing else []  # type: ignore[attr-defined]
-    return needs + [f"check '{c}'" for c in design.checks]
+    return needs + [f"check '{c}'" for c in design.checks.requested]
 
 
 def not_absorbing_message(units: list[Any], needs: list[str]) -> str:

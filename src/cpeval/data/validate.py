@@ -126,12 +126,14 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
                     f"{n_na} of {len(df)} rows are missing; fill them, or set data.missing_outcomes: drop "
                     "to drop those rows for this outcome",
                 )
-        poisson = getattr(design.estimator, "method", None) == "poisson"  # type: ignore[attr-defined]
-        if (o.measure in ("count", "rate") or poisson) and bool((df[col] < 0).any()):
+        estimator = getattr(design, "estimator", None)
+        counts = estimator is not None and estimator.capabilities.counts
+        if (o.measure in ("count", "rate") or counts) and bool((df[col] < 0).any()):
             neg = df.loc[df[col] < 0, col]
             why = (
-                "estimator.method poisson models non-negative counts: correct those rows, or use a linear method"
-                if poisson else "counts and rates cannot be negative: correct those rows, or declare measure: level"
+                f"estimator.method {estimator.method} models non-negative counts: correct those rows, or use a "
+                "linear method" if counts
+                else "counts and rates cannot be negative: correct those rows, or declare measure: level"
             )
             c.add(
                 ProblemCode.NEGATIVE_VALUES, col,
@@ -139,7 +141,7 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
                 f"{_fmt(neg.unique(), 3)}); {why}",
             )
         if o.measure == "proportion" and bool(((df[col] < 0) | (df[col] > 1)).any()):
-            c.add(ProblemCode.NOT_BINARY, col, f"outcome {o.name!r} is a proportion but has values outside [0, 1]")
+            c.add(ProblemCode.OUT_OF_RANGE, col, f"outcome {o.name!r} is a proportion but has values outside [0, 1]")
         if not bool(df[col].min() < df[col].max()):  # min/max: O(n), no hashing of every value
             c.add(ProblemCode.CONSTANT_OUTCOME, col, f"outcome {o.name!r} takes a single value; nothing to estimate")
 
@@ -323,7 +325,7 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
         c.add(ProblemCode.NO_TREATED_UNITS, None, "no unit is ever treated; check the treatment column")
         return
     never = int(cohorts.isna().sum())
-    if design.estimator.control_group == "never_treated" and never == 0 and design.estimator.method != "twfe":
+    if getattr(design.estimator, "control_group", None) == "never_treated" and never == 0:
         c.add(
             ProblemCode.NO_COMPARISON_UNITS,
             None,
@@ -339,30 +341,42 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
 
 
 def _treated_from_start(df: pd.DataFrame, design: DidDesign, cohorts: pd.Series, first: Any, c: _Collector) -> bool:
-    """Units treated from the first period have no pre-treatment period. Two-way fixed effects keeps them
-    (as R fixest and linearmodels do: the unit effect absorbs their indicator); Callaway & Sant'Anna drops
-    them (as R did does; returns True, the rows are removed from ``df``); other methods refuse them."""
+    """Units treated from the first period have no pre-treatment period. The method's capabilities say what
+    becomes of them: kept (two-way fixed effects, as R fixest and linearmodels do: the unit effect absorbs
+    their indicator), dropped (Callaway & Sant'Anna, as R did does; returns True, the rows are removed from
+    ``df``), or refused."""
     no_pre = cohorts[cohorts <= first].index
     if not len(no_pre):
         return False
     n, where = len(no_pre), f"the first period {_show(first)} (e.g. {_fmt(no_pre, 3)})"
+    from cpeval.designs.methods import methods
+
     method = design.estimator.method
-    if method == "twfe":
+    rule = design.estimator.capabilities.always_treated
+    if rule == "keep":
         c.warnings.append(
             f"{n} units are treated from {where} and are kept: their treatment indicator is constant, so the unit "
             "effect absorbs it and they serve only as comparisons for the period effects (biased if their effect "
             "changes over time); drop them to compare only with untreated units"
         )
         return False
-    if method == "callaway_santanna":
+    if rule == "drop":
         df.drop(index=df.index[df[design.data.unit].isin(no_pre)], inplace=True)
         c.warnings.append(f"dropped {n} units treated from {where}: they have no pre-treatment period, so no "
                           "ATT(g,t) can use them (R did drops them too)")
         return True
     c.add(ProblemCode.TOO_FEW_PRE_PERIODS, None,
           f"{n} units are treated from {where}, so they have no pre-treatment period; drop them or extend the "
-          f"data back (method {method!r} cannot use them; twfe keeps them, callaway_santanna drops them)")
+          f"data back (method {method!r} cannot use them{_others_that_do(methods('did'))})")
     return False
+
+
+def _others_that_do(models: dict[str, Any]) -> str:
+    """'; twfe keeps them, callaway_santanna drops them': the methods whose capabilities accept them."""
+    verbs = {"keep": "keeps", "drop": "drops"}
+    said = [f"{name} {verbs[m.capabilities.always_treated]} them" for name, m in models.items()
+            if m.capabilities.always_treated in verbs]
+    return f"; {', '.join(said)}" if said else ""
 
 
 def _synth(df: pd.DataFrame, design: SynthDesign, c: _Collector) -> None:
@@ -410,7 +424,7 @@ def _synth(df: pd.DataFrame, design: SynthDesign, c: _Collector) -> None:
     if donors is not None:
         for d in donors:
             if str(d) not in ids:
-                c.add(ProblemCode.UNKNOWN_TREATED_UNIT, unit,
+                c.add(ProblemCode.UNKNOWN_DONOR, unit,
                       f"estimator.donors names {d!r}, not a unit in the data{did_you_mean(str(d), ids)}")
         pool = [ids[str(d)] for d in donors if str(d) in ids and ids[str(d)] not in treated]
     if not pool:
@@ -467,7 +481,7 @@ def _rct(df: pd.DataFrame, design: RctDesign, c: _Collector) -> None:
         varies = df.groupby(tr.cluster)[TREATED].nunique()
         if bool((varies > 1).any()):
             c.add(
-                ProblemCode.NOT_BINARY,
+                ProblemCode.ASSIGNMENT_VARIES_IN_CLUSTER,
                 tr.assignment,
                 f"assignment varies within {int((varies > 1).sum())} clusters of treatment.cluster "
                 f"{tr.cluster!r}; in a cluster-randomised trial everyone in a cluster shares one arm",

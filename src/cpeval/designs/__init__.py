@@ -30,3 +30,9 @@ __all__ = [
 ]
 
 DESIGN_ADAPTER: TypeAdapter[DesignBase] = TypeAdapter(Design)
+
+
+def rebuild_adapter() -> None:
+    """Rebuild the validator of the Design union after a design model changed (a method was registered)."""
+    global DESIGN_ADAPTER
+    DESIGN_ADAPTER = TypeAdapter(Design)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from cpeval.designs.checks import Checks
+from cpeval.designs.checks import Checks, MovedKeys, refuse_moved_keys
 from cpeval.designs.consequences import ConsequencesSpec
 from cpeval.designs.cost_benefit import CostBenefitSpec
 from cpeval.designs.data_source import AggregateSpec, DataSource
@@ -75,18 +75,6 @@ class DataSpec(StrictModel):
 
 InferenceMethod = Literal["auto", "analytic", "wild_bootstrap", "randomization"]
 
-# (kind, estimator.method) pairs that each inference.method beyond 'auto' and 'analytic' can serve.
-ALTERNATIVE_INFERENCE: dict[str, frozenset[tuple[str, str]]] = {
-    "wild_bootstrap": frozenset({("did", "twfe"), ("did", "event_study"), ("did", "sun_abraham"),
-                                 ("did", "poisson"), ("rct", "difference_in_means"), ("rct", "lin")}),
-    "randomization": frozenset({("did", "twfe"), ("did", "event_study"), ("did", "sun_abraham"),
-                                ("did", "poisson"), ("did", "callaway_santanna"),
-                                ("synthetic_control", "abadie"), ("synthetic_control", "augmented"),
-                                ("synthetic_control", "synthetic_did"), ("rct", "difference_in_means"),
-                                ("rct", "lin")}),
-}
-
-
 class WildBootstrapSpec(StrictModel):
     """Options of the restricted wild cluster bootstrap (and the Poisson score bootstrap)."""
 
@@ -125,6 +113,10 @@ class InferenceSpec(StrictModel):
         default_factory=WildBootstrapSpec, description="Options of inference.method: wild_bootstrap."
     )
 
+    def requests(self, name: str) -> bool:
+        """Whether ``inference.method`` is ``name`` (an inference method, not an estimator method)."""
+        return name == self.method
+
 
 RESERVED_SECTIONS = ("claim",)
 
@@ -153,6 +145,22 @@ class DesignBase(StrictModel):
     )
 
     _origin: str | None = PrivateAttr(default=None)
+    moved_keys: ClassVar[MovedKeys] = {}
+    """Keys that are check options now, refused with the ``checks:`` entry to write instead."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_moved_keys(cls, raw: Any) -> Any:
+        refuse_moved_keys(raw, cls.moved_keys)
+        return raw
+
+    @field_validator("estimator", mode="before", check_fields=False)
+    @classmethod
+    def _estimator_of_its_method(cls, raw: Any) -> Any:
+        """The method's own options model validates ``estimator`` (see ``designs.methods``)."""
+        from cpeval.designs.methods import prepare_estimator
+
+        return prepare_estimator(cls.model_fields["kind"].annotation.__args__[0], raw)  # type: ignore[union-attr]
 
     @field_validator(*RESERVED_SECTIONS)
     @classmethod
@@ -175,30 +183,34 @@ class DesignBase(StrictModel):
         return self
 
     def _inference_method_applies(self) -> None:
-        """inference.method must be one the design's estimator can serve."""
-        method = self.inference.method
-        if method in ("auto", "analytic"):
+        """inference.method must be one the design's estimator can serve (its capabilities say which)."""
+        from cpeval.designs.methods import methods
+
+        chosen = self.inference.method
+        if chosen in ("auto", "analytic"):
             return
         kind = getattr(self, "kind", None)
-        est = getattr(getattr(self, "estimator", None), "method", None)
-        served = ALTERNATIVE_INFERENCE[method]
-        if (kind, est) not in served:
-            fits = sorted(m for k, m in served if k == kind)
+        estimator = getattr(self, "estimator", None)
+        if estimator is None:
+            return
+        if chosen not in estimator.capabilities.alternative_inference:
+            fits = [name for name, model in methods(str(kind)).items()
+                    if chosen in model.capabilities.alternative_inference]
             raise ValueError(
-                f"inference.method: {method!r} does not apply to {kind} designs estimated by {est!r}"
+                f"inference.method: {chosen!r} does not apply to {kind} designs estimated by {estimator.method!r}"
                 + (f"; it serves estimator.method {', '.join(fits)}" if fits else "")
                 + "; use 'analytic' or 'auto', or another inference.method"
             )
         treatment = getattr(self, "treatment", None)
-        if kind == "rct" and method == "wild_bootstrap" and getattr(treatment, "cluster", None) is None:
+        if kind == "rct" and chosen == "wild_bootstrap" and getattr(treatment, "cluster", None) is None:
             raise ValueError(
                 "inference.method: 'wild_bootstrap' needs a cluster-randomised trial (treatment.cluster); for "
                 "individually randomised trials use 'randomization' (with inference.permutations)"
             )
-        if kind == "rct" and method == "wild_bootstrap" and getattr(self, "estimand", "itt") != "itt":
+        if kind == "rct" and chosen == "wild_bootstrap" and getattr(self, "estimand", "itt") != "itt":
             raise ValueError("inference.method: 'wild_bootstrap' applies to the ITT; set estimand: itt or use "
                              "'randomization'")
-        if kind == "rct" and method == "randomization" and self.inference.permutations == 0:
+        if kind == "rct" and chosen == "randomization" and self.inference.permutations == 0:
             raise ValueError("inference.method: 'randomization' re-randomises the trial inference.permutations "
                              "times; set inference.permutations (e.g. 2000)")
 

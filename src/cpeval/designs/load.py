@@ -200,10 +200,10 @@ def design_from_dict(raw: Any, source: str = "<design>") -> DesignBase:
         raise DesignError(format_validation_error(exc, source, raw)) from None
 
 
-def _loc_to_key(loc: tuple[Any, ...], kind: str) -> tuple[str, list[Any]]:
-    parts = list(loc)
-    if parts and parts[0] == kind:  # the discriminated union puts the tag first
-        parts = parts[1:]
+def _loc_to_key(loc: tuple[Any, ...], kind: str) -> tuple[str, list[Any], list[str]]:
+    """(the key as written in the design, the path into the raw mapping, the keys allowed where the last part
+    sits). Discriminated unions put their tag in the location (``estimator.twfe.leads``); it is dropped."""
+    parts, allowed = _walk(kind, list(loc))
     key = ""
     for p in parts:
         if isinstance(p, int):
@@ -211,7 +211,7 @@ def _loc_to_key(loc: tuple[Any, ...], kind: str) -> tuple[str, list[Any]]:
         else:
             name = str(p)
             key += ("." if key else "") + (name if len(name) <= ECHO_LIMIT else f"{name[:ECHO_LIMIT]}...")
-    return key or "(top level)", parts
+    return key or "(top level)", parts, allowed
 
 
 def _lookup(raw: Any, parts: list[Any]) -> Any:
@@ -224,32 +224,62 @@ def _lookup(raw: Any, parts: list[Any]) -> Any:
     return node
 
 
-def _model_fields_at(kind: str, parts: list[Any]) -> list[str]:
-    """Valid keys of the model found at ``parts`` (for did-you-mean on unknown keys)."""
+def _members(annotation: Any) -> list[Any]:
+    """The pydantic models an annotation can hold (through Optional, unions, lists and Annotated)."""
     import typing
 
     from pydantic import BaseModel
 
+    found, todo = [], [annotation]
+    while todo:
+        ann = todo.pop(0)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            found.append(ann)
+        todo += list(typing.get_args(ann))
+    return found
+
+
+def _tagged(members: list[Any], tag: Any) -> Any:
+    """The union member whose single-valued Literal field (its discriminator) equals ``tag``, if any."""
+    import typing
+
+    for m in members:
+        if tag in m.model_fields:
+            continue
+        for f in m.model_fields.values():
+            if typing.get_origin(f.annotation) is typing.Literal and typing.get_args(f.annotation) == (tag,):
+                return m
+    return None
+
+
+def _walk(kind: str, loc: list[Any]) -> tuple[list[Any], list[str]]:
+    """The location with discriminated-union tags removed, and the valid keys of the model holding its last
+    part (for did-you-mean on unknown keys)."""
     from cpeval.designs.did import DidDesign
     from cpeval.designs.rct import RctDesign
     from cpeval.designs.synth import SynthDesign
 
-    model: Any = {"did": DidDesign, "synthetic_control": SynthDesign, "rct": RctDesign}[kind]
-    for p in parts:
-        if isinstance(p, int):
+    if loc and loc[0] == kind:  # the discriminated union of designs puts the kind first
+        loc = loc[1:]
+    model: Any = {"did": DidDesign, "synthetic_control": SynthDesign, "rct": RctDesign}.get(kind)
+    parts: list[Any] = []
+    holder: Any = model
+    i = 0
+    while i < len(loc):
+        p = loc[i]
+        parts.append(p)
+        i += 1
+        if isinstance(p, int) or model is None:
             continue
+        holder = model
         field = model.model_fields.get(p)
-        if field is None:
-            return []
-        ann = field.annotation
-        candidates = [ann, *typing.get_args(ann)]
-        for inner in list(candidates):
-            candidates += list(typing.get_args(inner))
-        nxt = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
-        if not nxt:
-            return []
-        model = nxt[0]
-    return [f.alias or name for name, f in model.model_fields.items()]
+        members = _members(field.annotation) if field is not None else []
+        chosen = _tagged(members, loc[i]) if members and i < len(loc) and isinstance(loc[i], str) else None
+        if chosen is not None:
+            i += 1
+        model = chosen or (members[0] if members else None)
+    keys = [f.alias or name for name, f in holder.model_fields.items()] if holder is not None else []
+    return parts, keys
 
 
 # Union members add their type to an error's location (``float``, ``list[DiscountStep]``, ``DidDesign``).
@@ -271,9 +301,8 @@ def format_validation_error(exc: ValidationError, source: str, raw: dict[str, An
     lines = []
     for err, loc in _relevant(exc.errors(include_url=False)):
         etype = err["type"]
-        key, parts = _loc_to_key(loc, kind)
+        key, parts, valid = _loc_to_key(loc, kind)
         if etype == "extra_forbidden":
-            valid = _model_fields_at(kind, parts[:-1])
             bad = parts[-1] if parts else key
             hint = did_you_mean(str(bad)[:ECHO_LIMIT], valid)
             where = key.rsplit(".", 1)[0] if "." in key else "(top level)"

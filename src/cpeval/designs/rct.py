@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from cpeval.designs.base import DesignBase, StrictModel
-from cpeval.designs.methods import PLANNED, check_available
+from cpeval.designs.checks import MovedKeys, RctChecks
+from cpeval.designs.methods import Capabilities, MethodOptions, attach_design, declare
 from cpeval.errors import did_you_mean
-
-RctMethod = Literal[PLANNED["rct"]]  # type: ignore[valid-type]
-
-RCT_CHECKS = frozenset({"balance", "attrition"})
 
 
 class RctTreatment(StrictModel):
@@ -40,22 +37,12 @@ class RctTreatment(StrictModel):
 
 class Attrition(StrictModel):
     observed: str = Field(..., description="0/1 column: outcome observed (1) or lost to follow-up (0).")
-    max_differential: float = Field(
-        0.05, ge=0, le=1,
-        description="Largest acceptable difference between the arms' attrition rates (a proportion); "
-        "above it the attrition check warns. 0.05 is a common conservative standard.",
-    )
-    max_overall: float = Field(
-        0.20, ge=0, le=1, description="Largest acceptable overall attrition rate before the check warns."
-    )
 
 
-class RctEstimator(StrictModel):
-    method: RctMethod = Field(  # type: ignore[valid-type]
-        "difference_in_means",
-        description="difference_in_means (Neyman/HC2; block-weighted if blocked; CR2 if clustered) or lin "
-        "(Lin 2013: covariates centred and interacted with assignment).",
-    )
+class RctOptions(MethodOptions):
+    """Options every trial estimator has."""
+
+    method: str = Field("difference_in_means", description="difference_in_means | lin")
     covariates: list[str] = Field(
         default_factory=list,
         description="Baseline (pre-randomisation) covariates: 'lin' adjusts for them; every method uses them "
@@ -69,11 +56,6 @@ class RctEstimator(StrictModel):
         "of Imai, King & Nall (2009) across blocks, as R estimatr does.",
     )
 
-    @field_validator("method")
-    @classmethod
-    def _available(cls, v: str) -> str:
-        return check_available("rct", v)
-
     @field_validator("covariates")
     @classmethod
     def _unique(cls, v: list[str]) -> list[str]:
@@ -81,6 +63,35 @@ class RctEstimator(StrictModel):
         if dupes:
             raise ValueError(f"covariates are listed twice: {', '.join(dupes)}; list each once")
         return v
+
+    @model_validator(mode="after")
+    def _adjusted_needs_covariates(self) -> RctOptions:
+        if self.capabilities.covariate_adjusted and not self.covariates:
+            raise ValueError(f"method {self.method!r} adjusts for covariates; list them in estimator.covariates "
+                             "or use method: difference_in_means")
+        return self
+
+
+class DifferenceInMeansOptions(RctOptions):
+    """Neyman / HC2 difference in means; block-weighted if blocked; CR2 if clustered."""
+
+    method: Literal["difference_in_means"] = "difference_in_means"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        title="difference in means", covariates="baseline", wild_bootstrap="linear", randomization=True,
+    )
+
+
+class LinOptions(RctOptions):
+    """Lin (2013): covariates centred and interacted with assignment."""
+
+    method: Literal["lin"]
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        title="Lin (2013) covariate-adjusted difference in means", covariates="baseline", covariate_adjusted=True,
+        wild_bootstrap="linear", randomization=True,
+    )
+
+
+RctEstimator = declare("rct", DifferenceInMeansOptions, LinOptions)
 
 
 class PowerSpec(StrictModel):
@@ -104,16 +115,18 @@ class PowerSpec(StrictModel):
 class RctDesign(DesignBase):
     kind: Literal["rct"]
     treatment: RctTreatment
-    estimator: RctEstimator = Field(default_factory=RctEstimator)
+    estimator: RctEstimator = Field(default_factory=DifferenceInMeansOptions, discriminator="method")
     estimand: Literal["itt", "cace"] = Field(
         "itt", description="itt (effect of assignment) or cace (complier average causal effect, by IV)."
     )
     attrition: Attrition | None = Field(None, description="Which column records that the outcome was observed.")
     power: PowerSpec = Field(default_factory=PowerSpec, description="Inputs of `cpeval power`.")
+    checks: RctChecks = Field(default_factory=RctChecks, description=RctChecks.__doc__)
 
-    @classmethod
-    def available_checks(cls) -> frozenset[str]:
-        return RCT_CHECKS
+    moved_keys: ClassVar[MovedKeys] = {
+        ("attrition", "max_differential"): ("attrition", "max_differential"),
+        ("attrition", "max_overall"): ("attrition", "max_overall"),
+    }
 
     @model_validator(mode="after")
     def _rct_rules(self) -> RctDesign:
@@ -141,12 +154,12 @@ class RctDesign(DesignBase):
                 f"attrition.observed {self.attrition.observed!r} is also {roles[self.attrition.observed]}; give "
                 "attrition.observed its own 0/1 column"
             )
-        if "attrition" in self.checks and self.attrition is None:
+        if self.checks.attrition is not None and self.attrition is None:
             raise ValueError(
                 "check 'attrition' needs an 'attrition: {observed: <0/1 column>}' section naming the column "
                 "that records whether the outcome was observed"
             )
-        if self.estimator.method == "lin" and not self.estimator.covariates:
-            raise ValueError("method 'lin' adjusts for covariates; list them in estimator.covariates "
-                             "or use method: difference_in_means")
         return self
+
+
+attach_design("rct", RctDesign)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
 from cpeval.designs.base import DesignBase, StrictModel
-from cpeval.designs.methods import PLANNED, check_available
-
-SynthMethod = Literal[PLANNED["synthetic_control"]]  # type: ignore[valid-type]
-
-SYNTH_CHECKS = frozenset({"placebo_space", "placebo_time", "leave_one_out", "balance", "convex_hull"})
+from cpeval.designs.checks import MovedKeys, SynthChecks
+from cpeval.designs.methods import Capabilities, MethodOptions, attach_design, declare
 
 
 class SynthTreatment(StrictModel):
@@ -81,12 +78,14 @@ RidgeLambdaRule = Literal["forward_cv", "augsynth"]
 RIDGE_LAMBDA_RULES: tuple[str, ...] = get_args(RidgeLambdaRule)
 
 
-class SynthEstimator(StrictModel):
-    method: SynthMethod = Field(  # type: ignore[valid-type]
-        "abadie",
-        description="abadie (Abadie, Diamond & Hainmueller 2010) | augmented (ridge ASCM, Ben-Michael, Feller "
-        "& Rothstein 2021) | synthetic_did (Arkhangelsky et al. 2021).",
-    )
+# every synthetic control method refits for placebos, which also give its randomisation inference
+_REFITS_FOR_PLACEBOS: dict[str, Any] = {"placebo_refit": True, "randomization": True}
+
+
+class SynthOptions(MethodOptions):
+    """Options every synthetic control method has."""
+
+    method: str = Field("abadie", description="abadie | augmented | synthetic_did")
     donors: list[str | int] | None = Field(
         None, description="Donor pool (default: every unit that is not treated)."
     )
@@ -100,6 +99,27 @@ class SynthEstimator(StrictModel):
         description="Predictors matched by the synthetic control (abadie). Empty: the outcome in every "
         "fit-window period, equally weighted (V fixed, no outer optimisation).",
     )
+    conformal: bool = Field(
+        True,
+        description="Conformal prediction intervals for every post-period gap and the average effect "
+        "(Chernozhukov, Wuthrich & Zhu 2021).",
+    )
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> SynthOptions:
+        labels = [p.label for p in self.predictors]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(
+                f"predictor labels must be unique; repeated: {', '.join(dupes)} (give each a distinct 'name')"
+            )
+        return self
+
+
+class AbadieOptions(SynthOptions):
+    """Abadie, Diamond & Hainmueller (2010): nested V/W optimisation over the predictors."""
+
+    method: Literal["abadie"] = "abadie"
     v: dict[str, float] | None = Field(
         None,
         description="Fixed predictor importances, keyed by predictor label, instead of optimising V. "
@@ -118,60 +138,9 @@ class SynthEstimator(StrictModel):
         description="Several treated units: 'separate' fits one synthetic control per unit and averages the "
         "gaps; 'pooled' fits one synthetic control to the average of the treated units.",
     )
-    placebo_exclude: float | None = Field(
-        None, gt=1,
-        description="placebo_space: also report the p-value without placebos whose pre-period MSPE exceeds "
-        "this multiple of the treated unit's (Abadie et al. 2010 use 20, 5 and 2).",
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        title="synthetic control (Abadie, Diamond & Hainmueller 2010)", **_REFITS_FOR_PLACEBOS
     )
-    placebo_start: int | str | None = Field(
-        None,
-        description="placebo_time: the fake treatment start (default: a quarter of the pre-period before "
-        "the real start).",
-    )
-    n_jobs: int = Field(
-        -1, description="Processes for placebo loops (-1: every core; 1: no parallelism)."
-    )
-    conformal: bool = Field(
-        True,
-        description="Conformal prediction intervals for every post-period gap and the average effect "
-        "(Chernozhukov, Wuthrich & Zhu 2021); for abadie and augmented.",
-    )
-    ridge_lambda: Annotated[float, Field(ge=0)] | RidgeLambdaRule = Field(
-        "forward_cv",
-        description="augmented: the ridge penalty, or the cross-validation rule that chooses it (largest lambda "
-        "within one standard error of the best). forward_cv (default): each of the last third of the pre-periods "
-        "predicted from the periods before it, so no fold uses later periods. augsynth: R augsynth's default "
-        "(leave one pre-period out, each but the last; its 21-value grid; min_1se), to reproduce an augsynth "
-        "result.",
-    )
-    placebo_reps: int = Field(
-        200, ge=10,
-        description="synthetic_did: placebo replications for the variance (Algorithm 4, as R synthdid's "
-        "vcov(method = 'placebo', replications)). When at least the number of distinct placebo assignments "
-        "(the donor count, with one treated unit), each is fitted once instead: the exact placebo variance, "
-        "free of Monte Carlo noise.",
-    )
-
-    @field_validator("method")
-    @classmethod
-    def _available(cls, v: str) -> str:
-        return check_available("synthetic_control", v)
-
-    @field_validator("ridge_lambda", mode="before")
-    @classmethod
-    def _ridge_lambda(cls, v: Any) -> Any:
-        number = isinstance(v, int | float) and not isinstance(v, bool)
-        if (number and 0 <= v < math.inf) or v in RIDGE_LAMBDA_RULES:
-            return v
-        rules = " or ".join(repr(r) for r in RIDGE_LAMBDA_RULES)
-        raise ValueError(f"ridge_lambda must be a finite number >= 0 or a cross-validation rule, {rules}; got {v!r}")
-
-    @field_validator("n_jobs")
-    @classmethod
-    def _jobs(cls, v: int) -> int:
-        if v == 0 or v < -1:
-            raise ValueError(f"n_jobs must be -1 (every core) or a positive number, got {v}")
-        return v
 
     @field_validator("v")
     @classmethod
@@ -186,13 +155,8 @@ class SynthEstimator(StrictModel):
         return v
 
     @model_validator(mode="after")
-    def _v_names(self) -> SynthEstimator:
+    def _v_names(self) -> AbadieOptions:
         labels = [p.label for p in self.predictors]
-        dupes = sorted({x for x in labels if labels.count(x) > 1})
-        if dupes:
-            raise ValueError(
-                f"predictor labels must be unique; repeated: {', '.join(dupes)} (give each a distinct 'name')"
-            )
         if self.v is not None:
             if not self.predictors:
                 raise ValueError("estimator.v fixes predictor weights, but estimator.predictors is empty")
@@ -205,14 +169,61 @@ class SynthEstimator(StrictModel):
         return self
 
 
+class AugmentedOptions(SynthOptions):
+    """Ridge augmented synthetic control (Ben-Michael, Feller & Rothstein 2021)."""
+
+    method: Literal["augmented"]
+    ridge_lambda: Annotated[float, Field(ge=0)] | RidgeLambdaRule = Field(
+        "forward_cv",
+        description="The ridge penalty, or the cross-validation rule that chooses it (largest lambda within one "
+        "standard error of the best). forward_cv (default): each of the last third of the pre-periods predicted "
+        "from the periods before it, so no fold uses later periods. augsynth: R augsynth's default (leave one "
+        "pre-period out, each but the last; its 21-value grid; min_1se), to reproduce an augsynth result.",
+    )
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        title="augmented synthetic control (ridge; Ben-Michael, Feller & Rothstein 2021)", **_REFITS_FOR_PLACEBOS
+    )
+
+    @field_validator("ridge_lambda", mode="before")
+    @classmethod
+    def _ridge_lambda(cls, v: Any) -> Any:
+        number = isinstance(v, int | float) and not isinstance(v, bool)
+        if (number and 0 <= v < math.inf) or v in RIDGE_LAMBDA_RULES:
+            return v
+        rules = " or ".join(repr(r) for r in RIDGE_LAMBDA_RULES)
+        raise ValueError(f"ridge_lambda must be a finite number >= 0 or a cross-validation rule, {rules}; got {v!r}")
+
+
+class SyntheticDidOptions(SynthOptions):
+    """Synthetic difference-in-differences (Arkhangelsky et al. 2021) with the placebo variance."""
+
+    method: Literal["synthetic_did"]
+    placebo_reps: int = Field(
+        200, ge=10,
+        description="Placebo replications for the variance (Algorithm 4, as R synthdid's vcov(method = "
+        "'placebo', replications)). When at least the number of distinct placebo assignments (the donor count, "
+        "with one treated unit), each is fitted once instead: the exact placebo variance, free of Monte Carlo "
+        "noise.",
+    )
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        title="synthetic difference-in-differences (Arkhangelsky et al. 2021)", **_REFITS_FOR_PLACEBOS
+    )
+
+
+SynthEstimator = declare("synthetic_control", AbadieOptions, AugmentedOptions, SyntheticDidOptions)
+
+
 class SynthDesign(DesignBase):
     kind: Literal["synthetic_control"]
     treatment: SynthTreatment
-    estimator: SynthEstimator = Field(default_factory=SynthEstimator)
+    estimator: SynthEstimator = Field(default_factory=AbadieOptions, discriminator="method")
+    checks: SynthChecks = Field(default_factory=SynthChecks, description=SynthChecks.__doc__)
 
-    @classmethod
-    def available_checks(cls) -> frozenset[str]:
-        return SYNTH_CHECKS
+    moved_keys: ClassVar[MovedKeys] = {
+        ("estimator", "placebo_exclude"): ("placebo_space", "exclude"),
+        ("estimator", "placebo_start"): ("placebo_time", "start"),
+        ("estimator", "n_jobs"): ("placebo_space", "n_jobs"),
+    }
 
     @model_validator(mode="after")
     def _synth_rules(self) -> SynthDesign:
@@ -234,3 +245,6 @@ class SynthDesign(DesignBase):
                 "is a pre-treatment period"
             )
         return self
+
+
+attach_design("synthetic_control", SynthDesign)

@@ -185,9 +185,9 @@ def randomization_test(panel: Panel, outcome: OutcomeSpec, effect: Effect, estim
                               "nothing to re-assign")
     rep_unit = np.array([np.flatnonzero(groups == g)[0] for g in range(int(groups.max()) + 1)])
     labels, exact, total = assignments(groups, draws, seed)
-    method = design.estimator.method
     conf: tuple[float, float] | None = None
-    fast = method == "twfe" and frame.shape[0] == panel.frame.shape[0]
+    one_indicator = design.estimator.capabilities.regression == "treatment"  # the twfe regression, refitted fast
+    fast = one_indicator and frame.shape[0] == panel.frame.shape[0]
     if fast:
         fu = np.unique(frame[panel.unit].to_numpy(), return_inverse=True)[1]
         ft = np.unique(frame[panel.time].to_numpy(), return_inverse=True)[1]

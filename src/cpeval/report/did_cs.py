@@ -1,19 +1,19 @@
 """The Callaway & Sant'Anna report section and figures (event-time profile, group-time ATTs).
 
-Reads only the EvaluationResult: effects with ``method == "callaway_santanna"``, their ``path`` rows (column
-``kind``: att_gt, dynamic, group, calendar, overall) and ``diagnostics``.
+Reads only the EvaluationResult: effects whose method reports group-time effects (``Capabilities.group_time``),
+their ``path`` rows (column ``kind``: att_gt, dynamic, group, calendar, overall) and ``diagnostics``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpeval.designs.methods import capabilities
 from cpeval.report.format import slug
 
 if TYPE_CHECKING:
     from cpeval.results import Effect, EvaluationResult
 
-METHOD = "callaway_santanna"
 AGG_TITLES = {
     "simple": "simple (all post-treatment ATT(g,t), weighted by cohort size)",
     "dynamic": "dynamic (average over event times e >= 0)",
@@ -23,7 +23,7 @@ AGG_TITLES = {
 
 
 def _effects(result: EvaluationResult) -> list[Effect]:
-    return [e for e in result.effects if e.method == METHOD]
+    return [e for e in result.effects if capabilities(result.design["kind"], e.method).group_time]
 
 
 def _f(x: Any, digits: int = 4) -> str:

@@ -10,28 +10,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cpeval.designs.methods import Capabilities, capabilities
 from cpeval.report.format import num, slug
 
 if TYPE_CHECKING:
     from cpeval.results import CheckResult, Effect, EvaluationResult
 
-EVENT_METHODS = ("event_study", "sun_abraham")
-TITLES = {"event_study": "event study (leads and lags)", "sun_abraham": "Sun & Abraham interaction-weighted"}
 
 
 def _checks(result: EvaluationResult, name: str) -> list[CheckResult]:
     return [c for c in result.checks if c.name == name and c.outcome]
 
 
+def _caps(result: EvaluationResult, e: Effect) -> Capabilities:
+    return capabilities(result.design["kind"], e.method)
+
+
 def _event_effects(result: EvaluationResult) -> list[Effect]:
-    return [e for e in result.effects if e.method in EVENT_METHODS and e.path]
+    return [e for e in result.effects if _caps(result, e).event_path and e.path]
 
 
-def _event_lines(e: Effect) -> list[str]:
+def _event_lines(e: Effect, title: str) -> list[str]:
     d = e.diagnostics
     level = f"{e.level:.0%}"
     lines = [
-        f"### {e.outcome}: {TITLES[e.method]}",
+        f"### {e.outcome}: {title}",
         "",
         f"Reference period: event time {d['reference_period']}; window {d['window'][0]}..{d['window'][1]}"
         + (" with binned end points" if d.get("bin_endpoints") else "") + f". Headline: {d['headline']}.",
@@ -55,7 +58,7 @@ def _event_lines(e: Effect) -> list[str]:
 
 
 def _poisson_lines(result: EvaluationResult) -> list[str]:
-    effects = [e for e in result.effects if e.method == "poisson"]
+    effects = [e for e in result.effects if _caps(result, e).counts]
     if not effects:
         return []
     lines = ["## Count outcomes: Poisson rate ratios", "",
@@ -124,7 +127,7 @@ def render_section(result: EvaluationResult) -> str:
     if events:
         lines += ["## Event study", ""]
         for e in events:
-            lines += _event_lines(e)
+            lines += _event_lines(e, _caps(result, e).title)
     lines += _poisson_lines(result) + _bacon_lines(result) + _honest_lines(result)
     return "\n".join(lines)
 
@@ -132,7 +135,7 @@ def render_section(result: EvaluationResult) -> str:
 # ---------------------------------------------------------------- figures
 
 
-def _event_plot(e: Effect) -> bytes:
+def _event_plot(e: Effect, caps: Capabilities) -> bytes:
     from cpeval.report.figures import new_figure, png_bytes
 
     rows = [r for r in e.path if "event_time" in r]
@@ -154,7 +157,7 @@ def _event_plot(e: Effect) -> bytes:
               label="pointwise interval")
     ax.scatter(x, y, c=colors, zorder=3, s=22)
     ax.set_xticks(x)
-    ylabel = "log rate ratio" if e.method == "poisson" else f"effect on {e.outcome}"
+    ylabel = "log rate ratio" if caps.effect_scale == "log" else f"effect on {e.outcome}"
     ax.set(xlabel="periods since first treatment", ylabel=ylabel,
            title=f"{e.outcome}: {e.method.replace('_', ' ')} ({e.level:.0%} intervals)")
     ax.legend(fontsize=7)
@@ -199,8 +202,9 @@ def _honest_plot(c: CheckResult) -> bytes:
 def render_figures(result: EvaluationResult) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for e in result.effects:
-        if (e.method in EVENT_METHODS or e.method == "poisson") and e.path:
-            files[f"event_study_{slug(e.outcome)}.png"] = _event_plot(e)
+        caps = _caps(result, e)
+        if (caps.event_path or caps.counts) and e.path:
+            files[f"event_study_{slug(e.outcome)}.png"] = _event_plot(e, caps)
     for c in _checks(result, "bacon"):
         if c.table:
             files[f"bacon_{slug(c.outcome or '')}.png"] = _bacon_plot(c)

@@ -24,12 +24,12 @@ def _check(result: EvaluationResult, name: str):
 
 def _multiplicity(diag: Any) -> str:
     k = diag.get("family_size", 1)
-    method = diag.get("multiple_testing", "none")
+    adjustment = diag.get("multiple_testing", "none")
     if k <= 1:
         return "- One outcome: no multiplicity adjustment needed."
-    if method == "none":
+    if adjustment == "none":
         return f"- {k} outcomes, p-values NOT adjusted for multiplicity (set inference.multiple_testing)."
-    return f"- Multiple outcomes: {ADJUSTMENT_NAMES[method]} over {k} outcomes."
+    return f"- Multiple outcomes: {ADJUSTMENT_NAMES[adjustment]} over {k} outcomes."
 
 
 def render_section(result: EvaluationResult) -> str:
@@ -150,14 +150,13 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
     files = {"rct_effects.png": png_bytes(fig)}
     bal = _check(result, "balance")
     if bal is not None and bal.table:
-        files["rct_balance.png"] = _balance_figure(bal.table)
+        files["rct_balance.png"] = _balance_figure(bal.table, bal.values["thresholds"]["max_std_diff"])
     return files
 
 
-def _balance_figure(table: Any) -> bytes:
-    """Standardised differences by covariate (a 'love plot') with the 0.05 and the balance check's threshold
-    (0.25) as reference lines."""
-    from cpeval.checks.rct_balance import MAX_STD_DIFF
+def _balance_figure(table: Any, threshold: float) -> bytes:
+    """Standardised differences by covariate (a 'love plot') with 0.05 and the balance check's threshold
+    (``checks.balance.max_std_diff``) as reference lines."""
     from cpeval.report.figures import new_figure, png_bytes
 
     rows = list(table)
@@ -168,7 +167,7 @@ def _balance_figure(table: Any) -> bytes:
     if "std_diff_analysed" in rows[0]:
         ax.scatter([r["std_diff_analysed"] for r in rows], ys, marker="x", color="tab:orange",
                    label="analysed sample", zorder=3)
-    for v, style in ((0.05, ":"), (MAX_STD_DIFF, "--")):
+    for v, style in ((0.05, ":"), (threshold, "--")):
         ax.axvline(v, color="grey", ls=style, lw=0.8)
         ax.axvline(-v, color="grey", ls=style, lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)

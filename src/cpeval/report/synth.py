@@ -9,22 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpeval.designs.methods import capabilities
 from cpeval.report.format import num, slug
 
 if TYPE_CHECKING:
     from cpeval.results import CheckResult, Effect, EvaluationResult
 
-SYNTH_METHODS = ("abadie", "augmented", "synthetic_did")
-TITLES = {
-    "abadie": "synthetic control (Abadie, Diamond & Hainmueller 2010)",
-    "augmented": "augmented synthetic control (ridge; Ben-Michael, Feller & Rothstein 2021)",
-    "synthetic_did": "synthetic difference-in-differences (Arkhangelsky et al. 2021)",
-}
 MAX_WEIGHT_ROWS = 12
 
 
 def _effects(result: EvaluationResult) -> list[Effect]:
-    return [e for e in result.effects if e.method in SYNTH_METHODS and e.path]
+    return [e for e in result.effects if result.design["kind"] == "synthetic_control" and e.path]
 
 
 def _check(result: EvaluationResult, name: str, outcome: str) -> CheckResult | None:
@@ -34,7 +29,7 @@ def _check(result: EvaluationResult, name: str, outcome: str) -> CheckResult | N
 def _effect_lines(result: EvaluationResult, e: Effect) -> list[str]:
     d = e.diagnostics
     name = slug(e.outcome)
-    lines = [f"### {e.outcome}: {TITLES[e.method]}", ""]
+    lines = [f"### {e.outcome}: {capabilities(result.design['kind'], e.method).title}", ""]
     lines += [
         f"Treated: {', '.join(d.get('treated_units', []))}; {len(d.get('donors', []))} donors; treatment from "
         f"{d.get('start')}. Average post-period gap (ATT) {num(e.estimate)}; {e.level:.0%} interval "

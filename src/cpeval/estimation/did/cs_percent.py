@@ -54,7 +54,7 @@ def percent_change(
     data: CsData, cells: agg.Cells, run: Callable[[agg.Cells], agg.Aggregate], level: float
 ) -> dict[str, Any] | None:
     """100 * ATT / counterfactual mean for the headline aggregation ``run`` (the function that aggregated the
-    ATT(g,t)), with a delta-method interval."""
+    ATT(g,t)), with an interval by the delta method."""
     from cpeval.estimation.inference import wald_interval
 
     mu, mu_inf = treated_means(data, cells)

@@ -67,12 +67,13 @@ def _dummies(codes: np.ndarray) -> np.ndarray:
     return D - D.mean(axis=0)
 
 
-def design_matrix(trial: Trial, method: str, blocked: str) -> np.ndarray:
-    """Regressors (1, z, main effects, z x interactions) for ``method`` under ``blocked`` weighting."""
+def design_matrix(trial: Trial, adjusted: bool, blocked: str) -> np.ndarray:
+    """Regressors (1, z, main effects, z x interactions; the covariates only when ``adjusted``, as Lin does)
+    under ``blocked`` weighting."""
     z = trial.z
     main: list[np.ndarray] = []
     inter: list[np.ndarray] = []
-    if method == "lin" and trial.X.shape[1]:
+    if adjusted and trial.X.shape[1]:
         Xc = trial.X - trial.X.mean(axis=0)
         main.append(Xc)
         inter.append(Xc)
@@ -115,14 +116,14 @@ def _all_pairs(trial: Trial) -> bool:
     return bool(np.all((n == 2) & (n1 == 1)))
 
 
-def refused_cluster_blocks(trial: Trial, method: str, blocked: str) -> np.ndarray:
+def refused_cluster_blocks(trial: Trial, adjusted: bool, blocked: str) -> np.ndarray:
     """Codes of the blocks that make a block-weighted, cluster-randomised difference in means impossible.
 
     As R estimatr's ``difference_in_means``: if any block holds just two clusters the matched-pair variance is
     used for every block, so nothing is refused; otherwise each block needs two clusters in each arm for its
     within-block variance, and the blocks with a single treated or control cluster are returned.
     """
-    if trial.block is None or trial.cluster is None or method != "difference_in_means" or blocked != "weighted":
+    if trial.block is None or trial.cluster is None or adjusted or blocked != "weighted":
         return np.empty(0, dtype=np.int64)
     c1, c0 = arm_units(trial)
     if np.any(c1 + c0 == 2):
@@ -130,7 +131,7 @@ def refused_cluster_blocks(trial: Trial, method: str, blocked: str) -> np.ndarra
     return np.flatnonzero((c1 < 2) | (c0 < 2))
 
 
-def estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
+def estimate_itt(trial: Trial, adjusted: bool, blocked: str) -> Estimate:
     """The intent-to-treat effect of assignment and its design-based standard error.
 
     A design with a single randomisation unit (person or cluster) in an arm cannot estimate its own sampling
@@ -142,7 +143,7 @@ def estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
         unit = "cluster" if trial.cluster is not None else "unit"
         arms = f"{int(n1.sum())} treated {unit}(s) and {int(n0.sum())} control {unit}(s)"
         return _no_variance(trial, blocked, f"it has {arms}, and an arm's variance needs at least two")
-    est = _estimate_itt(trial, method, blocked)
+    est = _estimate_itt(trial, adjusted, blocked)
     if not math.isfinite(est.std_error) or (est.std_error > 0 and not est.df > 0):
         return _no_variance(trial, blocked, "its variance estimator has no residual degrees of freedom")
     return est
@@ -169,18 +170,18 @@ def _no_variance(trial: Trial, blocked: str, why: str) -> Estimate:
                     extra={"no_variance": True})
 
 
-def _estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
+def _estimate_itt(trial: Trial, adjusted: bool, blocked: str) -> Estimate:
     notes: list[str] = []
-    if trial.block is not None and method == "difference_in_means" and _all_pairs(trial):
+    if trial.block is not None and not adjusted and _all_pairs(trial):
         return _matched_pairs(trial)
-    if len(refused_cluster_blocks(trial, method, blocked)):
+    if len(refused_cluster_blocks(trial, adjusted, blocked)):
         from cpeval.errors import EstimationError
 
         raise EstimationError(
             "some blocks have a single treated or control cluster and none is a pair of clusters, so their "
             "within-block variance cannot be estimated; merge blocks or set estimator.blocked: fixed_effects"
         )
-    if trial.block is not None and trial.cluster is not None and method == "difference_in_means" \
+    if trial.block is not None and trial.cluster is not None and not adjusted \
             and blocked == "weighted":
         c1, c0 = arm_units(trial)
         if np.any(c1 + c0 == 2):
@@ -193,7 +194,7 @@ def _estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
             "fixed_effects to silence this)"
         )
         blocked = "fixed_effects"
-    if trial.cluster is None and method == "difference_in_means":
+    if trial.cluster is None and not adjusted:
         if trial.block is None:
             return _neyman(trial)
         fit = _blocked_neyman(trial) if blocked == "weighted" else _block_fixed_effects(trial)
@@ -204,17 +205,18 @@ def _estimate_itt(trial: Trial, method: str, blocked: str) -> Estimate:
         from cpeval.errors import EstimationError
 
         raise EstimationError(
-            f"the {method} regression would need a {len(trial.y)} x {n_cols} design matrix (many blocks); use "
+            f"the {'Lin' if adjusted else 'difference-in-means'} regression would need a {len(trial.y)} x "
+            f"{n_cols} design matrix (many blocks); use "
             "method: difference_in_means (computed blockwise without a regression) or merge small blocks"
         )
-    X = design_matrix(trial, method, blocked)
+    X = design_matrix(trial, adjusted, blocked)
     if trial.cluster is not None:
         fit = ols_cr2(X, trial.y, trial.cluster)
         vtype = "CR2 cluster-robust (Bell-McCaffrey); t with Bell-McCaffrey df"
     else:
         fit = ols_hc2(X, trial.y)
         vtype = "HC2 (Neyman); t with n - k df"
-    label = {"difference_in_means": "difference in means", "lin": "Lin (2013) interacted regression"}[method]
+    label = "Lin (2013) interacted regression" if adjusted else "difference in means"
     if trial.block is not None:
         label += "; block-weighted" if blocked == "weighted" else "; block fixed effects"
     se = float(np.sqrt(fit.vcov[1, 1]))

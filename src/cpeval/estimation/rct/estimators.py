@@ -115,7 +115,7 @@ def _ri_matrix(tf: TrialFrame, design: RctDesign) -> np.ndarray:
         keep = tf.rows(o.column)
         y = np.full(len(tf.frame), np.nan)
         yk = tf.frame.loc[keep, o.column].to_numpy(float)
-        if design.estimator.method == "lin" and covs:
+        if design.estimator.capabilities.covariate_adjusted and covs:
             X = tf.frame.loc[keep, covs].to_numpy(float)
             X1 = np.column_stack([np.ones(len(yk)), X - X.mean(axis=0)])
             yk = yk - X1[:, 1:] @ np.linalg.lstsq(X1, yk, rcond=None)[0][1:]
@@ -128,9 +128,9 @@ def family_inference(tf: TrialFrame, design: RctDesign, raw_p: dict[str, float])
     from cpeval.estimation.rct.multiple import adjust
     from cpeval.estimation.rct.randomization import enumerable, p_values, statistics
 
-    method = design.inference.multiple_testing
+    adjustment = design.inference.multiple_testing
     n_draws = design.inference.permutations
-    if method == "romano_wolf" and n_draws == 0:
+    if adjustment == "romano_wolf" and n_draws == 0:
         n_draws = RW_DEFAULT_DRAWS
     names = [o.name for o in design.outcomes]
     ri_p: dict[str, float] = {}
@@ -148,9 +148,9 @@ def family_inference(tf: TrialFrame, design: RctDesign, raw_p: dict[str, float])
         sd[sd == 0] = 1.0
         t_obs, t_null = observed / sd, null / sd
     p = np.array([raw_p[n] for n in names])
-    adj = adjust(method, p, t_obs, t_null, exact) if len(names) > 1 or method == "romano_wolf" else p
+    adj = adjust(adjustment, p, t_obs, t_null, exact) if len(names) > 1 or adjustment == "romano_wolf" else p
     used = len(t_null) if t_null is not None else 0
-    return FamilyInference(ri_p, used, exact, dict(zip(names, adj.tolist(), strict=True)), method, raw_p)
+    return FamilyInference(ri_p, used, exact, dict(zip(names, adj.tolist(), strict=True)), adjustment, raw_p)
 
 
 @dataclass
@@ -172,6 +172,7 @@ class RctEstimatorBase:
 
     def __init__(self, design: RctDesign):
         self.design = design
+        self.adjusted = design.estimator.capabilities.covariate_adjusted  # Lin: covariates interacted
         self._fits: PanelFits | None = None  # the last panel's; replaced when fit sees another panel
 
     def _panel_fits(self, panel: Panel) -> PanelFits:
@@ -228,7 +229,7 @@ class RctEstimatorBase:
                     f"outcome {outcome.name!r}: {which} observed units in only one arm ({shown}); a within-block "
                     "comparison is impossible there. Merge those blocks with neighbours or drop them"
                 )
-        refused = refused_cluster_blocks(trial, self.method, est.blocked)
+        refused = refused_cluster_blocks(trial, self.adjusted, est.blocked)
         if len(refused):
             which, shown = blocks(refused)
             raise EstimationError(
@@ -239,7 +240,7 @@ class RctEstimatorBase:
                 "fixed_effects (block dummies with CR2 errors)"
             )
         try:
-            return trial, estimate_itt(trial, self.method, est.blocked)
+            return trial, estimate_itt(trial, self.adjusted, est.blocked)
         except EstimationError as exc:  # the numerical core does not know the outcome's name
             raise EstimationError(f"outcome {outcome.name!r}: {exc}") from exc
 
@@ -270,7 +271,7 @@ class RctEstimatorBase:
             "arms": _arms(trial),
             "blocks": int(trial.block.max()) + 1 if trial.block is not None else None,
             "blocked": design.estimator.blocked if trial.block is not None else None,
-            "covariates": list(design.estimator.covariates) if self.method == "lin" else [],
+            "covariates": list(design.estimator.covariates) if self.adjusted else [],
             **(counts.diagnostics() if counts is not None else {}),
         }
         estimate, se, df, vtype = itt.estimate, itt.std_error, itt.df, itt.variance_type
@@ -307,7 +308,7 @@ class RctEstimatorBase:
         if fam.ri_p:
             diagnostics["ri_statistic"] = (
                 _block_label(tf.block is not None, design.estimator.blocked) + "difference in means"
-                + (" of covariate residuals" if self.method == "lin" else "")
+                + (" of covariate residuals" if self.adjusted else "")
                 + (", re-randomised by cluster" if tf.cluster is not None else "")
                 + (" within blocks" if tf.block is not None else "")
             )
@@ -359,7 +360,7 @@ class RctEstimatorBase:
         from cpeval.estimation.rct.core import _dummies
 
         exog = [np.ones((len(trial.y), 1))]
-        if self.method == "lin" and trial.X.shape[1]:
+        if self.adjusted and trial.X.shape[1]:
             exog.append(trial.X - trial.X.mean(axis=0))
         if trial.block is not None and int(trial.block.max()) > 0:
             if len(trial.y) * int(trial.block.max()) > MAX_DENSE_CELLS:

@@ -61,14 +61,15 @@ def romano_wolf(t_obs: np.ndarray, t_null: np.ndarray, exact: bool = False) -> n
 
 
 def adjust(
-    method: str, p: np.ndarray, t_obs: np.ndarray | None = None, t_null: np.ndarray | None = None,
+    adjustment: str, p: np.ndarray, t_obs: np.ndarray | None = None, t_null: np.ndarray | None = None,
     exact: bool = False,
 ) -> np.ndarray:
-    if method == "holm":
+    """p-values adjusted as ``inference.multiple_testing`` says ('none' leaves them as they are)."""
+    if adjustment == "holm":
         return holm(p)
-    if method == "bh":
+    if adjustment == "bh":
         return benjamini_hochberg(p)
-    if method == "romano_wolf":
+    if adjustment == "romano_wolf":
         assert t_obs is not None and t_null is not None
         return romano_wolf(t_obs, t_null, exact)
     return np.asarray(p, dtype=float)

@@ -48,6 +48,13 @@ class AbadieSynth:
         group = fit_group(data, settings_for(design, data), pooled=design.estimator.treated_aggregation == "pooled")
         return build_effect(self.method, design, data, outcome, group)
 
+    @staticmethod
+    def placebo_gap(design: SynthDesign, data: SynthData, treated: tuple[int, ...], donors: tuple[int, ...]
+                    ) -> np.ndarray:
+        """The gap path refitted with other treated units and donors (placebos, leave-one-out)."""
+        pooled = design.estimator.treated_aggregation == "pooled"
+        return fit_group(data, settings_for(design, data), treated, donors, pooled=pooled).gap
+
 
 def unit_diagnostics(fit: UnitFit, data: SynthData, donors: list[str]) -> dict[str, Any]:
     donor_mean = data.x[:, list(data.donors)].mean(axis=1)
@@ -117,7 +124,7 @@ def build_effect(
         notes.append(
             f"the treated outcome lies outside the donors' range in {hull_share:.0%} of the pre-periods: no "
             "weighted average of donors can match it there"
-            + (" (consider the augmented method)" if method == "abadie" else "")
+            + (" (consider the augmented method)" if method != "augmented" else "")
         )
     post = group.gap[data.n_pre:]
     estimate = float(np.mean(post))

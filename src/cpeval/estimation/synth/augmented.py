@@ -128,6 +128,7 @@ class AugmentedSynth:
     """``estimator.method: augmented``."""
 
     method = "augmented"
+    placebo_gap = staticmethod(augmented_gap)  # refits for placebos and leave-one-out
 
     def __init__(self, design: SynthDesign):
         self.design = design

@@ -31,19 +31,15 @@ if TYPE_CHECKING:
 def refit_gap(
     design: SynthDesign, data: SynthData, treated: tuple[int, ...], donors: tuple[int, ...]
 ) -> np.ndarray:
-    method = design.estimator.method
-    if method == "augmented":
-        from cpeval.estimation.synth.augmented import augmented_gap
+    """The design's own method refitted with other treated units and donors (its class's ``placebo_gap``)."""
+    from cpeval.errors import EstimationError
+    from cpeval.estimation.registry import capabilities, estimator_class
 
-        return augmented_gap(design, data, treated, donors)
-    if method == "synthetic_did":
-        from cpeval.estimation.synth.sdid import sdid_gap
-
-        return sdid_gap(data, treated, donors)
-    from cpeval.estimation.synth.common import fit_group, settings_for
-
-    pooled = design.estimator.treated_aggregation == "pooled"
-    return fit_group(data, settings_for(design, data), treated, donors, pooled=pooled).gap
+    cls = estimator_class(design.kind, design.estimator.method)
+    if not capabilities(design.kind, design.estimator.method).placebo_refit or not hasattr(cls, "placebo_gap"):
+        raise EstimationError(f"method {design.estimator.method!r} cannot be refitted for placebos or "
+                              "leave-one-out (it declares no placebo_gap); drop those checks")
+    return cls.placebo_gap(design, data, treated, donors)
 
 
 def _job(args: tuple[Any, ...]) -> np.ndarray:
@@ -89,12 +85,12 @@ def n_workers(n_jobs: int, n_tasks: int) -> int:
 
 def run_refits(
     design: SynthDesign, data: SynthData, tasks: Sequence[tuple[tuple[int, ...], tuple[int, ...]]], label: str,
-    progress: bool | None = None,
+    progress: bool | None = None, n_jobs: int = -1,
 ) -> list[np.ndarray]:
-    """Gap paths for every (treated, donors) task, in task order; in parallel when n_jobs allows."""
+    """Gap paths for every (treated, donors) task, in task order; in ``n_jobs`` processes (-1: every core)."""
     from tqdm import tqdm
 
-    workers = n_workers(design.estimator.n_jobs, len(tasks))
+    workers = n_workers(n_jobs, len(tasks))
     args = [(design, data, t, d) for t, d in tasks]
     disable = (not sys.stderr.isatty()) if progress is None else not progress
     bar: Callable[..., Any] = tqdm

@@ -151,7 +151,7 @@ def shifted(data: SynthData, panel: Panel, design: SynthDesign, fake_start: Any)
     """The same data with a fake (earlier) treatment start: predictor windows and the fit window are cut
     to the periods before ``fake_start``; predictors left with no period are dropped."""
     times = data.times
-    start = _cast(fake_start, times, "estimator.placebo_start")
+    start = _cast(fake_start, times, "checks.placebo_time.start")
     n_pre = int((times < start).sum())
     fit_mask = data.fit_mask & (times < start)
     if not fit_mask.any():
@@ -173,7 +173,7 @@ def shifted(data: SynthData, panel: Panel, design: SynthDesign, fake_start: Any)
         kept.append(p.label)
     if not rows:
         raise EstimationError(
-            f"estimator.placebo_start {jsonable(fake_start)!r}: no predictor has data before it (predictor windows "
-            "are cut at the placebo start); choose a later placebo_start"
+            f"checks.placebo_time.start {jsonable(fake_start)!r}: no predictor has data before it (predictor "
+            "windows are cut at the placebo start); choose a later start"
         )
     return data.with_start(n_pre, fit_mask, np.vstack(rows), tuple(kept))

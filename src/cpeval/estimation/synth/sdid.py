@@ -142,6 +142,12 @@ class SyntheticDiD:
     def __init__(self, design: SynthDesign):
         self.design = design
 
+    @staticmethod
+    def placebo_gap(design: SynthDesign, data: SynthData, treated: tuple[int, ...], donors: tuple[int, ...]
+                    ) -> np.ndarray:
+        """The gap path refitted with other treated units and donors (placebos, leave-one-out)."""
+        return sdid_gap(data, treated, donors)
+
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
         from cpeval.estimation.inference import make_effect
 
