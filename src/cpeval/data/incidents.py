@@ -18,6 +18,7 @@ changes with the DuckDB version (whose hash may change), so two runs compare und
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob as globlib
 import hashlib
@@ -289,7 +290,8 @@ def aggregate_incidents(design: DesignBase) -> Aggregated:
         con = stack.enter_context(duckdb.connect(config={"temp_directory": str(tmp / "spill"),
                                                          "preserve_insertion_order": False,
                                                          "memory_limit": "1GB"}))
-        con.execute("SET enable_progress_bar = false")
+        with contextlib.suppress(duckdb.InvalidInputException):  # Jupyter without ipywidgets: no bar to turn off
+            con.execute("SET enable_progress_bar = false")  # no progress bar on a terminal's stdout
         read = _open(con, design, tmp, label)
         from cpeval.data.aggregate import run_aggregation
 
