@@ -425,3 +425,18 @@ def test_empty_offence_codes_are_reported_as_unmapped(tmp_path):
     agg = aggregate(hand_design(store(records, "parquet", tmp_path), tmp_path), tmp_path)
     assert agg.provenance["incidents_unmapped"] == 3
     assert agg.provenance["unmapped_offence_codes"] == "(empty): 2, 99Z: 1"
+
+
+def test_join_table_in_the_same_duckdb_file(tmp_path):
+    source = store(HAND_ROWS, "duckdb", tmp_path)
+    with duckdb.connect(str(tmp_path / "records.duckdb")) as con:
+        con.register("w", WARDS.assign(population=[10, 20, 30]))
+        con.execute("CREATE TABLE wards AS SELECT * FROM w")
+    design = hand_design(source, tmp_path)
+    design["data"]["aggregate"]["join"] = {"table": "wards", "columns": ["population", "post"]}
+    frame = aggregate(design, tmp_path).frame
+    assert frame.groupby("ward")["population"].first().to_dict() == {"A": 10, "B": 20, "C": 30}
+    design["data"]["source"] = {"kind": "files", "path": "incidents.parquet"}
+    store(HAND_ROWS, "parquet", tmp_path)
+    with pytest.raises(DataError, match=r"join\.table needs a database source"):
+        aggregate(design, tmp_path)
