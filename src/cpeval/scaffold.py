@@ -188,7 +188,8 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any]
         return node, nullable
 
 
-def _type(node: dict[str, Any], defs: dict[str, Any]) -> str:
+def describe_type(node: dict[str, Any], defs: dict[str, Any]) -> str:
+    """A short reading of a JSON Schema node's type: ``one of a | b``, ``list of string, optional``, ..."""
     node, nullable = _resolve(node, defs)
     if "const" in node:
         text = json.dumps(node["const"])
@@ -197,14 +198,37 @@ def _type(node: dict[str, Any], defs: dict[str, Any]) -> str:
     elif "discriminator" in node:
         text = f"by {node['discriminator']['propertyName']}: " + " | ".join(node["discriminator"]["mapping"])
     elif "anyOf" in node or "oneOf" in node:
-        text = " or ".join(_type(o, defs) for o in node.get("anyOf") or node["oneOf"])
+        text = " or ".join(describe_type(o, defs) for o in node.get("anyOf") or node["oneOf"])
     elif node.get("type") == "array":
-        text = f"list of {_type(node.get('items', {}), defs)}" if node.get("items") else "list"
+        text = f"list of {describe_type(node.get('items', {}), defs)}" if node.get("items") else "list"
     elif "properties" in node or node.get("type") == "object":
         text = "mapping"
     else:
         text = str(node.get("type", "any"))
     return text + (", optional" if nullable else "")
+
+
+def schema_reference(schema: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Every mapping of the design format (``$defs`` name -> its keys), each key with its type, default,
+    whether it is required and its description, in the schema's order: the book's reference tables."""
+    defs = schema["$defs"]
+    tables: dict[str, list[dict[str, str]]] = {}
+    for name, node in defs.items():
+        props = node.get("properties")
+        if not props:
+            continue
+        required = set(node.get("required", ()))
+        rows = []
+        for key, sub in props.items():
+            inner, _ = _resolve(sub, defs)
+            default = sub.get("default", inner.get("default", _MISSING))
+            rows.append({
+                "key": key, "type": describe_type(sub, defs),
+                "default": "required" if key in required else ("" if default is _MISSING else _flow(default)),
+                "description": (sub.get("description") or inner.get("description") or "").strip(),
+            })
+        tables[name] = rows
+    return tables
 
 
 def _flow(value: Any) -> str:
@@ -249,7 +273,7 @@ def _key_lines(
     inner, _ = _resolve(node, defs)
     about = (node.get("description") or inner.get("description") or "").strip()
     default = node.get("default", inner.get("default", _MISSING))
-    facts = _type(node, defs) + ("; required" if required else "")
+    facts = describe_type(node, defs) + ("; required" if required else "")
     if default is not _MISSING and default is not None and not isinstance(default, dict | list):
         facts += f"; default {_flow(default)}"
     lines = _comment_block(f"{about} [{facts}]" if about else f"[{facts}]", pad)
@@ -281,6 +305,6 @@ def _key_lines(
                                        seen=(*seen, key), item=True)
             return lines
     if value is _MISSING:
-        shown = _flow(default) if default is not _MISSING else f"<{_type(node, defs)}>"
+        shown = _flow(default) if default is not _MISSING else f"<{describe_type(node, defs)}>"
         return [*lines, head(f"{key}: {shown}", True)]
     return [*lines, head(f"{key}: {_flow(value)}")]

@@ -62,9 +62,11 @@ def this_interpreter_kernel() -> Iterator[str]:
 
 def execute(
     design: str | Path, output: str | Path, *, output_dir: str | Path | None = None, progress: bool = True,
-    timeout: int | None = 1800,
+    timeout: int | None = 1800, run: bool = True,
 ) -> Path:
     """Render the template for ``design``'s kind to ``output`` and execute it; returns the notebook's path.
+
+    ``run=False`` only fills in the parameters (a notebook to keep beside a case study, executed by its reader).
 
     The design is validated first (a bad design is a :class:`~cpeval.errors.DesignError` before any kernel
     starts). A cell that fails in the kernel becomes a :class:`~cpeval.errors.CpevalError` naming the cell
@@ -93,7 +95,7 @@ def execute(
             papermill.execute_notebook(
                 str(template_path(kind)), str(output), parameters=parameters, kernel_name=kernel,
                 progress_bar=progress, cwd=str(output.parent), execution_timeout=timeout,
-                report_mode=False, log_output=False,
+                report_mode=False, log_output=False, prepare_only=not run,
             )
         except PapermillExecutionError as exc:
             message = (f"{design.name}: the notebook stopped in cell {exc.exec_count}: {exc.ename}: {exc.evalue}; "
