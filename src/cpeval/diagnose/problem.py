@@ -84,11 +84,23 @@ def prepare(design_or_path: Any, data: Any = None, *, simulations: int | None = 
             outcomes=plan_outcomes(design, vsim, vpanel, vcells, fitted), n_units=vpanel.n_units,
             n_treated=_n_treated(vpanel, vsim), n_pre=_n_pre(vcells),
         ))
+    _preload(sim)
     return Problem(
         name=design.name, kind=sim.kind, method=sim.estimator.method, level=design.inference.level,  # type: ignore[attr-defined]
         power=spec.power, simulations=sims, seed=design.inference.seed, design_hash=design_hash(design),
         data_hash=panel.sha256, checks=_check_names(sim), variants=tuple(variants), origin=design.origin,
     )
+
+
+def _preload(design: Any) -> None:
+    """Import the estimator and the checks here, so that forked workers inherit them instead of each importing
+    them again."""
+    from cpeval.checks import CHECKS
+    from cpeval.estimation.registry import estimator_for
+
+    estimator_for(design)
+    for name in _check_names(design):
+        CHECKS[(design.kind, name)]()
 
 
 def _check_names(design: Any) -> tuple[str, ...]:
