@@ -1,4 +1,8 @@
-"""Thin wrappers over linearmodels; imported lazily so `import cpeval` stays fast."""
+"""Thin wrappers over linearmodels; imported lazily so `import cpeval` stays fast.
+
+``panel_ols`` is the reference implementation of two-way fixed effects that the tests hold the fast path
+(``cpeval.estimation.fixed_effects.fe_ols``) to; the estimators call the fast path.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
-@dataclass(frozen=True)
-class PanelFit:
-    params: pd.Series
-    std_errors: pd.Series
-    nobs: int
-    n_clusters: int | None
-    rsquared_within: float
-    cov: pd.DataFrame | None = None  # full cluster-robust covariance of params (event studies, Wald tests)
-    # each cluster's influence on the params (rows: cluster labels; CR0 cross-product), for joint uncertainty
-    influence: pd.DataFrame | None = None
-    # each row's weight in the params, (X~'WX~)^-1 x~_i w_i (rows of the frame), for the effective clusters
-    leverage: pd.DataFrame | None = None
+from cpeval.estimation.fixed_effects import PanelFit
 
 
 def panel_ols(
@@ -34,7 +26,8 @@ def panel_ols(
     cluster: str,
     dof: str = "all",
 ) -> PanelFit:
-    """Two-way fixed effects by linearmodels ``PanelOLS`` with cluster-robust errors.
+    """Two-way fixed effects by linearmodels ``PanelOLS`` with cluster-robust errors (the reference for
+    ``fe_ols``, which the estimators use).
 
     ``dof="nested"`` (event studies) recomputes the covariance as R ``fixest`` (default ``ssc()``) and
     Stata ``xtreg, fe`` / ``reghdfe`` do: the CR0 sandwich on the two-way demeaned regressors times

@@ -1,8 +1,9 @@
 """Dynamic (event-study) difference-in-differences: leads and lags relative to first treatment.
 
-y_it = a_i + l_t + sum_{k != -1} b_k 1{t - G_i = k} (+ g'X_it) + e_it, by linearmodels PanelOLS with
-cluster-robust errors. Event times beyond the window are pooled into the end points (``bin_endpoints``) or
-kept as their own, unreported, coefficients. The helpers here (event times, the joint Wald test and the
+y_it = a_i + l_t + sum_{k != -1} b_k 1{t - G_i = k} (+ g'X_it) + e_it, by two-way fixed-effects least squares
+(``fe_ols``: the outcome and every event-time indicator demeaned once, together) with cluster-robust errors.
+Event times beyond the window are pooled into the end points (``bin_endpoints``) or kept as their own,
+unreported, coefficients. The helpers here (event times, the joint Wald test and the
 assembly of the Effect from a vector of event-time coefficients and its covariance) are shared with the
 Sun & Abraham estimator and the DiD checks.
 """
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from cpeval.data.panel import Panel
     from cpeval.designs.did import DidDesign
     from cpeval.designs.outcomes import OutcomeSpec
-    from cpeval.estimation._adapters.linearmodels import PanelFit
+    from cpeval.estimation.fixed_effects import PanelFit
     from cpeval.results import Effect
 
 INDICATOR_PREFIX = "_cpeval_x"
@@ -122,17 +123,16 @@ def fit_indicators(
     """Two-way fixed effects regression of the outcome on the 0/1 columns ``x`` (and the covariates) with the
     fixest / reghdfe cluster-robust covariance; returns the fit and the coefficients, covariance, cluster
     influence (clusters x columns) and row leverage (rows x columns) of ``x``."""
-    import pandas as pd
-
-    from cpeval.estimation._adapters.linearmodels import panel_ols
+    from cpeval.estimation.fixed_effects import fe_ols
 
     assert panel.time is not None
     cols = [f"{INDICATOR_PREFIX}{j}" for j in range(x.shape[1])]
-    data = pd.concat([frame, pd.DataFrame(x, columns=cols, index=frame.index)], axis=1)
+    covs = list(design.estimator.covariates)
+    values = np.column_stack([x, frame[covs].to_numpy(dtype=float)]) if covs else x
     try:
-        fit = panel_ols(data, unit=panel.unit, time=panel.time, y=outcome.column,
-                        x=[*cols, *design.estimator.covariates], weights=design.data.weights,
-                        cluster=design.cluster_column, dof=small_sample_dof(design, "nested"))
+        fit = fe_ols(frame, unit=panel.unit, time=panel.time, y=outcome.column, x=[*cols, *covs],
+                     weights=design.data.weights, cluster=design.cluster_column,
+                     dof=small_sample_dof(design, "nested"), values=values)
     except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
         raise EstimationError(f"outcome {outcome.name!r}: {what} regression failed: {exc}") from exc
     assert fit.cov is not None and fit.influence is not None and fit.leverage is not None

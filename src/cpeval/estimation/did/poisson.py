@@ -26,7 +26,7 @@ import numpy as np
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
 from cpeval.estimation.did import clustered_variance_text, did_clusters, small_sample_dof
-from cpeval.estimation.fixed_effects import cluster_influence, demean, fixef_k, indicators, row_leverage
+from cpeval.estimation.fixed_effects import cluster_influence, demean, fixef_k, row_leverage
 from cpeval.estimation.inference import cluster_inference, make_effect, wald_interval
 from cpeval.results import Sampling, jsonable
 
@@ -61,7 +61,7 @@ def fit_fe_poisson(
     n = len(y)
     off = np.zeros(n) if offset is None else offset
     a = np.ones(n) if weights is None else weights
-    fe = [indicators(c) for c in fe_codes]
+    fe = [np.asarray(c, dtype=np.intp) for c in fe_codes]
     mu = (y + y.mean()) / 2.0
     eta = np.log(mu) - off
     dev_old = math.inf
@@ -71,8 +71,8 @@ def fit_fe_poisson(
         w = a * mu
         both = demean(np.column_stack([z, x]), fe, w)
         zt, xt = both[:, 0], both[:, 1:]
-        sw = np.sqrt(w)
-        beta = np.linalg.lstsq(xt * sw[:, None], zt * sw, rcond=None)[0]
+        wx = xt * w[:, None]
+        beta = np.linalg.lstsq(xt.T @ wx, wx.T @ zt, rcond=None)[0]  # demeaned weighted normal equations
         resid = zt - xt @ beta
         eta = z - resid
         mu = np.exp(eta + off)

@@ -1,4 +1,5 @@
-"""Two-way fixed-effects difference-in-differences (unit and period effects), via linearmodels PanelOLS."""
+"""Two-way fixed-effects difference-in-differences (unit and period effects), by ``fe_ols`` (one exact
+demeaning of the outcome and regressors; linearmodels PanelOLS is its reference in the tests)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class TwoWayFixedEffects:
         self.design = design
 
     def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
-        from cpeval.estimation._adapters.linearmodels import panel_ols
+        from cpeval.estimation.fixed_effects import fe_ols
 
         design = self.design
         frame = panel.outcome_rows(outcome.column)
@@ -52,7 +53,7 @@ class TwoWayFixedEffects:
         x = [TREATED, *design.estimator.covariates]
         dof = small_sample_dof(design, "all")
         try:
-            fit = panel_ols(
+            fit = fe_ols(
                 frame, unit=panel.unit, time=panel.time, y=outcome.column, x=x,
                 weights=design.data.weights, cluster=cluster, dof=dof,
             )
