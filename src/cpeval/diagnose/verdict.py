@@ -1,6 +1,8 @@
 """The diagnosis in words: whether the design can detect the declared effect, what it would need, and which of
 its tests reject more often than they should. A rate is called too high when it exceeds the nominal rate by
-more than twice its Monte Carlo standard error."""
+more than twice its Monte Carlo standard error; a bias is reported when it exceeds three Monte Carlo standard
+errors and a tenth of the estimator's sampling standard deviation (several outcomes and variants are judged at
+once, so a looser rule would flag chance deviations)."""
 
 from __future__ import annotations
 
@@ -45,8 +47,11 @@ def verdict(problem: Any, variants: tuple) -> tuple[str, ...]:
                         f"{_effect_words(o)}")
                 if o.power.value >= target:
                     text += f"; that meets the {target:.0%} target"
-                elif o.required_treated is not None:
+                elif o.required_treated is not None and problem.kind == "rct":
                     text += f"; it needs about {o.required_treated} {unit} for {target:.0%}"
+                elif o.required_treated is not None:
+                    text += (f"; it needs about {o.required_treated} {unit} for {target:.0%} (with the same "
+                             f"{v.n_units - v.n_treated} comparison units)")
                 elif problem.kind != "synthetic_control":
                     text += f"; no number of {unit} reaches {target:.0%} with these comparison units"
                 lines.append(text)
@@ -60,10 +65,10 @@ def verdict(problem: Any, variants: tuple) -> tuple[str, ...]:
             if o.mde.value is not None:
                 lines.append(f"{head}the smallest effect on {o.outcome} detected with {target:.0%} power is about "
                              f"{_mde_words(o)}")
-            if o.bias.value is not None and o.bias.mc_se and abs(o.bias.value) > 2 * o.bias.mc_se \
+            if o.bias.value is not None and o.bias.mc_se and abs(o.bias.value) > 3 * o.bias.mc_se \
                     and abs(o.bias.value) > 0.1 * (o.sd_estimate or 0):
                 lines.append(f"{head}{o.outcome}: the estimator is biased by {o.bias.value:.3g} "
-                             f"(MC SE {o.bias.mc_se:.2g})")
+                             f"(MC SE {o.bias.mc_se:.2g}) under this data-generating process")
             if o.coverage.value is not None and o.coverage.value + 2 * (o.coverage.mc_se or 0) < problem.level:
                 lines.append(f"{head}{o.outcome}: {problem.level:.0%} intervals cover the true effect in only "
                              f"{o.coverage.value:.0%} of simulations")
