@@ -5,7 +5,8 @@
   linear trend and the seasonal effects) on the pre-period: the periods before anyone is treated (all
   untreated cells when fewer than 3 such periods exist). Seasons are the calendar month, quarter or week of
   date-valued periods, used when the pre-period spans at least two full years of them. Overdispersion alpha
-  (Var = mu + alpha mu^2) is the moment estimate sum((y - mu)^2 - y) / sum(mu^2), at least 0 (0 is Poisson).
+  (Var = mu + alpha mu^2) is the moment estimate (n/(n-k) sum((y - mu)^2) - sum(y)) / sum(mu^2), with k the
+  parameters fitted, at least 0 (0 is Poisson).
 * Level outcomes (rates, logs, indices): y_it = a_i + l_t + e_it with unit and period effects fitted by
   alternating projections on the untreated cells, and AR(1) noise within a unit whose standard deviation and
   lag-1 correlation are estimated from those residuals (degrees of freedom corrected). Survey outcomes
@@ -173,7 +174,9 @@ def fit_count(y: np.ndarray, cells: Cells, spec: Any, iterations: int = 200) -> 
         if abs(step) < 1e-12:
             break
     mu = np.exp(a[u] + b * tc + (s[season] if season is not None else 0.0))
-    alpha = float(max(0.0, np.sum((yy - mu) ** 2 - yy) / max(np.sum(mu**2), 1e-300)))
+    k = cells.n_units + 1 + (L - 1 if season is not None else 0)  # parameters fitted: the squares' dof
+    dof = len(yy) / max(len(yy) - k, 1)
+    alpha = float(max(0.0, (dof * np.sum((yy - mu) ** 2) - np.sum(yy)) / max(np.sum(mu**2), 1e-300)))
     family = getattr(spec, "family", "auto")
     if getattr(spec, "dispersion", None) is not None:
         alpha = float(spec.dispersion)
