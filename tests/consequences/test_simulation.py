@@ -62,6 +62,7 @@ def test_intervals_cover_the_truth(design):
         lo, hi = found["stops of group_b vs group_a"].evidence["triple_difference"]["conf_int"]
         hits.setdefault("stop rate ratio change", []).append(lo < np.exp(city.truth["stop_rate_ratio_change"]) < hi)
     rates = {k: float(np.mean(v)) for k, v in hits.items()}
+    print("coverage", rates)
     assert all(rate >= _binomial_floor(level, REPLICATIONS) for rate in rates.values()), rates
 
 
@@ -74,6 +75,7 @@ def test_null_city_flags_nothing_beyond_the_error_rate(design):
         for name, f in found.items():
             flags.setdefault(name, []).append(f.status == "fail")
     rates = {k: float(np.mean(v)) for k, v in flags.items()}
+    print("flag rates", rates)
     # one-sided adverse flags at alpha/2 each; a subgroup finding looks at two subgroups (alpha in all)
     ceiling = alpha + 3 * np.sqrt(alpha * (1 - alpha) / REPLICATIONS)
     assert all(rate <= ceiling for rate in rates.values()), rates

@@ -152,3 +152,25 @@ def test_triple_difference_invariant_to_row_order_and_group_relabelling():
     for key in ("ratio", "std_error"):
         assert other.evidence["triple_difference"][key] == pytest.approx(base.evidence["triple_difference"][key],
                                                                            rel=1e-8)
+
+
+def test_the_leading_interval_decides_a_flag():
+    """With few treated clusters the wild bootstrap (or randomisation) interval leads; a flag follows it."""
+    import dataclasses
+
+    from cpeval.consequences.refit import adverse_status, describe
+    from cpeval.designs.outcomes import OutcomeSpec
+    from cpeval.estimation.inference import make_effect
+    from cpeval.results import AlternativeInference
+
+    effect = make_effect(OutcomeSpec(name="stops", column="stops", measure="count"), method="twfe", estimand="att",
+                         estimate=2.0, std_error=0.5, level=0.95, df=None, n_obs=100, n_units=20, n_clusters=20,
+                         variance_type="cluster")
+    assert adverse_status(effect, "increase") == ("fail", False)  # analytic interval about (1.02, 2.98)
+    alt = AlternativeInference(method="wild_bootstrap", p_value=0.2, conf_int=(-0.4, 4.1), replications=999,
+                               enumerated=False, headline=True, statistic="t")
+    led = dataclasses.replace(effect, inference=alt)
+    assert adverse_status(led, "increase") == ("pass", False)
+    assert describe(led)["conf_int"] == [-0.4, 4.1] and describe(led)["analytic_conf_int"][0] > 1
+    beside = dataclasses.replace(effect, inference=dataclasses.replace(alt, headline=False))
+    assert adverse_status(beside, "increase") == ("fail", False)

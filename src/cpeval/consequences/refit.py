@@ -8,6 +8,7 @@ adverse indicators and subgroups use exactly the design's estimator and options.
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -62,18 +63,44 @@ def fit(design: DesignBase, frame: pd.DataFrame, outcome: str, tag: str) -> Effe
 
     panel = validate_panel(frame, design, source=f"consequences: {tag}", sha256=tag)
     spec = next(o for o in design.outcomes if o.name == outcome)
+    estimator = estimator_for(design)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CpevalWarning)  # kept on the Effect; the finding reports what matters
-        effect = estimator_for(design).fit(panel, spec)
+        effect = estimator.fit(panel, spec)
+        if design.inference.method != "analytic":  # as the pipeline does: the bootstrap or randomisation
+            effect = _alternative(panel, spec, effect, estimator)
     if effect.sampling is not None:
         effect = dataclasses.replace(effect, sampling=dataclasses.replace(effect.sampling, source=tag))
     return effect
 
 
+def _alternative(panel: Any, spec: Any, effect: Effect, estimator: Any) -> Effect:
+    """The wild bootstrap or randomisation inference ``inference.method`` calls for; under 'auto' a failure
+    leaves the analytic inference, with the reason among the Effect's warnings."""
+    from cpeval.errors import EstimationError
+    from cpeval.estimation.alternative import attach
+
+    try:
+        return attach(panel, spec, effect, estimator)
+    except EstimationError as exc:
+        if panel.design.inference.method != "auto":
+            raise
+        return dataclasses.replace(effect, warnings=(*effect.warnings, f"alternative inference failed: {exc}"))
+
+
+def interval(effect: Effect) -> tuple[float, float]:
+    """The interval to read: the wild bootstrap's or randomisation's when it leads (few treated or untreated
+    clusters) and is bounded, else the analytic one."""
+    alt = effect.inference
+    if alt is not None and alt.headline and None not in alt.conf_int:
+        return float(alt.conf_int[0]), float(alt.conf_int[1])  # type: ignore[arg-type]
+    return effect.conf_int()
+
+
 def adverse_status(effect: Effect, adverse_if: str) -> tuple[str, bool]:
     """('fail', False) when the interval excludes zero in the adverse direction, ('pass', True) when it excludes
     zero in the other (a benefit), ('pass', False) otherwise."""
-    lo, hi = effect.conf_int()
+    lo, hi = interval(effect)
     up, down = lo > 0, hi < 0
     if (up and adverse_if == "increase") or (down and adverse_if == "decrease"):
         return "fail", False
@@ -83,21 +110,25 @@ def adverse_status(effect: Effect, adverse_if: str) -> tuple[str, bool]:
 
 
 def describe(effect: Effect) -> dict[str, Any]:
-    """The numbers of an effect a finding shows."""
-    lo, hi = effect.conf_int()
+    """The numbers of an effect a finding shows; ``conf_int`` is the interval to read (:func:`interval`), the
+    analytic one is kept beside it when they differ."""
+    lo, hi = interval(effect)
     out = {"estimate": effect.estimate, "std_error": effect.std_error, "conf_int": [lo, hi],
            "p_value": effect.p_value, "level": effect.level, "method": effect.method, "scale": effect.scale,
            "n_units": effect.n_units, "n_obs": effect.n_obs}
-    if effect.percent_change is not None:
-        out["percent_change"] = list(effect.percent_change)
+    if effect.scale == "log":
+        out["percent_change"] = [100.0 * math.expm1(v) for v in (effect.estimate, lo, hi)]
+    if effect.inference is not None:
+        out["inference"] = effect.inference.to_dict()
+        out["analytic_conf_int"] = list(effect.conf_int())
     return out
 
 
 def change_words(effect: Effect) -> str:
     """'rose by 12.3% (95% CI ...)' or 'changed by 1.23 (95% CI ...)' in plain words."""
-    pct = effect.percent_change
-    lo, hi = effect.conf_int()
-    if pct is not None:
+    lo, hi = interval(effect)
+    if effect.scale == "log":
+        pct = [100.0 * math.expm1(v) for v in (effect.estimate, lo, hi)]
         verb = "rose" if pct[0] > 0 else "fell"
         return f"{verb} by {abs(pct[0]):.1f}% ({effect.level:.0%} interval {pct[1]:+.1f}% to {pct[2]:+.1f}%)"
     verb = "rose" if effect.estimate > 0 else "fell"
