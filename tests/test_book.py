@@ -35,3 +35,30 @@ def test_book_builds_without_warnings(tmp_path):
         html = (tmp_path / "_build" / "html" / f"{page}.html").read_text()
         assert html.count("<table") >= 3, f"{page}: report tables did not render"
         assert "data:image/png;base64," in html, f"{page}: figures missing"
+    _check_generated_pages(tmp_path / "_build" / "html")
+
+
+def _check_generated_pages(html_dir: Path) -> None:
+    """Pages whose content is computed at build time: the reference lists every key of the design schema,
+    the Florida and trial chapters print the numbers cpeval computes today, the non-crime chapters say so."""
+    import cpeval
+    from cpeval.designs import design_schema
+
+    reference = (html_dir / "reference.html").read_text()
+    for name, node in design_schema()["$defs"].items():
+        for key in node.get("properties", {}):
+            assert f'<span class="pre">{key}</span>' in reference, f"reference: {name}.{key} missing"
+    assert "cpeval notebook" in reference and "cpeval init" in reference  # the commands' own help
+    assert "Run the evaluation a design describes" in reference  # cpeval.evaluate's docstring
+
+    florida = (html_dir / "florida_syg.html").read_text()
+    effect = cpeval.evaluate(ROOT / "designs" / "florida_stand_your_ground.yaml").effect("homicide_rate")
+    assert f"Average gap 2006-2010: {effect.estimate:+.2f} homicides per 100,000" in florida
+    trials = (html_dir / "trials.html").read_text()
+    harm = cpeval.evaluate(ROOT / "designs" / "hotspots_trial.yaml").effect("crime_harm")
+    assert f"ITT on the crime-harm index: {harm.estimate:.2f}" in trials
+    for page in ("prop99", "basque"):
+        assert "This is not a crime outcome." in (html_dir / f"{page}.html").read_text().replace("<strong>", "")\
+            .replace("</strong>", ""), page
+    started = (html_dir / "getting_started.html").read_text()
+    assert "my_evaluation/design.yaml" in started and "case_studies/florida_stand_your_ground" in started
