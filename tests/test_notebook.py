@@ -53,37 +53,44 @@ def test_each_template_has_one_parameters_cell_and_the_portable_kernel(kind):
     assert "cpeval.evaluate(design_path)" in code and "result.tidy()" in code and "show_verdicts()" in code
 
 
-def test_notebook_shows_the_whole_report_and_ends_with_its_verdicts(tmp_path, capsys):
-    design = DESIGNS / "castle_doctrine_cs.yaml"
+def _assert_notebook_is_the_report(output: Path, report: str, n_figures: int) -> list[str]:
+    """Every section of report.md shown once, every figure embedded, no error, and the report's verdicts last."""
+    nb = nbformat.read(output, as_version=4)
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert nb.metadata.kernelspec.name == "python3"
+    texts = _outputs(nb)
+    shown = "\n".join(texts)
+    for title in re.findall(r"(?m)^## (.+)$", report):
+        assert len(re.findall(rf"(?m)^### {re.escape(title)}$", shown)) == 1, title
+    assert shown.count("data:image/png;base64,") == n_figures
+    found = dict(re.findall(r"- \*\*(\w+)\*\* \([^)]*\): (improved|worsened|no clear change);", texts[-1]))
+    expected = _report_verdicts(report)
+    assert expected and found == expected
+    return texts
+
+
+@pytest.mark.parametrize(("design", "section"), [
+    ("castle_doctrine_cs.yaml", "Group-time effects (Callaway & Sant'Anna)"),
+    ("city_programme_cba.yaml", "Cost-benefit"),
+])
+def test_notebook_shows_the_whole_report_and_ends_with_its_verdicts(tmp_path, capsys, design, section):
+    design = DESIGNS / design
     assert main(["run", str(design), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     report = (tmp_path / "run" / "report.md").read_text()
+    assert f"\n## {section}\n" in report
     figures = sorted(p.name for p in (tmp_path / "run" / "figures").glob("*.png"))
-    assert figures, "the Callaway & Sant'Anna report has figures"
+    assert figures, "the report has figures"
 
     output = tmp_path / "nb" / "analysis.ipynb"
     code = main(["notebook", str(design), "-o", str(output), "--out", str(tmp_path / "nb_out"), "--quiet"])
     assert code == 0, capsys.readouterr().err
+    texts = _assert_notebook_is_the_report(output, report, len(figures))
     nb = nbformat.read(output, as_version=4)
-    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    assert nb.metadata.kernelspec.name == "python3"
-    assert nb.metadata.papermill.parameters["design_path"].endswith("castle_doctrine_cs.yaml")
-    texts = _outputs(nb)
-    shown = "\n".join(texts)
-
-    for title in re.findall(r"(?m)^## (.+)$", report):  # every section, each once
-        assert len(re.findall(rf"(?m)^### {re.escape(title)}$", shown)) == 1, title
-    assert shown.count("data:image/png;base64,") == len(figures)
-    # the tidy table of effects is there as a DataFrame
-    assert any("callaway_santanna" in t and "estimate" in t for t in texts)
+    assert nb.metadata.papermill.parameters["design_path"].endswith(design.name)
+    assert any("estimate" in t and "outcome" in t for t in texts)  # the tidy table of effects
     # the notebook wrote the same report files as `cpeval run`
     assert (tmp_path / "nb_out" / "report.md").read_text() == report
     assert sorted(p.name for p in (tmp_path / "nb_out" / "figures").glob("*.png")) == figures
-
-    last = texts[-1]
-    found = dict(re.findall(r"- \*\*(\w+)\*\* \([^)]*\): (improved|worsened|no clear change);", last))
-    expected = _report_verdicts(report)
-    assert len(expected) == 3
-    assert found == expected
 
 
 def test_kernel_is_this_interpreter_even_if_python3_points_elsewhere(tmp_path, monkeypatch):
@@ -138,9 +145,10 @@ def test_notebook_output_must_be_an_ipynb_file(tmp_path, capsys, name):
 @pytest.mark.parametrize("design", sorted(p.name for p in DESIGNS.glob("*.yaml")))
 def test_every_design_in_the_repository_runs_as_a_notebook(tmp_path, design, capsys):
     output = tmp_path / "analysis.ipynb"
-    assert main(["notebook", str(DESIGNS / design), "-o", str(output), "--quiet"]) == 0, capsys.readouterr().err
-    texts = _outputs(nbformat.read(output, as_version=4))
-    assert re.search(r"- \*\*\w+\*\* \(", texts[-1]), "ends with the verdicts"
+    code = main(["notebook", str(DESIGNS / design), "-o", str(output), "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    report = (tmp_path / "out" / "report.md").read_text()
+    _assert_notebook_is_the_report(output, report, len(list((tmp_path / "out" / "figures").glob("*.png"))))
 
 
 def test_template_path_refuses_an_unknown_kind():
