@@ -302,6 +302,16 @@ def test_many_designs_exit_0_or_2_without_traceback(folder):
     examples: dict[str, str] = {}
     stats = Counter()
 
+    t0 = time.perf_counter()
+
+    def report() -> dict[str, Any]:
+        codes = {k: v for k, v in stats.items() if k != "cases"}
+        out = {"cases": stats["cases"], "seconds": round(time.perf_counter() - t0), "exit_codes": codes,
+               "findings": dict(findings), "examples": examples}
+        if os.environ.get("CPEVAL_PROPERTY_REPORT"):  # rewritten every 1,000 cases, so a long run can be watched
+            Path(os.environ["CPEVAL_PROPERTY_REPORT"]).write_text(json.dumps(out, indent=2))
+        return out
+
     @settings(max_examples=n, derandomize=False, **COMMON)
     @given(text=hostile_designs())
     def collect(text: str) -> None:
@@ -311,11 +321,9 @@ def test_many_designs_exit_0_or_2_without_traceback(folder):
             key = re.sub(r"\d+", "N", finding)[:160]
             findings[key] += 1
             examples.setdefault(key, text[:2000])
+        if stats["cases"] % 1000 == 0:
+            report()
 
-    t0 = time.perf_counter()
     collect()
-    report = {"cases": stats.pop("cases"), "seconds": round(time.perf_counter() - t0), "exit_codes": dict(stats),
-              "findings": dict(findings), "examples": examples}
-    if os.environ.get("CPEVAL_PROPERTY_REPORT"):
-        Path(os.environ["CPEVAL_PROPERTY_REPORT"]).write_text(json.dumps(report, indent=2))
-    assert not findings, json.dumps(report, indent=2)[:5000]
+    final = report()
+    assert not findings, json.dumps(final, indent=2)[:5000]
