@@ -91,6 +91,9 @@ def part2(sims: int) -> None:
         base = base or s
         ref = ref or out
         print(f"| {n} | {sims} | {s:.1f} | {base / s:.2f} | {peak:.0f} | {out == ref} |", flush=True)
+        if out != ref:
+            Path(f"bench_diagnose_{n}.json").write_text(out)
+            Path("bench_diagnose_1.json").write_text(ref)
 
 
 def part3(n: int) -> None:
@@ -123,6 +126,9 @@ def part3(n: int) -> None:
           "|---|---|---|---|---|")
     print(f"| serial | {n} | {s1:.1f} | - | - |")
     print(f"| LocalCluster, 2 workers | {n} | {s2:.1f} | {peak:.0f} | {serial.to_json() == clustered.to_json()} |")
+    if serial.to_json() != clustered.to_json():
+        Path("bench_portfolio_serial.json").write_text(serial.to_json())
+        Path("bench_portfolio_cluster.json").write_text(clustered.to_json())
 
 
 def main() -> None:

@@ -58,7 +58,10 @@ def _evaluate(paths: tuple[str, ...], i: int) -> dict[str, Any]:
     single._origin = design.origin
     import warnings
 
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread wherever the evaluation runs (dask workers start with one), so sums add up in the same order
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
         warnings.simplefilter("ignore")
         return json.loads(evaluate(single).to_json())
 
