@@ -69,14 +69,24 @@ def _peak_memory(client) -> float:
     return max(peaks.values())
 
 
+def _cpu_seconds(client) -> float:
+    import resource
+
+    def used() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    return sum(client.run(used).values())
+
+
 def part2(sims: int) -> None:
     from distributed import Client, LocalCluster
 
     from cpeval.diagnose import diagnose
 
     data = panel()
-    print("\n| LocalCluster workers | simulations | seconds | speed-up | peak worker RSS (MB) | identical |\n"
-          "|---|---|---|---|---|---|")
+    print("\n| LocalCluster workers | simulations | seconds | speed-up | worker CPU seconds | peak worker RSS (MB) | "
+          "identical |\n|---|---|---|---|---|---|---|")
     base = ref = None
     for n in (1, 2):
         with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
@@ -84,13 +94,15 @@ def part2(sims: int) -> None:
             # warm up: every worker imports the estimator before the clock starts
             diagnose(design("twfe", 20 * 4 * n), data, scheduler=cluster.scheduler_address, progress=False,
                      workers=None)
+            cpu0 = _cpu_seconds(client)
             t0 = time.perf_counter()
             out = diagnose(design("twfe", sims), data, scheduler=cluster.scheduler_address, progress=False).to_json()
             s = time.perf_counter() - t0
+            cpu = _cpu_seconds(client) - cpu0
             peak = _peak_memory(client)
         base = base or s
         ref = ref or out
-        print(f"| {n} | {sims} | {s:.1f} | {base / s:.2f} | {peak:.0f} | {out == ref} |", flush=True)
+        print(f"| {n} | {sims} | {s:.1f} | {base / s:.2f} | {cpu:.1f} | {peak:.0f} | {out == ref} |", flush=True)
         if out != ref:
             Path(f"bench_diagnose_{n}.json").write_text(out)
             Path("bench_diagnose_1.json").write_text(ref)
