@@ -130,3 +130,12 @@ def test_no_method_name_comparison_outside_the_registry():
                  if path.relative_to(SRC).as_posix() != "estimation/registry.py"
                  for i, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
     assert not offenders, offenders
+
+
+def test_comments_explain_code_not_issue_history():
+    import re
+
+    pattern = re.compile(r"\bissues? #?\d+", re.IGNORECASE)
+    offenders = [f"{path.relative_to(SRC)}:{i}" for path in SRC.rglob("*.py")
+                 for i, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not offenders, offenders

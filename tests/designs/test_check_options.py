@@ -140,3 +140,16 @@ def test_every_shipped_design_is_valid_under_the_schema_editors_use():
         assert not errors, (f.name, errors[:3])
     assert not list(validator.iter_errors(_with(DID, checks=["pre_trends", {"honest_did": {"mbar": [1]}}])))
     assert list(validator.iter_errors(_with(DID, checks=["placebo_space"])))  # not a did check
+
+
+def test_the_did_checks_refit_design_is_validated_not_copied():
+    from cpeval.checks.did_common import with_estimator
+
+    cs = design_from_dict(_with(DID, estimator={"method": "callaway_santanna", "approach": "ipw",
+                                                "control_group": "not_yet_treated"}))
+    es = with_estimator(cs, "event_study", bin_endpoints=False)
+    # the CS-only key is left out, the shared one kept, the new option validated
+    assert type(es.estimator).__name__ == "EventStudyOptions"
+    assert (es.estimator.control_group, es.estimator.bin_endpoints) == ("not_yet_treated", False)
+    with pytest.raises(DesignError, match=r"estimator\.leads: input should be greater than or equal to 1"):
+        with_estimator(cs, "event_study", leads=0)  # model_copy would have let this through

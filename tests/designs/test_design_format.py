@@ -238,3 +238,21 @@ def test_repeated_cross_sections_need_callaway_santanna(method):
     raw["estimator"]["method"] = "callaway_santanna"
     raw["treatment"] = {"first_treated": "treat_year"}
     assert design_from_dict(raw).estimator.panel is False
+
+
+def test_small_sample_conventions_come_from_the_methods_capabilities():
+    from typing import ClassVar, Literal
+
+    from pydantic import ValidationError
+
+    from cpeval.designs.did import TwfeOptions
+    from cpeval.designs.methods import Capabilities
+
+    class OnlyReghdfe(TwfeOptions):
+        method: Literal["only_reghdfe"]  # type: ignore[assignment]
+        capabilities: ClassVar[Capabilities] = Capabilities(title="x", small_sample=("reghdfe",))
+
+    assert OnlyReghdfe(method="only_reghdfe", small_sample="reghdfe").small_sample == "reghdfe"
+    with pytest.raises(ValidationError, match="small_sample 'areg' is not offered by method 'only_reghdfe' \\(it "
+                       "offers reghdfe; or use 'auto'\\)"):
+        OnlyReghdfe(method="only_reghdfe", small_sample="areg")

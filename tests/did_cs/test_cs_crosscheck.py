@@ -121,7 +121,9 @@ def test_event_window_errors():
 def test_event_window_misuse_is_explained():
     from cpeval.errors import DesignError, EstimationError
 
-    with pytest.raises(DesignError, match=r"applies to method callaway_santanna only.*leads.*lags"):
+    with pytest.raises(DesignError, match=r"estimator\.min_e: 'min_e' does not apply to method 'event_study'; it "
+                       r"applies to callaway_santanna \(here the event-time window is set with estimator\.leads and "
+                       r"estimator\.lags\)"):
         cs_design({"unit": "u", "time": "t"}, {"first_treated": "g"}, "y", method="event_study", min_e=-2)
     with pytest.raises(DesignError, match=r"min_e \(2\) is above estimator.balance_e \(1\)"):
         fit_mpdta(min_e=2, balance_e=1)

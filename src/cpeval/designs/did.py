@@ -62,6 +62,14 @@ class _SmallSample(DidOptions):
         "(fixest t.df = 'min')."
     )
 
+    @model_validator(mode="after")
+    def _convention_offered(self) -> _SmallSample:
+        offered = self.capabilities.small_sample
+        if self.small_sample != "auto" and self.small_sample not in offered:
+            raise ValueError(f"estimator.small_sample {self.small_sample!r} is not offered by method {self.method!r} "
+                             f"(it offers {', '.join(offered) or 'none'}; or use 'auto')")
+        return self
+
 
 class _ControlGroup(DidOptions):
     control_group: Literal["never_treated", "not_yet_treated"] = Field(
@@ -75,6 +83,9 @@ class _ControlGroup(DidOptions):
 
 
 class _EventWindow(_ControlGroup):
+    instead: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("min_e", "max_e", "balance_e"), "here the event-time window is set with estimator.leads and estimator.lags"
+    )
     leads: int | None = Field(
         None, ge=1, description="Number of pre-treatment coefficients, event times -(leads+1)..-2 (-1 is the "
         "reference). Default: every available lead. For poisson, the window of the Poisson event study the "

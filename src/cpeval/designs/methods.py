@@ -73,6 +73,8 @@ class MethodOptions(StrictModel):
 
     method: str
     capabilities: ClassVar[Capabilities]
+    instead: ClassVar[dict[str, str]] = {}
+    """What to write instead of another method's key (shown when that key is given to this method)."""
 
 
 _METHODS: dict[str, dict[str, type[MethodOptions]]] = {kind: {} for kind in KINDS}
@@ -141,8 +143,9 @@ def prepare_estimator(kind: str, raw: Any) -> Any:
     for key in raw:
         owners = [name for name, m in _METHODS[kind].items() if key in m.model_fields]
         if key not in model.model_fields and owners:
+            hint = model.instead.get(key, "remove it or choose one of those methods")
             misplaced[key] = ValueError(f"{key!r} does not apply to method {method!r}; it applies to "
-                                        f"{', '.join(owners)} (remove it or choose one of those methods)")
+                                        f"{', '.join(owners)} ({hint})")
     if misplaced:
         _raise_at(misplaced)
     return {"method": method, **raw}
