@@ -33,6 +33,8 @@ def test_two_arm_trial_power_matches_analytic():
     o = d.variants[0].outcomes[0]
     assert o.true_effect == 0.4
     assert abs(o.bias.value) <= 3 * o.bias.mc_se
+    assert abs(o.mde.value - ref["mde"]) <= 3 * o.mde.mc_se, (o.mde, ref["mde"])
+    assert o.mde.mc_se == pytest.approx(o.mde.value / math.sqrt(2 * (sims - 1)))
     assert "chance" in d.verdict[0] and "effect of 0.4 on y" in d.verdict[0]
 
 
@@ -122,3 +124,18 @@ def test_synth_small_donor_pool_placebo_size_matches_hand_loop():
     assert rate.rate.value == sum(hand) / sims
     assert rate.simulations == sims
     assert any("placebo_space[y]: its size is" in line for line in d.verdict)
+
+
+def test_treated_units_needed_by_hand():
+    """n1 with (t_a + t_pow) sd sqrt(1/n1 + 1/n0) / sqrt(1/10 + 1/30) <= |effect|, controls fixed at n0 = 30:
+    r = (1.5 / 2.8)^2 (1/10 + 1/30) = 0.0382653; n1 = 1 / (r - 1/30) = 202.76, so 203; with effect 0.5,
+    r = 0.0042517 < 1/30: no number of treated units suffices."""
+    from types import SimpleNamespace
+
+    from cpeval.diagnose.result import _required
+
+    problem = SimpleNamespace(kind="did", level=0.95, power=0.8)
+    variant = SimpleNamespace(n_treated=10, n_units=40)
+    assert _required(problem, variant, -1.5, 1.0, 2.8) == 203
+    assert _required(problem, variant, 0.5, 1.0, 2.8) is None
+    assert _required(problem, variant, 0.0, 1.0, 2.8) is None
