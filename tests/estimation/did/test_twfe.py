@@ -150,7 +150,8 @@ def test_small_sample_is_refused_where_it_does_not_apply(did_dict):
 
     did_dict["estimator"] = {"method": "callaway_santanna", "small_sample": "reghdfe"}
     did_dict["treatment"] = {"first_treated": "g"}
-    with pytest.raises(DesignError, match="small_sample applies to twfe, event_study, sun_abraham and poisson"):
+    with pytest.raises(DesignError, match=r"estimator\.small_sample: 'small_sample' does not apply to method "
+                       r"'callaway_santanna'; it applies to twfe, event_study, sun_abraham, poisson"):
         design_from_dict(did_dict)
 
 
