@@ -33,7 +33,7 @@ def test_run_writes_results_and_report(tmp_path, capsys):
     assert homicide["method"] == "twfe" and homicide["n_obs"] == 550
     assert len(result["design_hash"]) == 64 and len(result["data_sha256"]) == 64
     report = (out / "report.md").read_text()
-    assert "# Castle doctrine laws and homicide" in report and "| homicide | ATT |" in report
+    assert "# Castle doctrine laws and homicide" in report and "(`homicide`) | primary | ATT |" in report
     assert "wrote" in capsys.readouterr().out
 
 
@@ -59,11 +59,15 @@ def test_schema_is_json(tmp_path, capsys):
 
 def test_failed_run_leaves_no_partial_output(tmp_path, monkeypatch, capsys):
     import cpeval.report.markdown as md
+    from cpeval.report.section import Section
 
-    def broken(result):
-        raise RuntimeError("renderer failed")
+    class Broken(Section):
+        key, title, part = "broken", "Broken", "effects"
 
-    monkeypatch.setattr(md, "SECTIONS", [broken])
+        def markdown(self, result):
+            raise RuntimeError("renderer failed")
+
+    monkeypatch.setattr(md, "SECTIONS", [Broken()])
     out = tmp_path / "out"
     assert main(["run", str(DESIGNS / "castle_doctrine.yaml"), "--out", str(out), "--quiet"]) == EXIT_INTERNAL_ERROR
     err = capsys.readouterr().err

@@ -41,9 +41,11 @@ def complete_result(out: Path) -> str:
     assert present == sorted(listed), (present, listed)
     name = json.loads((out / "results.json").read_text())["design"]["name"]
     assert (out / "report.md").read_text().startswith(f"# {name}\n")
-    has_figure = any(p.startswith("figures/") for p in present)
-    assert has_figure == (name == "B")  # a figure of the other design would mean a mixed folder
+    assert present == FILES[name]  # a file of the other design's run would mean a mixed folder
     return name
+
+
+FILES: dict[str, list[str]] = {}  # the files a clean run of design A and of design B writes
 
 
 def leftovers(out: Path) -> list[str]:
@@ -98,11 +100,16 @@ def _child(point: str, design: Path, out: Path) -> subprocess.Popen:
 
 @pytest.fixture
 def previous(two_designs, tmp_path) -> Path:
-    """A complete result of design A in tmp_path/prev (copied for each fault)."""
-    prev = tmp_path / "prev"
-    assert main(["run", str(two_designs[0]), "--out", str(prev), "--quiet"]) == 0
-    assert complete_result(prev) == "A"
-    return prev
+    """A complete result of design A in tmp_path/prev (copied for each fault); FILES filled from clean runs."""
+    for name, design in zip("AB", two_designs, strict=True):
+        out = tmp_path / f"clean{name}"
+        assert main(["run", str(design), "--out", str(out), "--quiet"]) == 0
+        FILES[name] = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != MARKER)
+    assert FILES["A"] != FILES["B"]  # B adds the event-study figure
+    shutil.move(tmp_path / "cleanA", tmp_path / "prev")
+    shutil.rmtree(tmp_path / "cleanB")
+    assert complete_result(tmp_path / "prev") == "A"
+    return tmp_path / "prev"
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -168,7 +175,7 @@ def test_second_concurrent_run_fails_fast_with_a_clear_message(two_designs, tmp_
     assert main(["run", str(two_designs[0]), "--out", str(out), "--quiet"]) == 0  # free again
 
 
-def test_stale_temporaries_are_removed_and_earlier_figures_go(two_designs, tmp_path):
+def test_stale_temporaries_are_removed_and_earlier_figures_go(two_designs, previous, tmp_path):
     out = tmp_path / "out"
     assert main(["run", str(two_designs[1]), "--out", str(out), "--quiet"]) == 0
     assert complete_result(out) == "B"
@@ -177,7 +184,8 @@ def test_stale_temporaries_are_removed_and_earlier_figures_go(two_designs, tmp_p
         (tmp_path / stale / "results.json").write_text("{}")
     (tmp_path / ".out.lock").write_text("999999")
     assert main(["run", str(two_designs[0]), "--out", str(out), "--quiet"]) == 0
-    assert complete_result(out) == "A" and not (out / "figures").exists()
+    assert complete_result(out) == "A"  # exactly A's files: B's event-study figure is gone
+    assert not (out / "figures" / "event_study_y.png").exists()
     assert leftovers(out) == []
 
 
@@ -204,7 +212,7 @@ def test_foreign_folder_is_not_replaced(two_designs, tmp_path, capsys):
     assert (out / "thesis.tex").read_text() == "precious" and sorted(os.listdir(out)) == ["thesis.tex"]
 
 
-def test_earlier_unmarked_output_is_replaced(two_designs, tmp_path):
+def test_earlier_unmarked_output_is_replaced(two_designs, previous, tmp_path):
     out = tmp_path / "out"
     (out / "figures").mkdir(parents=True)
     (out / "results.json").write_text("{}")

@@ -31,7 +31,8 @@ from cpeval.errors import OutputError
 
 MARKER = ".cpeval-output"  # written last into a complete output folder
 # what earlier cpeval versions wrote into an output folder (accepted for replacement without a marker)
-KNOWN_OUTPUTS = frozenset({"results.json", "report.md", "figures", "cost_benefit.json", "cost_benefit.md"})
+KNOWN_OUTPUTS = frozenset({"results.json", "report.md", "report.html", "report.pdf", "figures", "cost_benefit.json",
+                           "cost_benefit.md"})
 _RENAME_EXCHANGE = 2
 
 
