@@ -86,3 +86,27 @@ def test_cli_writes_the_diagnosis_and_caches_beside_out(tmp_path, capsys):
     assert result["variants"][0]["outcomes"][0]["declared_effect"] == "0.5"
     assert "Verdict:" in printed and (out / "diagnosis.md").is_file()
     assert len(list((tmp_path / ".cpeval-cache" / "diagnose").glob("*.json"))) == 1
+
+
+def test_failed_simulations_are_counted_and_named(monkeypatch):
+    import cpeval.estimation.registry as registry
+    from cpeval.errors import EstimationError
+
+    real = registry.estimator_for
+
+    class Flaky:
+        def __init__(self, design):
+            self.inner, self.calls = real(design), 0
+
+        def fit(self, panel, outcome):
+            self.calls += 1
+            if self.calls % 4 == 0:
+                raise EstimationError("singular design matrix")
+            return self.inner.fit(panel, outcome)
+
+    monkeypatch.setattr(registry, "estimator_for", Flaky)
+    d = diagnose(trial_design({"simulations": 20, "effect": {"y": 0.5}}), trial(), workers=1, progress=False)
+    o = d.variants[0].outcomes[0]
+    assert (o.simulations, o.failed) == (15, 5)
+    assert o.failure == "y: EstimationError: singular design matrix"
+    assert any("failed on 5 of 20 simulated data sets" in line for line in d.verdict)

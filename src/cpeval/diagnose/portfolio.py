@@ -48,12 +48,12 @@ class Portfolio(Summarised):
 
 def _evaluate(paths: tuple[str, ...], i: int) -> dict[str, Any]:
     from cpeval.designs import design_from_dict, load_design
-    from cpeval.diagnose.scenario import _one_job
+    from cpeval.diagnose.scenario import one_process
     from cpeval.pipeline import evaluate
 
     design = load_design(paths[i])
     raw = design.model_dump(mode="json", by_alias=True)
-    _one_job(raw)
+    one_process(raw)
     single = design_from_dict(raw, source=paths[i])
     single._origin = design.origin
     import warnings

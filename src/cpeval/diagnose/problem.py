@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cpeval.diagnose.scenario import OutcomePlan, Variant
+from cpeval.diagnose.scenario import Variant
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,3 @@ def _n_pre(cells: Any) -> int | None:
     import numpy as np
 
     return len(np.unique(cells.period[cells.period < cells.period[cells.treated].min()]))
-
-
-def outcome_plans(problem: Problem, variant: int) -> tuple[OutcomePlan, ...]:
-    return problem.variants[variant].outcomes

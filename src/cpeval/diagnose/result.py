@@ -49,6 +49,7 @@ class OutcomeDiagnosis:
     sd_estimate: float | None
     mde: Estimate
     required_treated: int | None
+    failure: str | None = None  # the message of the first simulation whose fit failed
 
 
 @dataclass(frozen=True)
@@ -154,11 +155,12 @@ def outcome_diagnosis(problem: Any, variant: Any, k: int, raw: dict[str, Any]) -
     ok = np.isfinite(est)
     S = int(ok.sum())
     truth = plan.truth
+    failure = next((f for fs in raw["failures"] for f in fs if f.startswith(f"{plan.name}: ")), None)
     if S == 0:
         none = Estimate(None, None)
         return OutcomeDiagnosis(plan.name, plan.declared, truth, plan.scale, plan.dgp.baseline(variant.cells),
                                 {"family": plan.dgp.kind, **plan.dgp.params}, 0, len(est), none, none, none, none,
-                                None, None, none, None)
+                                None, None, none, None, failure)
     e = est[ok]
     err = e - truth
     sd = float(e.std(ddof=1)) if S > 1 else math.nan
@@ -179,7 +181,7 @@ def outcome_diagnosis(problem: Any, variant: Any, k: int, raw: dict[str, Any]) -
         baseline=plan.dgp.baseline(variant.cells), dgp={"family": plan.dgp.kind, **plan.dgp.params},
         simulations=S, failed=int((~ok).sum()), power=_prop(det[ok]), bias=bias, rmse=rmse, coverage=coverage,
         mean_std_error=mean_se, sd_estimate=sd if S > 1 else None, mde=mde,
-        required_treated=_required(problem, variant, truth, sd, mult) if S > 1 else None,
+        required_treated=_required(problem, variant, truth, sd, mult) if S > 1 else None, failure=failure,
     )
 
 

@@ -67,20 +67,20 @@ def sim_design_dict(design: Any, columns: dict[str, str]) -> dict[str, Any]:
         data[key] = None
     for key in ("cost_benefit", "consequences", "diagnose"):
         raw[key] = None
-    _one_job(raw)
+    one_process(raw)
     return raw
 
 
-def _one_job(node: Any) -> None:
+def one_process(node: Any) -> None:
     if isinstance(node, dict):
         for k, v in node.items():
             if k == "n_jobs":
                 node[k] = 1
             else:
-                _one_job(v)
+                one_process(v)
     elif isinstance(node, list):
         for v in node:
-            _one_job(v)
+            one_process(v)
 
 
 def base_frame(panel: Any) -> Any:

@@ -9,6 +9,12 @@ What counts as detection: the interval excludes zero; for an estimator without a
 control), its p-value at most 1 - level; failing that, the placebo-in-space permutation p-value. A check
 "flags" when its status is warn or fail, except a check that is itself a test of the effect
 (:data:`EFFECT_TESTS`), which flags when it finds the effect (its p-value at most 1 - level).
+
+The interval judged is the estimator's own (cluster-robust where the design clusters). The wild bootstrap or
+randomisation inference that ``inference.method`` adds in :func:`cpeval.pipeline.evaluate` is not re-run in
+each simulation (it would multiply the cost by its replications); when the analytic test rejects too often the
+verdict says to read that inference instead. Warnings of the estimator and checks are not collected per
+simulation; a simulation whose fit fails is counted as failed, with its message.
 """
 
 from __future__ import annotations
@@ -43,14 +49,14 @@ def run_task(problem: Any, variant: int, first: int, count: int) -> dict[str, An
     with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for s, ss in enumerate(seeds_for(problem.seed, first, count)):
-            rows, checks, failure = _one(problem, v, estimator, ss)
+            rows, checks, failures = _one(problem, v, estimator, ss)
             for k in RECORDS:
                 out[k].append([_num(r[k]) for r in rows])
             for key in checks:
                 out["checks"].setdefault(key, [None] * s)
             for key, flags in out["checks"].items():
                 flags.append(_num(checks.get(key, math.nan)))
-            out["failures"].append(failure)
+            out["failures"].append(failures)
     return out
 
 
@@ -73,22 +79,22 @@ def draw_panel(problem: Any, v: Any, seed: np.random.SeedSequence) -> Any:
     return dataclasses.replace(panel, frame=frame, sha256=f"{panel.sha256}/simulation-{tag}")
 
 
-def _one(problem: Any, v: Any, estimator: Any, seed: np.random.SeedSequence) -> tuple[list, dict, str | None]:
+def _one(problem: Any, v: Any, estimator: Any, seed: np.random.SeedSequence) -> tuple[list, dict, list[str]]:
     from cpeval.checks import run_checks
     from cpeval.errors import CpevalError
 
     sim = draw_panel(problem, v, seed)
     design = sim.design
-    effects, rows, failure = [], [], None
+    effects, rows, failures = [], [], []
     for outcome, plan in zip(design.outcomes, v.outcomes, strict=True):
         try:
             effects.append(estimator.fit(sim, outcome))
             rows.append(_record(effects[-1], plan.truth))
         except (CpevalError, ArithmeticError, np.linalg.LinAlgError) as exc:
-            failure = f"{outcome.name}: {type(exc).__name__}: {exc}"
+            failures.append(f"{outcome.name}: {type(exc).__name__}: {exc}")
             rows.append(dict.fromkeys(RECORDS, math.nan))
     checks: dict[str, float] = {}
-    if problem.checks and failure is None:
+    if problem.checks and not failures:
         alpha = 1 - problem.level
         for c in run_checks(problem.checks, sim, effects):
             key = c.name + (f"[{c.outcome}]" if c.outcome else "")
@@ -102,7 +108,7 @@ def _one(problem: Any, v: Any, estimator: Any, seed: np.random.SeedSequence) -> 
         for row, effect in zip(rows, effects, strict=False):
             if not math.isfinite(row["detected"]):
                 row["detected"] = checks.get(f"placebo_space[{effect.outcome}]", math.nan)
-    return rows, checks, failure
+    return rows, checks, failures
 
 
 def _record(effect: Any, truth: float) -> dict[str, float]:

@@ -39,8 +39,11 @@ def verdict(problem: Any, variants: tuple) -> tuple[str, ...]:
     for v in variants:
         head = "" if len(variants) == 1 else f"[{v.label}] "
         for o in v.outcomes:
+            if o.failed:
+                lines.append(f"{head}{o.outcome}: the estimator failed on {o.failed} of {o.failed + o.simulations} "
+                             f"simulated data sets (the first: {o.failure}); the figures below use the others")
             if o.power.value is None:
-                lines.append(f"{head}{o.outcome}: no simulation could be estimated ({o.failed} failed)")
+                lines.append(f"{head}{o.outcome}: no simulation gave an interval or a test, so power is unknown")
                 continue
             if o.true_effect != 0:
                 text = (f"{head}this design has a {o.power.value:.0%} chance (MC SE {o.power.mc_se:.0%}) of detecting "
