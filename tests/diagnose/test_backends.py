@@ -35,9 +35,12 @@ def test_cache_resumes_without_redoing_finished_tasks(tmp_path, monkeypatch):
     import cpeval.diagnose.simulate as simulate
 
     design, data = trial_design({"effect": {"y": 0.3}, "simulations": 60}), trial()
+    from cpeval.diagnose.problem import prepare
+
     first = diagnose(design, data, workers=1, cache=tmp_path, progress=False).to_json()
-    files = sorted(tmp_path.glob("*.json"))
-    assert len(files) == 3  # 60 simulations in tasks of 20
+    problem = prepare(design, data)
+    files = [tmp_path / f"{problem.task_key(0, first, 20)}.json" for first in (0, 20, 40)]
+    assert sorted(tmp_path.glob("*.json")) == sorted(files)  # 60 simulations in tasks of 20
     files[1].unlink()  # as if interrupted before the second task was written
     files[2].write_text('{"estimate": [')  # and the third cut short
     calls = []
