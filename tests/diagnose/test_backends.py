@@ -39,7 +39,7 @@ def test_cache_resumes_without_redoing_finished_tasks(tmp_path, monkeypatch):
 
     first = diagnose(design, data, workers=1, cache=tmp_path, progress=False).to_json()
     problem = prepare(design, data)
-    files = [tmp_path / f"{problem.task_key(0, first, 20)}.json" for first in (0, 20, 40)]
+    files = [tmp_path / f"{problem.task_key(0, start, 20)}.json" for start in (0, 20, 40)]
     assert sorted(tmp_path.glob("*.json")) == sorted(files)  # 60 simulations in tasks of 20
     files[1].unlink()  # as if interrupted before the second task was written
     files[2].write_text('{"estimate": [')  # and the third cut short
