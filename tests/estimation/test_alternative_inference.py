@@ -97,7 +97,7 @@ def test_report_leads_with_the_valid_inference_and_explains_why():
     text = render_markdown(res)
     effects = text[text.index("## Effects"):text.index("### Crime")]
     assert "Few treated clusters." in effects and "too small when only a few clusters are treated" in effects
-    row = next(line for line in text.splitlines() if line.startswith("| burglary | ATT"))
+    row = next(line for line in text.splitlines() if line.startswith("| burglary | primary | ATT"))
     # the bootstrap p-value comes before the analytic one in the table
     assert row.index(f"**{alt.p_value:.3g}** (wild cluster bootstrap)") < row.index(f"analytic {e.p_value:.3g}")
     assert "## Inference beside the analytic interval" in text
@@ -135,3 +135,24 @@ def test_synthetic_control_randomisation_is_the_placebo_in_space_p_value():
     alt = res.effects[0].inference
     assert alt.method == "randomization" and alt.p_value == check.values["p_value"]
     assert alt.replications == check.values["n_units"] and alt.conf_int == (None, None)
+
+
+def test_very_few_trial_clusters_use_the_trials_re_randomisation_when_asked():
+    from cpeval.datasets.rct import simulate_rct
+
+    frame = simulate_rct(n_clusters=8, cluster_size=10, n_blocks=2, seed=3)
+    design = {"name": "tiny trial", "kind": "rct", "data": {"path": "x.csv", "unit": "unit_id"},
+              "treatment": {"assignment": "assigned", "cluster": "cluster_id"},
+              "outcomes": [{"name": "y", "column": "y", "family": "crime", "measure": "level",
+                            "better_if": "decrease"}], "inference": {"permutations": 500}}
+    e = run(design, frame).effects[0]
+    assert e.inference.method == "randomization" and e.inference.headline
+    assert e.inference.p_value == e.diagnostics["ri_p_value"] and e.inference.enumerated  # 6 x 6 within blocks
+
+
+def test_a_p_value_of_zero_is_reported_as_a_bound():
+    from cpeval.report.inference import p_text
+    from cpeval.results import AlternativeInference
+
+    alt = AlternativeInference("wild_bootstrap", 0.0, (0.1, 0.2), 9999, False, True, "t", "rademacher")
+    assert p_text(alt) == "< 0.0001"

@@ -69,8 +69,10 @@ def chosen_method(design: Any, counts: tuple[int, int]) -> tuple[str | None, boo
     if design.estimator.capabilities.wild_bootstrap is None or (
             design.kind == "rct" and design.treatment.cluster is None):
         return None, False, ""
-    if design.kind == "rct":
-        return "wild_bootstrap", True, f"auto: {reason} (fewer than {FEW_TREATED_CLUSTERS} on one side)"
+    if design.kind == "rct":  # the trial's own re-randomisation when it was asked for and clusters are very few
+        rerandomised = design.inference.permutations > 0 and min(counts) < RANDOMISE_BELOW
+        return ("randomization" if rerandomised else "wild_bootstrap", True,
+                f"auto: {reason} (fewer than {FEW_TREATED_CLUSTERS} on one side)")
     chosen = "randomization" if min(counts) < RANDOMISE_BELOW else "wild_bootstrap"
     return chosen, True, f"auto: {reason} (fewer than {FEW_TREATED_CLUSTERS} on one side)"
 

@@ -8,6 +8,7 @@ the table says why, in one sentence. A section lists every alternative inference
 from __future__ import annotations
 
 from cpeval.report.format import num
+from cpeval.report.section import Section
 from cpeval.results import AlternativeInference, Effect, EvaluationResult
 
 LABELS = {"wild_bootstrap": "wild cluster bootstrap", "score_bootstrap": "score bootstrap",
@@ -24,12 +25,19 @@ def interval(alt: AlternativeInference) -> str:
     return f"[{num(lo)}, {num(hi)}]"
 
 
+def p_text(alt: AlternativeInference) -> str:
+    """The p-value, or its bound when no draw was as extreme as the data (p is never exactly 0)."""
+    if alt.p_value == 0 and alt.replications:
+        return f"< {num(1 / alt.replications, 2)}"
+    return num(alt.p_value, 3)
+
+
 def p_cell(e: Effect) -> str:
     """The p-value cell: the valid inference first when it heads the report."""
     alt = e.inference
     if alt is None or not alt.headline:
         return num(e.p_value, 3)
-    return f"**{num(alt.p_value, 3)}** ({LABELS[alt.method]}); analytic {num(e.p_value, 3)}"
+    return f"**{p_text(alt)}** ({LABELS[alt.method]}); analytic {num(e.p_value, 3)}"
 
 
 def ci_cell(e: Effect) -> str:
@@ -56,7 +64,7 @@ def lead(result: EvaluationResult) -> list[str]:
     if not heads:
         return []
     lines = ["**Few treated clusters.** " + WHY.format(label=LABELS[heads[0][1].method]), ""]
-    lines += [f"- {e.outcome}: {LABELS[alt.method]} p = {num(alt.p_value, 3)}, {e.level:.0%} interval "
+    lines += [f"- {e.outcome}: {LABELS[alt.method]} p = {p_text(alt)}, {e.level:.0%} interval "
               f"{interval(alt)} ({alt.reason}); analytic p = {num(e.p_value, 3)}, interval "
               f"[{num(e.ci_lower)}, {num(e.ci_upper)}]." for e, alt in heads]
     return [*lines, ""]
@@ -73,7 +81,16 @@ def render_section(result: EvaluationResult) -> str:
     lines = ["## Inference beside the analytic interval", "",
              "| outcome | method | statistic | p | interval | draws | enumerated | weights | why | note |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {e.outcome} | {LABELS[alt.method]} | {alt.statistic} | {num(alt.p_value, 3)} | "
+    lines += [f"| {e.outcome} | {LABELS[alt.method]} | {alt.statistic} | {p_text(alt)} | "
               f"{interval(alt)} | {alt.replications} | {'yes' if alt.enumerated else 'no'} | "
               f"{alt.weights or '—'} | {alt.reason} | {alt.note} |" for e, alt in rows]
     return "\n".join(lines) + "\n"
+
+
+class AlternativeInferenceSection(Section):
+    key = "alternative_inference"
+    title = "Inference beside the analytic interval"
+    part = "effects"
+
+    def markdown(self, result: EvaluationResult) -> str:
+        return render_section(result)
