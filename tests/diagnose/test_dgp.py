@@ -87,3 +87,22 @@ def test_unit_relabelling_does_not_change_the_diagnosis():
     b = diagnose(design, relabelled, workers=1, progress=False).to_dict()
     a.pop("data_hash"), b.pop("data_hash")
     assert a == b
+
+
+def test_weighted_designs_get_the_weighted_truth():
+    """A weighted estimator's estimand weights the per-cell falls (-20% of mu) by data.weights: the truth is
+    -0.2 * sum(w mu) / sum(w) over the treated cells, computed here from the fitted means, not the plain mean."""
+    from cpeval.diagnose.problem import prepare
+
+    data = counts(n_units=30, treated=10, start=6, mean=20.0, seed=12)
+    data["w"] = data.groupby("area")["burglary"].transform("mean") ** 4
+    raw = did_design({"simulations": 1, "effect": {"burglary": "-20%"}})
+    raw["data"]["weights"] = "w"
+    v = prepare(raw, data).variants[0]
+    plan, cells = v.outcomes[0], v.cells
+    frame = v.panel.frame
+    treated = frame["post"].to_numpy() == 1
+    mu = plan.dgp.mu[cells.unit[treated], cells.period[treated]]
+    w = frame.loc[treated, "w"].to_numpy()
+    assert plan.truth == pytest.approx(-0.2 * np.sum(w * mu) / np.sum(w), rel=1e-12)
+    assert abs(plan.truth - (-0.2 * mu.mean())) > 0.05 * abs(plan.truth)

@@ -44,6 +44,14 @@ class Cells:
     n_seasons: int = 1
     units: Any = None  # the unit ids and periods the codes index
     periods: Any = None
+    weights: np.ndarray | None = None  # data.weights per row, if the design weights its estimator
+
+    def treated_mean(self, grid: np.ndarray, observed: np.ndarray) -> float:
+        """Mean of a units x periods ``grid`` over the treated rows observed (weighted as the estimator is)."""
+        at = (self.unit[self.treated], self.period[self.treated])
+        keep = observed[at]
+        w = None if self.weights is None else self.weights[self.treated][keep]
+        return float(np.average(grid[at][keep], weights=w))
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,7 @@ class CountDgp:
     kind: str = "negative_binomial"
 
     def baseline(self, cells: Cells) -> float:
-        at = (cells.unit[cells.treated], cells.period[cells.treated])
-        return float(self.mu[at][self.observed[at]].mean())
+        return cells.treated_mean(self.mu, self.observed)
 
     def draw(self, rng: np.random.Generator, cells: Cells, multiplier: float) -> np.ndarray:
         mu = self.mu[cells.unit, cells.period]
@@ -77,8 +84,7 @@ class LevelDgp:
     kind: str = "normal"
 
     def baseline(self, cells: Cells) -> float:
-        at = (cells.unit[cells.treated], cells.period[cells.treated])
-        return float(self.mean[at][self.observed[at]].mean())
+        return cells.treated_mean(self.mean, self.observed)
 
     def draw(self, rng: np.random.Generator, cells: Cells, shift: float) -> np.ndarray:
         from scipy.signal import lfilter
@@ -120,6 +126,7 @@ def cells_of(panel: Any, frequency: str | None, grid: Cells | None = None) -> Ce
     from cpeval.data.panel import TREATED
 
     frame = panel.frame
+    weights = panel.design.data.weights
     if grid is None:
         unit, units = pd.factorize(frame[panel.unit], sort=True)
         period, periods = pd.factorize(frame[panel.time], sort=True)
@@ -132,7 +139,8 @@ def cells_of(panel: Any, frequency: str | None, grid: Cells | None = None) -> Ce
         season = (np.asarray(periods, dtype=np.int64) % SEASONS[frequency])[period]
     return Cells(unit=unit, period=period, treated=frame[TREATED].to_numpy() == 1, season=season,
                  n_units=len(units), n_periods=len(periods), n_seasons=SEASONS.get(frequency or "", 1),
-                 units=np.asarray(units), periods=np.asarray(periods))
+                 units=np.asarray(units), periods=np.asarray(periods),
+                 weights=frame[weights].to_numpy(float) if weights else None)
 
 
 def _grid(cells: Cells, rows: np.ndarray) -> np.ndarray:
