@@ -61,23 +61,25 @@ def _call(fn: Callable[..., Any], payload: Any, args: tuple) -> Any:
     return fn(payload, *args)
 
 
-def run_tasks(fn: Callable[..., Any], payload: Any, tasks: Sequence[tuple], keys: Sequence[str], *,
+def run_tasks(fn: Callable[..., Any], payload: Any, tasks: Sequence[tuple], keys: Sequence[str | None], *,
               cache: Cache, scheduler: str | None = None, workers: int | None = None, label: str = "tasks",
               progress: bool | None = None) -> list[Any]:
-    """``fn(payload, *task)`` for every task, in task order; cached tasks are read, not run.
+    """``fn(payload, *task)`` for every task, in task order; cached tasks are read, not run (a task whose key
+    is None is never cached).
 
     ``scheduler``: the address of a dask.distributed scheduler; otherwise ``workers`` processes (default: every
     core; 1 runs in this process)."""
     from tqdm import tqdm
 
-    results: list[Any] = [cache.get(k) for k in keys]
+    results: list[Any] = [cache.get(k) if k else None for k in keys]
     todo = [i for i, r in enumerate(results) if r is None]
     disable = (not sys.stderr.isatty()) if progress is None else not progress
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=label, disable=disable, leave=False)
 
     def done(i: int, value: Any) -> None:
         results[i] = value
-        cache.put(keys[i], value)
+        if keys[i]:
+            cache.put(keys[i], value)
         bar.update(1)
 
     try:

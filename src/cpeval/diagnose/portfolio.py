@@ -84,19 +84,16 @@ def _data_key(design: Any) -> str | None:
 def run_portfolio(paths: list[str | Path], *, scheduler: str | None = None, workers: int | None = None,
                   cache: str | Path | None = None, progress: bool | None = None) -> Portfolio:
     """Evaluate every design (validated first, all of them, before anything runs) and tabulate the effects."""
-    import uuid
-
     from cpeval.designs import load_design
     from cpeval.designs.load import design_hash
     from cpeval.diagnose.execute import Cache, run_tasks
 
     designs = [load_design(p) for p in paths]  # every design is validated before any evaluation starts
     names = tuple(str(p) for p in paths)
-    keys = []
+    keys: list[str | None] = []
     for d in designs:
         data = _data_key(d)
-        keys.append(hashlib.sha256(f"{design_hash(d)}|{data}".encode()).hexdigest()[:32] if data
-                    else f"uncached-{uuid.uuid4().hex}")
+        keys.append(hashlib.sha256(f"{design_hash(d)}|{data}".encode()).hexdigest()[:32] if data else None)
     results = run_tasks(_evaluate, names, [(i,) for i in range(len(names))], keys, cache=Cache(cache),
                         scheduler=scheduler, workers=workers, label="portfolio", progress=progress)
     rows = []
