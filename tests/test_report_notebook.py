@@ -7,8 +7,7 @@ import re
 
 import cpeval
 from _support import DESIGNS
-from cpeval.report import render_markdown
-from cpeval.report.figures import render_figures
+from cpeval.report import render_figures, render_markdown
 from cpeval.report.notebook import self_contained_markdown
 
 

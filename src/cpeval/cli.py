@@ -33,16 +33,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from cpeval._io import OutputDir
     from cpeval.errors import CpevalWarning
     from cpeval.pipeline import evaluate
-    from cpeval.report import render_markdown
-    from cpeval.report.figures import render_figures
+    from cpeval.report import report_files
+    from cpeval.report.pdf import find_browser, html_to_pdf
 
+    browser = find_browser() if args.pdf else None  # before the work: a missing browser fails at once
     out = Path(args.out) if args.out else Path("out") / Path(args.design).stem
     with OutputDir(out) as target:  # checked and locked before the work, so a bad --out fails at once
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CpevalWarning)  # recorded in the result and printed below
             result = evaluate(args.design, quiet=args.quiet)
-        files: dict[str, str | bytes] = {"results.json": result.to_json(), "report.md": render_markdown(result)}
-        files.update(render_figures(result))
+        files = report_files(result)  # results.json, report.md, report.html, figures/
+        if browser is not None:
+            files["report.pdf"] = html_to_pdf(str(files["report.html"]), browser)
         written = target.commit(files)
     print(result.summary())
     _print_written(written)
@@ -257,13 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    p = command("run", "run an evaluation and write results.json and report.md", _cmd_run)
+    p = command("run", "run an evaluation and write results.json, report.md and report.html", _cmd_run)
     p.add_argument("design", nargs="+", help="path to a design .yaml file; several make a portfolio: each design's "
                    "results.json and one summary table (portfolio.csv) across them")
     p.add_argument("--scheduler", metavar="ADDRESS", help="portfolio on a dask.distributed scheduler")
     p.add_argument("--workers", type=_count, help="portfolio on this many local processes (default: every core)")
     p.add_argument("--out", help="output directory (default: out/<design name>); replaced as a whole")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    p.add_argument("--pdf", action="store_true", help="also print report.html to report.pdf with headless Chromium "
+                   "(Debian package: chromium)")
 
     p = command("check", "validate a design and its data without estimating", _cmd_check)
     p.add_argument("design", help="path to a design .yaml file")

@@ -9,8 +9,7 @@ import pytest
 
 from cpeval.cli import main
 from cpeval.pipeline import evaluate
-from cpeval.report import render_markdown
-from cpeval.report.figures import render_figures
+from cpeval.report import render_figures, render_markdown
 
 from ._cba_support import ROOT
 

@@ -12,7 +12,7 @@ import cpeval
 from _support import DESIGNS
 from cpeval.checks import run_checks
 from cpeval.data import validate_panel
-from cpeval.report.figures import render_figures
+from cpeval.report import render_figures
 from cpeval.report.markdown import render_markdown
 from did_es._did_es import castle, count_panel, design, fit
 

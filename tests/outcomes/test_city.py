@@ -13,8 +13,7 @@ from _support import DESIGNS
 from cpeval.datasets import NAMED_DATASETS
 from cpeval.datasets.city import simulate_city
 from cpeval.errors import CpevalWarning
-from cpeval.report import render_markdown
-from cpeval.report.figures import render_figures
+from cpeval.report import render_figures, render_markdown
 
 CITY = DESIGNS / "city_programme.yaml"
 CHI_COLUMNS = {"shoplifting": "shoplifting", "bicycle_theft": "bicycle_theft",

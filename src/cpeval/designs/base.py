@@ -12,6 +12,7 @@ from cpeval.designs.cost_benefit import CostBenefitSpec
 from cpeval.designs.data_source import AggregateSpec, DataSource
 from cpeval.designs.diagnose import DiagnoseSpec
 from cpeval.designs.outcomes import OutcomeSpec
+from cpeval.designs.report import ReportSpec
 from cpeval.designs.strict import StrictModel
 
 
@@ -139,6 +140,10 @@ class DesignBase(StrictModel):
         None, description="Cost-benefit analysis of the effects (see cpeval.designs.cost_benefit)."
     )
     claim: Any = Field(None, description="Reserved: a grantee's claimed result to validate.")
+    report: ReportSpec = Field(
+        default_factory=ReportSpec, description="How reports present the evaluation: disclosure control "
+        "(suppress_below), what results.json keeps, and how headlines name the treated (see cpeval.designs.report)."
+    )
     diagnose: DiagnoseSpec | None = Field(
         None, description="How `cpeval diagnose` simulates this design: the true effect per outcome, the number of "
         "simulations, the data-generating process and the variants (see cpeval.designs.diagnose)."

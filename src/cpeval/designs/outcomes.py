@@ -176,6 +176,10 @@ class OutcomeSpec(BaseModel):
         "decrease", description="Which direction of change is an improvement."
     )
     label: str | None = Field(None, description="Longer label for reports.")
+    role: Literal["primary", "secondary", "falsification"] = Field(
+        "primary", description="primary: what the programme aims to change; secondary: other outcomes of "
+        "interest; falsification: an outcome the programme should not move (a clear effect on it points at the "
+        "comparison, not the programme). Reports show it beside the outcome.")
     per: int | None = Field(
         None,
         description="Rate base: divide by data.population and multiply by this (1000 or 100000); for survey "

@@ -8,6 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cpeval.cba.result import money
+from cpeval.report.figures import new_figure, png_bytes
+from cpeval.report.format import formatted, share
+from cpeval.report.section import Section
 
 if TYPE_CHECKING:
     from cpeval.results import EvaluationResult
@@ -18,14 +21,6 @@ TORNADO_FIGURE = "cost_benefit_tornado.png"
 
 def _cba(result: EvaluationResult) -> dict[str, Any] | None:
     return result.extras.get("cost_benefit") if result.extras else None
-
-
-def _num(x: float | None, fmt: str = ",.2f") -> str:
-    return "n/a" if x is None else format(x, fmt)
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
 def render_section(result: EvaluationResult) -> str:
@@ -46,9 +41,9 @@ def render_cba_markdown(cba: dict[str, Any]) -> str:
         f"| present value of costs | {money(cba['pv_costs'], c)} |",
         f"| present value of benefits | {money(cba['pv_benefits'], c)} |",
         f"| net present value | {money(cba['npv'], c)} |",
-        f"| benefit-cost ratio | {_num(cba['bcr'], '.3f')} |",
-        f"| return on investment | {_pct(cba['roi'])} |",
-        f"| crimes avoided over the horizon | {_num(cba['crimes_avoided'], ',.1f')} |",
+        f"| benefit-cost ratio | {formatted(cba['bcr'], '.3f')} |",
+        f"| return on investment | {share(cba['roi'])} |",
+        f"| crimes avoided over the horizon | {formatted(cba['crimes_avoided'], ',.1f')} |",
         f"| cost per crime avoided | {money(cba['cost_per_crime_avoided'], c)} |",
     ]
     if mc:
@@ -80,16 +75,16 @@ def render_cba_markdown(cba: dict[str, Any]) -> str:
         for p in cba["by_perspective"]:
             mark = " (chosen)" if p["chosen"] else ""
             lines.append(f"| {p['perspective']}{mark} | {money(p['pv_benefits'], c)} | {money(p['npv'], c)} | "
-                         f"{_num(p['bcr'], '.3f')} |")
+                         f"{formatted(p['bcr'], '.3f')} |")
     lines += ["", "Crimes avoided per year: " + "; ".join(f"{o['outcome']}: {o['conversion_note']}"
                                                           for o in cba["outcomes"]) + "."]
     lines += ["", "| outcome | estimated effect | break-even effect (NPV = 0) | share of estimated crimes avoided |",
               "|---|---|---|---|"]
     for b in cba["break_even"]:
-        share = b["share_of_estimate"]
+        of_estimate = b["share_of_estimate"]
         pct = "" if b.get("percent_change") is None else f" ({b['percent_change']:+.3g}%)"
-        lines.append(f"| {b['outcome']} | {b['estimate']:.4g} | {_num(b['break_even_effect'], '.4g')}{pct} | "
-                     f"{'n/a' if share is None else f'{100 * share:.1f}%'} |")
+        lines.append(f"| {b['outcome']} | {b['estimate']:.4g} | {formatted(b['break_even_effect'], '.4g')}{pct} | "
+                     f"{share(of_estimate)} |")
     if mc:
         dep = mc.get("effect_dependence") or {}
         joint = ""
@@ -142,8 +137,6 @@ def _scale(values: list[float]) -> tuple[float, str]:
 def npv_figure(cba: dict[str, Any]) -> bytes:
     import numpy as np
 
-    from cpeval.report.figures import new_figure, png_bytes
-
     mc = cba["monte_carlo"]
     edges = np.asarray(mc["histogram"]["edges"], dtype=float)
     counts = np.asarray(mc["histogram"]["counts"], dtype=float)
@@ -165,8 +158,6 @@ def npv_figure(cba: dict[str, Any]) -> bytes:
 
 
 def tornado_figure(cba: dict[str, Any]) -> bytes:
-    from cpeval.report.figures import new_figure, png_bytes
-
     rows = list(cba["tornado"])[::-1]  # largest swing on top
     central = rows[0]["npv_central"]
     div, unit = _scale([central] + [r["npv_at_low"] for r in rows] + [r["npv_at_high"] for r in rows])
@@ -180,3 +171,11 @@ def tornado_figure(cba: dict[str, Any]) -> bytes:
     ax.set_xlabel(f"net present value ({cba['currency']} {unit})")
     ax.set_title("One-way sensitivity: NPV at each input's low (blue) and high (orange) value", fontsize=9)
     return png_bytes(fig)
+
+
+class CostBenefit(Section):
+    key = "cost_benefit"
+    title = "Cost-benefit"
+    part = "cost_benefit"
+    markdown = staticmethod(render_section)
+    figures = staticmethod(render_figures)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from cpeval.report.format import num
+from cpeval.report.section import Section
 from cpeval.results import EvaluationResult
 
 TITLES = {
@@ -79,3 +80,10 @@ def render_section(result: EvaluationResult) -> str:
     if c.caveats:
         lines += ["Caveats:", "", *[f"- {x}" for x in c.caveats], ""]
     return "\n".join(lines)
+
+
+class Consequences(Section):
+    key = "consequences"
+    title = "Unintended consequences"
+    part = "consequences"
+    markdown = staticmethod(render_section)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cpeval.designs.methods import capabilities
-from cpeval.report.format import slug
+from cpeval.report.figures import new_figure, png_bytes
+from cpeval.report.format import fixed, slug
+from cpeval.report.section import Section
 
 if TYPE_CHECKING:
     from cpeval.results import Effect, EvaluationResult
@@ -24,10 +26,6 @@ AGG_TITLES = {
 
 def _effects(result: EvaluationResult) -> list[Effect]:
     return [e for e in result.effects if capabilities(result.design["kind"], e.method).group_time]
-
-
-def _f(x: Any, digits: int = 4) -> str:
-    return "n/a" if x is None else f"{x:.{digits}f}"
 
 
 def _rows(effect: Effect, kind: str) -> list[dict[str, Any]]:
@@ -62,14 +60,14 @@ def render_section(result: EvaluationResult) -> str:
         lines += [f"### {e.outcome}", "", f"| aggregation | estimate | SE | {level} CI | p |", "|---|---|---|---|---|"]
         for name, a in d["aggregations"].items():
             lines.append(
-                f"| {AGG_TITLES[name]} | {_f(a['estimate'])} | {_f(a['std_error'])} | "
-                f"[{_f(a['ci_lower'])}, {_f(a['ci_upper'])}] | {_f(a['p_value'], 3)} |"
+                f"| {AGG_TITLES[name]} | {fixed(a['estimate'])} | {fixed(a['std_error'])} | "
+                f"[{fixed(a['ci_lower'])}, {fixed(a['ci_upper'])}] | {fixed(a['p_value'], 3)} |"
             )
         pct = d.get("percent_change")
         if pct:
             lines += [
                 "",
-                f"As a percentage of the treated units' counterfactual mean ({_f(pct['counterfactual_mean'])}): "
+                f"As a percentage of the treated units' counterfactual mean ({fixed(pct['counterfactual_mean'])}): "
                 f"{pct['estimate']:+.1f}% [{pct['ci_lower']:+.1f}%, {pct['ci_upper']:+.1f}%] "
                 f"({pct['aggregation']} aggregation).",
             ]
@@ -78,10 +76,10 @@ def render_section(result: EvaluationResult) -> str:
         lines += ["", "| event time | estimate | SE | CI |" + (" uniform band |" if band else ""),
                   "|---|---|---|---|" + ("---|" if band else "")]
         for r in dyn:
-            cell = (f"| {r['event_time']} | {_f(r['estimate'])} | {_f(r['std_error'])} | "
-                    f"[{_f(r['ci_lower'])}, {_f(r['ci_upper'])}] |")
+            cell = (f"| {r['event_time']} | {fixed(r['estimate'])} | {fixed(r['std_error'])} | "
+                    f"[{fixed(r['ci_lower'])}, {fixed(r['ci_upper'])}] |")
             if band:
-                cell += f" [{_f(r.get('band_lower'))}, {_f(r.get('band_upper'))}] |"
+                cell += f" [{fixed(r.get('band_lower'))}, {fixed(r.get('band_upper'))}] |"
             lines.append(cell)
         pre = d.get("pretest") or {}
         if pre.get("p_value") is not None:
@@ -122,8 +120,6 @@ def _interval(ax: Any, x: list[float], rows: list[dict[str, Any]], color: str) -
 
 
 def _dynamic_png(effect: Effect) -> bytes:
-    from cpeval.report.figures import new_figure, png_bytes
-
     rows = _rows(effect, "dynamic")
     fig = new_figure(7.0, 4.0)
     ax = fig.add_subplot()
@@ -145,8 +141,6 @@ def _dynamic_png(effect: Effect) -> bytes:
 
 
 def _att_gt_png(effect: Effect) -> bytes:
-    from cpeval.report.figures import new_figure, png_bytes
-
     rows = _rows(effect, "att_gt")
     groups = sorted({r["group"] for r in rows})
     fig = new_figure(7.0, 1.0 + 1.6 * len(groups))
@@ -162,3 +156,11 @@ def _att_gt_png(effect: Effect) -> bytes:
     axes[-1].set_xlabel("period")
     axes[0].set_title(f"{effect.outcome}: ATT(g,t) by cohort (red: before adoption, blue: after)")
     return png_bytes(fig)
+
+
+class GroupTime(Section):
+    key = "group_time"
+    title = "Group-time effects (Callaway & Sant'Anna)"
+    part = "effects"
+    markdown = staticmethod(render_section)
+    figures = staticmethod(render_figures)

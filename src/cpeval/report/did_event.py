@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cpeval.designs.methods import Capabilities, capabilities
+from cpeval.report.figures import new_figure, png_bytes
 from cpeval.report.format import num, slug
+from cpeval.report.section import Section
 
 if TYPE_CHECKING:
     from cpeval.results import CheckResult, Effect, EvaluationResult
-
 
 
 def _checks(result: EvaluationResult, name: str) -> list[CheckResult]:
@@ -122,22 +123,28 @@ def _honest_lines(result: EvaluationResult) -> list[str]:
 
 
 def render_section(result: EvaluationResult) -> str:
+    """The event-study and Poisson parts (effects), then the Goodman-Bacon and honest-DiD parts (diagnostics)."""
+    return "\n".join(_effect_section_lines(result) + _robustness_lines(result))
+
+
+def _effect_section_lines(result: EvaluationResult) -> list[str]:
     lines: list[str] = []
     events = _event_effects(result)
     if events:
         lines += ["## Event study", ""]
         for e in events:
             lines += _event_lines(e, _caps(result, e).title)
-    lines += _poisson_lines(result) + _bacon_lines(result) + _honest_lines(result)
-    return "\n".join(lines)
+    return lines + _poisson_lines(result)
+
+
+def _robustness_lines(result: EvaluationResult) -> list[str]:
+    return _bacon_lines(result) + _honest_lines(result)
 
 
 # ---------------------------------------------------------------- figures
 
 
 def _event_plot(e: Effect, caps: Capabilities) -> bytes:
-    from cpeval.report.figures import new_figure, png_bytes
-
     rows = [r for r in e.path if "event_time" in r]
     x = [r["event_time"] for r in rows]
     y = [r["estimate"] for r in rows]
@@ -159,14 +166,12 @@ def _event_plot(e: Effect, caps: Capabilities) -> bytes:
     ax.set_xticks(x)
     ylabel = "log rate ratio" if caps.effect_scale == "log" else f"effect on {e.outcome}"
     ax.set(xlabel="periods since first treatment", ylabel=ylabel,
-           title=f"{e.outcome}: {e.method.replace('_', ' ')} ({e.level:.0%} intervals)")
+           title=f"{e.outcome}: {caps.title} ({e.level:.0%} intervals)")
     ax.legend(fontsize=7)
     return png_bytes(fig)
 
 
 def _bacon_plot(c: CheckResult) -> bytes:
-    from cpeval.report.figures import new_figure, png_bytes
-
     fig = new_figure(6.5, 4.0)
     ax = fig.add_subplot()
     for (t, marker) in zip(c.values["by_type"], ("o", "s", "^"), strict=False):
@@ -179,8 +184,6 @@ def _bacon_plot(c: CheckResult) -> bytes:
 
 
 def _honest_plot(c: CheckResult) -> bytes:
-    from cpeval.report.figures import new_figure, png_bytes
-
     kinds = [k for k in ("relative_magnitudes", "smoothness") if any(r["restriction"] == k for r in c.table)]
     fig = new_figure(3.6 * len(kinds), 3.6)
     axes = fig.subplots(1, len(kinds), squeeze=False)[0]
@@ -200,11 +203,20 @@ def _honest_plot(c: CheckResult) -> bytes:
 
 
 def render_figures(result: EvaluationResult) -> dict[str, bytes]:
+    return {**_effect_figures(result), **_robustness_figures(result)}
+
+
+def _effect_figures(result: EvaluationResult) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for e in result.effects:
         caps = _caps(result, e)
         if (caps.event_path or caps.counts) and e.path:
             files[f"event_study_{slug(e.outcome)}.png"] = _event_plot(e, caps)
+    return files
+
+
+def _robustness_figures(result: EvaluationResult) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
     for c in _checks(result, "bacon"):
         if c.table:
             files[f"bacon_{slug(c.outcome or '')}.png"] = _bacon_plot(c)
@@ -212,3 +224,19 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
         if c.table:
             files[f"honest_did_{slug(c.outcome or '')}.png"] = _honest_plot(c)
     return files
+
+
+class EventStudy(Section):
+    key = "event_study"
+    title = "Event study"
+    part = "effects"
+    markdown = staticmethod(lambda result: "\n".join(_effect_section_lines(result)))
+    figures = staticmethod(_effect_figures)
+
+
+class Robustness(Section):
+    key = "did_robustness"
+    title = "Goodman-Bacon decomposition and honest DiD"
+    part = "diagnostics"
+    markdown = staticmethod(lambda result: "\n".join(_robustness_lines(result)))
+    figures = staticmethod(_robustness_figures)

@@ -1,22 +1,16 @@
-"""Figures for reports: renderers turn an EvaluationResult into PNG files.
+"""Plot helpers for report sections (a leaf: imports nothing from cpeval).
 
-Each renderer in ``FIGURES`` takes the result and returns ``{file name: PNG bytes}`` (empty when it has
-nothing to draw). The CLI writes them under ``figures/`` next to ``report.md``, atomically with it; Markdown
-sections refer to them as ``figures/<name>.png``.
+Sections draw with :func:`new_figure` and return :func:`png_bytes`; the report writes them under ``figures/``
+beside ``report.md`` and embeds the same bytes in ``report.html``.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from cpeval.results import EvaluationResult
-
-FIGURES: list[Callable[[EvaluationResult], dict[str, bytes]]] = []
 
 
 def new_figure(width: float = 7.0, height: float = 4.0) -> Figure:
@@ -33,34 +27,24 @@ def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
-def render_figures(result: EvaluationResult) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for renderer in FIGURES:
-        for name, data in renderer(result).items():
-            files[f"figures/{name}"] = data
-    return files
+def interval_chart(labels: list[str], estimates: list[float], lower: list[float], upper: list[float], *,
+                   xlabel: str, title: str, good_below: bool | None = None) -> bytes:
+    """Point estimates with horizontal intervals, one row per label (a forest plot), zero marked.
 
-
-from cpeval.report.cba import render_figures as _cost_benefit_figures  # noqa: E402
-
-FIGURES.append(_cost_benefit_figures)
-
-from cpeval.report.outcomes import render_figures as _outcome_figures  # noqa: E402
-
-FIGURES.append(_outcome_figures)
-
-from cpeval.report.rct import render_figures as _rct_figures  # noqa: E402
-
-FIGURES.append(_rct_figures)
-
-from cpeval.report.did_cs import render_figures as _did_cs_figures  # noqa: E402
-
-FIGURES.append(_did_cs_figures)
-
-from cpeval.report.did_event import render_figures as _did_event_figures  # noqa: E402
-
-FIGURES.append(_did_event_figures)
-
-from cpeval.report.synth import render_figures as _synth_figures  # noqa: E402
-
-FIGURES.append(_synth_figures)
+    ``good_below`` colours each row: blue where the whole interval lies on the good side of zero, red where it
+    lies on the bad side, grey otherwise (None: all grey).
+    """
+    fig = new_figure(7.0, 1.2 + 0.45 * len(labels))
+    ax = fig.add_subplot()
+    ys = list(range(len(labels)))[::-1]
+    for y, est, lo, hi in zip(ys, estimates, lower, upper, strict=True):
+        colour = "0.35"
+        if good_below is not None and (lo > 0 or hi < 0):
+            colour = "#2166ac" if (hi < 0) == good_below else "#b2182b"
+        ax.plot([lo, hi], [y, y], color=colour, lw=2)
+        ax.scatter([est], [y], color=colour, zorder=3, s=26)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(ys, labels, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=9)
+    return png_bytes(fig)

@@ -91,6 +91,4 @@ class AlternativeInferenceSection(Section):
     key = "alternative_inference"
     title = "Inference beside the analytic interval"
     part = "effects"
-
-    def markdown(self, result: EvaluationResult) -> str:
-        return render_section(result)
+    markdown = staticmethod(render_section)

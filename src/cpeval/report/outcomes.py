@@ -7,23 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cpeval.report.format import slug
+from cpeval.report.figures import new_figure, png_bytes
+from cpeval.report.format import grouped, slug
+from cpeval.report.section import Section
 from cpeval.results import effects_in_family_order
 
 if TYPE_CHECKING:
     from cpeval.results import Effect, EvaluationResult
-
-
-def _n(x: Any, digits: int = 4) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, float):
-        return f"{x:,.{digits}g}" if abs(x) < 1e6 else f"{x:,.0f}"
-    return str(x)
-
-
-def _pct(x: Any) -> str:
-    return "n/a" if x is None else f"{x:+.1f}%"
 
 
 def _definition(d: dict[str, Any]) -> str:
@@ -57,19 +47,15 @@ def render_section(result: EvaluationResult) -> str:
     lines = [
         "## Outcome measures",
         "",
-        "| outcome | family | definition | baseline mean | effect, % of baseline [CI] |",
-        "|---|---|---|---|---|",
+        "| outcome | family | definition | baseline mean |",
+        "|---|---|---|---|",
     ]
     for e in effects:
         info = e.diagnostics["outcome"]
         base = info.get("baseline") or {}
-        pct = base.get("percent_of_baseline")
-        ci = base.get("percent_ci") or [None, None]
-        pct_s = f"{_pct(pct)} [{_pct(ci[0])}, {_pct(ci[1])}]" if pct is not None else "—"
-        lines.append(
-            f"| {e.outcome} | {e.family} | {_definition(info.get('definition', {}))} | {_n(base.get('mean'))} "
-            f"| {pct_s} |"
-        )
+        lines.append(f"| {e.outcome} | {e.family} | {_definition(info.get('definition', {}))} | "
+                     f"{grouped(base.get('mean'))} |")
+    lines += ["", "The Effects section gives each effect as a % change of this baseline."]
     lines.append("")
     based = [e.diagnostics["outcome"]["baseline"] for e in effects if "baseline" in e.diagnostics["outcome"]]
     if based:
@@ -86,34 +72,35 @@ def render_section(result: EvaluationResult) -> str:
 def _harm_section(e: Effect, info: dict[str, Any]) -> list[str]:
     hc = info["harm_contributions"]
     w = info["definition"].get("weights", {})
-    scale = "" if hc.get("scale", "level") == "level" else f" ({hc['scale']}; about {_n(hc.get('total_effect'))} " \
-        f"{hc['unit']} at the baseline)"
+    scale = "" if hc.get("scale", "level") == "level" else (
+        f" ({hc['scale']}; about {grouped(hc.get('total_effect'))} {hc['unit']} at the baseline)")
     out = [
         f"### Harm contributions: {e.outcome}",
         "",
-        f"Effect on the harm index: {_n(e.estimate)}{scale or ' ' + hc['unit']} "
-        f"({e.level:.0%} CI [{_n(e.ci_lower)}, {_n(e.ci_upper)}]). Each offence's contribution is the same "
+        f"Effect on the harm index: {grouped(e.estimate)}{scale or ' ' + hc['unit']} "
+        f"({e.level:.0%} CI [{grouped(e.ci_lower)}, {grouped(e.ci_upper)}]). Each offence's contribution is the same "
         "estimator fitted to its weighted counts"
         + (" (they add up exactly to the effect)." if hc.get("additive") else
            f"; {hc['note']}." if hc.get("note") else
            "; this estimator is fitted to each offence separately, so the contributions need not add up to "
-           f"the effect (their sum: {_n(hc.get('sum_of_contributions'))})."),
+           f"the effect (their sum: {grouped(hc.get('sum_of_contributions'))})."),
         "",
         "| offence | column | weight | baseline harm (share) | change [CI] | share of change |",
         "|---|---|---|---|---|---|",
     ]
     for r in hc["offences"]:
         share_b = r.get("share_of_baseline_harm")
-        base = f"{_n(r.get('baseline_harm'))} ({share_b:.0%})" if share_b is not None else _n(r.get("baseline_harm"))
+        base = grouped(r.get("baseline_harm")) + (f" ({share_b:.0%})" if share_b is not None else "")
         share = "—" if r.get("share_of_change") is None else f"{r['share_of_change']:.0%}"
         if r.get("estimate") is None:
             change = r.get("error", "not estimated")
         elif "harm_change" in r:
             lo, hi = r["harm_change_ci"]
-            change = f"{_n(r['harm_change'])} [{_n(lo)}, {_n(hi)}] (log ratio {_n(r['estimate'], 3)})"
+            change = (f"{grouped(r['harm_change'])} [{grouped(lo)}, {grouped(hi)}] "
+                      f"(log ratio {grouped(r['estimate'], 3)})")
         else:
-            change = f"{_n(r['estimate'])} [{_n(r['ci_lower'])}, {_n(r['ci_upper'])}]"
-        out.append(f"| {r['label']} | `{r['column']}` | {_n(r['weight'])} | {base} | {change} | {share} |")
+            change = f"{grouped(r['estimate'])} [{grouped(r['ci_lower'])}, {grouped(r['ci_upper'])}]"
+        out.append(f"| {r['label']} | `{r['column']}` | {grouped(r['weight'])} | {base} | {change} | {share} |")
     out += [""]
     if any(r.get("estimate") is not None for r in hc["offences"]):  # the figure is drawn from these rows
         out += [f"![Harm contributions by offence: {e.outcome}](figures/harm_contributions_{slug(e.outcome)}.png)", ""]
@@ -136,7 +123,7 @@ def _survey_section(e: Effect, info: dict[str, Any]) -> list[str]:
         out += [f"| wave | group | weighted mean | SE (clustered by {s.get('cluster', 'area')}) | clusters | "
                 "respondents |", "|---|---|---|---|---|---|"]
         out += [
-            f"| {r['wave']} | {r['group']} | {_n(r['estimate'])} | {_n(r['std_error'])} | {r['clusters']} "
+            f"| {r['wave']} | {r['group']} | {grouped(r['estimate'])} | {grouped(r['std_error'])} | {r['clusters']} "
             f"| {r['respondents']} |"
             for r in s["by_wave"]
         ]
@@ -158,8 +145,6 @@ def _survey_section(e: Effect, info: dict[str, Any]) -> list[str]:
 
 def render_figures(result: EvaluationResult) -> dict[str, bytes]:
     """One bar chart per harm outcome: each offence's contribution to the change, with its interval."""
-    from cpeval.report.figures import new_figure, png_bytes
-
     files: dict[str, bytes] = {}
     for e in result.effects:
         hc = e.diagnostics.get("outcome", {}).get("harm_contributions")
@@ -186,7 +171,15 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
         ax.barh(labels, est, xerr=err, color=colours, alpha=0.85, capsize=3)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_xlabel(f"change in harm ({hc['unit']})")
-        ax.set_title(f"{e.outcome}: contribution of each offence type (total {_n(total)})")
+        ax.set_title(f"{e.outcome}: contribution of each offence type (total {grouped(total)})")
         ax.invert_yaxis()
         files[f"harm_contributions_{slug(e.outcome)}.png"] = png_bytes(fig)
     return files
+
+
+class OutcomeMeasures(Section):
+    key = "outcome_measures"
+    title = "Outcome measures"
+    part = "outcomes"
+    markdown = staticmethod(render_section)
+    figures = staticmethod(render_figures)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpeval.report.figures import new_figure, png_bytes
 from cpeval.report.format import num
+from cpeval.report.section import Section
 
 if TYPE_CHECKING:
     from cpeval.results import EvaluationResult
@@ -126,8 +128,6 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
     """Effects with intervals and (if any) Lee bounds, one row per outcome."""
     if result.design.get("kind") != "rct" or not result.effects:
         return {}
-    from cpeval.report.figures import new_figure, png_bytes
-
     effects = list(result.effects)
     fig = new_figure(7.0, 0.6 + 1.0 * len(effects))
     axes = fig.subplots(len(effects), 1, squeeze=False)[:, 0]
@@ -157,8 +157,6 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
 def _balance_figure(table: Any, threshold: float) -> bytes:
     """Standardised differences by covariate (a 'love plot') with 0.05 and the balance check's threshold
     (``checks.balance.max_std_diff``) as reference lines."""
-    from cpeval.report.figures import new_figure, png_bytes
-
     rows = list(table)
     fig = new_figure(6.0, 1.2 + 0.35 * len(rows))
     ax = fig.add_subplot()
@@ -175,3 +173,11 @@ def _balance_figure(table: Any, threshold: float) -> bytes:
     ax.set_xlabel("standardised difference (treated - control)")
     ax.legend(fontsize=8, loc="best")
     return png_bytes(fig)
+
+
+class Trial(Section):
+    key = "trial"
+    title = "Randomised trial"
+    part = "effects"
+    markdown = staticmethod(render_section)
+    figures = staticmethod(render_figures)

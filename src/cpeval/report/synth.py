@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cpeval.designs.methods import capabilities
-from cpeval.report.format import num, slug
+from cpeval.report.figures import new_figure, png_bytes
+from cpeval.report.format import interval, num, slug
+from cpeval.report.section import Section
 
 if TYPE_CHECKING:
     from cpeval.results import CheckResult, Effect, EvaluationResult
@@ -33,7 +35,7 @@ def _effect_lines(result: EvaluationResult, e: Effect) -> list[str]:
     lines += [
         f"Treated: {', '.join(d.get('treated_units', []))}; {len(d.get('donors', []))} donors; treatment from "
         f"{d.get('start')}. Average post-period gap (ATT) {num(e.estimate)}; {e.level:.0%} interval "
-        f"[{num(e.ci_lower)}, {num(e.ci_upper)}] ({e.variance_type}).",
+        f"{interval(e.ci_lower, e.ci_upper)} ({e.variance_type}).",
         "",
     ]
     if d.get("pre_rmspe") is not None:
@@ -98,8 +100,6 @@ def _times(path: Any) -> list[Any]:
 
 
 def render_figures(result: EvaluationResult) -> dict[str, bytes]:
-    from cpeval.report.figures import new_figure, png_bytes
-
     files: dict[str, bytes] = {}
     for e in _effects(result):
         name = slug(e.outcome)
@@ -150,3 +150,11 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
             ax.legend(frameon=False)
             files[f"synth_placebo_{name}.png"] = png_bytes(fig)
     return files
+
+
+class SyntheticControl(Section):
+    key = "synthetic_control"
+    title = "Synthetic control"
+    part = "effects"
+    markdown = staticmethod(render_section)
+    figures = staticmethod(render_figures)
