@@ -30,7 +30,7 @@ def browser():
     try:
         return find_browser()
     except OutputError:
-        if os.environ.get("CI") == "true":
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CI must provide Chromium: {INSTALL_HINT}")
         pytest.skip(f"no Chromium on PATH; to run the browser tests, {INSTALL_HINT}")
 
