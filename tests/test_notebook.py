@@ -31,12 +31,21 @@ def _outputs(nb) -> list[str]:
 
 
 def _report_verdicts(report: str) -> dict[str, str]:
-    """outcome -> the direction column of report.md's Effects tables."""
-    verdicts = {}
+    """outcome -> the direction column of report.md's Effects tables (columns found by their headers; an
+    outcome cell may hold a label with the name in backticks)."""
+    verdicts: dict[str, str] = {}
+    header: list[str] | None = None
     for line in report.splitlines():
+        if not line.startswith("|"):
+            header = None
+            continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 11 and cells[7] in ("improved", "worsened", "no clear change"):
-            verdicts[cells[0]] = cells[7]
+        if "outcome" in cells and "direction" in cells:
+            header = cells
+        elif header and len(cells) == len(header) and not set(line) <= set("|-: "):
+            name = cells[header.index("outcome")]
+            named = re.search(r"`(\w+)`", name)
+            verdicts[named.group(1) if named else name] = cells[header.index("direction")]
     return verdicts
 
 
@@ -155,3 +164,34 @@ def test_template_path_refuses_an_unknown_kind():
     with pytest.raises(ValueError, match="kinds: did, synthetic_control, rct"):
         template_path("panel")
     assert all(Path(template_path(k)).is_file() for k in KINDS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_templates_name_only_existing_report_sections_and_parts(kind):
+    """A section renamed in the report registry must be renamed in the templates (else it would silently
+    move to the end of every notebook)."""
+    from cpeval.report.section import PARTS
+    from cpeval.report.sections import SECTIONS
+
+    code = "\n".join(c.source for c in nbformat.read(template_path(kind), as_version=4).cells if c.cell_type == "code")
+    keys = [k for call in re.findall(r"view\.show\(([^)]*)\)", code) for k in re.findall(r'"(\w+)"', call)]
+    parts = [p for call in re.findall(r"view\.show_part\(([^)]*)\)", code) for p in re.findall(r'^"(\w+)"', call)]
+    assert keys and parts
+    assert set(keys) <= {s.key for s in SECTIONS}
+    assert set(parts) == set(PARTS) - {"appendix"}  # every part has its heading; the appendix comes last
+
+
+def test_report_view_refuses_unknown_sections_and_shows_each_once():
+    import cpeval
+    from cpeval.report.notebook import ReportView
+
+    view = ReportView(cpeval.evaluate(DESIGNS / "castle_doctrine_event_study.yaml"))
+    with pytest.raises(KeyError, match="no report section 'effect'; sections: summary, effects"):
+        view.markdown("effect")
+    with pytest.raises(KeyError, match="no report part 'diagnosis'"):
+        view.show_part("diagnosis")
+    first = view.markdown("effects", "cost_benefit")  # cost_benefit does not apply: skipped
+    assert first.startswith("### Effects") and "Cost-benefit" not in first
+    assert view.markdown("effects") == ""
+    rest = view.markdown(*view.sections)
+    assert "### Effects" not in rest and "### Warnings" in rest
