@@ -98,3 +98,14 @@ def test_florida_synthetic_control_is_the_weighted_donor_average():
     # the extract's row "2006,FL,Florida,18089888,...,1129,...": 1,129 homicides, 18,089,888 residents
     assert wide.loc[2006, "Florida"] == pytest.approx(1129 / 18_089_888 * 1e5, rel=1e-12)
     assert len(weights) == 29
+
+
+@pytest.mark.parametrize("folder", CASE_STUDIES, ids=lambda p: p.name)
+def test_case_study_notebook_is_the_current_template(folder):
+    """The notebook is the packaged template with only its parameters filled in, so it never goes stale."""
+    from cpeval.templates import template_path
+
+    nb = nbformat.read(folder / "analysis.ipynb", as_version=4)
+    template = nbformat.read(template_path(nb.metadata.cpeval.kind), as_version=4)
+    ours = [(c.cell_type, c.source) for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    assert ours == [(c.cell_type, c.source) for c in template.cells]
