@@ -144,9 +144,9 @@ def _readme(name: str, kind: str, example: dict[str, Any]) -> str:
         cpeval notebook design.yaml -o analysis.ipynb
         ```
 
-        The first writes `out/results.json`, `out/report.md` and `out/figures/`; the second executes the
-        analysis notebook (the same report, section by section, with the data checks, diagnostics and
-        verdicts). `cpeval check design.yaml` validates the design and data without estimating, and
+        The first writes `out/results.json`, `out/report.md`, `out/report.html` and `out/figures/`; the
+        second executes the analysis notebook (the same report, section by section, with the data checks,
+        diagnostics and verdicts). `cpeval check design.yaml` validates the design and data without estimating, and
         `cpeval schema` prints the full design format.
         """)
 
