@@ -233,7 +233,3 @@ class AggregateSpec(StrictModel):
                             "says how many were filled); units come from the boundaries or the join table when "
                             "given, periods from the window (start..end) or the records' first and last.")
     join: JoinSpec | None = None
-
-    def count_columns(self) -> list[str]:
-        cols = self.offences.categories if self.offences is not None else [self.count]
-        return cols + (list(self.victims.columns()) if self.victims is not None else [])
