@@ -156,3 +156,21 @@ def test_a_p_value_of_zero_is_reported_as_a_bound():
 
     alt = AlternativeInference("wild_bootstrap", 0.0, (0.1, 0.2), 9999, False, True, "t", "rademacher")
     assert p_text(alt) == "< 0.0001"
+
+
+@pytest.mark.parametrize("method", ["event_study", "sun_abraham"])
+def test_weighted_event_time_estimators_are_rebuilt_exactly(method):
+    frame = null_panel(n_treated=6, seed=2).assign(w=lambda f: 1 + (f["area"] % 3))
+    design = did(method, {"method": "wild_bootstrap", "wild_bootstrap": {"replications": 499}})
+    design["data"]["weights"] = "w"
+    e = run(design, frame).effects[0]  # the bootstrap refuses to run unless it rebuilds the reported estimate
+    assert e.inference.method == "wild_bootstrap" and e.inference.conf_int[0] < e.estimate < e.inference.conf_int[1]
+
+
+def test_staggered_poisson_under_auto_is_randomised():
+    frame = null_panel(n_treated=6, seed=4)
+    first = frame[frame["post"] == 1].groupby("area")["month"].min()
+    late = first.index[:3]
+    frame.loc[frame["area"].isin(late) & (frame["month"] < 9), "post"] = 0  # a second adoption date
+    e = run(did("poisson", {"permutations": 99}), frame).effects[0]
+    assert e.diagnostics["form"] == "extended" and e.inference.method == "randomization"

@@ -244,10 +244,13 @@ def attach(panel: Panel, outcome: OutcomeSpec, effect: Effect, estimator: Any) -
     chosen, headline, reason = chosen_method(design, counts)
     if chosen is None or design.kind == "synthetic_control":
         return effect
+    score = design.estimator.capabilities.wild_bootstrap == "score"
+    if chosen == "wild_bootstrap" and score and design.inference.method == "auto" and (
+            effect.diagnostics.get("form") != "twfe"):
+        chosen = "randomization"  # the score bootstrap tests one rate ratio; staggered adoption has many
     what = {"wild_bootstrap": "wild cluster bootstrap", "randomization": "randomisation test"}[chosen]
     if chosen == "wild_bootstrap":
         res, statistic = wild_bootstrap(panel, outcome, effect, design)
-        score = design.estimator.capabilities.wild_bootstrap == "score"
         alt = AlternativeInference(
             method="score_bootstrap" if score else chosen,
             p_value=res.p_value, conf_int=res.conf_int, replications=res.replications,
