@@ -245,7 +245,7 @@ def attach(panel: Panel, outcome: OutcomeSpec, effect: Effect, estimator: Any) -
     if chosen is None or design.kind == "synthetic_control":
         return effect
     score = design.estimator.capabilities.wild_bootstrap == "score"
-    if chosen == "wild_bootstrap" and score and design.inference.method == "auto" and (
+    if chosen == "wild_bootstrap" and score and design.inference.requests("auto") and (
             effect.diagnostics.get("form") != "twfe"):
         chosen = "randomization"  # the score bootstrap tests one rate ratio; staggered adoption has many
     what = {"wild_bootstrap": "wild cluster bootstrap", "randomization": "randomisation test"}[chosen]
