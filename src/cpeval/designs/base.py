@@ -95,7 +95,11 @@ class InferenceSpec(StrictModel):
     level: float = Field(0.95, gt=0.5, lt=1.0, description="Confidence level of intervals.")
     seed: int = Field(2002, ge=0, description="Seed for every random step (bootstrap, permutations, MC).")
     bootstrap: int = Field(0, ge=0, description="Bootstrap replications where the estimator supports it.")
-    permutations: int = Field(0, ge=0, description="Randomisation-inference permutations (0 = none).")
+    permutations: int = Field(
+        0, ge=0, description="Randomisation-inference permutations: a trial's re-randomisations (0 = none), or "
+        "the re-assignments of treated areas for inference.method: randomization (0 = 999); every distinct "
+        "assignment is used instead when there are no more than this many."
+    )
     multiple_testing: Literal["none", "holm", "romano_wolf", "bh"] = Field(
         "none",
         description="Adjustment of p-values across the design's outcomes: 'holm' or 'romano_wolf' "
