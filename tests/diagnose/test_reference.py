@@ -35,7 +35,10 @@ def test_two_arm_trial_power_matches_analytic():
     assert abs(o.bias.value) <= 3 * o.bias.mc_se
     assert abs(o.mde.value - ref["mde"]) <= 3 * o.mde.mc_se, (o.mde, ref["mde"])
     assert o.mde.mc_se == pytest.approx(o.mde.value / math.sqrt(2 * (sims - 1)))
-    assert "chance" in d.verdict[0] and "effect of 0.4 on y" in d.verdict[0]
+    assert d.verdict[1].startswith(f"this design has a {o.power.value:.0%} chance")
+    assert "effect of 0.4 on y" in d.verdict[1]
+    adequate = o.power.value >= 0.8
+    assert d.verdict[0].startswith("Adequate as declared" if adequate else "Not adequate as declared: power below 80%")
 
 
 @pytest.mark.parametrize("sims", [200, pytest.param(1000, marks=pytest.mark.slow)])
@@ -74,6 +77,7 @@ def test_did_poisson_counts_false_positive_rate_is_what_the_simulation_produced(
     assert o.power.value == sum(hand) / sims  # exactly the share of simulated tests that rejected
     assert o.power.value > 0.05 + 2 * o.power.mc_se  # 2 treated clusters of 20: the analytic test over-rejects
     assert any("more often than it should" in line for line in d.verdict)
+    assert d.verdict[0] == "Not adequate as declared: tests that reject too often with no effect: burglary."
 
 
 def test_did_with_many_treated_clusters_is_not_flagged():
