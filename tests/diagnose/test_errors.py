@@ -110,3 +110,11 @@ def test_failed_simulations_are_counted_and_named(monkeypatch):
     assert (o.simulations, o.failed) == (15, 5)
     assert o.failure == "y: EstimationError: singular design matrix"
     assert any("failed on 5 of 20 simulated data sets" in line for line in d.verdict)
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    pytest.importorskip("distributed")
+    from cpeval.errors import CpevalError
+
+    with pytest.raises(CpevalError, match=r"--scheduler tcp://127.0.0.1:9: cannot reach a dask scheduler there"):
+        diagnose(trial_design({"simulations": 1}), trial(), scheduler="tcp://127.0.0.1:9", progress=False)

@@ -128,7 +128,7 @@ def _dask(fn: Callable[..., Any], payload: Any, tasks: Sequence[tuple], todo: li
     except ImportError:
         raise CpevalError("--scheduler needs dask.distributed: pip install 'cpeval[dask]'") from None
     try:
-        client = Client(address, timeout="10s", set_as_default=False)
+        client = Client(address, timeout="5s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise CpevalError(f"--scheduler {address}: cannot reach a dask scheduler there ({exc}); start one with "
                           "`dask scheduler` and workers with `dask worker ADDRESS`") from None
