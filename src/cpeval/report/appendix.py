@@ -74,6 +74,11 @@ class Reproduce(Section):
                  f"| random seed | {seed if seed is not None else 'none (nothing random)'} |",
                  f"| cpeval | {result.cpeval_version} |"]
         lines += [f"| {k} | {v} |" for k, v in (versions or {}).items()]
+        limit = (result.extras.get("disclosure") or {}).get("suppress_below")
+        keep = (d.get("report") or {}).get("results_json", "full")
+        sdc = (f"observed counts below {limit} shown as <{limit} (report.suppress_below); results.json: {keep}"
+               if limit else "off (report.suppress_below: null)")
+        lines.append(f"| disclosure control | {sdc} |")
         lines += ["", "The same design file and data (same hashes) with the same cpeval version give the same "
                   "results.json, byte for byte.", ""]
         return "\n".join(lines)

@@ -7,8 +7,30 @@ import re
 from typing import Any
 
 
+class Suppressed(float):
+    """A count withheld by disclosure control: NaN to arithmetic and plots (a gap), ``<threshold`` in text
+    whatever the format asked for, and null in JSON."""
+
+    threshold: int
+
+    def __new__(cls, threshold: int) -> Suppressed:
+        obj = super().__new__(cls, math.nan)
+        obj.threshold = threshold
+        return obj
+
+    def __str__(self) -> str:
+        return f"<{self.threshold}"
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
+
+
 def num(x: Any, digits: int = 4) -> str:
     """A number for a report table: floats to ``digits`` significant digits, None as 'n/a', others as is."""
+    if isinstance(x, Suppressed):
+        return str(x)
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     if isinstance(x, float):
@@ -23,6 +45,8 @@ def interval(lo: float | None, hi: float | None) -> str:
 
 def grouped(x: Any, digits: int = 4) -> str:
     """Like :func:`num` with thousands separators; a million or more as a whole number."""
+    if isinstance(x, Suppressed):
+        return str(x)
     if x is None:
         return "n/a"
     if isinstance(x, float):

@@ -13,6 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from cpeval.report.blocks import Block, parse
+from cpeval.report.disclosure import protect
 from cpeval.report.markdown import caption_from_name, section_markdown
 from cpeval.report.section import PARTS
 from cpeval.report.sections import SECTIONS
@@ -64,6 +65,7 @@ def section_html(section: Section, result: EvaluationResult, figures: dict[str, 
 
 def render_html(result: EvaluationResult, figures: dict[str, dict[str, bytes]] | None = None) -> str:
     """The report as one HTML page. ``figures``: each section's figures by key (drawn here when not given)."""
+    result = protect(result)
     numbering = [0]
     parts: list[dict[str, Any]] = []
     for section in SECTIONS:

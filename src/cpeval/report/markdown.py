@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from cpeval.report.disclosure import protect
 from cpeval.report.sections import SECTIONS
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ def section_markdown(section: Section, result: EvaluationResult, figures: Iterab
 def render_markdown(result: EvaluationResult, figures: dict[str, dict[str, bytes]] | None = None) -> str:
     """``figures``: each section's figures by section key (:func:`cpeval.report.render.figures_by_section`), so
     a figure a section drew without referring to it is linked too."""
+    result = protect(result)
     lines: list[str] = [f"# {result.name}", ""]
     if result.design.get("description"):
         lines += [str(result.design["description"]).strip(), ""]

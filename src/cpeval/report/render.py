@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cpeval.report.disclosure import for_results_json, protect
 from cpeval.report.html import render_html
 from cpeval.report.markdown import render_markdown
 from cpeval.report.sections import SECTIONS
@@ -13,7 +14,9 @@ if TYPE_CHECKING:
 
 
 def figures_by_section(result: EvaluationResult) -> dict[str, dict[str, bytes]]:
-    """Each applicable section's figures, ``{section key: {file name: PNG bytes}}``, in report order."""
+    """Each applicable section's figures, ``{section key: {file name: PNG bytes}}``, in report order, drawn
+    from the result after disclosure control."""
+    result = protect(result)
     return {s.key: s.figures(result) for s in SECTIONS if s.applies(result)}
 
 
@@ -26,7 +29,7 @@ def report_files(result: EvaluationResult) -> dict[str, str | bytes]:
     """The files ``cpeval run`` writes for a result: results.json, report.md, report.html and figures/*.png
     (each figure drawn once: the HTML embeds the same bytes)."""
     figures = figures_by_section(result)
-    files: dict[str, str | bytes] = {"results.json": result.to_json(),
+    files: dict[str, str | bytes] = {"results.json": for_results_json(result).to_json(),
                                      "report.md": render_markdown(result, figures),
                                      "report.html": render_html(result, figures)}
     files.update({f"figures/{n}": data for figs in figures.values() for n, data in figs.items()})
