@@ -17,7 +17,7 @@ Conventions (documented for users in the field descriptions):
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -44,6 +44,7 @@ def _range_ok(v: tuple[float, float] | None, name: str, lo_bound: float | None =
 
 # A discount rate outside DISCOUNT_LIMITS is an error (it is almost surely a typo: 3.5 for 0.035, or a sign);
 # outside DISCOUNT_USUAL it is a warning. Green Book 3.5% (declining), OMB 3% and 7% are well inside both.
+DEFAULT_DISCOUNT_USD = "omb_7"  # OMB Circular A-4 (2003): 7% is the base case, 3% the alternative
 DISCOUNT_LIMITS = (-0.05, 0.5)
 DISCOUNT_USUAL = (0.0, 0.15)
 
@@ -219,8 +220,17 @@ class CostBenefitSpec(StrictModel):
     horizon_years: int = Field(10, ge=1, le=500, description="Number of appraisal years (0..horizon-1).")
     discount: float | str | list[DiscountStep] = Field(
         "green_book", description="green_book | omb_3 | omb_7 | a constant rate such as 0.035 | a schedule "
-        "[{from_year: 0, rate: 0.035}, {from_year: 31, rate: 0.03}]."
+        "[{from_year: 0, rate: 0.035}, {from_year: 31, rate: 0.03}]. Default by currency: omb_7 for USD (OMB "
+        "Circular A-4's base case), green_book otherwise."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _discount_by_currency(cls, raw: Any) -> Any:
+        """A USD appraisal is discounted as US federal guidance says unless the design names a schedule."""
+        if isinstance(raw, dict) and "discount" not in raw and str(raw.get("currency", "")).upper() == "USD":
+            return {**raw, "discount": DEFAULT_DISCOUNT_USD}
+        return raw
     effect_decay: float = Field(
         0.0, ge=0, le=1, description="Share of the effect lost each year after the observed period."
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from cpeval.cba.result import money
 from cpeval.report.figures import new_figure, png_bytes
-from cpeval.report.format import formatted, share
+from cpeval.report.format import formatted, num, share
 from cpeval.report.section import Section
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def render_cba_markdown(cba: dict[str, Any]) -> str:
             f"| chance benefits exceed costs | {100 * mc['prob_benefits_exceed_costs']:.1f}% |",
             f"| NPV, 90% simulation interval | {money(q['0.05'], c)} to {money(q['0.95'], c)} |",
         ]
+    lines += ["", *cost_item_lines(cba)]
     lines += ["", "| outcome | category | effect | crimes avoided / year | unit cost | PV of benefits |",
               "|---|---|---|---|---|---|"]
     for o in cba["outcomes"]:
@@ -115,6 +116,22 @@ def render_cba_markdown(cba: dict[str, Any]) -> str:
         if d:
             lines += [f"Re-priced with {d.get('title', d.get('series'))} ({d.get('publisher', '')})."]
     return "\n".join(lines)
+
+
+def cost_item_lines(cba: dict[str, Any]) -> list[str]:
+    """Every programme cost item with its label: what the costs side of the appraisal is made of."""
+    c = cba["currency"]
+    lines = ["Programme costs (every item as declared in cost_benefit.costs):", "",
+             "| item | type | amount | per | quantity | price year | total over the horizon, undiscounted |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {x['item']} | {x['type']} | {money(x['amount'], c)} | {x['per']} | {num(x.get('quantity'))} | "
+              f"{x['price_year']} | {money(x['undiscounted_total'], c)} |" for x in cba.get("costs") or []]
+    assumed = [x["item"] for x in cba.get("costs") or [] if "illustrative" in x["item"].lower()]
+    if assumed:
+        lines += ["", f"**The costs include illustrative assumptions** ({'; '.join(assumed)}): the net present "
+                  "value, the benefit-cost ratio and the headline sentence depend on them; replace them with the "
+                  "programme's accounts before quoting any of these."]
+    return lines
 
 
 def render_figures(result: EvaluationResult) -> dict[str, bytes]:
