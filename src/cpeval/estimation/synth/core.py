@@ -238,7 +238,12 @@ def fit_unit(
         loss_v = float(r @ r) / len(r)
         optimised = False
     else:
-        v, w, loss_v, records, found = nested(sx1, sx0, z1, z0, settings)
+        from cpeval.estimation.demean import one_blas_thread
+
+        # one BLAS thread: L-BFGS-B calls BLAS on vectors of a few elements thousands of times, and waking a
+        # second BLAS thread for each costs milliseconds on a busy machine (90% of the time before)
+        with one_blas_thread():
+            v, w, loss_v, records, found = nested(sx1, sx0, z1, z0, settings)
         alts = alternatives(loss_v, w, found, float(np.mean(z1**2)))
         optimised = True
     w = np.where(w > ZERO_WEIGHT * 1e-3, w, 0.0)
