@@ -52,16 +52,17 @@ def _peak_kb() -> int:
 # ------------------------------------------------------------------------------------------ child processes
 
 
-def _child_cpeval(df: Any) -> tuple[float, list, dict]:
+def _child_cpeval(df: Any, data: str = "x.csv") -> tuple[float, list, dict]:
     import warnings
 
+    from cpeval import evaluate
     from cpeval.data import validate_panel
     from cpeval.designs import design_from_dict
     from cpeval.estimation.did.callaway_santanna import CallawaySantAnna
 
     design = design_from_dict(
         {
-            "name": "bench", "kind": "did", "data": {"path": "x.csv", "unit": "unit", "time": "period"},
+            "name": "bench", "kind": "did", "data": {"path": data, "unit": "unit", "time": "period"},
             "treatment": {"first_treated": "first_treated"}, "outcomes": [{"name": "y", "column": "y"}],
             "estimator": {"method": "callaway_santanna", "approach": "dr", "control_group": "never_treated",
                           "aggregation": "dynamic"},
@@ -79,8 +80,16 @@ def _child_cpeval(df: Any) -> tuple[float, list, dict]:
         best, best_fit = min(best, t2 - t0), min(best_fit, t2 - t1)
         del panel
     cells = [(r["group"], r["time"], r["estimate"]) for r in effect.path if r["kind"] == "att_gt"]
+    # the two routes a user takes: evaluate(design) reading the Parquet path, and evaluate(design, data=df)
+    routes = {}
+    for route, kwargs in (("evaluate_parquet_path_seconds", {}), ("evaluate_in_memory_seconds", {"data": df})):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            evaluate(design, **kwargs)
+        routes[route] = time.perf_counter() - t0
     return best, cells, {"dynamic_overall": effect.estimate, "dynamic_overall_se": effect.std_error,
-                         "estimation_only_seconds": best_fit}
+                         "estimation_only_seconds": best_fit, **routes}
 
 
 def _child_moderndid(df: Any) -> tuple[float, list, dict]:
@@ -138,6 +147,8 @@ def child(tool: str, data: str, out: str) -> None:
     warnings.simplefilter("ignore")
     df = pd.read_parquet(data)
     runner = globals()[f"_child_{tool}"]
+    if tool == "cpeval":
+        runner = lambda frame: _child_cpeval(frame, data)  # noqa: E731  (the Parquet path route too)
     # import the package before measuring the baseline, so the baseline includes it; cpeval imports
     # scipy.stats lazily (to keep the CLI fast) while the peers import it up front, so import it here too
     __import__(MODULES[tool])
@@ -203,6 +214,9 @@ def main() -> None:
         runs[tool] = json.loads(out.read_text())
         only = runs[tool].get("estimation_only_seconds")
         only_s = f" ({only:.3f} s without data validation)" if only is not None else ""
+        if "evaluate_in_memory_seconds" in runs[tool]:
+            only_s += (f"; evaluate(): Parquet path {runs[tool]['evaluate_parquet_path_seconds']:.3f} s, "
+                       f"in memory {runs[tool]['evaluate_in_memory_seconds']:.3f} s")
         print(f"{tool}: {runs[tool]['seconds']:.3f} s{only_s}, peak RSS {runs[tool]['peak_rss_mb']:.0f} MB "
               f"(process wall {time.perf_counter() - t0:.1f} s)", flush=True)
 
@@ -223,6 +237,9 @@ def main() -> None:
             max_abs_diff_att_gt=max((abs(theirs[k] - ref[k]) for k in common), default=None),
             dynamic_overall=r.get("dynamic_overall"), dynamic_overall_se=r.get("dynamic_overall_se"),
             estimation_only_seconds=r.get("estimation_only_seconds"),
+            evaluate_parquet_path_seconds=r.get("evaluate_parquet_path_seconds"),
+            evaluate_in_memory_seconds=r.get("evaluate_in_memory_seconds"),
+            bytes_per_input_value=(r["peak_rss_mb"] - r["baseline_rss_mb"]) * 2**20 / (4 * args.units * args.periods),
         )
         if "cpeval" in runs and "seconds" in runs["cpeval"] and tool != "cpeval":
             row["time_ratio_vs_cpeval"] = r["seconds"] / runs["cpeval"]["seconds"]
@@ -234,19 +251,28 @@ def main() -> None:
     report = {"units": args.units, "periods": args.periods, "cohorts": COHORTS, "python": sys.version.split()[0],
               "blas": blas, "results": summary}
     (RESULTS / f"did_cs_{tag}.json").write_text(json.dumps(report, indent=2))
-    print("\n| package | seconds | x cpeval | peak RSS MB | peak growth MB | ATT(g,t) max |diff| | dynamic ATT |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| package | seconds | x cpeval | peak RSS MB | peak growth MB | bytes per input value | "
+          "ATT(g,t) max |diff| | dynamic ATT |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in summary:
         if "error" in row:
-            print(f"| {row['tool']} | {row['error']} | | | | | |")
+            print(f"| {row['tool']} | {row['error']} | | | | | | |")
             continue
         ratio = row.get("time_ratio_vs_cpeval")
         diff = row["max_abs_diff_att_gt"]
         print(f"| {row['tool']} | {row['seconds']:.3f} | {'' if ratio is None else f'{ratio:.1f}'} | "
-              f"{row['peak_rss_mb']:.0f} | {row['peak_growth_mb']:.0f} | "
+              f"{row['peak_rss_mb']:.0f} | {row['peak_growth_mb']:.0f} | {row['bytes_per_input_value']:.0f} | "
               f"{'n/a' if diff is None else f'{diff:.1e}'} ({row['cells_compared']}/{row['cells']}) | "
               f"{row['dynamic_overall']} |")
-
+    cp = next((r for r in summary if r["tool"] == "cpeval" and "error" not in r), None)
+    if cp and cp.get("evaluate_in_memory_seconds") is not None:
+        print(f"\ncpeval evaluate(): Parquet path {cp['evaluate_parquet_path_seconds']:.3f} s, in memory "
+              f"{cp['evaluate_in_memory_seconds']:.3f} s (checks included)")
+        for r in summary:
+            if r["tool"] != "cpeval" and "error" not in r:
+                print(f"  {r['tool']} / cpeval: Parquet path "
+                      f"{r['seconds'] / cp['evaluate_parquet_path_seconds']:.1f}x, in memory "
+                      f"{r['seconds'] / cp['evaluate_in_memory_seconds']:.1f}x")
 
 if __name__ == "__main__":
     main()

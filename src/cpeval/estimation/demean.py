@@ -21,6 +21,7 @@ Columns are processed in blocks of ``BLOCK`` so that the temporary arrays stay a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,9 +41,23 @@ def group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarr
     return out
 
 
-def codes_of(values: np.ndarray) -> np.ndarray:
-    """Integer codes 0..L-1 of any hashable labels (sorted order of the labels)."""
-    return np.unique(np.asarray(values), return_inverse=True)[1].astype(np.intp, copy=False).ravel()
+def one_blas_thread() -> Any:
+    """Context in which BLAS uses one thread (tall, thin products on a shared machine)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def codes_of(values: np.ndarray, *, labels: bool = False) -> Any:
+    """Integer codes 0..L-1 of any hashable labels, in the sorted order of the labels (as ``np.unique``), by
+    hashing rather than sorting; with ``labels=True`` also the sorted labels, as ``(codes, labels)``."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(np.asarray(values).ravel(), sort=True)
+    if (codes < 0).any():
+        raise ValueError("labels must not be missing")
+    codes = codes.astype(np.intp, copy=False)
+    return (codes, np.asarray(uniques)) if labels else codes
 
 
 class FixedEffects:
@@ -86,6 +101,31 @@ class FixedEffects:
         # the system is singular (the two effects share the constant; more if the panel is disconnected):
         # the pseudo-inverse gives one solution, and every solution leaves the same residual
         self._ginv = np.linalg.pinv(gram, rcond=1e-11, hermitian=True) if lb else np.zeros((0, 0))
+
+    @property
+    def exact(self) -> bool:
+        """Whether :meth:`parts` applies (two effects, the smaller solved exactly)."""
+        return self._exact
+
+    def parts(self, x: Any) -> TwoWayParts:
+        """The two-way residual of ``x`` (n x m, dense or scipy sparse) in factored form, x - h[a] - g[b]
+        (``a`` the large effect, ``b`` the small), without forming the dense n x m residual: for 0/1
+        indicator columns everything downstream then costs O(nnz + levels x m)."""
+        from scipy import sparse
+
+        if not self._exact:
+            raise ValueError("FixedEffects.parts needs two fixed effects with an exact solve")
+        big, small = self._big, self._small
+        a, b = self.codes[big], self.codes[small]
+        rows = np.arange(self.n)
+        wa = sparse.csr_matrix((self.w, (a, rows)), shape=(self.sizes[big], self.n))
+        wb = sparse.csr_matrix((self.w, (b, rows)), shape=(self.sizes[small], self.n))
+        xa = _dense(wa @ x)  # D_a' W x
+        xb = _dense(wb @ x)  # D_b' W x
+        m = xa / self._sums[big][:, None]
+        g = self._ginv @ (xb - self._s.T @ m)
+        h = m - (self._s @ g) / self._sums[big][:, None]
+        return TwoWayParts(x=x, h=h, g=g, a=a, b=b, xa=xa, xb=xb)
 
     def _within(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """x minus its weighted means within fixed effect ``k`` (and those means, levels x m)."""
@@ -135,3 +175,42 @@ class FixedEffects:
         arr = np.asarray(x, dtype=float)
         res = self._within(arr[:, None] if arr.ndim == 1 else arr, k)[0]
         return res[:, 0] if arr.ndim == 1 else res
+
+
+def _dense(m: Any) -> np.ndarray:
+    return np.asarray(m.toarray() if hasattr(m, "toarray") else m, dtype=float)
+
+
+class TwoWayParts:
+    """``x~ = x - h[a] - g[b]``: a two-way residual kept as the original columns ``x`` (dense or sparse) and
+    the effects' coefficients ``h`` (levels of a x m) and ``g`` (levels of b x m); ``xa`` = D_a' W x and
+    ``xb`` = D_b' W x, the weighted sums of x by level."""
+
+    def __init__(self, *, x: Any, h: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, xa: np.ndarray,
+                 xb: np.ndarray):
+        self.x, self.h, self.g, self.a, self.b, self.xa, self.xb = x, h, g, a, b, xa, xb
+
+    def __matmul__(self, v: np.ndarray) -> np.ndarray:
+        """x~ @ v (v: m or m x k), in O(nnz + n k)."""
+        v = np.asarray(v, dtype=float)
+        return _dense(self.x @ v) - (self.h @ v)[self.a] - (self.g @ v)[self.b]
+
+    def cross(self, w: np.ndarray) -> np.ndarray:
+        """x~' W x~ (m x m), as x' W x~ = x'Wx - xa' h - xb' g (x~ is orthogonal to the effects)."""
+        from scipy import sparse
+
+        x = self.x
+        xwx = _dense(x.T @ x.multiply(w[:, None])) if sparse.issparse(x) else x.T @ (x * w[:, None])
+        out = xwx - self.xa.T @ self.h - self.xb.T @ self.g
+        return (out + out.T) / 2
+
+    def group_scores(self, we: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+        """sum over the rows of each group of x~_i (w e)_i (groups x m), from sparse sums of ``we`` by (group,
+        level of a) and (group, level of b): no n x m array is formed."""
+        from scipy import sparse
+
+        n = len(we)
+        by_row = sparse.csr_matrix((we, (codes, np.arange(n))), shape=(n_groups, n))
+        by_a = sparse.csr_matrix((we, (codes, self.a)), shape=(n_groups, self.h.shape[0]))
+        by_b = sparse.csr_matrix((we, (codes, self.b)), shape=(n_groups, self.g.shape[0]))
+        return _dense(by_row @ self.x) - by_a @ self.h - by_b @ self.g

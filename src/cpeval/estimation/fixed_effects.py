@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cpeval.estimation.demean import FixedEffects, codes_of, group_sums
+from cpeval.estimation.demean import FixedEffects, codes_of, group_sums, one_blas_thread
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,23 +55,55 @@ def cluster_influence(xt: np.ndarray, w: np.ndarray, resid: np.ndarray, clusters
     ``bread``: (X~'WX~)^-1 when already computed."""
     if bread is None:
         bread = np.linalg.pinv(xt.T @ (w[:, None] * xt))
-    labels, g = np.unique(clusters, return_inverse=True)
-    sg = group_sums(xt * (w * resid)[:, None], g.ravel(), len(labels))
+    g, labels = codes_of(clusters, labels=True)
+    sg = group_sums(xt * (w * resid)[:, None], g, len(labels))
     return labels, sg @ bread
 
 
-def row_leverage(xt: np.ndarray, w: np.ndarray, bread: np.ndarray | None = None) -> np.ndarray:
-    """Each row's weight in the coefficients, (X~'WX~)^-1 x~_i w_i (n x K): beta - b = sum_i c_i e_i."""
+@dataclass(frozen=True)
+class RowLeverage:
+    """Each row's weight in the coefficients, c_i = (X~'WX~)^-1 x~_i w_i (beta - b = sum_i c_i e_i), kept
+    factorised as ``rows`` (W X~, n x K: an array, or an operator with ``@``) times ``right`` (the bread,
+    K x K, or the bread times a linear map of the coefficients), so that ``lev @ a`` and ``lev[:, idx]``
+    cost O(nK), not O(nK^2)."""
+
+    rows: np.ndarray
+    right: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows.shape[0], self.right.shape[1]
+
+    def __matmul__(self, a: Any) -> Any:
+        a = np.asarray(a, dtype=float)
+        if a.ndim == 1:
+            return self.rows @ (self.right @ a)
+        return RowLeverage(self.rows, self.right @ a)
+
+    def __getitem__(self, key: tuple[slice, Any]) -> RowLeverage:
+        rows, cols = key
+        if rows != slice(None):
+            raise IndexError("RowLeverage selects columns only: lev[:, columns]")
+        return RowLeverage(self.rows, self.right[:, cols])
+
+    def toarray(self) -> np.ndarray:
+        return self.rows @ self.right
+
+
+def row_leverage(xt: np.ndarray, w: np.ndarray, bread: np.ndarray | None = None) -> RowLeverage:
+    """Each row's weight in the coefficients, (X~'WX~)^-1 x~_i w_i (n x K), as a :class:`RowLeverage`."""
     if bread is None:
         bread = np.linalg.pinv(xt.T @ (w[:, None] * xt))
-    return (xt * w[:, None]) @ bread
+    return RowLeverage(xt * w[:, None], bread)
 
 
 def nested_in(codes: np.ndarray, clusters: np.ndarray) -> bool:
-    """Whether every level of the fixed effect ``codes`` lies within a single cluster."""
-    c = np.unique(clusters, return_inverse=True)[1].astype(np.int64)
-    levels = int(codes.max()) + 1
-    return len(np.unique(codes.astype(np.int64) * (int(c.max()) + 1) + c)) == levels
+    """Whether every level of the fixed effect ``codes`` lies within a single cluster: each row's cluster
+    equals the cluster some row of its level was seen in (one scatter and one gather, no sort)."""
+    c = codes_of(clusters)
+    seen = np.empty(int(codes.max()) + 1, dtype=c.dtype)
+    seen[codes] = c
+    return bool(np.array_equal(seen[codes], c))
 
 
 def fixef_k(codes: list[np.ndarray], clusters: np.ndarray, *, nested: bool) -> int:
@@ -104,8 +136,9 @@ class PanelFit:
     cov: pd.DataFrame | None = None  # full cluster-robust covariance of params (event studies, Wald tests)
     # each cluster's influence on the params (rows: cluster labels; CR0 cross-product), for joint uncertainty
     influence: pd.DataFrame | None = None
-    # each row's weight in the params, (X~'WX~)^-1 x~_i w_i (rows of the frame), for the effective clusters
-    leverage: pd.DataFrame | None = None
+    # each row's weight in the params, (X~'WX~)^-1 x~_i w_i (rows of the frame, columns of params), for the
+    # effective clusters
+    leverage: RowLeverage | None = None
 
 
 ABSORBED_TOL = 1e-5  # share of a regressor's norm left after the effects below which it counts as absorbed
@@ -141,41 +174,64 @@ def _r2_within(fe: FixedEffects, y: np.ndarray, fitted: np.ndarray) -> float:
 
 
 def fe_ols(frame: pd.DataFrame, *, unit: str, time: str, y: str, x: list[str], weights: str | None, cluster: str,
-           dof: str = "all", values: np.ndarray | None = None) -> PanelFit:
+           dof: str = "all", values: Any = None) -> PanelFit:
     """Two-way (unit and period) fixed-effects least squares with cluster-robust errors.
 
-    ``values``: the regressors (n x len(x)) when they are not columns of ``frame`` (event-time indicators),
-    named by ``x``. ``dof``: the (N-1)/(N-K) correction's K counts the regressors plus ``fixef_k`` fixed-effect
-    parameters: 'all' every level (linearmodels PanelOLS with ``debiased=True``, Stata areg), 'nested'
-    fixest's default count (Stata xtreg, fe / reghdfe), 'none' no such correction; always times G/(G-1).
-    Raises ValueError when a regressor is absorbed by the effects, or with fewer than 2 clusters.
+    ``values``: the regressors (n x len(x), an array or a scipy sparse matrix) when they are not columns of
+    ``frame`` (event-time indicators), named by ``x``. ``dof``: the (N-1)/(N-K) correction's K counts the
+    regressors plus ``fixef_k`` fixed-effect parameters: 'all' every level (linearmodels PanelOLS with
+    ``debiased=True``, Stata areg), 'nested' fixest's default count (Stata xtreg, fe / reghdfe), 'none' no
+    such correction; always times G/(G-1).
+    Raises ValueError when a regressor is absorbed by the effects, or with fewer than 2 clusters. BLAS runs on
+    one thread: the products here are tall and thin, where a second thread spinning on a busy machine costs
+    far more than it gains.
     """
+    with one_blas_thread():
+        return _fe_ols(frame, unit=unit, time=time, y=y, x=x, weights=weights, cluster=cluster, dof=dof,
+                       values=values)
+
+
+def _fe_ols(frame: pd.DataFrame, *, unit: str, time: str, y: str, x: list[str], weights: str | None, cluster: str,
+            dof: str, values: Any) -> PanelFit:
     import pandas as pd
 
     u, t = codes_of(frame[unit].to_numpy()), codes_of(frame[time].to_numpy())
     w = frame[weights].to_numpy(dtype=float) if weights else np.ones(len(frame))
     fe = FixedEffects([u, t], w)
-    xv = frame[x].to_numpy(dtype=float) if values is None else np.asarray(values, dtype=float)
+    from scipy import sparse
+
+    xv = frame[x].to_numpy(dtype=float) if values is None else values
     yv = frame[y].to_numpy(dtype=float)
+    xs = _sparse_if_thin(xv)  # 0/1 event-time indicators: sparse
+    is_sparse = sparse.issparse(xs)
     yt = fe.demean(yv)
-    xt = fe.demean(xv)
-    wx = xt * w[:, None]
-    gram = xt.T @ wx
-    lost = absorbed_columns(gram, np.sqrt(w @ xv**2))
+    # X~ is never formed when the two-way solve is exact: it is X - h[unit] - g[period] (FixedEffects.parts),
+    # and X~'WX~ = X'WX~, X~'Wy~ = X'Wy~ and the cluster scores follow from sparse sums
+    rows: Any = fe.parts(xs) if fe.exact else fe.demean(xs.toarray() if is_sparse else xs)
+    if fe.exact:
+        gram = rows.cross(w)
+    else:
+        gram = rows.T @ (rows * w[:, None])
+        gram = (gram + gram.T) / 2
+    norms = np.sqrt(np.asarray(xs.multiply(xs).T @ w).ravel()) if is_sparse else np.sqrt(w @ xs**2)
+    lost = absorbed_columns(gram, norms)
     if lost:
         raise ValueError("absorbed by the fixed effects or collinear with other regressors: "
                          + ", ".join(x[j] for j in lost))
-    beta = np.linalg.solve(gram, wx.T @ yt)
+    beta = np.linalg.solve(gram, np.asarray(xs.T @ (w * yt)).ravel())
     bread = np.linalg.inv(gram)
-    resid = yt - xt @ beta
-    clusters = frame[cluster].to_numpy()
-    labels, infl = cluster_influence(xt, w, resid, clusters, bread)
+    fitted = np.asarray(xs @ beta).ravel()
+    resid = fe.demean(yv - fitted)  # = y~ - X~ beta
+    c, labels = codes_of(frame[cluster].to_numpy(), labels=True)
     n, g = len(frame), len(labels)
     if g < 2:
         raise ValueError("a clustered covariance requires at least two clusters")
+    we = w * resid
+    scores = rows.group_scores(we, c, g) if fe.exact else group_sums(rows * we[:, None], c, g)
+    infl = scores @ bread
     scale = g / (g - 1)
     if dof != "none":
-        k = len(x) + fixef_k([u, t], clusters, nested=dof == "nested")
+        k = len(x) + fixef_k([u, t], c, nested=dof == "nested")
         if n - k <= 0:
             raise ValueError(f"no residual degrees of freedom: {n} observations and {k} parameters")
         scale *= (n - 1) / (n - k)
@@ -186,8 +242,36 @@ def fe_ols(frame: pd.DataFrame, *, unit: str, time: str, y: str, x: list[str], w
         std_errors=pd.Series(np.sqrt(np.diag(cov)), index=x),
         nobs=n,
         n_clusters=g,
-        rsquared_within=_r2_within(fe, yv, xv @ beta),
+        rsquared_within=_r2_within(fe, yv, fitted),
         cov=pd.DataFrame(cov, index=x, columns=x),
         influence=pd.DataFrame(infl, index=pd.Index(labels, name=cluster), columns=x),
-        leverage=pd.DataFrame(wx @ bread, index=frame.index, columns=x),
+        leverage=RowLeverage(_Weighted(rows, w), bread),
     )
+
+
+class _Weighted:
+    """W X~ as an operator: ``@ v`` is w * (X~ @ v), for X~ an array or ``TwoWayParts``."""
+
+    def __init__(self, rows: Any, w: np.ndarray):
+        self.rows, self.w = rows, w
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.w), (self.rows.h.shape[1] if hasattr(self.rows, "h") else self.rows.shape[1])
+
+    def __matmul__(self, v: np.ndarray) -> np.ndarray:
+        r = self.rows @ v
+        return r * (self.w if r.ndim == 1 else self.w[:, None])
+
+
+def _sparse_if_thin(x: Any) -> Any:
+    """``x`` as a sparse CSC matrix when it is sparse already or at most a fifth of it is non-zero (event-time
+    indicators), else as a float array."""
+    from scipy import sparse
+
+    if sparse.issparse(x):
+        return sparse.csc_matrix(x, dtype=float)
+    x = np.asarray(x, dtype=float)
+    if x.size and np.count_nonzero(x) <= 0.2 * x.size:
+        return sparse.csc_matrix(x)
+    return x

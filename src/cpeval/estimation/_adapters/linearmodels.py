@@ -75,7 +75,7 @@ def panel_ols(
 
 
 def _influence(frame: pd.DataFrame, indexed: pd.DataFrame, res: Any, *, unit: str, time: str, x: list[str],
-               weights: str | None, cluster: str) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+               weights: str | None, cluster: str) -> tuple[pd.DataFrame, Any, int]:
     """Each cluster's influence on the params (two-way demeaned regressors, PanelOLS residuals), each row's
     weight in them (``row_leverage``), and K for
     the fixest / reghdfe correction: the regressors plus ``fixef_k(nested=True)`` fixed-effect parameters
@@ -90,7 +90,7 @@ def _influence(frame: pd.DataFrame, indexed: pd.DataFrame, res: Any, *, unit: st
     resid = res.idiosyncratic.reindex(indexed.index).to_numpy().ravel()
     labels, infl = cluster_influence(xt, w, resid, frame[cluster].to_numpy())
     k = len(x) + fixef_k([u, t], frame[cluster].to_numpy(), nested=True)
-    leverage = pd.DataFrame(row_leverage(xt, w), index=frame.index, columns=x)
+    leverage = row_leverage(xt, w)
     return pd.DataFrame(infl, index=pd.Index(labels, name=cluster), columns=x), leverage, k
 
 

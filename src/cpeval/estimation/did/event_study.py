@@ -50,10 +50,17 @@ class EventTimes:
     def shown(self) -> list[int]:
         return [k for k in range(self.lo, self.hi + 1) if k != self.ref]
 
-    def indicators(self) -> tuple[list[int], np.ndarray]:
-        """The event times estimated (every binned event time but the reference) and their 0/1 columns."""
+    def indicators(self, sparse: bool = False) -> tuple[list[int], Any]:
+        """The event times estimated (every binned event time but the reference) and their 0/1 columns (a
+        scipy sparse CSC matrix with ``sparse=True``)."""
         keys = sorted(int(k) for k in np.unique(self.binned[~np.isnan(self.binned)]) if k != self.ref)
-        return keys, (self.binned[:, None] == np.asarray(keys)[None, :]).astype(float)
+        if not sparse:
+            return keys, (self.binned[:, None] == np.asarray(keys)[None, :]).astype(float)
+        from scipy import sparse as sp
+
+        pos = np.searchsorted(keys, self.binned)
+        rows = np.flatnonzero(~np.isnan(self.binned) & (self.binned != self.ref))
+        return keys, sp.csc_matrix((np.ones(len(rows)), (rows, pos[rows])), shape=(len(self.binned), len(keys)))
 
     def counts(self) -> dict[int, int]:
         """Observations at each (binned) event time."""
@@ -118,7 +125,7 @@ def last_cohort_as_control(frame: pd.DataFrame, panel: Panel, outcome: OutcomeSp
 
 
 def fit_indicators(
-    frame: pd.DataFrame, x: np.ndarray, *, panel: Panel, outcome: OutcomeSpec, design: DidDesign, what: str
+    frame: pd.DataFrame, x: Any, *, panel: Panel, outcome: OutcomeSpec, design: DidDesign, what: str
 ) -> tuple[PanelFit, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Two-way fixed effects regression of the outcome on the 0/1 columns ``x`` (and the covariates) with the
     fixest / reghdfe cluster-robust covariance; returns the fit and the coefficients, covariance, cluster
@@ -128,7 +135,13 @@ def fit_indicators(
     assert panel.time is not None
     cols = [f"{INDICATOR_PREFIX}{j}" for j in range(x.shape[1])]
     covs = list(design.estimator.covariates)
-    values = np.column_stack([x, frame[covs].to_numpy(dtype=float)]) if covs else x
+    if covs:
+        from scipy import sparse
+
+        extra = frame[covs].to_numpy(dtype=float)
+        values = sparse.hstack([x, extra], format="csc") if sparse.issparse(x) else np.column_stack([x, extra])
+    else:
+        values = x
     try:
         fit = fe_ols(frame, unit=panel.unit, time=panel.time, y=outcome.column, x=[*cols, *covs],
                      weights=design.data.weights, cluster=design.cluster_column,
@@ -136,8 +149,9 @@ def fit_indicators(
     except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
         raise EstimationError(f"outcome {outcome.name!r}: {what} regression failed: {exc}") from exc
     assert fit.cov is not None and fit.influence is not None and fit.leverage is not None
+    k = len(cols)  # the indicators come first, then the covariates
     return (fit, fit.params[cols].to_numpy(), fit.cov.loc[cols, cols].to_numpy(), fit.influence[cols].to_numpy(),
-            fit.leverage[cols].to_numpy())
+            fit.leverage[:, :k])
 
 
 def uniform_critical_value(vcov: np.ndarray, level: float, seed: int, draws: int = 20_000) -> float:
@@ -147,10 +161,13 @@ def uniform_critical_value(vcov: np.ndarray, level: float, seed: int, draws: int
     ok = se > 0
     if not ok.any():
         return float("nan")
+    from cpeval.estimation.demean import one_blas_thread
+
     corr = vcov[np.ix_(ok, ok)] / np.outer(se[ok], se[ok])
-    vals, vecs = np.linalg.eigh(corr)
-    root = vecs * np.sqrt(np.clip(vals, 0, None))
-    z = np.random.default_rng(seed).standard_normal((draws, len(vals))) @ root.T
+    with one_blas_thread():
+        vals, vecs = np.linalg.eigh(corr)
+        root = vecs * np.sqrt(np.clip(vals, 0, None))
+        z = np.random.default_rng(seed).standard_normal((draws, len(vals))) @ root.T
     return float(np.quantile(np.abs(z).max(axis=1), level))
 
 
@@ -291,7 +308,7 @@ class EventStudy:
         design = self.design
         frame, note = last_cohort_as_control(panel.outcome_rows(outcome.column), panel, outcome)
         et = event_times(panel, frame, design)
-        keys, x = et.indicators()
+        keys, x = et.indicators(sparse=True)
         fit, beta, vcov, infl, lev = fit_indicators(frame, x, panel=panel, outcome=outcome, design=design,
                                                     what="event-study")
         shown, beta, vcov, infl, lev = et.in_window(keys, beta, vcov, infl, lev)

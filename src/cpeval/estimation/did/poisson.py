@@ -26,7 +26,7 @@ import numpy as np
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
 from cpeval.estimation.did import clustered_variance_text, did_clusters, small_sample_dof
-from cpeval.estimation.fixed_effects import cluster_influence, demean, fixef_k, row_leverage
+from cpeval.estimation.fixed_effects import RowLeverage, cluster_influence, demean, fixef_k, row_leverage
 from cpeval.estimation.inference import cluster_inference, make_effect, wald_interval
 from cpeval.results import Sampling, jsonable
 
@@ -56,8 +56,16 @@ def fit_fe_poisson(
     ``fe_codes`` are integer codes (0..L-1) of each fixed effect; ``clusters`` integer-like cluster ids.
     The covariance is the cluster sandwich of the concentrated score times G/(G-1) and, unless ``dof`` is
     'none', (N-1)/(N-K) with K the coefficients plus ``fixef_k`` fixed-effect parameters ('nested': R fixest's
-    default count; 'all': every fixed effect).
+    default count; 'all': every fixed effect). BLAS runs on one thread (tall, thin products).
     """
+    from cpeval.estimation.demean import one_blas_thread
+
+    with one_blas_thread():
+        return _irls(y, x, fe_codes, offset=offset, weights=weights, clusters=clusters, dof=dof, tol=tol, maxit=maxit)
+
+
+def _irls(y: np.ndarray, x: np.ndarray, fe_codes: list[np.ndarray], *, offset: np.ndarray | None,
+          weights: np.ndarray | None, clusters: np.ndarray, dof: str, tol: float, maxit: int) -> dict[str, Any]:
     n = len(y)
     off = np.zeros(n) if offset is None else offset
     a = np.ones(n) if weights is None else weights
@@ -93,7 +101,8 @@ def fit_fe_poisson(
         k = x.shape[1] + fixef_k(fe_codes, clusters, nested=dof == "nested")
         vcov *= (n - 1.0) / (n - k)
     # each row's weight in the coefficients, scaled by the standard deviation of (y - mu) / mu under Poisson
-    leverage = row_leverage(xt, w) / np.sqrt(mu)[:, None]
+    lev = row_leverage(xt, w)
+    leverage = RowLeverage(lev.rows / np.sqrt(mu)[:, None], lev.right)
     return {"beta": beta, "vcov": vcov, "mu": mu, "eta": eta, "deviance": dev, "n_clusters": n_g,
             "labels": labels, "influence": infl, "leverage": leverage}
 

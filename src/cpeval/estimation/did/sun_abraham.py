@@ -48,9 +48,10 @@ class SunAbraham:
         cells = pd.DataFrame({"g": cell_g, "e": cell_e}).drop_duplicates().sort_values(["g", "e"])
         cells = cells.reset_index(drop=True)
         code = pd.MultiIndex.from_frame(cells).get_indexer(pd.MultiIndex.from_arrays([cell_g, cell_e]))
-        x = np.zeros((len(frame), len(cells)))
+        from scipy import sparse
+
         rows = np.flatnonzero(in_cell)
-        x[rows, code] = 1.0
+        x = sparse.csc_matrix((np.ones(len(rows)), (rows, code)), shape=(len(frame), len(cells)))
         fit, delta, v_delta, infl_delta, lev_delta = fit_indicators(frame, x, panel=panel, outcome=outcome,
                                                                     design=design, what="Sun & Abraham")
         w_obs = frame[design.data.weights].to_numpy(dtype=float) if design.data.weights else np.ones(len(frame))

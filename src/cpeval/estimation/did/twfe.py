@@ -68,7 +68,7 @@ class TwoWayFixedEffects:
             )
         df = (fit.n_clusters - 1) if fit.n_clusters else None
         assert fit.leverage is not None
-        counts = did_clusters(frame, panel.time, cluster, fit.leverage[TREATED].to_numpy())
+        counts = did_clusters(frame, panel.time, cluster, fit.leverage @ (fit.params.index == TREATED))
         scale = abs(b) + float(frame[outcome.column].std(ddof=0))
         se, interval, notes = cluster_inference(counts, se, scale)
         cohorts = frame.groupby(panel.unit)[COHORT].first().dropna().nunique()
