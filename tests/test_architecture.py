@@ -65,7 +65,7 @@ def test_linearmodels_dowhy_econml_only_in_adapters():
 
 
 def test_layers_import_one_way():
-    """designs <- data <- estimation/outcomes <- checks <- consequences <- cba <- pipeline <- report/cli."""
+    """designs <- data <- estimation/outcomes <- checks <- consequences <- cba <- appraise <- pipeline <- report/cli."""
     forbidden = {
         "designs": ("cpeval.data", "cpeval.estimation", "cpeval.checks", "cpeval.consequences", "cpeval.cba",
                     "cpeval.pipeline", "cpeval.report", "cpeval.cli"),
@@ -77,7 +77,10 @@ def test_layers_import_one_way():
         "checks": ("cpeval.consequences", "cpeval.cba", "cpeval.pipeline", "cpeval.report", "cpeval.cli"),
         "consequences": ("cpeval.cba", "cpeval.pipeline", "cpeval.report", "cpeval.cli"),
         "report": ("cpeval.estimation", "cpeval.pipeline", "cpeval.cli"),
+        "appraise": ("cpeval.estimation", "cpeval.pipeline", "cpeval.report", "cpeval.cli"),
     }
+    for layer in ("designs", "data", "estimation", "outcomes", "checks", "consequences", "cba", "diagnose"):
+        forbidden[layer] = (*forbidden.get(layer, ()), "cpeval.appraise")  # only pipeline, report, cli use it
     offenders = []
     for layer, banned in forbidden.items():
         for path in (SRC / layer).rglob("*.py"):

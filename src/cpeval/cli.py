@@ -74,6 +74,54 @@ def _cmd_portfolio(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import warnings
+
+    from cpeval._io import OutputDir
+    from cpeval.errors import CpevalWarning, DesignError
+    from cpeval.pipeline import evaluate, resolve_design
+    from cpeval.report import report_files
+
+    design = resolve_design(args.design)
+    if design.claim is None:
+        raise DesignError(f"{args.design}: no claim section to validate; add claim: {{outcomes: [...]}} with the "
+                          "claimed estimate, its interval or standard error, scale and source (see `cpeval schema`)")
+    out = Path(args.out) if args.out else Path("out") / f"{Path(args.design).stem}_validate"
+    with OutputDir(out) as target:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CpevalWarning)  # recorded in the result
+            result = evaluate(design, quiet=args.quiet)
+        files = report_files(result)
+        files["validation.md"] = result.claims.markdown()  # type: ignore[union-attr]
+        files["validation.json"] = json_text(result.claims.to_dict())  # type: ignore[union-attr]
+        written = target.commit(files)
+    print(result.claims.summary())  # type: ignore[union-attr]
+    if result.rating is not None:
+        print(result.rating.summary())
+    _print_written(written)
+    return 0 if result.claims.reproduces else 1  # type: ignore[union-attr]
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from cpeval._io import OutputDir
+    from cpeval.appraise import compare_files
+
+    comparison = compare_files(args.a, args.b)
+    text = comparison.markdown()
+    if args.out:
+        with OutputDir(Path(args.out)) as target:
+            written = target.commit({"compare.md": text, "compare.json": json_text(comparison.to_dict())})
+        _print_written(written)
+    print(text)
+    return 0
+
+
+def json_text(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
 def _print_written(paths: list[Path]) -> None:
     for path in paths:
         print(f"wrote {path}")
@@ -268,6 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.add_argument("--pdf", action="store_true", help="also print report.html to report.pdf with headless Chromium "
                    "(Debian package: chromium)")
+
+    p = command("validate", "re-run a design and judge its claim: exit 0 when every claimed effect reproduces, "
+                "1 when any does not", _cmd_validate)
+    p.add_argument("design", help="path to a design .yaml file with a claim section")
+    p.add_argument("--out", help="output directory (default: out/<design name>_validate); replaced as a whole")
+    p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+
+    p = command("compare", "two evaluations' results.json side by side, outcome by outcome", _cmd_compare)
+    p.add_argument("a", help="the first results.json")
+    p.add_argument("b", help="the second results.json")
+    p.add_argument("--out", help="also write compare.md and compare.json into this folder")
 
     p = command("check", "validate a design and its data without estimating", _cmd_check)
     p.add_argument("design", help="path to a design .yaml file")

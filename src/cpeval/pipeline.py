@@ -116,7 +116,7 @@ def evaluate(
         cba = cost_benefit(cba_inputs, effects)
         extras["cost_benefit"] = cba.to_dict()
         collected += [f"cost-benefit: {msg}" for msg in cba.warnings]
-    return EvaluationResult(
+    result = EvaluationResult(
         design=design.model_dump(mode="json", by_alias=True),
         design_hash=design_hash(design),
         design_origin=Path(design.origin).name if design.origin else None,
@@ -129,6 +129,9 @@ def evaluate(
         extras=extras,
         consequences=consequences,
     )
+    from cpeval.appraise import appraise
+
+    return appraise(result, design)  # evidence rating; a claim's verdicts
 
 
 def _alternative_inference(panel, outcome, effect, estimator, quiet: bool):

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import pandas as pd
 
+    from cpeval.appraise.claim import ClaimValidation
+    from cpeval.appraise.rating import EvidenceRating
     from cpeval.consequences.result import ConsequencesResult
 
 Status = Literal["pass", "warn", "fail", "info", "error"]
@@ -310,6 +312,9 @@ class EvaluationResult(Summarised):
     extras: Mapping[str, Any] = field(default_factory=dict)
     # unintended consequences (displacement, adverse indicators, disproportionality, subgroups, refuters)
     consequences: ConsequencesResult | None = None
+    # the evidence rating (Maryland SMS level, reading per outcome) and a claim's verdicts (cpeval.appraise)
+    rating: EvidenceRating | None = None
+    claims: ClaimValidation | None = None
 
     @property
     def name(self) -> str:
@@ -340,6 +345,8 @@ class EvaluationResult(Summarised):
                 "warnings": list(self.warnings),
                 "extras": dict(self.extras),
                 **({} if self.consequences is None else {"consequences": self.consequences.to_dict()}),
+                **({} if self.rating is None else {"rating": self.rating.to_dict()}),
+                **({} if self.claims is None else {"claims": self.claims.to_dict()}),
             }
         )
 

@@ -119,7 +119,8 @@ def _mutate(path: str, value: object, delete: bool = False) -> dict:
         ("estimator.small_sample", "aerg", False, "did you mean 'areg'?"),
         ("estimator.control_group", "never_treated", False, "it applies to event_study, sun_abraham, "
          "poisson, callaway_santanna"),
-        ("claim", {"effect": "x"}, False, "section 'claim' is not available yet"),
+        ("claim", {"outcomes": [{"outcome": "homicde", "estimate": 0.08, "std_error": 0.03, "scale": "log_points",
+                                 "source": {"title": "t"}}]}, False, "'homicde' is not an outcome of this design"),
         ("consequences", {"displacement": {"roles_column": "r", "role_labels": {"buffr": "B"}}}, False,
          "consequences.displacement.role_labels: role_labels: 'buffr' is not a role; the roles are treated, "
          "buffer and control; did you mean 'buffer'?"),

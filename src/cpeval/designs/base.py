@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from cpeval.designs.checks import Checks, MovedKeys, refuse_moved_keys
+from cpeval.designs.claim import ClaimSpec
 from cpeval.designs.consequences import ConsequencesSpec
 from cpeval.designs.cost_benefit import CostBenefitSpec
 from cpeval.designs.data_source import AggregateSpec, DataSource
@@ -123,9 +124,6 @@ class InferenceSpec(StrictModel):
         return name == self.method
 
 
-RESERVED_SECTIONS = ("claim",)
-
-
 class DesignBase(StrictModel):
     """Fields every design kind has. ``kind`` is the discriminator of :data:`cpeval.designs.Design`."""
 
@@ -135,7 +133,6 @@ class DesignBase(StrictModel):
     outcomes: list[OutcomeSpec] = Field(..., min_length=1)
     inference: InferenceSpec = Field(default_factory=InferenceSpec)
     checks: Checks = Field(default_factory=Checks, description="Checks to run, with their options.")
-    # Sections that arrive with later releases. Reserved so that their names cannot be reused.
     consequences: ConsequencesSpec | None = Field(
         None, description="Unintended consequences to assess: displacement and diffusion of benefits, adverse "
         "indicators, disproportionality, subgroups, refuters (see cpeval.designs.consequences)."
@@ -143,7 +140,10 @@ class DesignBase(StrictModel):
     cost_benefit: CostBenefitSpec | None = Field(
         None, description="Cost-benefit analysis of the effects (see cpeval.designs.cost_benefit)."
     )
-    claim: Any = Field(None, description="Reserved: a grantee's claimed result to validate.")
+    claim: ClaimSpec | None = Field(
+        None, description="A grantee's claimed results, which `cpeval validate` checks against the re-analysis "
+        "(see cpeval.designs.claim)."
+    )
     report: ReportSpec = Field(
         default_factory=ReportSpec, description="How reports present the evaluation: disclosure control "
         "(suppress_below), what results.json keeps, and how headlines name the treated (see cpeval.designs.report)."
@@ -171,15 +171,6 @@ class DesignBase(StrictModel):
 
         return prepare_estimator(cls.model_fields["kind"].annotation.__args__[0], raw)  # type: ignore[union-attr]
 
-    @field_validator(*RESERVED_SECTIONS)
-    @classmethod
-    def _reserved(cls, v: Any, info: Any) -> Any:
-        if v is not None:
-            raise ValueError(
-                f"section '{info.field_name}' is not available yet in cpeval {_version()}; remove it for now"
-            )
-        return v
-
     @model_validator(mode="after")
     def _shared_rules(self) -> DesignBase:
         names = [o.name for o in self.outcomes]
@@ -189,6 +180,10 @@ class DesignBase(StrictModel):
         self._inference_method_applies()
         if self.diagnose is not None:
             self.diagnose.check_outcomes(names)
+        if self.claim is not None:
+            estimator = getattr(self, "estimator", None)
+            scale = "level" if estimator is None else estimator.capabilities.effect_scale
+            self.claim.check_outcomes({o.name: o.measure for o in self.outcomes}, scale)
         return self
 
     def _inference_method_applies(self) -> None:
@@ -227,9 +222,3 @@ class DesignBase(StrictModel):
     def origin(self) -> str | None:
         """The file this design was loaded from, if any."""
         return self._origin
-
-
-def _version() -> str:
-    from cpeval import __version__
-
-    return __version__

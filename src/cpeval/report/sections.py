@@ -8,6 +8,7 @@ notebook views all read this tuple.
 from __future__ import annotations
 
 from cpeval.report.appendix import Data, Design, Reproduce
+from cpeval.report.appraisal import ClaimVerdicts, EvidenceStrength
 from cpeval.report.cba import CostBenefit
 from cpeval.report.consequences import Consequences
 from cpeval.report.diagnostics import Checks, Warnings
@@ -22,7 +23,7 @@ from cpeval.report.summary import Summary
 from cpeval.report.synth import SyntheticControl
 
 SECTIONS: tuple[Section, ...] = (
-    Summary(),
+    ClaimVerdicts(), Summary(), EvidenceStrength(),  # a claim's verdicts lead when the design has one
     # (a) effects, short and longer term, and for whom
     Effects(), AlternativeInferenceSection(), Trial(), EventStudy(), GroupTime(), SyntheticControl(),
     CostBenefit(),  # (b)
