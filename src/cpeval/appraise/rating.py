@@ -48,8 +48,9 @@ class Rule:
 
 RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("rct", "Random assignment of units to programme and comparison: level 5.", FARRINGTON_2002),
-    Rule("did_comparable", "Before-after measures in several treated and comparison units, with the comparison "
-         "shown comparable by a pre-treatment trend test that passes: level 4.", FARRINGTON_2002),
+    Rule("did_comparable", "Before-after measures in several treated and comparison units, the comparison's "
+         "comparability tested by a pre-treatment trend test: level 4 (lower when the test warns or fails).",
+         FARRINGTON_2002),
     Rule("did_untested", "Before-after measures in treated and comparison units, comparability not tested (no "
          "pre-treatment trend test ran): level 3.", FARRINGTON_2002),
     Rule("synth", "Synthetic control: the treated unit's pre-treatment path matched by a weighted pool of "
@@ -137,7 +138,7 @@ def sms_level(
     elif kind == "synthetic_control":
         reasons = ["synth"]
     else:
-        reasons = ["did_comparable" if pre and pre <= {"pass", "info"} else "did_untested"]
+        reasons = ["did_comparable" if pre - {"error"} else "did_untested"]
     base = {"rct": 5, "synth": 4, "did_comparable": 4, "did_untested": 3}[reasons[0]]
     caps = {"pre_trends_fail": 2 if "fail" in pre else None,
             "pre_trends_warn": 3 if "warn" in pre and "fail" not in pre else None,
