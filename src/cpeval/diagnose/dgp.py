@@ -6,7 +6,8 @@
   untreated cells when fewer than 3 such periods exist). Seasons are the calendar month, quarter or week of
   date-valued periods, used when the pre-period spans at least two full years of them. Overdispersion alpha
   (Var = mu + alpha mu^2) is the moment estimate (n/(n-k) sum((y - mu)^2) - sum(y)) / sum(mu^2), with k the
-  parameters fitted, at least 0 (0 is Poisson).
+  parameters fitted, at least 0 (0 is Poisson). When the design's Poisson estimator uses population exposure,
+  the model is of the rate (log population is an offset), so counts follow each unit's population over time.
 * Level outcomes (rates, logs, indices): y_it = a_i + l_t + e_it with unit and period effects fitted by
   alternating projections on the untreated cells, and AR(1) noise within a unit whose standard deviation and
   lag-1 correlation are estimated from those residuals (degrees of freedom corrected). Survey outcomes
@@ -155,10 +156,17 @@ def pre_mask(cells: Cells) -> np.ndarray:
     return cells.period < first if first >= 3 else ~cells.treated
 
 
-def fit_count(y: np.ndarray, cells: Cells, spec: Any, iterations: int = 200) -> CountDgp:
+def fit_count(y: np.ndarray, cells: Cells, spec: Any, iterations: int = 200,
+              exposure: np.ndarray | None = None) -> CountDgp:
+    """``exposure`` (population per row, for a Poisson design with population exposure): the model is then of
+    the rate, log mu = log(exposure) + a_i + b t + s, so simulated counts follow each unit's population."""
     observed = np.isfinite(y)
     rows = pre_mask(cells) & observed
     u, t, yy = cells.unit[rows], cells.period[rows].astype(float), y[rows]
+    off_grid = np.zeros((cells.n_units, cells.n_periods))
+    if exposure is not None:
+        off_grid[cells.unit, cells.period] = np.log(exposure)
+    off = off_grid[u, cells.period[rows]]
     tc = t - t.mean()
     n_pre = len(np.unique(t))
     L = cells.n_seasons
@@ -168,20 +176,20 @@ def fit_count(y: np.ndarray, cells: Cells, spec: Any, iterations: int = 200) -> 
     b = 0.0
     s = np.zeros(L if season is not None else 1)
     for _ in range(iterations):
-        rest = np.exp(b * tc + (s[season] if season is not None else 0.0))
+        rest = np.exp(off + b * tc + (s[season] if season is not None else 0.0))
         a = np.log((np.bincount(u, weights=yy, minlength=cells.n_units) + 1e-9)
                    / np.maximum(np.bincount(u, weights=rest, minlength=cells.n_units), 1e-300))
         if season is not None:
-            base = np.exp(a[u] + b * tc)
+            base = np.exp(off + a[u] + b * tc)
             s = np.log((np.bincount(season, weights=yy, minlength=L) + 1e-9)
                        / np.maximum(np.bincount(season, weights=base, minlength=L), 1e-300))
             s -= s.mean()
-        mu = np.exp(a[u] + b * tc + (s[season] if season is not None else 0.0))
+        mu = np.exp(off + a[u] + b * tc + (s[season] if season is not None else 0.0))
         step = float(np.sum((yy - mu) * tc) / max(np.sum(mu * tc**2), 1e-300))
         b += step
         if abs(step) < 1e-12:
             break
-    mu = np.exp(a[u] + b * tc + (s[season] if season is not None else 0.0))
+    mu = np.exp(off + a[u] + b * tc + (s[season] if season is not None else 0.0))
     k = cells.n_units + 1 + (L - 1 if season is not None else 0)  # parameters fitted: the squares' dof
     dof = len(yy) / max(len(yy) - k, 1)
     alpha = float(max(0.0, (dof * np.sum((yy - mu) ** 2) - np.sum(yy)) / max(np.sum(mu**2), 1e-300)))
@@ -192,7 +200,7 @@ def fit_count(y: np.ndarray, cells: Cells, spec: Any, iterations: int = 200) -> 
         alpha = 0.0
     t_grid = np.arange(cells.n_periods, dtype=float) - t.mean()
     s_grid = s[np.asarray(cells.periods, dtype=np.int64) % L] if season is not None else 0.0
-    mu_all = np.exp(a[:, None] + (b * t_grid + s_grid)[None, :])
+    mu_all = np.exp(off_grid + a[:, None] + (b * t_grid + s_grid)[None, :])
     params = {"dispersion": alpha, "trend_per_period": b, "seasons": len(s) if season is not None else 0,
               "pre_periods": int(n_pre), "mean_count": float(yy.mean())}
     return CountDgp(mu=mu_all, alpha=alpha, observed=_grid(cells, observed), params=params,
@@ -251,7 +259,7 @@ def fit_trial(panel: Any, design: Any, outcome: Any, spec: Any) -> TrialDgp:
     import pandas as pd
 
     from cpeval.data.panel import TREATED
-    from cpeval.power import _adjust, icc_anova
+    from cpeval.power import adjust, icc_anova
 
     frame = panel.frame
     y = frame[outcome.column].to_numpy(float)
@@ -261,7 +269,7 @@ def fit_trial(panel: Any, design: Any, outcome: Any, spec: Any) -> TrialDgp:
     block = pd.factorize(frame.loc[keep, tr.block], sort=True)[0] if tr.block else None
     covs = [c for c in getattr(design.estimator, "covariates", []) if design.estimator.capabilities.covariate_adjusted]
     X = frame.loc[keep, covs].to_numpy(float) if covs else np.empty((int(keep.sum()), 0))
-    resid = _adjust(y[keep], block, X)
+    resid = adjust(y[keep], block, X)
     sd = float(resid.std(ddof=1))
     icc = 0.0
     if tr.cluster:

@@ -55,9 +55,11 @@ class OutcomeDiagnosis:
 @dataclass(frozen=True)
 class CheckRate:
     check: str
-    meaning: str  # "false_positive" (flags a problem the DGP does not have), "size" or "power" (an effect test)
+    meaning: str  # "false_positive" (flags a problem the DGP does not have), "size" or "power" (an effect test),
+    # "fragile" (a sensitivity analysis warning that a significant result is fragile)
     rate: Estimate
-    simulations: int
+    simulations: int  # draws in which the check gave a verdict
+    errors: int = 0  # draws in which the check failed
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ class Diagnosis(Summarised):
                     f"bias {_pm(o.bias)}, RMSE {_pm(o.rmse)}, coverage {_pm(o.coverage, pct=True)}, "
                     f"MDE {_pm(o.mde)}" + (f"; {o.failed} simulations failed" if o.failed else ""))
             for c in v.checks:
-                lines.append(f"    check {c.check}: {c.meaning.replace('_', '-')} rate {_pm(c.rate, pct=True)}")
+                lines.append(f"    check {c.check}: {c.meaning.replace('_', '-')} rate {_pm(c.rate, pct=True)} over "
+                             f"{c.simulations} simulations" + (f" ({c.errors} failed)" if c.errors else ""))
         lines.append("Verdict:")
         lines += [f"  {line}" for line in self.verdict]
         return "\n".join(lines)
@@ -201,15 +204,17 @@ def _required(problem: Any, variant: Any, truth: float, sd: float, mult: float) 
 
 
 def check_rates(problem: Any, variant: Any, raw: dict[str, Any]) -> tuple[CheckRate, ...]:
-    from cpeval.diagnose.simulate import EFFECT_TESTS
+    from cpeval.diagnose.simulate import CHECK_ERROR, EFFECT_TESTS, SENSITIVITY
 
     out = []
     truths = {p.name: p.truth for p in variant.outcomes}
     for key in sorted(raw["checks"]):
         x = np.array([np.nan if v is None else v for v in raw["checks"][key]], dtype=float)
+        errors = int(np.sum(x == CHECK_ERROR))
+        x[x == CHECK_ERROR] = np.nan
         name, _, outcome = key.partition("[")
-        meaning = "false_positive"
+        meaning = "fragile" if name in SENSITIVITY else "false_positive"
         if name in EFFECT_TESTS:
             meaning = "size" if truths.get(outcome.rstrip("]"), 0.0) == 0 else "power"
-        out.append(CheckRate(key, meaning, _prop(x), int(np.isfinite(x).sum())))
+        out.append(CheckRate(key, meaning, _prop(x), int(np.isfinite(x).sum()), errors))
     return tuple(out)

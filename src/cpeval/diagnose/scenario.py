@@ -148,7 +148,10 @@ def fit_dgps(design: Any, sim: Any, panel: Any, cells: Any) -> dict[str, Any]:
             if np.nanmin(y) < 0:
                 raise DesignError(f"diagnose.dgp.{o.name}: a count model needs counts of 0 or more, but "
                                   f"{so.column!r} has negative values; set family: normal")
-            out[o.name] = dgps.fit_count(y, cells, ospec)
+            exposure = None
+            if poisson and getattr(sim.estimator, "exposure", None) == "population" and sim.data.population:
+                exposure = panel.frame[sim.data.population].to_numpy(float)
+            out[o.name] = dgps.fit_count(y, cells, ospec, exposure=exposure)
         else:
             out[o.name] = dgps.fit_level(y, cells, ospec, survey=o.from_respondents)
     return out

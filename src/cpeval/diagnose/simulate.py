@@ -8,7 +8,10 @@ design detected an effect, and per check whether it raised its flag.
 What counts as detection: the interval excludes zero; for an estimator without an interval (the synthetic
 control), its p-value at most 1 - level; failing that, the placebo-in-space permutation p-value. A check
 "flags" when its status is warn or fail, except a check that is itself a test of the effect
-(:data:`EFFECT_TESTS`), which flags when it finds the effect (its p-value at most 1 - level).
+(:data:`EFFECT_TESTS`), which flags when it finds the effect (its p-value at most 1 - level). A check that
+says nothing on a draw (status info) is left out of that draw's count; one that fails is recorded as an error
+(-1). Sensitivity analyses (:data:`SENSITIVITY`) warn when a significant result is fragile, which is not a
+false alarm about the data: their rate is reported as the share of draws in which they applied and warned.
 
 The interval judged is the estimator's own (cluster-robust where the design clusters). The wild bootstrap or
 randomisation inference that ``inference.method`` adds in :func:`cpeval.pipeline.evaluate` is not re-run in
@@ -27,6 +30,8 @@ from typing import Any
 import numpy as np
 
 EFFECT_TESTS = frozenset({"placebo_space"})
+SENSITIVITY = frozenset({"honest_did"})
+CHECK_ERROR = -1.0
 RECORDS = ("estimate", "std_error", "ci_lower", "ci_upper", "detected", "df")
 
 
@@ -66,10 +71,10 @@ def _num(x: float) -> float | None:
 
 def draw_panel(problem: Any, v: Any, seed: np.random.SeedSequence) -> Any:
     """One simulated panel of variant ``v``: the trial re-randomised, then every outcome drawn from its DGP.
-    Its ``sha256`` names the simulation, so nothing cached for one simulated data set serves another."""
+    Its ``sha256`` names the simulation, since these are not the data the variant was read from."""
     rng = np.random.default_rng(seed)
     panel = v.panel
-    frame = panel.frame.copy()  # a deep copy: the variant's frame (and its assignment) must never change
+    frame = panel.frame.copy()  # the variant's frame (and its assignment) must never change
     z = cluster = None
     if problem.kind == "rct":
         z, cluster = _reassign(frame, panel.design, rng)
@@ -99,7 +104,7 @@ def _one(problem: Any, v: Any, estimator: Any, seed: np.random.SeedSequence) -> 
         for c in run_checks(problem.checks, sim, effects):
             key = c.name + (f"[{c.outcome}]" if c.outcome else "")
             if c.status == "error":
-                checks[key] = math.nan
+                checks[key] = CHECK_ERROR
             elif c.name in EFFECT_TESTS:
                 p = c.values.get("p_value")
                 checks[key] = float(p <= alpha + 1e-12) if p is not None else math.nan
@@ -107,7 +112,8 @@ def _one(problem: Any, v: Any, estimator: Any, seed: np.random.SeedSequence) -> 
                 checks[key] = float(c.status in ("warn", "fail"))
         for row, effect in zip(rows, effects, strict=False):
             if not math.isfinite(row["detected"]):
-                row["detected"] = checks.get(f"placebo_space[{effect.outcome}]", math.nan)
+                placebo = checks.get(f"placebo_space[{effect.outcome}]", math.nan)
+                row["detected"] = placebo if placebo != CHECK_ERROR else math.nan
     return rows, checks, failures
 
 

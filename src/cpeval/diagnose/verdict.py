@@ -42,8 +42,8 @@ def headline(problem: Any, v: Any) -> str:
             if o.true_effect != 0 and o.power.value is not None and o.power.value < problem.power]
     loose = [o.outcome for o in v.outcomes if o.true_effect == 0 and o.simulations >= MIN_SIMULATIONS
              and _too_high(o.power, alpha)]
-    loose += [f"check {c.check}" for c in v.checks if c.meaning != "power" and c.simulations >= MIN_SIMULATIONS
-              and _too_high(c.rate, alpha)]
+    loose += [f"check {c.check}" for c in v.checks if c.meaning in ("false_positive", "size")
+              and c.simulations >= MIN_SIMULATIONS and _too_high(c.rate, alpha)]
     problems = ([f"power below {problem.power:.0%} for {', '.join(weak)}"] if weak else []) + (
         [f"tests that reject too often with no effect: {', '.join(loose)}"] if loose else [])
     if problems:
@@ -103,6 +103,8 @@ def verdict(problem: Any, variants: tuple) -> tuple[str, ...]:
                              f"{o.coverage.value:.0%} of simulations")
         for c in v.checks:
             judged = c.simulations >= MIN_SIMULATIONS
+            if c.errors:
+                lines.append(f"{head}check {c.check} failed on {c.errors} simulated data sets")
             if c.meaning == "false_positive" and judged and c.rate.value is not None and _too_high(c.rate, alpha):
                 lines.append(f"{head}check {c.check} raises its flag in {c.rate.value:.0%} of simulations where "
                              f"nothing is wrong (nominal {alpha:.0%}): treat its warnings with caution")
