@@ -81,3 +81,34 @@ def test_many_data_problems_and_long_names_give_a_bounded_message(tmp_path, caps
     lines = err.splitlines()
     assert len(lines) == 61 and lines[-1] == "  ... and 142 more lines"  # 1 head + 201 problems, 60 shown
     assert "201 data problems found" in lines[0] and max(map(len, lines)) < 2_000
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda r: r["data"].update(time=""), "column '': named by data.time but not in the data"),
+        (lambda r: r["treatment"].update(indicator=""), "column '': named by treatment.indicator but not in the data"),
+        (lambda r: r["estimator"].update(cluster=""), "column '': named by estimator.cluster but not in the data"),
+    ],
+)
+def test_empty_column_names_are_missing_columns(tmp_path, capsys, change, expected):
+    from _support import BASE_DID, small_panel
+
+    small_panel().to_csv(tmp_path / "panel.csv", index=False)
+    raw = copy.deepcopy(BASE_DID)
+    change(raw)
+    assert main(["check", str(write_design(tmp_path, raw))]) == 2
+    assert expected in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("measure", [{}, [0, 1, 2]])
+def test_wrong_shapes_met_before_type_checks_are_design_errors(tmp_path, capsys, measure):
+    """Found by the property run: a mapping or list where a validator expected a name."""
+    from _support import BASE_DID, small_panel
+
+    small_panel().to_csv(tmp_path / "panel.csv", index=False)
+    raw = copy.deepcopy(BASE_DID)
+    raw["outcomes"].append({"name": "v", "column": "y", "family": "crime", "victimisation": {"measure": measure}})
+    assert main(["check", str(write_design(tmp_path, raw))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cpeval: error: ") and "internal error" not in err

@@ -67,7 +67,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"column {echo(self.column)}: " if self.column else ""
+        where = f"column {echo(self.column)}: " if self.column is not None else ""
         return f"[{self.code.value}] {where}{self.message}"
 
 

@@ -50,7 +50,7 @@ def required_columns(design: DesignBase) -> dict[str, str]:
     d = design.data
     cols[d.unit] = "data.unit"
     for key in ("time", "weights", "population"):
-        if getattr(d, key):
+        if getattr(d, key) is not None:  # an empty name is a missing column, not "no column"
             cols[getattr(d, key)] = f"data.{key}"
     for i, o in enumerate(design.outcomes):
         cols.setdefault(o.column, f"outcomes[{i}].column" if not o.derived else f"outcomes[{i}] (derived)")
@@ -59,10 +59,10 @@ def required_columns(design: DesignBase) -> dict[str, str]:
     treatment = design.treatment  # type: ignore[attr-defined]
     for key in ("indicator", "first_treated", "assignment", "block", "cluster", "received"):
         col = getattr(treatment, key, None)
-        if col:
+        if col is not None:
             cols.setdefault(col, f"treatment.{key}")
     est = design.estimator  # type: ignore[attr-defined]
-    if getattr(est, "cluster", None):
+    if getattr(est, "cluster", None) is not None:
         cols.setdefault(est.cluster, "estimator.cluster")
     for i, c in enumerate(getattr(est, "covariates", []) or []):
         cols.setdefault(c, f"estimator.covariates[{i}]")

@@ -198,6 +198,13 @@ def design_from_dict(raw: Any, source: str = "<design>") -> DesignBase:
         return DESIGN_ADAPTER.validate_python(raw)
     except ValidationError as exc:
         raise DesignError(format_validation_error(exc, source, raw)) from None
+    except (TypeError, KeyError, IndexError, AttributeError) as exc:
+        # A validator that runs before the types are checked met a value of the wrong shape (a mapping or a
+        # list where a name belongs); pydantic passes such errors through instead of locating them.
+        raise DesignError(
+            f"{source}: a value in the design has the wrong shape ({type(exc).__name__}: {echo(str(exc))}); "
+            "compare the keys with `cpeval schema` (a name where a name belongs, a list where a list does)"
+        ) from exc
 
 
 def _loc_to_key(loc: tuple[Any, ...], kind: str) -> tuple[str, list[Any], list[str]]:
