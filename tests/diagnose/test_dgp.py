@@ -106,3 +106,24 @@ def test_weighted_designs_get_the_weighted_truth():
     w = frame.loc[treated, "w"].to_numpy()
     assert plan.truth == pytest.approx(-0.2 * np.sum(w * mu) / np.sum(w), rel=1e-12)
     assert abs(plan.truth - (-0.2 * mu.mean())) > 0.05 * abs(plan.truth)
+
+
+def test_poisson_with_population_exposure_models_the_rate():
+    """With estimator.exposure: population the DGP is log mu = log(pop) + a_i + b t: mu / pop / exp(b t) is the
+    same in every period of a unit, so areas that grow get proportionally more simulated crime."""
+    from cpeval.diagnose.problem import prepare
+
+    data = counts(n_units=12, treated=3, seed=2)
+    data["population"] = 1000 * (1 + 0.1 * (data["area"] % 3) * data["month"])
+    raw = did_design({"simulations": 1}, method="poisson")
+    raw["estimator"]["exposure"] = "population"
+    raw["data"]["population"] = "population"
+    v = prepare(raw, data).variants[0]
+    dgp, frame = v.outcomes[0].dgp, v.panel.frame
+    pop = frame.pivot(index="area", columns="month", values="population").to_numpy()
+    b = dgp.params["trend_per_period"]
+    rate = dgp.mu / pop / np.exp(b * np.arange(pop.shape[1]))
+    assert np.allclose(rate, rate[:, :1], rtol=1e-10)
+    # area 2's population grows 2.5-fold while area 0's stays put: their counts diverge by that factor
+    growth = (dgp.mu[2, -1] / dgp.mu[2, 0]) / (dgp.mu[0, -1] / dgp.mu[0, 0])
+    assert growth == pytest.approx(3000 / 1200, rel=1e-10)
