@@ -136,3 +136,26 @@ def test_outcome_the_design_does_not_have():
     spec = ClaimSpec(outcomes=[claim(0.1, "log_points", se=0.04)])
     with pytest.raises(ValueError, match="'burglary' is not an outcome of this design; outcomes: y"):
         spec.check_outcomes({"y": "log"}, "log")
+
+
+def test_robustness_findings_bearing_on_a_claim():
+    from cpeval.appraise.claim import robustness_findings
+    from cpeval.consequences.result import ConsequencesResult, Finding
+    from cpeval.results import CheckResult, EvaluationResult
+
+    checks = (CheckResult("pre_trends", "fail", "joint test p = 0.01", outcome="burglary"),
+              CheckResult("pre_trends", "pass", "joint test p = 0.6", outcome="robbery"),
+              CheckResult("honest_did", "info", "robust intervals", outcome="burglary",
+                          values={"breakdown_mbar": 0.5}),
+              CheckResult("attrition", "warn", "differential attrition 12 points"))
+    displaced = Finding(topic="displacement", name="spatial displacement: burglary", status="warn",
+                        sentence="crime rose in the buffer", outcome="burglary")
+    result = EvaluationResult(design={}, design_hash="h", design_origin=None, data_sha256="d", data_summary={},
+                              cpeval_version="0", effects=(LOG,), checks=checks,
+                              consequences=ConsequencesResult(findings=(displaced,)))
+    found = robustness_findings(result, "burglary")
+    assert found[0] == "pre-treatment trends (fail): joint test p = 0.01"
+    assert not any("0.6" in f for f in found)  # another outcome's check
+    assert "attrition (warn): differential attrition 12 points" in found  # a design-wide check
+    assert any(f.startswith("honest DiD breakdown value Mbar = 0.5:") for f in found)
+    assert found[-1] == "displacement (warn): crime rose in the buffer"

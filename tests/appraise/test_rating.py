@@ -31,7 +31,9 @@ def effect(estimate: float = 0.0, se: float = 1.0, *, better_if: str = "decrease
     ("did", (check("pre_trends", "fail"),), (), 2, ("did_comparable", "pre_trends_fail")),
     ("did", (check("pre_trends", "error"),), (), 3, ("did_untested",)),  # a test that errored tested nothing
     ("synthetic_control", (), (), 4, ("synth",)),
-    ("synthetic_control", (check("balance", "warn"),), (), 3, ("synth", "synth_fit")),
+    ("synthetic_control", (check("balance", "warn"),), (), 4, ("synth",)),
+    ("synthetic_control", (check("balance", "fail"),), (), 3, ("synth", "synth_fit")),
+    ("synthetic_control", (check("convex_hull", "warn"),), (), 3, ("synth", "synth_fit")),
     ("synthetic_control", (check("convex_hull", "fail"),), (), 3, ("synth", "synth_fit")),
     ("rct", (check("attrition", "warn"),), (), 4, ("rct", "attrition")),
     ("rct", (check("balance", "fail"),), (), 4, ("rct", "imbalance")),

@@ -127,8 +127,10 @@ def robustness_findings(result: EvaluationResult, outcome: str) -> tuple[str, ..
              if c.name in BEARING and c.outcome in (outcome, None)]
     breakdown = [c.values.get("breakdown_mbar") for c in result.checks
                  if c.name == "honest_did" and c.outcome == outcome and c.values.get("breakdown_mbar") is not None]
-    found += [f"honest DiD breakdown value: the effect's sign survives post-treatment trend violations up to "
-              f"Mbar = {b:.3g} times the largest pre-treatment one" for b in breakdown]
+    found += [f"honest DiD breakdown value Mbar = {b:.3g}: the robust interval excludes zero only while "
+              f"post-treatment departures from parallel trends stay below {b:.3g} times the largest pre-treatment one"
+              if b > 0 else "honest DiD breakdown value Mbar = 0: the robust interval includes zero under any "
+              "departure from parallel trends as large as the pre-treatment ones" for b in breakdown]
     if result.consequences is not None:
         found += [f"displacement ({f.status}): {f.sentence}" for f in result.consequences.findings
                   if f.topic == "displacement" and f.outcome in (outcome, None)]

@@ -61,8 +61,9 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("attrition", "Attrition beyond the design's thresholds (overall or differential) breaks the comparability "
          "random assignment gave: at most level 4.", FARRINGTON_2002),
     Rule("imbalance", "Baseline imbalance between the randomised groups: at most level 4.", FARRINGTON_2002),
-    Rule("synth_fit", "A poor synthetic fit (balance or convex-hull check warns or fails): at most level 3.",
-         FARRINGTON_2002),
+    Rule("synth_fit", "A poor synthetic fit: the treated pre-period outcome outside the donors' range (convex-hull "
+         "check warns or fails) or predictor balance failing (a balance warning alone is not enough): at most "
+         "level 3.", FARRINGTON_2002),
     Rule("few_clusters", f"Fewer than {FEW_TREATED_CLUSTERS} treated clusters: one level down, as the comparison "
          "rests on too few independent units.", SHERMAN_1997),
     Rule("reading_floor", "Below level 3 a study does not count towards what works: the reading is inconclusive.",
@@ -144,8 +145,8 @@ def sms_level(
             "pre_trends_warn": 3 if "warn" in pre and "fail" not in pre else None,
             "attrition": 4 if _status(checks, "attrition") & {"warn", "fail"} else None,
             "imbalance": 4 if kind == "rct" and _status(checks, "balance") & {"fail"} else None,
-            "synth_fit": 3 if kind == "synthetic_control" and _status(checks, "balance", "convex_hull")
-            & {"warn", "fail"} else None}
+            "synth_fit": 3 if kind == "synthetic_control" and (_status(checks, "convex_hull") & {"warn", "fail"}
+                                                                or "fail" in _status(checks, "balance")) else None}
     level = base
     for rule, cap in caps.items():
         if cap is not None and cap < level:
