@@ -15,7 +15,7 @@ from cpeval.data import load_panel
 from cpeval.datasets.city import simulate_hotspot_city
 from cpeval.designs import load_design
 
-REPLICATIONS = 200
+REPLICATIONS = 100
 
 
 def _run(design, seed: int, null: bool):

@@ -27,7 +27,7 @@ def design():
 def test_roles_from_centroids_match_the_simulated_roles(city, design):
     roles = assign_roles(city.panel, design, design.consequences.displacement)
     truth = city.panel.groupby("area")["role"].first()
-    assert roles.counts == city.params["roles"] == {"treated": 9, "buffer": 33, "control": 38}
+    assert roles.counts == city.params["roles"] == {"treated": 24, "buffer": 96, "control": 96}
     assert (roles.role.sort_index() == truth.sort_index()).all()
     assert roles.start == 9
 
@@ -59,7 +59,7 @@ def test_overlap_is_an_error_unless_declared(city, design):
         assign_roles(frame, design, DisplacementSpec(centroids=spec))
     assert ProblemCode.ROLE_CONFLICT in err.value.codes
     roles = assign_roles(frame, design, DisplacementSpec(centroids=spec, overlap="treated"))
-    assert roles.counts["treated"] == 9 and len(roles.overlapping) == 2
+    assert roles.counts["treated"] == 24 and len(roles.overlapping) == 2
 
 
 def test_bad_role_declarations_are_clear_errors(city, design):
@@ -128,10 +128,11 @@ def test_displacement_invariant_to_row_order_and_relabelling(city, design):
         base.evidence["total_net_effect"]["std_error"], rel=1e-7)
 
 
-def test_synthetic_control_designs_get_design_based_displacement(city):
+def test_synthetic_control_designs_get_design_based_displacement():
     from cpeval.consequences.run import evaluate, prepare
     from cpeval.data import load_panel
 
+    city = simulate_hotspot_city(grid=(10, 8))  # 33 buffers, 38 controls: enough donors for their placebo variance
     treated = sorted(city.panel.loc[city.panel["role"] == "treated", "area"].unique())
     design = design_from_dict({
         "name": "synthetic hot spots", "kind": "synthetic_control",

@@ -107,7 +107,7 @@ def test_pipeline_reports_every_consequence_negatives_first(result):
     harm = by_name["antisocial_behaviour by deprivation"]
     assert harm.status == "fail"
     assert [r["subgroup"] for r in harm.evidence["subgroups"] if r["harmful"]] == ["high"]
-    assert c.roles["counts"] == {"treated": 9, "buffer": 33, "control": 38}
+    assert c.roles["counts"] == {"treated": 24, "buffer": 96, "control": 96}
     payload = json.loads(result.to_json())["consequences"]
     assert payload["findings"][0]["status"] == "fail" and payload["caveats"]
     from cpeval.report.markdown import render_markdown
@@ -174,3 +174,7 @@ def test_the_leading_interval_decides_a_flag():
     assert describe(led)["conf_int"] == [-0.4, 4.1] and describe(led)["analytic_conf_int"][0] > 1
     beside = dataclasses.replace(effect, inference=dataclasses.replace(alt, headline=False))
     assert adverse_status(beside, "increase") == ("fail", False)
+    no_interval = dataclasses.replace(alt, method="randomization", conf_int=(None, None))
+    for p, expected in ((0.2, ("pass", False)), (0.01, ("fail", False))):
+        test = dataclasses.replace(effect, inference=dataclasses.replace(no_interval, p_value=p))
+        assert adverse_status(test, "increase") == expected

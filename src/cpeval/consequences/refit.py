@@ -99,9 +99,15 @@ def interval(effect: Effect) -> tuple[float, float]:
 
 def adverse_status(effect: Effect, adverse_if: str) -> tuple[str, bool]:
     """('fail', False) when the interval excludes zero in the adverse direction, ('pass', True) when it excludes
-    zero in the other (a benefit), ('pass', False) otherwise."""
-    lo, hi = interval(effect)
-    up, down = lo > 0, hi < 0
+    zero in the other (a benefit), ('pass', False) otherwise. A leading randomisation test without an interval
+    decides by its p-value and the estimate's sign."""
+    alt = effect.inference
+    if alt is not None and alt.headline and None in alt.conf_int:
+        significant = alt.p_value < 1 - effect.level
+        up, down = significant and effect.estimate > 0, significant and effect.estimate < 0
+    else:
+        lo, hi = interval(effect)
+        up, down = lo > 0, hi < 0
     if (up and adverse_if == "increase") or (down and adverse_if == "decrease"):
         return "fail", False
     if up or down:

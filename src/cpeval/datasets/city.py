@@ -218,7 +218,7 @@ class HotspotCity:
 
 
 def simulate_hotspot_city(
-    grid: tuple[int, int] = (10, 8),
+    grid: tuple[int, int] = (18, 12),
     cell_m: float = 500.0,
     quarters: int = 16,
     start: int = 9,
@@ -243,6 +243,7 @@ def simulate_hotspot_city(
     buffer = ~treated & (rook == 1).any(axis=1)
     role = np.where(treated, "treated", np.where(buffer, "buffer", "control"))
     deprivation = np.where(rng.random(n) < 0.5, "high", "low")
+    deprivation[np.flatnonzero(treated)] = np.resize(["high", "low"], int(treated.sum()))  # half the hot spots each
     level = rng.normal(0, 0.25, n)
     res_a = np.round(rng.uniform(2000, 5000, n))
     res_b = np.round(rng.uniform(800, 2500, n))
