@@ -159,3 +159,18 @@ def test_robustness_findings_bearing_on_a_claim():
     assert "attrition (warn): differential attrition 12 points" in found  # a design-wide check
     assert any(f.startswith("honest DiD breakdown value Mbar = 0.5:") for f in found)
     assert found[-1] == "displacement (warn): crime rose in the buffer"
+
+
+def test_markdown_leads_with_the_verdict_and_states_the_rule():
+    from cpeval.appraise.claim import ClaimValidation
+
+    verdicts = (judge(claim(0.105, "log_points", se=0.04), LOG, "log", 0.10),
+                judge(claim(25.0, "percent_change", ci=(10.0, 40.0)), LOG, "log", 0.10))
+    text = ClaimValidation(by="grantee", verdicts=verdicts).markdown()
+    assert text.startswith("## Validation of the claim")
+    assert "**Not every claimed effect reproduces.**" in text
+    assert "| burglary | log points | 0.105 (SE 0.04) |" in text
+    # 100 * (exp(0.10) - 1) = 10.52 with the interval's bounds 0.0216 and 0.1784 transformed the same way
+    row = "| burglary | percent change | 25 [10, 40] | 10.52 [2.184, 19.53] | reproduced but the claim is larger |"
+    assert row in text
+    assert "claimed estimate lies outside the re-analysis interval" in text

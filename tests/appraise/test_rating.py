@@ -73,3 +73,19 @@ def test_every_rule_has_a_source_and_is_reachable():
             "imbalance", "few_clusters", "reading_floor", "reading_effective", "reading_promising",
             "reading_harmful", "reading_no_effect", "reading_inconclusive", "pre_trends_warn"}
     assert set(RULES) == used
+
+
+def test_rating_is_labelled_provisional_and_lists_its_rules():
+    from cpeval.appraise.rating import rate
+    from cpeval.results import EvaluationResult
+
+    result = EvaluationResult(design={"outcomes": [{"name": "y", "role": "falsification"}]}, design_hash="h",
+                              design_origin=None, data_sha256="d", data_summary={}, cpeval_version="0",
+                              effects=(effect(-3.0),), checks=(check("pre_trends", "fail"),))
+    rating = rate(result, "did")
+    assert (rating.level, rating.readings[0].reading, rating.readings[0].role) == (2, "inconclusive", "falsification")
+    text = rating.markdown()
+    assert "This is cpeval's provisional assessment" in text
+    assert "level **2** of 5 (level 4 before the downgrades below)" in text
+    assert "- `pre_trends_fail`: The pre-treatment trend test fails" in text and "Sherman et al. (1997)" in text
+    assert rating.to_dict()["reasons"] == ["did_comparable", "pre_trends_fail"]

@@ -56,6 +56,7 @@ class ClaimVerdict:
     source: str
     claimed: float
     claimed_interval: tuple[float, float] | None
+    claimed_std_error: float | None = None
     reanalysis: float | None = None
     reanalysis_interval: tuple[float, float] | None = None
     difference: float | None = None  # claimed - re-analysis, on the claim's scale
@@ -141,7 +142,7 @@ def judge(claim: ClaimedOutcome, effect: Any, effect_scale: str, tolerance: floa
           robustness: tuple[str, ...] = ()) -> ClaimVerdict:
     """The verdict on one claimed outcome given cpeval's Effect for it (see the module docstring)."""
     common = dict(outcome=claim.outcome, scale=claim.scale, source=claim.source.cite(), claimed=claim.estimate,
-                  claimed_interval=claim.conf_int, robustness=robustness)
+                  claimed_interval=claim.conf_int, claimed_std_error=claim.std_error, robustness=robustness)
     baseline = _baseline(effect)
     r, lo, hi = effect.estimate, effect.ci_lower, effect.ci_upper
 

@@ -36,7 +36,8 @@ def claim_markdown(validation: ClaimValidation) -> str:
     lines = ["## Validation of the claim", "",
              f"Claim{' by ' + validation.by if validation.by else ''}, re-run by cpeval. {head}", "",
              "| outcome | scale | claimed | re-analysis | verdict | source |", "|---|---|---|---|---|---|"]
-    lines += [f"| {v.outcome} | {v.scale.replace('_', ' ')} | {_n(v.claimed)} {_ci(v.claimed_interval)} | "
+    lines += [f"| {v.outcome} | {v.scale.replace('_', ' ')} | {_n(v.claimed)} "
+              f"{_ci(v.claimed_interval) if v.claimed_interval else f'(SE {_n(v.claimed_std_error)})'} | "
               f"{_n(v.reanalysis)} {_ci(v.reanalysis_interval)} | {VERDICT_WORDS[v.verdict]} | {v.source} |"
               for v in validation.verdicts]
     lines += ["", *(f"- **{v.outcome}**: {v.reason}." for v in validation.verdicts), "",
