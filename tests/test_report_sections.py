@@ -95,7 +95,7 @@ def test_every_cost_item_is_listed_with_its_label_and_usd_defaults_to_omb():
     from cpeval.report.cba import render_cba_markdown
 
     result = evaluate(DESIGNS / "castle_doctrine_cba.yaml", quiet=True)
-    cba = result.extras["cost_benefit"]
+    cba = result.cost_benefit.to_dict()
     md = render_cba_markdown(cba)
     for item in cba["costs"]:
         assert f"| {item['item']} | {item['type']} |" in md

@@ -172,15 +172,14 @@ def _cmd_cba(args: argparse.Namespace) -> int:
             result = evaluate(overridden, quiet=args.quiet)
         from cpeval.report.cba import render_cba_markdown, render_figures
 
-        cba = result.extras["cost_benefit"]
+        cba = result.cost_benefit
+        assert cba is not None  # the design has a cost_benefit section
         files: dict[str, str | bytes] = {
-            "cost_benefit.json": result.to_json(), "cost_benefit.md": render_cba_markdown(cba),
+            "cost_benefit.json": result.to_json(), "cost_benefit.md": render_cba_markdown(cba.to_dict()),
         }
         files.update({f"figures/{k}": v for k, v in render_figures(result).items()})
         written = target.commit(files)
-    from cpeval.cba.result import CostBenefitResult
-
-    print(CostBenefitResult.from_dict(cba).summary())
+    print(cba.summary())
     _print_written(written)
     return 0
 
@@ -287,7 +286,7 @@ def _finite(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cpeval import __version__
+    from cpeval._version import __version__
     from cpeval.templates import KINDS
 
     parser = argparse.ArgumentParser(

@@ -65,6 +65,7 @@ def evaluate(
     from cpeval.checks import run_checks
     from cpeval.data import load_panel
     from cpeval.designs.load import design_hash
+    from cpeval.estimation.base import fit_outcomes
     from cpeval.estimation.registry import estimator_for
     from cpeval.outcomes import annotate_effect
     from cpeval.results import EvaluationResult
@@ -83,22 +84,23 @@ def evaluate(
         from cpeval.consequences.run import prepare as prepare_consequences
 
         consequences_inputs = prepare_consequences(design, data)
-    effects = []
     collected: list[str] = list(panel.warnings)
-    for outcome in design.outcomes:
-        _progress(f"estimating {outcome.name} ({design.estimator.method})", quiet)  # type: ignore[attr-defined]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", CpevalWarning)
-            effect = estimator.fit(panel, outcome)
-            effect = annotate_effect(effect, panel, outcome, estimator)  # baseline, harm contributions, survey
-            effect = _alternative_inference(panel, outcome, effect, estimator, quiet)
-            if effect.sampling is not None:  # joint uncertainty is only shared by effects from the same data
-                effect = dataclasses.replace(effect, sampling=dataclasses.replace(effect.sampling, source=panel.sha256))
-        effects.append(effect)
-        for w in caught:  # re-emit for the caller; the Effect already records them
-            if issubclass(w.category, CpevalWarning):
-                warnings.warn(str(w.message), CpevalWarning, stacklevel=2)
-        collected += [f"{outcome.name}: {msg}" for msg in effect.warnings]
+    outcomes = design.outcomes
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CpevalWarning)
+        # fit each outcome (estimators are stateless; a trial's family p-values are computed once for all)
+        _progress(f"estimating {', '.join(o.name for o in outcomes)} ({design.estimator.method})", quiet)  # type: ignore[attr-defined]
+        effects = fit_outcomes(estimator, panel, outcomes)
+        # inference across the family: alternative inference, and joint sampling tied to this data
+        paired = zip(outcomes, effects, strict=True)
+        effects = [_alternative_inference(panel, o, e, estimator, quiet) for o, e in paired]
+        effects = [_sampled_from(e, panel.sha256) for e in effects]
+        # annotate: baseline, harm contributions, survey measures
+        effects = [annotate_effect(e, panel, o, estimator) for o, e in zip(outcomes, effects, strict=True)]
+    for w in caught:  # re-emit for the caller; the Effect already records them
+        if issubclass(w.category, CpevalWarning):
+            warnings.warn(str(w.message), CpevalWarning, stacklevel=2)
+    collected += [f"{e.outcome}: {msg}" for e in effects for msg in e.warnings]
     checks = run_checks(design.checks.requested, panel, effects)
     consequences = None
     if consequences_inputs is not None:
@@ -108,13 +110,12 @@ def evaluate(
         consequences = assess_consequences(consequences_inputs, panel, effects)
     if design.kind == "synthetic_control" and design.inference.requests("randomization"):
         effects = _synth_placebo_inference(panel, effects, checks)
-    extras: dict = {}
+    cba = None
     if cba_inputs is not None:
         from cpeval.cba import cost_benefit
 
         _progress("cost-benefit analysis", quiet)
         cba = cost_benefit(cba_inputs, effects)
-        extras["cost_benefit"] = cba.to_dict()
         collected += [f"cost-benefit: {msg}" for msg in cba.warnings]
     result = EvaluationResult(
         design=design.model_dump(mode="json", by_alias=True),
@@ -126,12 +127,19 @@ def evaluate(
         effects=tuple(effects),
         checks=tuple(checks),
         warnings=tuple(collected),
-        extras=extras,
         consequences=consequences,
+        cost_benefit=cba,
     )
     from cpeval.appraise import appraise
 
     return appraise(result, design)  # evidence rating; a claim's verdicts
+
+
+def _sampled_from(effect, source: str):
+    """Joint uncertainty is only shared by effects from the same data: tag the Effect's sampling with it."""
+    if effect.sampling is None:
+        return effect
+    return dataclasses.replace(effect, sampling=dataclasses.replace(effect.sampling, source=source))
 
 
 def _alternative_inference(panel, outcome, effect, estimator, quiet: bool):

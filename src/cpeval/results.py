@@ -10,15 +10,17 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from cpeval.appraise.claim import ClaimValidation
     from cpeval.appraise.rating import EvidenceRating
+    from cpeval.cba.result import CostBenefitResult
     from cpeval.consequences.result import ConsequencesResult
 
+P = TypeVar("P")
 Status = Literal["pass", "warn", "fail", "info", "error"]
 STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "info", "error")
 
@@ -154,6 +156,9 @@ class Effect(Summarised):
     sampling: Sampling | None = field(default=None, compare=False, repr=False)
     # wild bootstrap or randomisation inference beside the analytic interval (set by the pipeline)
     inference: AlternativeInference | None = None
+    # typed results read by checks and the report (cpeval.payloads); results.json writes each into
+    # ``diagnostics`` under its key
+    payloads: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         if self.scale is None:
@@ -202,6 +207,10 @@ class Effect(Summarised):
         skip = ("path", "diagnostics", "inference")
         return pd.DataFrame([{k: v for k, v in self.to_dict().items() if k not in skip}])
 
+    def payload(self, kind: type[P]) -> P | None:
+        """The payload of type ``kind`` (a class of :mod:`cpeval.payloads`) this Effect carries, or None."""
+        return next((p for p in self.payloads if isinstance(p, kind)), None)
+
     def to_dict(self) -> dict[str, Any]:
         return jsonable(
             {
@@ -224,7 +233,7 @@ class Effect(Summarised):
                 "df": self.df,
                 "scale": self.scale,
                 "path": list(self.path),
-                "diagnostics": dict(self.diagnostics),
+                "diagnostics": {**self.diagnostics, **{p.key: p.to_dict() for p in self.payloads}},
                 "warnings": list(self.warnings),
                 "inference": None if self.inference is None else self.inference.to_dict(),
             }
@@ -312,6 +321,8 @@ class EvaluationResult(Summarised):
     extras: Mapping[str, Any] = field(default_factory=dict)
     # unintended consequences (displacement, adverse indicators, disproportionality, subgroups, refuters)
     consequences: ConsequencesResult | None = None
+    # the cost-benefit analysis of the priced effects (cpeval.cba); results.json key "cost_benefit"
+    cost_benefit: CostBenefitResult | None = None
     # the evidence rating (Maryland SMS level, reading per outcome) and a claim's verdicts (cpeval.appraise)
     rating: EvidenceRating | None = None
     claims: ClaimValidation | None = None
@@ -345,6 +356,7 @@ class EvaluationResult(Summarised):
                 "warnings": list(self.warnings),
                 "extras": dict(self.extras),
                 **({} if self.consequences is None else {"consequences": self.consequences.to_dict()}),
+                **({} if self.cost_benefit is None else {"cost_benefit": self.cost_benefit.to_dict()}),
                 **({} if self.rating is None else {"rating": self.rating.to_dict()}),
                 **({} if self.claims is None else {"claims": self.claims.to_dict()}),
             }
@@ -364,6 +376,6 @@ class EvaluationResult(Summarised):
 
 def effects_in_family_order(effects: Sequence[Effect]) -> list[Effect]:
     """Effects ordered as para 23(c) lists them: crime, seriousness, fear, then other (stable)."""
-    from cpeval.designs.outcomes import FAMILY_ORDER
+    from cpeval.designs.families import FAMILY_ORDER
 
     return sorted(effects, key=lambda e: FAMILY_ORDER.index(e.family) if e.family in FAMILY_ORDER else 99)

@@ -22,7 +22,7 @@ def result():
 
 
 def test_castle_cost_benefit_in_result(result):
-    cba = result.extras["cost_benefit"]
+    cba = result.cost_benefit.to_dict()
     for key in ("pv_costs", "pv_benefits", "npv", "bcr", "roi", "break_even", "monte_carlo", "tornado", "sentence"):
         assert key in cba
     # the homicide effect is an increase (about +8%), so the law costs society: NPV < 0
@@ -39,7 +39,7 @@ def test_castle_npv_by_hand(result):
     """NPV at the estimate, recomputed from the stored schedule and the effect."""
     import math
 
-    cba = result.extras["cost_benefit"]
+    cba = result.cost_benefit.to_dict()
     b = result.effect("homicide").estimate
     o = cba["outcomes"][0]
     assert o["conversion"] == "log"
@@ -72,7 +72,7 @@ def test_report_section_and_figures(result):
 def test_no_section_no_report(result):
     from dataclasses import replace
 
-    plain = replace(result, extras={})
+    plain = replace(result, cost_benefit=None)
     assert "## Cost-benefit" not in render_markdown(plain)
     assert not any("cost_benefit" in k for k in render_figures(plain))
 
@@ -83,7 +83,7 @@ def test_cli_cba(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "NPV" in printed and "chance that benefits exceed costs" in printed
     data = json.loads((out / "cost_benefit.json").read_text())
-    assert data["extras"]["cost_benefit"]["monte_carlo"]["draws"] == 2000
+    assert data["cost_benefit"]["monte_carlo"]["draws"] == 2000
     assert data["checks"] == []
     assert (out / "cost_benefit.md").read_text().startswith("## Cost-benefit")
     assert (out / "figures" / "cost_benefit_npv.png").stat().st_size > 1000

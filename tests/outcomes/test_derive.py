@@ -153,13 +153,13 @@ def test_fear_item_is_aggregated_to_area_wave_weighted_shares(tmp_path, monkeypa
     edited = derive(_panel(), load_design(tmp_path / "d2.yaml")).set_index(["area", "year"])
     assert edited.loc[("B", 2019), col] == 1.0
 
-    # the recorded hash is of the rows as CSV, computed once per version of the file
+    # the recorded hash is of the file's bytes (as for data.path), read once per version of the file
     import hashlib
 
     from cpeval.outcomes.derive import survey_sha256
 
     digest = survey_sha256(None, "shuffled.csv", str(tmp_path / "d2.yaml"))
-    expected = hashlib.sha256(pd.read_csv(tmp_path / "shuffled.csv").to_csv(index=False).encode()).hexdigest()
+    expected = hashlib.sha256((tmp_path / "shuffled.csv").read_bytes()).hexdigest()
     assert digest == expected
     calls = []
     original = pd.DataFrame.to_csv

@@ -9,6 +9,7 @@ import pytest
 
 from cpeval.datasets.rct import simulate_rct
 from cpeval.errors import CpevalWarning
+from cpeval.payloads import LeeBounds
 from cpeval.pipeline import evaluate
 
 
@@ -50,8 +51,9 @@ def test_attrition_warns_above_threshold_and_reports_lee_bounds():
     assert c.status == "warn" and "exceeds checks.attrition.max_differential" in c.message
     assert c.values["differential"] == pytest.approx(0.10, abs=0.01)
     assert any("max_differential" in str(w.message) for w in caught)
-    b = res.effect("y").diagnostics["lee_bounds"]
-    assert b["trimmed_arm"] == "control" and b["lower"] < b["upper"]
+    b = res.effect("y").payload(LeeBounds)
+    assert b.trimmed_arm == "control" and b.lower < b.upper
+    assert res.effect("y").to_dict()["diagnostics"]["lee_bounds"] == b.to_dict()
     assert "y" in c.values["lee_bounds"]
 
 

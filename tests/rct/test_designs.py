@@ -11,6 +11,7 @@ import pytest
 
 from cpeval.designs import design_from_dict
 from cpeval.errors import CpevalWarning, DesignError, EstimationError
+from cpeval.payloads import LeeBounds
 from cpeval.pipeline import evaluate
 
 from .conftest import ROOT, nsw_design
@@ -35,7 +36,7 @@ def test_hotspots_itt_covers_truth_and_reports_everything(hotspots):
         assert 0 < d["ri_p_value"] <= 1 and d["ri_draws"] == 2000
         assert d["p_value_adjusted"] >= d["ri_p_value"] - 1e-12  # Romano-Wolf never below the single-test RI p
         assert d["multiple_testing"] == "romano_wolf"
-        assert d["lee_bounds"]["lower"] <= d["lee_bounds"]["upper"]
+        assert e.payload(LeeBounds).lower <= e.payload(LeeBounds).upper
     assert {c.name: c.status for c in hotspots.checks} == {"balance": "pass", "attrition": "pass"}
     json.loads(hotspots.to_json())  # JSON-able
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from cpeval.cba.discount import schedule_from_spec
 from cpeval.cba.tables import Deflator, UnitCostTable, load_deflator, load_unit_costs
+from cpeval.data.sources import design_folder
 from cpeval.errors import DesignError, did_you_mean
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def prepare(design: DesignBase, panel: Panel | None = None) -> CbaInputs:
     spec = design.cost_benefit
     if spec is None:
         raise DesignError(f"{design.origin or '<design>'}: the design has no cost_benefit section")
-    base_dir = Path(design.origin).parent if design.origin else Path.cwd()
+    base_dir = design_folder(design) or Path.cwd()
     where = "cost_benefit"
     names = {o.name: o for o in design.outcomes}
     for name in spec.outcomes:

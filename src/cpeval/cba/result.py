@@ -55,7 +55,7 @@ class CostBenefitResult(Summarised):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CostBenefitResult:
-        """Rebuild from :meth:`to_dict` output (e.g. ``EvaluationResult.extras["cost_benefit"]``)."""
+        """Rebuild from :meth:`to_dict` output (e.g. the ``cost_benefit`` entry of ``results.json``)."""
         fields = cls.__dataclass_fields__
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in fields})
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cpeval.data.sources import relative_to
 from cpeval.designs.cost_benefit import PERSPECTIVES
 from cpeval.errors import DesignError, did_you_mean
 
@@ -103,9 +104,7 @@ def load_unit_costs(name_or_path: str, base_dir: str | Path | None = None) -> Un
         meta = _read_yaml(TABLES_DIR / f"{name_or_path}.yaml")
         name = name_or_path
     else:
-        path = Path(name_or_path)
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
+        path = relative_to(name_or_path, base_dir)
         if not path.suffix.lower() == ".csv" or not path.is_file():
             raise DesignError(
                 f"cost_benefit.unit_costs: {name_or_path!r} is neither a shipped table "
@@ -203,7 +202,7 @@ def load_deflator(name_or_path: str | None, currency: str, base_dir: str | Path 
             raise DesignError(f"cost_benefit.deflator: unknown series {name!r}{did_you_mean(name, known)}; "
                               f"shipped: {', '.join(known)}")
         return Deflator(name=name, index=index, meta=meta_all.get(name, {}))
-    path = Path(name) if Path(name).is_absolute() or base_dir is None else Path(base_dir) / name
+    path = relative_to(name, base_dir)
     if not path.is_file():
         raise DesignError(f"cost_benefit.deflator: file {name!r} not found")
     index = _read_index(path, None)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cpeval.payloads import LeeBounds
 from cpeval.results import CheckResult
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def check_attrition(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult
         "differential_p_value": test.p_value if test else None,
         "max_differential": spec.max_differential, "max_overall": spec.max_overall,
     }
-    lee = {e.outcome: e.diagnostics.get("lee_bounds") for e in effects if e.diagnostics.get("lee_bounds")}
+    lee = {e.outcome: b.to_dict() for e in effects if (b := e.payload(LeeBounds)) is not None}
     if lee:
         values["lee_bounds"] = lee
     table = (

@@ -1,4 +1,12 @@
-"""Reading the data a design names: a CSV or parquet file, or a named packaged dataset."""
+"""Reading the files a design names: its data (a CSV or parquet file, or a named packaged dataset) and the
+survey files of its outcomes.
+
+One resolver (:func:`relative_to`: a relative path is relative to the design file's folder), one reader
+(:func:`read_file`) and one fingerprint per kind of input: the sha256 of a file's bytes, or
+:func:`cpeval.data.fingerprint.frame_sha256` of a frame built in memory (packaged datasets, incident
+aggregates, a DataFrame passed to ``evaluate``). Shipped and user tables of weights and unit costs resolve
+their paths here too.
+"""
 
 from __future__ import annotations
 
@@ -28,18 +36,29 @@ class Source:
     warnings: tuple[str, ...] = ()
 
 
+def relative_to(path: str | Path, folder: str | Path | None) -> Path:
+    """``path`` as a design gives it: a relative path is relative to ``folder`` (the design file's folder;
+    the working directory when the design was not read from a file)."""
+    p = Path(path)
+    return Path(folder) / p if folder is not None and not p.is_absolute() else p
+
+
+def design_folder(design_or_origin: DesignBase | str | None) -> Path | None:
+    """The folder of the design file (None for a design built in memory)."""
+    origin = design_or_origin if design_or_origin is None or isinstance(design_or_origin, str) else (
+        design_or_origin.origin)
+    return Path(origin).parent if origin is not None else None
+
+
 def resolve_path(design: DesignBase) -> Path:
-    """The data file's path: relative paths are relative to the design file's folder."""
+    """The data file's path."""
     assert design.data.path is not None
-    path = Path(design.data.path)
-    if not path.is_absolute() and design.origin is not None:
-        path = Path(design.origin).parent / path
-    return path
+    return relative_to(design.data.path, design_folder(design))
 
 
 def read_source(design: DesignBase) -> Source:
     if design.data.dataset is not None:
-        return _read_dataset(design.data.dataset)
+        return read_dataset(design.data.dataset)
     if design.data.source is not None:
         from cpeval.data.fingerprint import frame_sha256
         from cpeval.data.incidents import aggregate_incidents
@@ -47,12 +66,15 @@ def read_source(design: DesignBase) -> Source:
         agg = aggregate_incidents(design)
         return Source(frame=agg.frame, label=str(agg.provenance["incident_source"]), sha256=frame_sha256(agg.frame),
                       provenance=agg.provenance, warnings=agg.warnings)
-    path = resolve_path(design)
-    label = str(design.data.path)
+    return read_file(resolve_path(design), str(design.data.path), "data.path")
+
+
+def read_file(path: Path, label: str, key: str) -> Source:
+    """A CSV or parquet file and the sha256 of its bytes; ``key`` is the design key that named it."""
     if not path.is_file():
         raise DataError(
             label,
-            [Problem(ProblemCode.FILE_NOT_FOUND, None, f"no file at {path}; check data.path (it is "
+            [Problem(ProblemCode.FILE_NOT_FOUND, None, f"no file at {path}; check {key} (it is "
                      "relative to the design file's folder)")],
         )
     try:
@@ -75,7 +97,7 @@ def read_source(design: DesignBase) -> Source:
     return Source(frame=frame, label=label, sha256=sha)
 
 
-def _read_dataset(name: str) -> Source:
+def read_dataset(name: str) -> Source:
 
     package, _, dataset = name.partition(".")
     problem: str | None = None

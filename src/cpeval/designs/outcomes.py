@@ -23,17 +23,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Family = Literal["crime", "seriousness", "fear", "other"]
+from cpeval.designs.families import BUILDERS, FAMILY_ORDER, IMPLIED_FAMILY
+
+Family = Literal[FAMILY_ORDER]  # type: ignore[valid-type]  # the names declared in designs/families.py
 Measure = Literal["count", "rate", "log", "level", "proportion"]
 ZeroRule = Literal["add_one", "drop", "error"]
 
-# The order in which para 23(c) of the UN Guidelines lists what to assess.
-FAMILY_ORDER: tuple[str, ...] = ("crime", "seriousness", "fear", "other")
 RATE_BASES: tuple[int, ...] = (1, 100, 1_000, 10_000, 100_000)
 DERIVED_PREFIX = "_cpeval_outcome_"
-# Keys that build the outcome from other columns (at most one per outcome); the family each one implies.
-SOURCES: tuple[str, ...] = ("total_of", "seriousness", "fear", "victimisation")
-_FAMILY_OF = {"fear": ("fear", "a fear outcome"), "seriousness": ("seriousness", "a harm index")}
 
 
 class _Strict(BaseModel):
@@ -165,7 +162,7 @@ class OutcomeSpec(BaseModel):
         description="Data column holding the outcome (or, with 'per' or take_log: true, the count it is "
         "derived from). Not needed for total_of, seriousness, fear or victimisation outcomes.",
     )
-    family: Family = Field("crime", description="crime | seriousness | fear | other (UN para 23(c)).")
+    family: Family = Field("crime", description=" | ".join(FAMILY_ORDER) + " (UN para 23(c)).")
     measure: Measure = Field(
         "level",
         description="count | rate | log | level | proportion. 'log': the outcome is analysed on the natural-log "
@@ -233,7 +230,7 @@ class OutcomeSpec(BaseModel):
 
     @model_validator(mode="after")
     def _rules(self) -> OutcomeSpec:
-        sources = [k for k in SOURCES if getattr(self, k) is not None]
+        sources = [k for k in BUILDERS if getattr(self, k) is not None]
         if len(sources) > 1:
             raise ValueError(f"outcome {self.name!r}: give only one of {', '.join(sources)}")
         if sources and self.source_column is not None:
@@ -261,7 +258,7 @@ class OutcomeSpec(BaseModel):
                 f"outcome {self.name!r}: 'per' makes a rate; set measure: rate (or measure: log with take_log: "
                 f"true and zeros), not {self.measure!r}"
             )
-        for k, (family, what) in _FAMILY_OF.items():
+        for k, (family, what) in IMPLIED_FAMILY.items():
             if getattr(self, k) is not None and self.family != family:
                 raise ValueError(f"outcome {self.name!r}: {what} has family {family!r}, not {self.family!r}")
         if self.survey is not None and not self.from_respondents:
@@ -311,7 +308,7 @@ class OutcomeSpec(BaseModel):
     @property
     def derived(self) -> bool:
         """Whether cpeval computes this outcome's column (rather than reading it as it is)."""
-        return bool(self.take_log) or self.per is not None or any(getattr(self, k) is not None for k in SOURCES)
+        return bool(self.take_log) or self.per is not None or any(getattr(self, k) is not None for k in BUILDERS)
 
     @property
     def counts_scale(self) -> bool:

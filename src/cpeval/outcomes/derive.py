@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cpeval.data.sources import Source, design_folder, read_dataset, read_file, relative_to
+from cpeval.designs.families import BUILDERS
 from cpeval.errors import DataError, DesignError, Problem, ProblemCode, did_you_mean
 from cpeval.outcomes.harm import harm_components, load_weight_table
 from cpeval.outcomes.survey import (
@@ -90,26 +92,13 @@ def _derive_one(
     if o.from_respondents:
         return _derive_survey(frame, design, o, key, problems, found)
     cols: dict[str, Any] = {}
-    scale_cols: dict[str, pd.Series] = {}
-    if o.seriousness is not None:
-        table = load_weight_table(o.seriousness.weights, design.origin)
-        for off in o.seriousness.columns:
-            table.weight(off, f"{key}.seriousness.columns.{off}")  # unknown offences fail before data checks
-        named = {c: f"{key}.seriousness.columns.{off}" for off, c in o.seriousness.columns.items()}
-        _numeric_counts(frame, named, design, problems)
-        comps = harm_components(frame, o.seriousness.columns, table, f"{key}.seriousness.columns")
-        base = comps.sum(axis=1, min_count=len(comps.columns))
-        for off in comps.columns:
-            scale_cols[f"{o.column}__harm__{off}"] = comps[off]
-    elif o.total_of is not None:
-        _numeric_counts(frame, {c: f"{key}.total_of" for c in o.total_of}, design, problems)
-        base = total(frame, o.total_of)
-    elif o.victimisation is not None:
-        base = _area_victimisation(frame, design, o, key, problems)
-    else:
+    builder = next((b for b in BUILDERS if getattr(o, b) is not None), None)
+    if builder is None:
         assert o.source_column is not None
         _numeric_counts(frame, {o.source_column: f"{key}.column"}, design, problems)
-        base = frame[o.source_column].astype(float)
+        base, scale_cols = frame[o.source_column].astype(float), {}
+    else:
+        base, scale_cols = AREA_BUILDERS[builder](frame, design, o, key, problems)
 
     per = o.per
     if per is not None and o.victimisation is None:
@@ -126,6 +115,37 @@ def _derive_one(
     cols[o.column] = base
     cols.update(scale_cols)
     return cols
+
+
+def _harm_index(frame: pd.DataFrame, design: DesignBase, o: OutcomeSpec, key: str, problems: list[Problem]
+                ) -> tuple[pd.Series, dict[str, pd.Series]]:
+    """The harm-weighted sum of offence counts, and each offence's contribution (kept for the report)."""
+    assert o.seriousness is not None
+    table = load_weight_table(o.seriousness.weights, design.origin)
+    for off in o.seriousness.columns:
+        table.weight(off, f"{key}.seriousness.columns.{off}")  # unknown offences fail before data checks
+    named = {c: f"{key}.seriousness.columns.{off}" for off, c in o.seriousness.columns.items()}
+    _numeric_counts(frame, named, design, problems)
+    comps = harm_components(frame, o.seriousness.columns, table, f"{key}.seriousness.columns")
+    base = comps.sum(axis=1, min_count=len(comps.columns))
+    return base, {f"{o.column}__harm__{off}": comps[off] for off in comps.columns}
+
+
+def _total(frame: pd.DataFrame, design: DesignBase, o: OutcomeSpec, key: str, problems: list[Problem]
+           ) -> tuple[pd.Series, dict[str, pd.Series]]:
+    assert o.total_of is not None
+    _numeric_counts(frame, {c: f"{key}.total_of" for c in o.total_of}, design, problems)
+    return total(frame, o.total_of), {}
+
+
+def _victimisation(frame: pd.DataFrame, design: DesignBase, o: OutcomeSpec, key: str, problems: list[Problem]
+                   ) -> tuple[pd.Series, dict[str, pd.Series]]:
+    return _area_victimisation(frame, design, o, key, problems), {}
+
+
+# How each builder of designs/families.py computes an area outcome (fear, and victimisation from respondent
+# rows, go through _derive_survey): the base series and any component columns kept beside it.
+AREA_BUILDERS = {"seriousness": _harm_index, "total_of": _total, "victimisation": _victimisation}
 
 
 def _numeric_counts(frame: pd.DataFrame, named: dict[str, str], design: DesignBase, problems: list[Problem]) -> None:
@@ -216,30 +236,10 @@ def survey_context(design: DesignBase, o: OutcomeSpec, frame: pd.DataFrame | Non
 
 
 def _resolve(path: str | None, origin: str | None) -> str | None:
-    if path is None:
-        return None
-    p = Path(path)
-    if not p.is_absolute() and origin is not None:
-        p = Path(origin).parent / p
-    return str(p)
+    return None if path is None else str(relative_to(path, design_folder(origin)))
 
 
-class _Survey:
-    """A survey's rows and, computed once on demand, the sha256 of the rows as CSV."""
-
-    def __init__(self, frame: pd.DataFrame, sha256: str | None = None):
-        self.frame, self._sha256 = frame, sha256
-
-    @property
-    def sha256(self) -> str:
-        if self._sha256 is None:
-            import hashlib
-
-            self._sha256 = hashlib.sha256(self.frame.to_csv(index=False).encode()).hexdigest()
-        return self._sha256
-
-
-def _read_survey(dataset: str | None, path: str | None) -> _Survey:
+def _read_survey(dataset: str | None, path: str | None) -> Source:
     """The survey; files are re-read when they change (the cache key has their mtime and size)."""
     stamp: tuple[int, int] | None = None
     if dataset is None and path is not None and Path(path).is_file():
@@ -249,24 +249,16 @@ def _read_survey(dataset: str | None, path: str | None) -> _Survey:
 
 
 @lru_cache(maxsize=8)
-def _read_survey_cached(dataset: str | None, path: str | None, stamp: tuple[int, int] | None) -> _Survey:
+def _read_survey_cached(dataset: str | None, path: str | None, stamp: tuple[int, int] | None) -> Source:
     if dataset is not None:
-        from cpeval.data.sources import _read_dataset
-
-        src = _read_dataset(dataset)  # its sha256 is of the rows as CSV too
-        return _Survey(src.frame, src.sha256)
+        return read_dataset(dataset)
     assert path is not None
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(
-            str(path), [Problem(ProblemCode.FILE_NOT_FOUND, None, "no survey file here; check survey.path (it is "
-                                "relative to the design file's folder)")]
-        )
-    return _Survey(pd.read_csv(p) if p.suffix.lower() == ".csv" else pd.read_parquet(p))
+    return read_file(Path(path), str(path), "survey.path")
 
 
 def survey_sha256(dataset: str | None, path: str | None, origin: str | None) -> str:
-    """sha256 of the survey's rows (as CSV), so a result records exactly which survey data it used."""
+    """sha256 of the survey file's bytes (of the frame, for a packaged dataset), so a result records exactly
+    which survey data it used."""
     return _read_survey(dataset, _resolve(path, origin)).sha256
 
 

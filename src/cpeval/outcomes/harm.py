@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cpeval.data.sources import design_folder, relative_to
 from cpeval.errors import DesignError, did_you_mean
 
 if TYPE_CHECKING:
@@ -68,9 +69,7 @@ def load_weight_table(ref: str, origin: str | None = None) -> WeightTable:
                 f"{did_you_mean(ref, shipped)}; or give the path of your own CSV with columns offence, weight"
             )
     else:
-        path = Path(ref)
-        if not path.is_absolute() and origin is not None:
-            path = Path(origin).parent / path
+        path = relative_to(ref, design_folder(origin))
         if not path.is_file():
             raise DesignError(
                 f"seriousness.weights: no file at {path}; the path is relative to the design file's folder"

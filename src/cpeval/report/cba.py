@@ -1,6 +1,6 @@
 """The "Cost-benefit" report section and its figures (NPV distribution, tornado chart).
 
-Reads only ``EvaluationResult.extras["cost_benefit"]`` (a :class:`cpeval.cba.CostBenefitResult` as a dict).
+Reads only ``EvaluationResult.cost_benefit`` (a :class:`cpeval.cba.CostBenefitResult`, rendered from its dict).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ TORNADO_FIGURE = "cost_benefit_tornado.png"
 
 
 def _cba(result: EvaluationResult) -> dict[str, Any] | None:
-    return result.extras.get("cost_benefit") if result.extras else None
+    return result.cost_benefit.to_dict() if result.cost_benefit is not None else None
 
 
 def render_section(result: EvaluationResult) -> str:

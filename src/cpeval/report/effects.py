@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from cpeval.designs import families
 from cpeval.report.format import bounded, num, pct_interval
 from cpeval.report.inference import ci_cell, direction, lead, p_cell
 from cpeval.report.section import Section
@@ -14,12 +15,7 @@ from cpeval.results import effects_in_family_order
 if TYPE_CHECKING:
     from cpeval.results import CheckResult, Effect, EvaluationResult
 
-FAMILY_TITLES = {
-    "crime": "Crime and victimisation",
-    "seriousness": "Seriousness of crime",
-    "fear": "Fear of crime",
-    "other": "Other outcomes",
-}
+FAMILY_TITLES = families.FAMILY_TITLES  # every declared family, in report order
 FIGURE = "effects.png"
 PERCENT_NOTE = ("% change: for effects on the log scale (log outcomes, rate ratios) 100 x (exp(effect) - 1); for "
                 "effects in the outcome's own units, the effect as a share of the treated units' mean before "

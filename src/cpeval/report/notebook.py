@@ -68,8 +68,8 @@ def verdicts_markdown(result: EvaluationResult) -> str:
     failed = [c for c in result.checks if c.status in ("fail", "error")]
     if failed:
         lines.append(f"- checks that failed or could not run: {', '.join(sorted({c.name for c in failed}))}")
-    if "cost_benefit" in result.extras:
-        lines.append(f"- cost-benefit: {result.extras['cost_benefit']['sentence']}")
+    if result.cost_benefit is not None:
+        lines.append(f"- cost-benefit: {result.cost_benefit.sentence()}")
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpeval.payloads import LeeBounds
 from cpeval.report.figures import new_figure, png_bytes
 from cpeval.report.format import num
 from cpeval.report.section import Section
@@ -104,7 +105,7 @@ def _balance(result: EvaluationResult) -> list[str]:
 
 def _attrition(result: EvaluationResult) -> list[str]:
     c = _check(result, "attrition")
-    lee = {e.outcome: e.diagnostics["lee_bounds"] for e in result.effects if e.diagnostics.get("lee_bounds")}
+    lee = {e.outcome: b for e in result.effects if (b := e.payload(LeeBounds)) is not None}
     if c is None and not lee:
         return []
     lines = ["### Attrition", ""]
@@ -118,8 +119,8 @@ def _attrition(result: EvaluationResult) -> list[str]:
                   f"| outcome | lower | upper | {level} CI of the bounds | trimmed arm | share trimmed |",
                   "|---|---|---|---|---|---|"]
         for name, b in lee.items():
-            lines.append(f"| {name} | {num(b['lower'])} | {num(b['upper'])} | [{num(b.get('ci_lower'))}, "
-                         f"{num(b.get('ci_upper'))}] | {b['trimmed_arm']} | {b['trim_share']:.1%} |")
+            lines.append(f"| {name} | {num(b.lower)} | {num(b.upper)} | [{num(b.ci_lower)}, "
+                         f"{num(b.ci_upper)}] | {b.trimmed_arm} | {b.trim_share:.1%} |")
         lines.append("")
     return lines
 
@@ -134,9 +135,9 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
     for ax, e in zip(axes, effects, strict=True):  # one panel per outcome: outcomes have their own units
         ax.errorbar(e.estimate, 0, xerr=[[e.estimate - e.ci_lower], [e.ci_upper - e.estimate]], fmt="o",
                     color="black", capsize=3, label=f"{e.estimand.upper()}, {e.level:.0%} CI")
-        b = e.diagnostics.get("lee_bounds")
-        if b:
-            ax.plot([b["lower"], b["upper"]], [-0.4, -0.4], color="tab:orange", lw=4, label="Lee bounds")
+        b = e.payload(LeeBounds)
+        if b is not None:
+            ax.plot([b.lower, b.upper], [-0.4, -0.4], color="tab:orange", lw=4, label="Lee bounds")
         alt = e.diagnostics.get("cace")
         if alt:
             ax.errorbar(alt["estimate"], 0.4, xerr=[[alt["estimate"] - alt["ci_lower"]],

@@ -87,7 +87,7 @@ class Summary(Section):
             lines += ["Diagnostics: " + "; ".join(
                 x for x in (f"failed or could not run: {', '.join(failed)}" if failed else "",
                             f"worth a look: {', '.join(warned)}" if warned else "") if x) + ".", ""]
-        cba = (result.extras or {}).get("cost_benefit")
+        cba = result.cost_benefit.to_dict() if result.cost_benefit is not None else None
         if cba:
             lines += [f"Costs and benefits: {cba['sentence']}", ""]
         return "\n".join(lines)

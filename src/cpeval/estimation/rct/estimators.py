@@ -1,9 +1,10 @@
 """Randomised-trial estimators: ``difference_in_means`` and ``lin``, for the ITT or (by IV) the CACE.
 
-Each ``fit`` also re-randomises (``inference.permutations``) and adjusts p-values across the design's
-outcomes (``inference.multiple_testing``). Both need every outcome at once, so the estimator keeps the
-last panel's trial frame and fits (:class:`PanelFits`), each computed once and read by the other outcomes'
-fits; the results do not depend on the order in which outcomes are fitted.
+Each Effect also carries the re-randomisation (``inference.permutations``) and multiplicity-adjusted
+(``inference.multiple_testing``) p-values, which need every outcome of the design at once. The estimator is
+stateless: :meth:`RctEstimatorBase.fit_outcomes` builds one :class:`PanelFits` for a call and fits every
+outcome from it, each shared step once; ``fit`` is ``fit_outcomes`` for one outcome (it still computes the
+family's p-values). Results do not depend on the order of the outcomes.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ from cpeval.estimation.inference import (
     wald_interval,
 )
 from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Estimate, Trial, estimate_itt, refused_cluster_blocks
+from cpeval.payloads import LeeBounds
 from cpeval.results import Effect, Sampling, p_value
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from cpeval.data.panel import Panel
     from cpeval.designs.outcomes import OutcomeSpec
     from cpeval.designs.rct import RctDesign
@@ -155,10 +159,9 @@ def family_inference(tf: TrialFrame, design: RctDesign, raw_p: dict[str, float])
 
 @dataclass
 class PanelFits:
-    """One panel's trial frame and fits, each computed once: ``fit`` runs one outcome at a time, but the
-    family p-values need every outcome's ITT (or CACE), so the other outcomes' fits reuse them."""
+    """One call's trial frame and fits, each computed once: the family p-values need every outcome's ITT
+    (or CACE), which the outcomes' own fits then reuse. Lives only for one ``fit_outcomes`` call."""
 
-    key: tuple[int, str]  # (id, sha256) of the panel
     tf: TrialFrame
     itt: dict[str, tuple[Trial, Estimate]] = field(default_factory=dict)  # by outcome column
     cace: dict[str, tuple] = field(default_factory=dict)
@@ -173,13 +176,15 @@ class RctEstimatorBase:
     def __init__(self, design: RctDesign):
         self.design = design
         self.adjusted = design.estimator.capabilities.covariate_adjusted  # Lin: covariates interacted
-        self._fits: PanelFits | None = None  # the last panel's; replaced when fit sees another panel
 
-    def _panel_fits(self, panel: Panel) -> PanelFits:
-        key = (id(panel), panel.sha256)
-        if self._fits is None or self._fits.key != key:
-            self._fits = PanelFits(key, trial_frame(panel, self.design))
-        return self._fits
+    def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
+        """One outcome's Effect (its family p-values are still computed across the design's outcomes)."""
+        return self.fit_outcomes(panel, [outcome])[0]
+
+    def fit_outcomes(self, panel: Panel, outcomes: Sequence[OutcomeSpec]) -> list[Effect]:
+        """Every outcome's Effect from one trial frame, with the family inference computed once."""
+        fits = PanelFits(trial_frame(panel, self.design))
+        return [self._fit_one(panel, fits, outcome) for outcome in outcomes]
 
     def _outcome_p(self, fits: PanelFits, outcome: OutcomeSpec) -> float:
         """The p-value of the design's estimand (ITT, or CACE by IV) for ``outcome``."""
@@ -244,9 +249,8 @@ class RctEstimatorBase:
         except EstimationError as exc:  # the numerical core does not know the outcome's name
             raise EstimationError(f"outcome {outcome.name!r}: {exc}") from exc
 
-    def fit(self, panel: Panel, outcome: OutcomeSpec) -> Effect:
+    def _fit_one(self, panel: Panel, fits: PanelFits, outcome: OutcomeSpec) -> Effect:
         design = self.design
-        fits = self._panel_fits(panel)
         tf = fits.tf
         trial, itt = self._itt(fits, outcome)
         estimable = not itt.extra.get("no_variance")
@@ -312,10 +316,8 @@ class RctEstimatorBase:
                 + (", re-randomised by cluster" if tf.cluster is not None else "")
                 + (" within blocks" if tf.block is not None else "")
             )
-        if design.attrition is not None:
-            diagnostics["lee_bounds"] = self._lee(tf, outcome)
         units = tf.frame.loc[tf.rows(outcome.column), panel.unit].nunique()
-        return make_effect(
+        effect = make_effect(
             outcome,
             method=self.method,
             estimand=estimand,
@@ -331,6 +333,9 @@ class RctEstimatorBase:
             warnings=notes,
             sampling=self._sampling(tf, trial, headline, outcome, panel.unit),
         )
+        if design.attrition is not None:
+            effect = replace(effect, payloads=(*effect.payloads, self._lee(tf, outcome)))
+        return effect
 
     def _sampling(self, tf: TrialFrame, trial: Trial, itt: Estimate, outcome: OutcomeSpec, unit: str
                   ) -> Sampling | None:
@@ -390,7 +395,7 @@ class RctEstimatorBase:
         vtype = f"{fit.cov_type}; " + ("t with G-1 df" if df else "normal reference")
         return fit.estimate, fit.std_error, df, vtype, diag, notes, fit.influence
 
-    def _lee(self, tf: TrialFrame, outcome: OutcomeSpec) -> dict:
+    def _lee(self, tf: TrialFrame, outcome: OutcomeSpec) -> LeeBounds:
         from cpeval.estimation.rct.lee import lee_bounds, lee_bounds_ci
 
         y = tf.frame[outcome.column].to_numpy(float)
@@ -400,9 +405,8 @@ class RctEstimatorBase:
         rng = np.random.default_rng(self.design.inference.seed)
         lo, hi = lee_bounds_ci(y, tf.z, obs, self.design.inference.level, reps, rng, tf.cluster)
         unit = "clusters" if tf.cluster is not None else "people"
-        bounds.update({"ci_lower": lo, "ci_upper": hi, "bootstrap": reps,
-                       "note": f"bounds pool the blocks; the interval resamples {unit}"})
-        return bounds
+        return LeeBounds(**bounds, ci_lower=lo, ci_upper=hi, bootstrap=reps,
+                         note=f"bounds pool the blocks; the interval resamples {unit}")
 
 
 def _block_label(blocked: bool, weighting: str) -> str:
