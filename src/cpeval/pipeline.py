@@ -61,7 +61,7 @@ def evaluate(
     ``data`` (optional) replaces the design's data source; it is never modified. Everything is validated
     before anything is fitted.
     """
-    from cpeval import __version__
+    from cpeval._version import __version__
     from cpeval.checks import run_checks
     from cpeval.data import load_panel
     from cpeval.designs.load import design_hash

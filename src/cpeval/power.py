@@ -142,13 +142,13 @@ def icc_anova(y: np.ndarray, cluster: np.ndarray) -> float:
     return float(min(max(rho, 0.0), 0.99))
 
 
-def _adjust(y: np.ndarray, block: np.ndarray | None, X: np.ndarray) -> np.ndarray:
+def adjust(y: np.ndarray, block: np.ndarray | None, X: np.ndarray) -> np.ndarray:
     """Residuals of ``y`` on blocks and covariates (what the design's estimator adjusts for)."""
     cols = [np.ones(len(y))]
     if block is not None and int(block.max()) > 0:
-        from cpeval.estimation.rct.core import _dummies
+        from cpeval.estimation.rct.core import dummies
 
-        cols.append(_dummies(block))
+        cols.append(dummies(block))
     if X.shape[1]:
         cols.append(X - X.mean(axis=0))
     R = np.column_stack(cols)
@@ -208,7 +208,7 @@ def _one(design: RctDesign, tf: Any, outcome: Any, effect: float | None, sims: i
     covs = design.estimator.covariates if design.estimator.capabilities.covariate_adjusted else []
     X = tf.frame.loc[keep, covs].to_numpy(float) if covs else np.empty((len(y0), 0))
     blk0 = None if tf.block is None else np.unique(tf.block[keep], return_inverse=True)[1]
-    resid = _adjust(y0, blk0, X)
+    resid = adjust(y0, blk0, X)
     if spec.r2 > 0:
         r2 = spec.r2
         sources["r2"] = "design"

@@ -13,8 +13,8 @@ import pytest
 
 import cpeval
 from _support import DESIGNS, REFERENCE, ROOT, write_design
+from cpeval.data.aggregate import aggregate_incidents
 from cpeval.data.fingerprint import frame_sha256
-from cpeval.data.incidents import aggregate_incidents
 from cpeval.designs import design_from_dict, load_design
 from cpeval.errors import DataError, DesignError, ProblemCode
 

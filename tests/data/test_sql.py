@@ -18,7 +18,7 @@ import pytest
 
 import cpeval
 from _support import DESIGNS
-from cpeval.data.incidents import aggregate_incidents
+from cpeval.data.aggregate import aggregate_incidents
 from cpeval.designs import design_from_dict
 from cpeval.errors import DataError, ProblemCode
 

@@ -12,7 +12,7 @@ import pytest
 from _support import REFERENCE
 from cpeval.checks import run_checks
 from cpeval.checks.did_bacon import EARLY, LATE, NEVER, bacon_decomposition
-from cpeval.checks.did_honest import _rm_bounds, flci, honest_analysis
+from cpeval.checks.did_honest import rm_bounds, flci, honest_analysis
 from cpeval.data import validate_panel
 from cpeval.datasets.did import simulate_did
 from cpeval.errors import EstimationError
@@ -144,7 +144,7 @@ def test_relative_magnitudes_set_equals_linear_programme():
         beta = rng.normal(size=n_pre + n_post)
         lvec = rng.uniform(0, 1, n_post)
         lvec /= lvec.sum()
-        centre, half = _rm_bounds(beta[None, :], n_pre, lvec)
+        centre, half = rm_bounds(beta[None, :], n_pre, lvec)
         pre = np.concatenate([beta[:n_pre], [0.0]])
         bound = mbar * np.abs(np.diff(pre)).max()
         # variables delta_post (n_post); |delta_t - delta_{t-1}| <= bound with delta_{-1} = 0

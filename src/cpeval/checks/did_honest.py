@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cpeval.checks.did_common import event_coefficients
+from cpeval.checks.did_honest_arp import rm_bounds, rm_weight
 from cpeval.checks.did_honest_sd import SmoothnessFrontier, flci
 from cpeval.results import CheckResult
 
@@ -37,21 +38,9 @@ if TYPE_CHECKING:
 N_DRAWS = 4000
 
 
-def _rm_weight(lvec: np.ndarray) -> float:
-    """W = sum_j |sum_{t>=j} l_t|: how much a per-period change in the trend gap moves l'delta_post."""
-    return float(np.abs(np.cumsum(lvec[::-1])[::-1]).sum())
-
-
 def _mbar_search_max(mbar_grid: Sequence[float]) -> float:
     """Largest Mbar the breakdown search tries."""
     return max(10.0, 2 * max(mbar_grid))
-
-
-def _rm_bounds(draws: np.ndarray, n_pre: int, lvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centre l'beta_post and half-width-per-Mbar m(beta_pre) * W for each row of ``draws``."""
-    pre = np.concatenate([draws[:, :n_pre], np.zeros((len(draws), 1))], axis=1)
-    m = np.abs(np.diff(pre, axis=1)).max(axis=1)
-    return draws[:, n_pre:] @ lvec, m * _rm_weight(lvec)
 
 
 def _breakdown(ci_at: Any, hi: float) -> float | None:
@@ -76,14 +65,14 @@ def honest_analysis(beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.nda
     """Robust intervals over the grids and breakdown values of both restrictions."""
     from cpeval.checks.did_honest_arp import feasible, rm_interval
 
-    c0, h0 = _rm_bounds(beta[None, :], n_pre, lvec)
+    c0, h0 = rm_bounds(beta[None, :], n_pre, lvec)
     method = "Andrews-Roth-Pakes conditional least-favourable hybrid (as R HonestDiD C-LF)"
     if not feasible(len(lvec)):  # too many LP bases to enumerate: percentile interval
         method = "Monte Carlo percentile of identified-set bounds (too many post periods for the ARP test)"
         rng = np.random.default_rng(seed)
         chol = np.linalg.cholesky(vcov + 1e-14 * np.eye(len(beta)) * max(np.diag(vcov).max(), 1e-300))
         draws = beta + rng.standard_normal((N_DRAWS, len(beta))) @ chol.T
-        centre, halfw = _rm_bounds(draws, n_pre, lvec)
+        centre, halfw = rm_bounds(draws, n_pre, lvec)
 
     notes: dict[float, str] = {}
 
@@ -122,7 +111,7 @@ def honest_analysis(beta: np.ndarray, vcov: np.ndarray, n_pre: int, lvec: np.nda
     out: dict[str, Any] = {
         "rows": rows + sd_rows,
         "breakdown_mbar": _breakdown(rm_ci, _mbar_search_max(mbar_grid)),
-        "max_pre_change": float(h0[0] / _rm_weight(lvec)),
+        "max_pre_change": float(h0[0] / rm_weight(lvec)),
         "max_pre_slope_change": None if slope_change is None else float(slope_change),
         "breakdown_m": None,
         "rm_interval_method": method,

@@ -32,6 +32,18 @@ TOL_LAMBDA = 1e-6
 MAX_BASES = 300_000  # (M choose k+1) bases to enumerate before declining (very many post periods)
 
 
+def rm_weight(lvec: np.ndarray) -> float:
+    """W = sum_j |sum_{t>=j} l_t|: how much a per-period change in the trend gap moves l'delta_post."""
+    return float(np.abs(np.cumsum(lvec[::-1])[::-1]).sum())
+
+
+def rm_bounds(draws: np.ndarray, n_pre: int, lvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre l'beta_post and half-width-per-Mbar m(beta_pre) * W for each row of ``draws``."""
+    pre = np.concatenate([draws[:, :n_pre], np.zeros((len(draws), 1))], axis=1)
+    m = np.abs(np.diff(pre, axis=1)).max(axis=1)
+    return draws[:, n_pre:] @ lvec, m * rm_weight(lvec)
+
+
 def rm_moments(n_pre: int, n_post: int, mbar: float, s: int, positive: bool) -> np.ndarray:
     """Rows of A_s for Delta^RM_{s,sign}(Mbar) that involve post periods (columns: pre, then post periods;
     the reference period dropped), as HonestDiD's ``.create_A_RM`` with ``postPeriodMomentsOnly``."""
@@ -198,9 +210,7 @@ def rm_interval(beta: np.ndarray, sigma: np.ndarray, n_pre: int, lvec: np.ndarra
     draws = lf_normals or normal_draws(seed)
     pieces = [rm_moments(n_pre, n_post, mbar, s, positive) for s in range(-(n_pre - 1), 1)
               for positive in (True, False)]
-    from cpeval.checks.did_honest import _rm_bounds
-
-    centre, per_mbar = _rm_bounds(beta[None, :], n_pre, lvec)  # the identified set is centre -/+ mbar * per_mbar
+    centre, per_mbar = rm_bounds(beta[None, :], n_pre, lvec)  # the identified set is centre -/+ mbar * per_mbar
     theta, half_set = float(centre[0]), mbar * float(per_mbar[0])
     lo, hi = -GRID_SDS * sd_theta, GRID_SDS * sd_theta
     note = None

@@ -3,7 +3,11 @@ then categories, repeat victims, zero-filling and the joined area attributes on 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,15 +15,16 @@ import numpy as np
 from cpeval.data.incidents import (
     BATCH,
     Aggregated,
-    _key_of_date,
-    _local_time,
-    _period_key,
-    _problem,
-    _Read,
-    _row_hash,
-    _sql_text,
+    Read,
+    key_of_date,
+    local_time,
+    open_incidents,
+    period_key,
     period_values,
+    problem,
+    row_hash,
     rows_fingerprint,
+    sql_text,
 )
 from cpeval.data.sql import quote_ident as q
 from cpeval.data.timezones import rules_version
@@ -31,28 +36,28 @@ if TYPE_CHECKING:
     from cpeval.designs.base import DesignBase
 
 
-def _select(con, read: _Read, design: DesignBase, area: str) -> str:  # type: ignore[no-untyped-def]
+def _select(con, read: Read, design: DesignBase, area: str) -> str:  # type: ignore[no-untyped-def]
     agg = design.data.aggregate
     assert agg is not None
-    h1, h2, _ = _row_hash(read, design)
+    h1, h2, _ = row_hash(read, design)
     code = f"CAST({q(agg.offences.column)} AS VARCHAR)" if agg.offences else "CAST(NULL AS VARCHAR)"
     victim = f"CAST({q(agg.victims.column)} AS VARCHAR)" if agg.victims else "CAST(NULL AS VARCHAR)"
     cols = ", ".join(q(c) for c in read.types)
-    return (f"SELECT {_local_time(con, read, design, read.label)} AS t, {area}, {code} AS code, {victim} AS v, "
+    return (f"SELECT {local_time(con, read, design, read.label)} AS t, {area}, {code} AS code, {victim} AS v, "
             f"{h1} AS h1, {h2} AS h2 FROM (SELECT {cols} FROM {read.relation})")
 
 
-def _located(con, read: _Read, design: DesignBase, stats: dict[str, int]):  # type: ignore[no-untyped-def]
+def _located(con, read: Read, design: DesignBase, stats: dict[str, int]):  # type: ignore[no-untyped-def]
     """The boundaries' area ids, and a function that registers ``cpeval_stream``: the records with their
     boundary area, computed in numpy one batch at a time as DuckDB reads the stream (nothing is materialised;
     each scan of the records registers a fresh stream)."""
     import pyarrow as pa
 
     from cpeval.data.boundaries import locate, read_boundaries
-    from cpeval.data.incidents import _relative
+    from cpeval.data.incidents import relative
 
     area = design.data.aggregate.area  # type: ignore[union-attr]
-    bounds = read_boundaries(_relative(design, area.boundaries), area.id_property, read.label)
+    bounds = read_boundaries(relative(design, area.boundaries), area.id_property, read.label)
     xy = f"CAST({q(area.x)} AS DOUBLE) AS x, CAST({q(area.y)} AS DOUBLE) AS y"
     select = _select(con, read, design, xy)
     ids = pa.array([str(i) for i in bounds.ids])
@@ -78,7 +83,7 @@ def _located(con, read: _Read, design: DesignBase, stats: dict[str, int]):  # ty
     return [str(i) for i in bounds.ids], register
 
 
-def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggregated:  # type: ignore[no-untyped-def]
+def run_aggregation(con, design: DesignBase, read: Read, label: str) -> Aggregated:  # type: ignore[no-untyped-def]
     import duckdb
 
     agg = design.data.aggregate
@@ -97,22 +102,22 @@ def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggrega
                         "FROM cpeval_stream")
         start, end = agg.period.start, agg.period.end
         window = " AND ".join(
-            [f"t >= TIMESTAMP {_sql_text(str(start))}"] * (start is not None)
-            + [f"t < TIMESTAMP {_sql_text(str(end + dt.timedelta(days=1)))}"] * (end is not None)
+            [f"t >= TIMESTAMP {sql_text(str(start))}"] * (start is not None)
+            + [f"t < TIMESTAMP {sql_text(str(end + dt.timedelta(days=1)))}"] * (end is not None)
         ) or "t IS NOT NULL"
         con.execute(f"CREATE TEMP VIEW cpeval_keyed AS SELECT u, code, v, h1, h2, "
-                    f"{_period_key(agg.period.every, 't')} AS p, coalesce({window}, false) AS inw FROM cpeval_rows")
+                    f"{period_key(agg.period.every, 't')} AS p, coalesce({window}, false) AS inw FROM cpeval_rows")
         groups = con.execute(
             "SELECT u, p, inw, code, count(*) AS n, CAST(sum(h1) AS VARCHAR) AS h1, CAST(sum(h2) AS VARCHAR) AS h2 "
             "FROM cpeval_keyed GROUP BY ALL"
         ).df()
     except duckdb.Error as exc:
-        from cpeval.data.incidents import _duck_error
+        from cpeval.data.incidents import duck_error
 
-        raise _duck_error(exc, label, "") from None
+        raise duck_error(exc, label, "") from None
     if groups.empty:
-        raise _problem(label, ProblemCode.EMPTY, None, "the incident records have no rows")
-    _, _, header = _row_hash(read, design)
+        raise problem(label, ProblemCode.EMPTY, None, "the incident records have no rows")
+    _, _, header = row_hash(read, design)
     rows_read = int(groups["n"].sum())
     prov: dict[str, Any] = {
         "incident_source": label.removeprefix("data.source (").removesuffix(")"),
@@ -143,7 +148,7 @@ def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggrega
                f"({no_coordinates} of them have no coordinates)")
     inside = inside.loc[inside["u"].notna()]
     if inside.empty:
-        raise _problem(label, ProblemCode.EMPTY, None, "no incident record has both an area and a period in the "
+        raise problem(label, ProblemCode.EMPTY, None, "no incident record has both an area and a period in the "
                        "study window; check data.aggregate.area and period")
     counted, categories = _categorise(inside, agg, label, prov, warnings)
     units = universe if universe is not None else sorted(inside["u"].unique())
@@ -152,7 +157,7 @@ def run_aggregation(con, design: DesignBase, read: _Read, label: str) -> Aggrega
         extra = sorted(set(units) - set(join["u"]))
         if extra:
             n = int(inside.loc[inside["u"].isin(extra), "n"].sum())
-            raise _problem(label, ProblemCode.UNKNOWN_LABEL, agg.area.column, (
+            raise problem(label, ProblemCode.UNKNOWN_LABEL, agg.area.column, (
                 f"{len(extra)} areas of the incident records are not in the join table ({', '.join(extra[:5])}; "
                 f"{n} incidents); add them to the table or correct the area ids"))
         units = sorted(set(join["u"]))
@@ -188,7 +193,7 @@ def _categorise(inside: pd.DataFrame, agg: Any, label: str, prov: dict, warnings
     total = int(inside["n"].sum())
     if counted.empty:
         seen = ", ".join(str(c) for c in unmapped.index[:8])
-        raise _problem(label, ProblemCode.UNKNOWN_LABEL, agg.offences.column, (
+        raise problem(label, ProblemCode.UNKNOWN_LABEL, agg.offences.column, (
             f"none of the {total} incidents has an offence code that data.aggregate.offences.map counts (codes in "
             f"the records: {seen}{', ...' if len(unmapped) > 8 else ''}); map these codes to the design's categories"))
     if n_unmapped:
@@ -206,8 +211,8 @@ def _isna(v: Any) -> bool:
 
 def _period_keys(agg: Any, inside: pd.DataFrame) -> np.ndarray:
     p = inside["p"].astype("int64")
-    lo = _key_of_date(agg.period.every, agg.period.start) if agg.period.start else int(p.min())
-    hi = _key_of_date(agg.period.every, agg.period.end) if agg.period.end else int(p.max())
+    lo = key_of_date(agg.period.every, agg.period.start) if agg.period.start else int(p.min())
+    hi = key_of_date(agg.period.every, agg.period.end) if agg.period.end else int(p.max())
     return np.arange(lo, hi + 1, dtype=np.int64)
 
 
@@ -233,7 +238,7 @@ def _victims(con, frame: pd.DataFrame, agg: Any, categories: list[str]) -> pd.Da
     codes = "TRUE"
     if agg.offences is not None:
         counted = [c for c, cat in agg.offences.map.items() if cat is not None]
-        codes = f"code IN ({', '.join(_sql_text(c) for c in counted)})"
+        codes = f"code IN ({', '.join(sql_text(c) for c in counted)})"
     names = agg.victims.columns()
     per = con.execute(
         f"SELECT u, p, count(*) AS {q(names[0])}, count(*) FILTER (WHERE k >= 2) AS {q(names[1])}, "
@@ -246,29 +251,29 @@ def _victims(con, frame: pd.DataFrame, agg: Any, categories: list[str]) -> pd.Da
     return out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
 
 
-def _join_table(con, design: DesignBase, read: _Read, label: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _join_table(con, design: DesignBase, read: Read, label: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     import duckdb
 
     join = design.data.aggregate.join  # type: ignore[union-attr]
     unit = join.unit or design.data.unit
     cols = [join.period] if join.period else []
     cols += [c for c in join.columns if c not in (unit, join.period)]
-    from cpeval.data.incidents import _check_columns, _describe
+    from cpeval.data.incidents import check_columns, describe
 
-    types = _describe(con, read.join_relation, label, "; check data.aggregate.join")
-    _check_columns(types, dict.fromkeys([unit, *cols], "data.aggregate.join"), label, "the join table")
+    types = describe(con, read.join_relation, label, "; check data.aggregate.join")
+    check_columns(types, dict.fromkeys([unit, *cols], "data.aggregate.join"), label, "the join table")
     try:
         table = con.execute(f"SELECT CAST({q(unit)} AS VARCHAR) AS u, {', '.join(q(c) for c in cols)} "
                             f"FROM {read.join_relation}").df()
     except duckdb.Error as exc:
-        from cpeval.data.incidents import _duck_error
+        from cpeval.data.incidents import duck_error
 
-        raise _duck_error(exc, label, "; check data.aggregate.join") from None
+        raise duck_error(exc, label, "; check data.aggregate.join") from None
     keys = ["u", *([join.period] if join.period else [])]
     dup = table.duplicated(keys)
     if dup.any():
         shown = ", ".join(map(str, table.loc[dup, "u"].head(3)))
-        raise _problem(label, ProblemCode.DUPLICATE_ROWS, unit, f"the join table has {int(dup.sum())} repeated "
+        raise problem(label, ProblemCode.DUPLICATE_ROWS, unit, f"the join table has {int(dup.sum())} repeated "
                        f"{' and '.join(keys).replace('u', 'area')} rows (e.g. {shown}); one row each is needed")
     return table
 
@@ -278,7 +283,7 @@ def _merge_join(frame: pd.DataFrame, join_table: pd.DataFrame, design: DesignBas
     unit, time = design.data.unit, design.data.time
     clash = [c for c in join.columns if c in frame.columns and c not in (unit, join.period)]
     if clash:
-        raise _problem(label, ProblemCode.DUPLICATE_ROWS, clash[0], f"join column {clash[0]!r} is also a count "
+        raise problem(label, ProblemCode.DUPLICATE_ROWS, clash[0], f"join column {clash[0]!r} is also a count "
                        "column of the aggregate; rename one of them")
     right = join_table.rename(columns={"u": unit})
     on = [unit]
@@ -288,3 +293,21 @@ def _merge_join(frame: pd.DataFrame, join_table: pd.DataFrame, design: DesignBas
         on.append(time)
     out = frame.merge(right, on=on, how="left", validate="many_to_one")
     return out.sort_values([unit, time], kind="mergesort")
+
+
+def aggregate_incidents(design: DesignBase) -> Aggregated:
+    """Read ``design.data.source`` and aggregate it as ``design.data.aggregate`` says."""
+    import duckdb
+
+    src, agg = design.data.source, design.data.aggregate
+    assert src is not None and agg is not None
+    label = f"data.source ({src.kind}: {getattr(src, 'path', None) or getattr(src, 'url', '')})"
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpeval-incidents-")))
+        con = stack.enter_context(duckdb.connect(config={"temp_directory": str(tmp / "spill"),
+                                                         "preserve_insertion_order": False,
+                                                         "memory_limit": "1GB"}))
+        with contextlib.suppress(duckdb.InvalidInputException):  # Jupyter without ipywidgets: no bar to turn off
+            con.execute("SET enable_progress_bar = false")  # no progress bar on a terminal's stdout
+        read = open_incidents(con, design, tmp, label)
+        return run_aggregation(con, design, read, label)

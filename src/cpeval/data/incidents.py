@@ -18,12 +18,9 @@ changes with the DuckDB version (whose hash may change), so two runs compare und
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import glob as globlib
 import hashlib
-import tempfile
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +49,7 @@ class Aggregated:
 
 
 @dataclass
-class _Read:
+class Read:
     """The DuckDB relation holding the needed columns of the records, and how it was made."""
 
     relation: str  # FROM-clause text in the session connection
@@ -62,16 +59,16 @@ class _Read:
     join_relation: str | None = None
 
 
-def _problem(label: str, code: ProblemCode, column: str | None, msg: str) -> DataError:
+def problem(label: str, code: ProblemCode, column: str | None, msg: str) -> DataError:
     return DataError(label, [Problem(code, column, msg)])
 
 
-def _relative(design: DesignBase, path: str) -> Path:
+def relative(design: DesignBase, path: str) -> Path:
     p = Path(path)
     return p if p.is_absolute() or design.origin is None else Path(design.origin).parent / p
 
 
-def _sql_text(value: str) -> str:
+def sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -92,7 +89,7 @@ def needed_columns(design: DesignBase) -> dict[str, str]:
     return cols
 
 
-def _check_columns(types: dict[str, str], needed: dict[str, str], label: str, what: str) -> None:
+def check_columns(types: dict[str, str], needed: dict[str, str], label: str, what: str) -> None:
     problems = [
         Problem(ProblemCode.MISSING_COLUMN, col, f"named by {key} but not in {what}{did_you_mean(col, list(types))}")
         for col, key in needed.items() if col not in types
@@ -101,31 +98,31 @@ def _check_columns(types: dict[str, str], needed: dict[str, str], label: str, wh
         raise DataError(label, problems)
 
 
-def _duck_error(exc: BaseException, label: str, hint: str) -> DataError:
+def duck_error(exc: BaseException, label: str, hint: str) -> DataError:
     text = " ".join(str(exc).split())
-    return _problem(label, ProblemCode.UNREADABLE, None, f"{text}{hint}")
+    return problem(label, ProblemCode.UNREADABLE, None, f"{text}{hint}")
 
 
-def _describe(con, relation: str, label: str, hint: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def describe(con, relation: str, label: str, hint: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     import duckdb
 
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     except duckdb.Error as exc:
-        raise _duck_error(exc, label, hint) from None
+        raise duck_error(exc, label, hint) from None
     return {r[0]: r[1] for r in rows}
 
 
 def _files(con, design: DesignBase, path_text: str, fmt: str | None, label: str,  # type: ignore[no-untyped-def]
            text_cols: list[str]) -> tuple[str, str]:
     """read_csv / read_parquet over the files a path, glob or folder names (sorted), and its recorded form."""
-    path = _relative(design, path_text)
+    path = relative(design, path_text)
     if path.is_dir():
         found = {ext: sorted(str(p) for p in path.iterdir() if p.suffix.lower() == ext) for ext in (".csv", ".parquet")}
         kinds = [k for k, v in found.items() if v]
         if len(kinds) != 1:
             which = "no" if not kinds else "both"
-            raise _problem(label, ProblemCode.FILE_NOT_FOUND, None, f"folder {path} holds {which} .csv and .parquet "
+            raise problem(label, ProblemCode.FILE_NOT_FOUND, None, f"folder {path} holds {which} .csv and .parquet "
                            "files; point data.source.path at one kind (e.g. folder/*.parquet)")
         files, ext = found[kinds[0]], kinds[0]
     else:
@@ -133,24 +130,24 @@ def _files(con, design: DesignBase, path_text: str, fmt: str | None, label: str,
             [str(path)] if path.is_file() else [])
         ext = Path(files[0]).suffix.lower() if files else ""
     if not files:
-        raise _problem(label, ProblemCode.FILE_NOT_FOUND, None, f"no files at {path}; check data.source.path "
+        raise problem(label, ProblemCode.FILE_NOT_FOUND, None, f"no files at {path}; check data.source.path "
                        "(relative to the design file)")
     fmt = fmt or {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(ext)
     if fmt is None:
-        raise _problem(label, ProblemCode.UNREADABLE, None, f"cannot tell the format of {files[0]}; name files .csv "
+        raise problem(label, ProblemCode.UNREADABLE, None, f"cannot tell the format of {files[0]}; name files .csv "
                        "or .parquet, or set data.source.format")
-    listed = "[" + ", ".join(_sql_text(f) for f in files) + "]"
+    listed = "[" + ", ".join(sql_text(f) for f in files) + "]"
     if fmt == "parquet":
-        return f"read_parquet({listed}, union_by_name = true)", f"read_parquet({_sql_text(path_text)})"
+        return f"read_parquet({listed}, union_by_name = true)", f"read_parquet({sql_text(path_text)})"
     # codes and ids are text even when they look like numbers (a leading zero is part of a code)
-    present = _describe(con, f"read_csv({listed}, header = true, union_by_name = true)", label,
+    present = describe(con, f"read_csv({listed}, header = true, union_by_name = true)", label,
                         "; check data.source.path")
-    types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in text_cols if c in present) + "}"
+    types = "{" + ", ".join(f"{sql_text(c)}: 'VARCHAR'" for c in text_cols if c in present) + "}"
     return (f"read_csv({listed}, header = true, types = {types}, union_by_name = true)",
-            f"read_csv({_sql_text(path_text)})")
+            f"read_csv({sql_text(path_text)})")
 
 
-def _open(con, design: DesignBase, tmp: Path, label: str) -> _Read:  # type: ignore[no-untyped-def]
+def open_incidents(con, design: DesignBase, tmp: Path, label: str) -> Read:  # type: ignore[no-untyped-def]
     """Make the records (and the join table, if any) readable in ``con``."""
     import duckdb
 
@@ -164,18 +161,18 @@ def _open(con, design: DesignBase, tmp: Path, label: str) -> _Read:  # type: ign
     if src.kind == "files":
         relation, query = _files(con, design, src.path, src.format, label, text_cols)
         if join is not None and join.table is not None:
-            raise _problem(label, ProblemCode.UNREADABLE, None, "data.aggregate.join.table needs a database source;"
+            raise problem(label, ProblemCode.UNREADABLE, None, "data.aggregate.join.table needs a database source;"
                            " for files give join.path")
     elif src.kind == "duckdb":
-        path = _relative(design, src.path)
+        path = relative(design, src.path)
         if not path.is_file():
-            raise _problem(label, ProblemCode.FILE_NOT_FOUND, None, f"no DuckDB file at {path}; check "
+            raise problem(label, ProblemCode.FILE_NOT_FOUND, None, f"no DuckDB file at {path}; check "
                            "data.source.path (relative to the design file)")
         try:
-            con.execute(f"ATTACH {_sql_text(str(path))} AS incident_db (READ_ONLY)")
+            con.execute(f"ATTACH {sql_text(str(path))} AS incident_db (READ_ONLY)")
             con.execute("USE incident_db")
         except duckdb.Error as exc:
-            raise _duck_error(exc, label, "; is it a DuckDB database file?") from None
+            raise duck_error(exc, label, "; is it a DuckDB database file?") from None
         relation = (f"incident_db.{'.'.join(q(p) for p in src.table.split('.'))}" if src.table is not None
                     else f"({src.query.rstrip().rstrip(';')}) AS q")  # type: ignore[union-attr]
         query = src.table if src.table is not None else f"({src.query.strip().rstrip(';')})"  # type: ignore[union-attr]
@@ -185,7 +182,7 @@ def _open(con, design: DesignBase, tmp: Path, label: str) -> _Read:  # type: ign
         from cpeval.data.sql import copy_out
 
         types, _ = copy_out(src, label, src.table, src.query, None, tmp / "probe.csv")
-        _check_columns(types, needed, label, "the incidents table")
+        check_columns(types, needed, label, "the incidents table")
         cols = list(needed)
         types, query = copy_out(src, label, src.table, src.query, cols, tmp / "incidents.csv")
         relation = _read_copied(tmp / "incidents.csv", types)
@@ -193,24 +190,24 @@ def _open(con, design: DesignBase, tmp: Path, label: str) -> _Read:  # type: ign
             jtypes, _ = copy_out(src, label, join.table, None, None, tmp / "probe.csv")
             jcols = list(dict.fromkeys([join.unit or design.data.unit, *([join.period] if join.period else []),
                                         *join.columns]))
-            _check_columns(jtypes, dict.fromkeys(jcols, "data.aggregate.join"), label, f"table {join.table}")
+            check_columns(jtypes, dict.fromkeys(jcols, "data.aggregate.join"), label, f"table {join.table}")
             jtypes, _ = copy_out(src, label, join.table, None, jcols, tmp / "join.csv")
             join_rel = _read_copied(tmp / "join.csv", jtypes)
     if join is not None and join.path is not None:
         join_rel, _ = _files(con, design, join.path, None, label, [join.unit or design.data.unit])
     hint = "; check data.source.table / query" if src.kind != "files" else "; check data.source.path"
-    types = _describe(con, relation, label, hint)
-    _check_columns(types, needed, label, "the incident records")
-    return _Read(relation, {c: types[c] for c in needed}, query, label, join_rel)
+    types = describe(con, relation, label, hint)
+    check_columns(types, needed, label, "the incident records")
+    return Read(relation, {c: types[c] for c in needed}, query, label, join_rel)
 
 
 def _read_copied(path: Path, types: dict[str, str]) -> str:
-    columns = "{" + ", ".join(f"{_sql_text(c)}: {_sql_text(t)}" for c, t in types.items()) + "}"
-    return (f"read_csv({_sql_text(str(path))}, header = false, columns = {columns}, allow_quoted_nulls = false, "
+    columns = "{" + ", ".join(f"{sql_text(c)}: {sql_text(t)}" for c, t in types.items()) + "}"
+    return (f"read_csv({sql_text(str(path))}, header = false, columns = {columns}, allow_quoted_nulls = false, "
             "auto_detect = false, delim = ',', quote = '\"', escape = '\"')")
 
 
-def _row_hash(read: _Read, design: DesignBase) -> tuple[str, str, str]:
+def row_hash(read: Read, design: DesignBase) -> tuple[str, str, str]:
     """SQL for each row's two 64-bit hashes (see the module docstring), and the fingerprint header."""
     import duckdb
 
@@ -227,7 +224,7 @@ def _row_hash(read: _Read, design: DesignBase) -> tuple[str, str, str]:
     return f"hash({fields})", f"hash('cpeval', {fields})", header
 
 
-def _local_time(con, read: _Read, design: DesignBase, label: str) -> str:  # type: ignore[no-untyped-def]
+def local_time(con, read: Read, design: DesignBase, label: str) -> str:  # type: ignore[no-untyped-def]
     """SQL for each record's local wall-clock time (a TIMESTAMP) in the declared time zone."""
     from cpeval.data.timezones import local_time_sql
 
@@ -235,7 +232,7 @@ def _local_time(con, read: _Read, design: DesignBase, label: str) -> str:  # typ
     assert agg is not None
     col, kind = agg.period.column, read.types[agg.period.column]
     if kind not in _TIME_TYPES:
-        raise _problem(label, ProblemCode.BAD_TIME, col, (
+        raise problem(label, ProblemCode.BAD_TIME, col, (
             f"data.aggregate.period.column {col!r} holds {kind}, not timestamps; store ISO 8601 timestamps (e.g. "
             "2021-03-04 22:15:00+00) or convert it in a data.source query (e.g. CAST(... AS TIMESTAMPTZ))"))
     if "TIME ZONE" not in kind:
@@ -251,7 +248,7 @@ def _local_time(con, read: _Read, design: DesignBase, label: str) -> str:  # typ
     return local_time_sql(f"epoch_us({q(col)})", agg.period.time_zone, lo, hi)
 
 
-def _period_key(every: str, t: str) -> str:
+def period_key(every: str, t: str) -> str:
     return {
         "year": f"year({t})",
         "quarter": f"year({t}) * 4 + quarter({t}) - 1",
@@ -260,7 +257,7 @@ def _period_key(every: str, t: str) -> str:
     }[every]
 
 
-def _key_of_date(every: str, d: Any) -> int:
+def key_of_date(every: str, d: Any) -> int:
     import datetime as dt
 
     return {"year": d.year, "quarter": d.year * 4 + (d.month - 1) // 3, "month": d.year * 12 + d.month - 1,
@@ -276,26 +273,6 @@ def period_values(every: str, keys: np.ndarray) -> np.ndarray:
         return (np.datetime64("1970-01-05") + 7 * keys).astype("datetime64[ns]")
     months = keys if every == "month" else keys * 3
     return (np.datetime64("1970-01", "M") + (months - 1970 * 12)).astype("datetime64[D]").astype("datetime64[ns]")
-
-
-def aggregate_incidents(design: DesignBase) -> Aggregated:
-    """Read ``design.data.source`` and aggregate it as ``design.data.aggregate`` says."""
-    import duckdb
-
-    src, agg = design.data.source, design.data.aggregate
-    assert src is not None and agg is not None
-    label = f"data.source ({src.kind}: {getattr(src, 'path', None) or getattr(src, 'url', '')})"
-    with ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpeval-incidents-")))
-        con = stack.enter_context(duckdb.connect(config={"temp_directory": str(tmp / "spill"),
-                                                         "preserve_insertion_order": False,
-                                                         "memory_limit": "1GB"}))
-        with contextlib.suppress(duckdb.InvalidInputException):  # Jupyter without ipywidgets: no bar to turn off
-            con.execute("SET enable_progress_bar = false")  # no progress bar on a terminal's stdout
-        read = _open(con, design, tmp, label)
-        from cpeval.data.aggregate import run_aggregation
-
-        return run_aggregation(con, design, read, label)
 
 
 def rows_fingerprint(header: str, rows: int, upper: int, lower: int) -> str:

@@ -60,8 +60,8 @@ def read_source(design: DesignBase) -> Source:
     if design.data.dataset is not None:
         return read_dataset(design.data.dataset)
     if design.data.source is not None:
+        from cpeval.data.aggregate import aggregate_incidents
         from cpeval.data.fingerprint import frame_sha256
-        from cpeval.data.incidents import aggregate_incidents
 
         agg = aggregate_incidents(design)
         return Source(frame=agg.frame, label=str(agg.provenance["incident_source"]), sha256=frame_sha256(agg.frame),

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cpeval._lazy import lazy
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -44,10 +46,10 @@ def _hotspots_trial() -> pd.DataFrame:
 
 
 def _city(part: str) -> Callable[[], pd.DataFrame]:
-    def load() -> pd.DataFrame:
-        from cpeval.datasets import city
+    simulator = lazy("cpeval.datasets.city", f"city_{part}")  # a registry entry: the data layer reads this table
 
-        return getattr(city, f"city_{part}")()
+    def load() -> pd.DataFrame:
+        return simulator()()
 
     load.__doc__ = f"The simulated city's {part} data (cpeval.datasets.city, default seed; known true effects)."
     return load

@@ -178,23 +178,23 @@ def simulate_city(
 
 
 @lru_cache(maxsize=1)
-def _default() -> CityData:
+def default_city() -> CityData:
     return simulate_city()
 
 
 def city_panel() -> pd.DataFrame:
     """Area x year offence counts of the default simulated city (``cpeval.city``)."""
-    return _default().panel.copy()
+    return default_city().panel.copy()
 
 
 def city_monthly() -> pd.DataFrame:
     """Area x month offence counts of the default simulated city (``cpeval.city_monthly``)."""
-    return _default().monthly.copy()
+    return default_city().monthly.copy()
 
 
 def city_survey() -> pd.DataFrame:
     """Respondent rows of the default simulated city's yearly survey (``cpeval.city_survey``)."""
-    return _default().survey.copy()
+    return default_city().survey.copy()
 
 
 # Hot-spots programme with buffers: offence -> (expected count per area-quarter, effect in treated areas,

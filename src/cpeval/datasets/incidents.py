@@ -109,9 +109,9 @@ def simulate_incidents(city: CityData | None = None, seed: int = 2027) -> pd.Dat
     """One row per recorded offence of ``city`` (default: the default simulated city)."""
     import pandas as pd
 
-    from cpeval.datasets.city import _default
+    from cpeval.datasets.city import default_city
 
-    city = city if city is not None else _default()
+    city = city if city is not None else default_city()
     rng = np.random.default_rng(seed)
     monthly = city.monthly
     areas = sorted(monthly["area"].unique())
@@ -153,9 +153,9 @@ def simulate_incidents(city: CityData | None = None, seed: int = 2027) -> pd.Dat
 
 def ward_table(city: CityData | None = None) -> pd.DataFrame:
     """Ward attributes: population and the year the programme started there (0 = never)."""
-    from cpeval.datasets.city import _default
+    from cpeval.datasets.city import default_city
 
-    city = city if city is not None else _default()
+    city = city if city is not None else default_city()
     first = city.panel.groupby("area", sort=True).agg(population=("population", "first"),
                                                        first_treated=("first_treated", "first"))
     return first.reset_index().rename(columns={"area": "ward"})

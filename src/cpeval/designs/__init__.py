@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Union
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field
 
 from cpeval.designs.base import DataSpec, DesignBase, InferenceSpec
 from cpeval.designs.did import DidDesign
@@ -29,10 +29,3 @@ __all__ = [
     "load_design",
 ]
 
-DESIGN_ADAPTER: TypeAdapter[DesignBase] = TypeAdapter(Design)
-
-
-def rebuild_adapter() -> None:
-    """Rebuild the validator of the Design union after a design model changed (a method was registered)."""
-    global DESIGN_ADAPTER
-    DESIGN_ADAPTER = TypeAdapter(Design)

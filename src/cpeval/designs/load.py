@@ -20,12 +20,15 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
+from pydantic import Field
+
+from cpeval.designs.methods import on_change
 from cpeval.errors import ECHO_LIMIT, DesignError, did_you_mean, echo
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
+    from pydantic import TypeAdapter, ValidationError
 
     from cpeval.designs.base import DesignBase
 
@@ -181,8 +184,6 @@ def design_from_dict(raw: Any, source: str = "<design>") -> DesignBase:
     """Validate a design given as a dict (what the YAML file holds)."""
     from pydantic import ValidationError
 
-    from cpeval.designs import DESIGN_ADAPTER
-
     if not isinstance(raw, dict):
         got = "an empty file" if raw is None else f"a {type(raw).__name__}"
         raise DesignError(f"{source}: a design must be a mapping of keys (name, kind, data, ...), got {got}")
@@ -195,7 +196,7 @@ def design_from_dict(raw: Any, source: str = "<design>") -> DesignBase:
             f"{did_you_mean(str(kind)[:ECHO_LIMIT], KINDS)}"
         )
     try:
-        return DESIGN_ADAPTER.validate_python(raw)
+        return design_adapter().validate_python(raw)
     except ValidationError as exc:
         raise DesignError(format_validation_error(exc, source, raw)) from None
     except (TypeError, KeyError, IndexError, AttributeError) as exc:
@@ -342,9 +343,7 @@ def format_validation_error(exc: ValidationError, source: str, raw: dict[str, An
 
 def design_schema() -> dict[str, Any]:
     """The JSON Schema of the design format (for editors: VS Code's YAML extension and others)."""
-    from cpeval.designs import DESIGN_ADAPTER
-
-    schema = DESIGN_ADAPTER.json_schema(by_alias=True)
+    schema = design_adapter().json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "cpeval design"
     return schema
@@ -354,3 +353,28 @@ def design_hash(design: DesignBase) -> str:
     """sha256 of the design's canonical JSON (sorted keys), independent of YAML layout and comments."""
     payload = json.dumps(design.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+_ADAPTER: list[TypeAdapter[DesignBase]] = []  # the validator of the Design union, built on first use
+
+
+def design_adapter() -> TypeAdapter[DesignBase]:
+    """The validator of the Design union (a discriminated union on ``kind``), built once and again after a
+    design model changed (a method registered at run time)."""
+    if not _ADAPTER:
+        from pydantic import TypeAdapter
+
+        from cpeval.designs.did import DidDesign
+        from cpeval.designs.rct import RctDesign
+        from cpeval.designs.synth import SynthDesign
+
+        union = Annotated[Union[DidDesign, SynthDesign, RctDesign], Field(discriminator="kind")]  # noqa: UP007
+        _ADAPTER.append(TypeAdapter(union))
+    return _ADAPTER[0]
+
+
+def rebuild_adapter() -> None:
+    _ADAPTER.clear()
+
+
+on_change(rebuild_adapter)

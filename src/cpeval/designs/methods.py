@@ -10,6 +10,7 @@ estimator classes that fit each method are paired with these models in :mod:`cpe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, Union
 
@@ -79,6 +80,7 @@ class MethodOptions(StrictModel):
 
 _METHODS: dict[str, dict[str, type[MethodOptions]]] = {kind: {} for kind in KINDS}
 _DESIGNS: dict[str, type[BaseModel]] = {}
+_ON_CHANGE: list[Callable[[], None]] = []  # called after a design model changes (see on_change)
 
 
 def method_name(model: type[MethodOptions]) -> str:
@@ -176,12 +178,20 @@ def _rebuild(kind: str) -> None:
     design = _DESIGNS[kind]
     design.model_fields["estimator"].annotation = estimator_union(kind)
     design.model_rebuild(force=True)
-    from cpeval import designs
+    for listener in _ON_CHANGE:
+        listener()
 
-    designs.rebuild_adapter()
+
+def on_change(listener: Callable[[], None]) -> None:
+    """Call ``listener`` whenever a design model changes (a method registered or removed): the design
+    loader rebuilds its validator of the Design union this way, without this registry importing it."""
+    if listener not in _ON_CHANGE:
+        _ON_CHANGE.append(listener)
 
 
 def _load() -> None:
     """The design modules declare their methods when imported."""
     if not _DESIGNS:
-        import cpeval.designs  # noqa: F401
+        import importlib
+
+        importlib.import_module("cpeval.designs")  # by name, as the registries load what they list

@@ -67,7 +67,7 @@ def _evaluate(paths: tuple[str, ...], i: int) -> dict[str, Any]:
 
 
 def _data_key(design: Any) -> str | None:
-    from cpeval import __version__
+    from cpeval._version import __version__
 
     data = design.data
     if data.path is not None and design.origin is not None:

@@ -155,13 +155,13 @@ def wild_bootstrap(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
     opts = dict(level=design.inference.level, replications=spec.replications, weights=spec.weights,
                 seed=design.inference.seed)
     if design.kind == "rct":
-        from cpeval.estimation.rct.core import _singleton_arms, design_matrix
+        from cpeval.estimation.rct.core import design_matrix, singleton_arms
         from cpeval.estimation.rct.estimators import trial_frame
 
         trial = trial_frame(panel, design).trial(outcome.column, design.estimator.covariates,
                                                  design.treatment.received)
         blocked = design.estimator.blocked
-        if trial.block is not None and blocked == "weighted" and _singleton_arms(trial):
+        if trial.block is not None and blocked == "weighted" and singleton_arms(trial):
             blocked = "fixed_effects"
         x = design_matrix(trial, design.estimator.capabilities.covariate_adjusted, blocked)
         r = np.zeros(x.shape[1])
@@ -181,7 +181,7 @@ def wild_bootstrap(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
 
 
 def _poisson_score(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: Any, opts: dict) -> Any:
-    from cpeval.estimation.did.poisson import PoissonDid, _drop_all_zero
+    from cpeval.estimation.did.poisson import PoissonDid, drop_all_zero
     from cpeval.estimation.wild_bootstrap import PoissonScoreTest
 
     if effect.diagnostics.get("form") != "twfe":
@@ -191,7 +191,7 @@ def _poisson_score(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
         )
     assert panel.time is not None
     frame, pop_col = PoissonDid(design)._rows(panel, outcome)
-    frame, _ = _drop_all_zero(frame, outcome.column, panel.unit, panel.time)
+    frame, _ = drop_all_zero(frame, outcome.column, panel.unit, panel.time)
     test = PoissonScoreTest(
         frame[outcome.column].to_numpy(dtype=float), frame[TREATED].to_numpy(dtype=float),
         frame[panel.unit].to_numpy(), frame[panel.time].to_numpy(), frame[design.cluster_column].to_numpy(),

@@ -107,7 +107,7 @@ def _irls(y: np.ndarray, x: np.ndarray, fe_codes: list[np.ndarray], *, offset: n
             "labels": labels, "influence": infl, "leverage": leverage}
 
 
-def _drop_all_zero(frame: pd.DataFrame, y: str, unit: str, time: str) -> tuple[pd.DataFrame, list[str]]:
+def drop_all_zero(frame: pd.DataFrame, y: str, unit: str, time: str) -> tuple[pd.DataFrame, list[str]]:
     """Units or periods whose counts are all zero have a fixed effect at minus infinity: drop them."""
     notes: list[str] = []
     while True:
@@ -179,7 +179,7 @@ class PoissonDid:
         assert panel.time is not None
         frame, pop_col = self._rows(panel, outcome)
         frame, note = last_cohort_as_control(frame, panel, outcome)
-        frame, notes = _drop_all_zero(frame, outcome.column, panel.unit, panel.time)
+        frame, notes = drop_all_zero(frame, outcome.column, panel.unit, panel.time)
         notes = [note, *notes] if note else notes
         et = event_times(panel, frame, self.design)
         keys, x = et.indicators()
@@ -212,7 +212,7 @@ class PoissonDid:
 
             frame, note = last_cohort_as_control(frame, panel, outcome)
             notes += [note] if note else []
-        frame, dropped = _drop_all_zero(frame, outcome.column, unit, time)
+        frame, dropped = drop_all_zero(frame, outcome.column, unit, time)
         notes += dropped
         y = frame[outcome.column].to_numpy(dtype=float)
         treated = frame[TREATED].to_numpy() == 1

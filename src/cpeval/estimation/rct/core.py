@@ -58,7 +58,7 @@ class Estimate:
     influence_by: str = "unit"
 
 
-def _dummies(codes: np.ndarray) -> np.ndarray:
+def dummies(codes: np.ndarray) -> np.ndarray:
     """Block dummies without the first block, centred at their sample means."""
     n_b = int(codes.max()) + 1
     D = np.zeros((len(codes), n_b - 1))
@@ -78,7 +78,7 @@ def design_matrix(trial: Trial, adjusted: bool, blocked: str) -> np.ndarray:
         main.append(Xc)
         inter.append(Xc)
     if trial.block is not None and int(trial.block.max()) > 0:
-        D = _dummies(trial.block)
+        D = dummies(trial.block)
         main.append(D)
         if blocked == "weighted":
             inter.append(D)
@@ -101,7 +101,7 @@ def arm_units(trial: Trial) -> tuple[np.ndarray, np.ndarray]:
     return c1, np.bincount(blk_c, minlength=int(b.max()) + 1) - c1
 
 
-def _singleton_arms(trial: Trial) -> bool:
+def singleton_arms(trial: Trial) -> bool:
     if trial.block is None:
         return False
     n1, n0 = arm_units(trial)
@@ -186,7 +186,7 @@ def _estimate_itt(trial: Trial, adjusted: bool, blocked: str) -> Estimate:
         c1, c0 = arm_units(trial)
         if np.any(c1 + c0 == 2):
             return _matched_pair_clusters(trial, int(np.sum(c1 + c0 == 2)))
-    if trial.block is not None and blocked == "weighted" and _singleton_arms(trial):
+    if trial.block is not None and blocked == "weighted" and singleton_arms(trial):
         unit = "cluster" if trial.cluster is not None else "unit"
         notes.append(
             f"some blocks have a single {unit} in one arm, so the within-block variance is not estimable; "

@@ -362,7 +362,7 @@ class RctEstimatorBase:
 
     def _fit_cace(self, trial: Trial, outcome: OutcomeSpec):
         from cpeval.estimation._adapters.linearmodels import iv_2sls
-        from cpeval.estimation.rct.core import _dummies
+        from cpeval.estimation.rct.core import dummies
 
         exog = [np.ones((len(trial.y), 1))]
         if self.adjusted and trial.X.shape[1]:
@@ -373,7 +373,7 @@ class RctEstimatorBase:
                     f"outcome {outcome.name!r}: the CACE regression would need {int(trial.block.max())} block "
                     f"dummies for {len(trial.y)} rows; merge small blocks or estimate the ITT (estimand: itt)"
                 )
-            exog.append(_dummies(trial.block))
+            exog.append(dummies(trial.block))
         assert trial.d is not None
         if np.all(trial.d == trial.z):
             raise EstimationError(
