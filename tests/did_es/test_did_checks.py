@@ -12,7 +12,7 @@ import pytest
 from _support import REFERENCE
 from cpeval.checks import run_checks
 from cpeval.checks.did_bacon import EARLY, LATE, NEVER, bacon_decomposition
-from cpeval.checks.did_honest import rm_bounds, flci, honest_analysis
+from cpeval.checks.did_honest import flci, honest_analysis, rm_bounds
 from cpeval.data import validate_panel
 from cpeval.datasets.did import simulate_did
 from cpeval.errors import EstimationError
