@@ -152,7 +152,7 @@ def test_indicator_treatment_and_date_periods():
     base = fit_mpdta(df, approach="reg")
     assert np.allclose(rows(dated, "att_gt").estimate, rows(base, "att_gt").estimate, atol=1e-12)
     assert list(rows(dated, "dynamic").event_time) == list(rows(base, "dynamic").event_time)
-    assert rows(dated, "att_gt").group.iloc[0] == "2004-07-01"
+    assert rows(dated, "att_gt").group.iloc[0] == "2004"  # yearly dates become yearly periods, labelled by year
     assert dated.estimate == pytest.approx(base.estimate, abs=1e-12)
 
 

@@ -83,6 +83,8 @@ def prepare(panel: Panel, column: str, design: DidDesign) -> CsData:
     assert time is not None
     notes: list[str] = []
     tcode, periods, labels, is_date = _period_codes(frame[time])
+    if panel.periods is not None:  # dates mapped to integer periods by the data layer: report the dates
+        labels = [panel.period_label(v) for v in labels]
     labels_raw = np.unique(frame[time].to_numpy())
     g_row = _cohort_numbers(frame[COHORT], labels_raw, is_date)
     delta = est.anticipation
