@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from cpeval.data.panel import COHORT, TREATED
+from cpeval.data.panel import COHORT, TREATED, switching_units
 from cpeval.errors import EstimationError
 from cpeval.estimation.did import clustered_variance_text, did_clusters, small_sample_dof
 from cpeval.estimation.inference import cluster_inference, make_effect
@@ -72,7 +72,14 @@ class TwoWayFixedEffects:
         scale = abs(b) + float(frame[outcome.column].std(ddof=0))
         se, interval, notes = cluster_inference(counts, se, scale)
         cohorts = frame.groupby(panel.unit)[COHORT].first().dropna().nunique()
-        if cohorts > 1:
+        switching = switching_units(frame, panel.unit, panel.time)
+        if switching:
+            notes.append(
+                f"treatment switches off and on again in {len(switching)} units: the estimate averages the "
+                "periods with the programme against those without it in every unit, assuming an effect that "
+                "starts and stops at once and leaves nothing behind"
+            )
+        elif cohorts > 1:
             notes.append(
                 f"treatment is adopted at {cohorts} different times: two-way fixed effects weights some "
                 "already-treated units as controls and can be biased when effects change over time; compare "
