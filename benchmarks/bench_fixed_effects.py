@@ -21,7 +21,8 @@ The estimates are compared (largest absolute difference of the coefficients and 
 
     .venv/bin/python benchmarks/bench_fixed_effects.py                       # 50,000 x 20 = 1,000,000 rows
     .venv/bin/python benchmarks/bench_fixed_effects.py --units 20000 --methods event_study sun_abraham
-    .venv/bin/python benchmarks/bench_fixed_effects.py --units 500000 --methods twfe poisson --repeat 1
+    .venv/bin/python benchmarks/bench_fixed_effects.py --units 500000 --methods twfe poisson --repeat 1 \
+        --mem-limit-gb 8                                                     # 10,000,000 rows
 """
 
 from __future__ import annotations
@@ -163,6 +164,19 @@ def _diff(a: dict, b: dict) -> tuple[float | None, float | None, int]:
     return (max(abs(a[k][0] - b[k][0]) for k in common), max(abs(a[k][1] - b[k][1]) for k in common), len(common))
 
 
+def _limit(gb: float | None) -> Any:
+    if gb is None:
+        return None
+
+    def apply() -> None:
+        import resource
+
+        cap = int(gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    return apply
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--units", type=int, default=50_000)
@@ -171,6 +185,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(TOOLS), choices=TOOLS)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--mem-limit-gb", type=float, default=None,
+                        help="cap each child's address space (a package that needs more fails cleanly instead of "
+                             "pushing a shared machine out of memory)")
     parser.add_argument("--child", nargs=4, metavar=("TOOL", "METHOD", "DATA", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -197,7 +214,8 @@ def main() -> None:
             cmd = [str(py), str(Path(__file__).resolve()), "--repeat", str(args.repeat), "--child", tool, method,
                    str(data), str(out)]
             try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=False)
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=False,
+                                      preexec_fn=_limit(args.mem_limit_gb))
             except subprocess.TimeoutExpired:
                 runs[tool, method] = {"error": f"timed out after {args.timeout:.0f} s"}
                 continue
