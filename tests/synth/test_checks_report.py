@@ -35,7 +35,7 @@ def test_balance_and_hull(prop99_result):
 
 
 def test_report_section_and_figures(prop99_result):
-    from cpeval.report.figures import render_figures
+    from cpeval.report import render_figures
     from cpeval.report.markdown import render_markdown
 
     md = render_markdown(prop99_result)
