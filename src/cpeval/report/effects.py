@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from cpeval.designs import families
-from cpeval.report.format import bounded, num, pct_interval
+from cpeval.report.format import bounded, num, pct_interval, signed_pct
 from cpeval.report.inference import ci_cell, direction, lead, p_cell
 from cpeval.report.section import Section
 from cpeval.results import effects_in_family_order
@@ -61,7 +61,10 @@ def percent(e: Effect) -> tuple[float, float, float] | None:
 
 def percent_cell(e: Effect) -> str:
     pct = percent(e)
-    return pct_interval(*pct) if pct and bounded(*pct) else "—"
+    if pct and bounded(*pct) and bounded(e.ci_lower, e.ci_upper):
+        return pct_interval(*pct)
+    est = pct[0] if pct and bounded(pct[0]) else to_percent(e, e.estimate)
+    return "—" if est is None else f"{signed_pct(est)} [unbounded]"
 
 
 def placebo_test(result: EvaluationResult, e: Effect) -> CheckResult | None:
