@@ -40,7 +40,7 @@ def _with(cb: dict, **changes) -> dict:
     [
         ({"currency": "G1P"}, "three-letter currency code"),
         ({"discount": "green_bok"}, "did you mean 'green_book'"),
-        ({"discount": 3.5}, "a share such as 0.035"),
+        ({"discount": 3.5}, r"a rate is a share per year \(0.035 is 3.5%\)"),
         ({"discount": [{"from_year": 1, "rate": 0.03}]}, "must start with a step at from_year: 0"),
         ({"discount": [{"from_year": 0, "rate": 0.03}, {"from_year": 0, "rate": 0.02}]}, "increase strictly"),
         ({"costs": [{"item": "cams", "amount": 5, "per": "area"}]}, "needs 'quantity'"),
