@@ -24,6 +24,9 @@ def _design(method: str = "twfe", treatment: dict | None = None, measure: str = 
         "treatment": treatment or {"indicator": "post"},
         "outcomes": [{"name": "y", "column": "y", "family": "crime", "measure": measure}],
         "estimator": {"method": method, **estimator},
+        # these tests read the estimators' own counts and warnings; the alternative inference that 'auto'
+        # would add (hundreds of refits) is tested in tests/estimation/test_alternative_inference.py
+        "inference": {"method": "analytic"},
     }
 
 
