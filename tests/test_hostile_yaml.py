@@ -67,7 +67,9 @@ CHILD = textwrap.dedent("""
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             code = main(["check", path])
         out.append({"path": path, "code": code, "seconds": time.perf_counter() - t0, "stderr": err.getvalue()})
-    out.append({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    # VmHWM is this program's own peak; ru_maxrss would carry over the forking pytest worker's peak through exec
+    hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    out.append({"maxrss_mb": int(hwm.split()[1]) / 1024})
     print(json.dumps(out))
 """)
 
