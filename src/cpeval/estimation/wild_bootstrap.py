@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cpeval.errors import EstimationError
+from cpeval.estimation.demean import group_sums
 
 WeightKind = Literal["rademacher", "webb"]
 WEBB_MAX_CLUSTERS = 12
@@ -90,13 +91,6 @@ class BootTest:
     enumerated: bool
     n_clusters: int
     null: float = 0.0
-
-
-def _cluster_sums(values: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
-    """Sum the rows of ``values`` (N x m) within each cluster code 0..n-1 (G x m)."""
-    out = np.zeros((n, values.shape[1]))
-    np.add.at(out, codes, values)
-    return out
 
 
 def _p_from(tstar: np.ndarray, t: float) -> float:
@@ -169,7 +163,7 @@ class LinearWildTest:
         self.RA = self.A @ self.R
         self.estimate = float(self.R @ self.beta)
         resid = self.yw - self.xw @ self.beta
-        a_hat = _cluster_sums(self.xw * resid[:, None], self.codes, self.G) @ self.RA
+        a_hat = group_sums(self.xw * resid[:, None], self.codes, self.G) @ self.RA
         self.cr0_variance = float(a_hat @ a_hat)
         # u~(r) = u0 + r u1
         rar = float(self.R @ self.RA)
@@ -190,10 +184,10 @@ class LinearWildTest:
 
     def _prepare(self, kind: WeightKind, replications: int, seed: int) -> None:
         g, codes = self.G, self.codes
-        s0 = _cluster_sums(self.xw * self._u0[:, None], codes, g)  # G x k
-        s1 = _cluster_sums(self.xw * self._u1[:, None], codes, g)
+        s0 = group_sums(self.xw * self._u0[:, None], codes, g)  # G x k
+        s1 = group_sums(self.xw * self._u1[:, None], codes, g)
         a0, a1 = s0 @ self.RA, s1 @ self.RA
-        q = _cluster_sums(self.xw * (self.xw @ self.RA)[:, None], codes, g)  # rows X_g'X_g A R
+        q = group_sums(self.xw * (self.xw @ self.RA)[:, None], codes, g)  # rows X_g'X_g A R
         c0 = (q @ self.A) @ s0.T  # G x G
         c1 = (q @ self.A) @ s1.T
         parts = []
