@@ -27,7 +27,7 @@ install-dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(BIN)/cpeval run designs/castle_doctrine.yaml --out $(OUT)
 	@echo ""
-	@echo "Report: $(OUT)/report.md   Results: $(OUT)/results.json"
+	@echo "Report: $(OUT)/report.html (and report.md)   Results: $(OUT)/results.json"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
