@@ -35,10 +35,11 @@ def resolve_design(design_or_path: DesignBase | str | Path | dict) -> DesignBase
 
 def check(design_or_path: DesignBase | str | Path | dict, data: pd.DataFrame | None = None):
     """Validate the design and its data without estimating anything; returns the Panel."""
-    from cpeval.data import load_panel
+    from cpeval.data import load_panel, read_derived
 
     design = resolve_design(design_or_path)
-    panel = load_panel(design, data)
+    derived = read_derived(design, data)
+    panel = load_panel(design, derived=derived)
     if design.cost_benefit is not None:  # tables, categories, baselines and prices
         from cpeval.cba import prepare
 
@@ -46,7 +47,7 @@ def check(design_or_path: DesignBase | str | Path | dict, data: pd.DataFrame | N
     if design.consequences is not None:  # roles, residents and moderators against the data
         from cpeval.consequences.run import prepare as prepare_consequences
 
-        prepare_consequences(design, data)
+        prepare_consequences(design, data, derived)
     return panel
 
 
@@ -63,7 +64,7 @@ def evaluate(
     """
     from cpeval._version import __version__
     from cpeval.checks import run_checks
-    from cpeval.data import load_panel
+    from cpeval.data import load_panel, read_derived
     from cpeval.designs.load import design_hash
     from cpeval.estimation.base import fit_outcomes
     from cpeval.estimation.registry import estimator_for
@@ -72,7 +73,8 @@ def evaluate(
 
     design = resolve_design(design_or_path)
     _progress(f"validating data for {design.name!r}", quiet)
-    panel = load_panel(design, data)
+    derived = read_derived(design, data)  # read once: the panel and the consequences stage share it
+    panel = load_panel(design, derived=derived)
     estimator = estimator_for(design)
     cba_inputs = None
     if design.cost_benefit is not None:  # validated before anything is fitted
@@ -83,7 +85,7 @@ def evaluate(
     if design.consequences is not None:  # unintended consequences: validated before anything is fitted
         from cpeval.consequences.run import prepare as prepare_consequences
 
-        consequences_inputs = prepare_consequences(design, data)
+        consequences_inputs = prepare_consequences(design, data, derived)
     collected: list[str] = list(panel.warnings)
     outcomes = design.outcomes
     with warnings.catch_warnings(record=True) as caught:

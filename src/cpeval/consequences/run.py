@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from cpeval.consequences.result import ConsequencesResult
+    from cpeval.data import Derived
     from cpeval.data.panel import Panel
     from cpeval.designs.base import DesignBase
     from cpeval.results import Effect
@@ -79,26 +80,22 @@ def plan(design: DesignBase) -> None:
     refit.variant(design)
 
 
-def source_frame(design: DesignBase, data: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
-    """The design's data with derived outcomes, holding every column (the panel keeps only the design's own)."""
-    from cpeval.data.sources import read_source
-    from cpeval.outcomes.derive import derive_with_info
+def source_frame(design: DesignBase, data: pd.DataFrame | None, derived: Derived | None = None
+                 ) -> tuple[pd.DataFrame, str]:
+    """The design's data with derived outcomes, holding every column (the panel keeps only the design's own);
+    ``derived`` is the run's data already read by :func:`cpeval.data.read_derived` (else it is read here)."""
+    from cpeval.data import read_derived
 
-    if data is not None:
-        frame, source = data, "<DataFrame>"
-    else:
-        src = read_source(design)
-        frame, source = src.frame, f"{_where(design)}: data {src.label}"
-    missing = [col for col in design.consequences.data_columns() if col not in frame.columns]  # type: ignore[union-attr]
+    d = derived if derived is not None else read_derived(design, data)
+    missing = [col for col in design.consequences.data_columns() if col not in d.frame.columns]  # type: ignore[union-attr]
     if missing:
         from cpeval.errors import DataError, Problem, ProblemCode
 
         keys = design.consequences.data_columns()  # type: ignore[union-attr]
-        cols = [str(c) for c in frame.columns]
-        raise DataError(source, [Problem(ProblemCode.MISSING_COLUMN, c, f"named by {keys[c]} but not in the data"
-                                         f"{did_you_mean(c, cols)}") for c in missing])
-    derived, _ = derive_with_info(frame, design, source)
-    return derived, source
+        cols = [str(c) for c in d.frame.columns]
+        raise DataError(d.source, [Problem(ProblemCode.MISSING_COLUMN, c, f"named by {keys[c]} but not in the data"
+                                           f"{did_you_mean(c, cols)}") for c in missing])
+    return d.frame, d.source
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,7 @@ class Prepared:
     levels: dict[str, list[Any]] | None = None
 
 
-def prepare(design: DesignBase, data: pd.DataFrame | None = None) -> Prepared:
+def prepare(design: DesignBase, data: pd.DataFrame | None = None, derived: Derived | None = None) -> Prepared:
     """Check the section against the design and the data (roles, residents, moderator levels); raises
     :class:`~cpeval.errors.DesignError` or :class:`~cpeval.errors.DataError` naming the key and the fix."""
     from cpeval.consequences import disproportionality, subgroups
@@ -122,7 +119,7 @@ def prepare(design: DesignBase, data: pd.DataFrame | None = None) -> Prepared:
     plan(design)
     c = design.consequences
     assert c is not None
-    frame, source = source_frame(design, data)
+    frame, source = source_frame(design, data, derived)
     roles = assign_roles(frame, design, c.displacement, source) if c.displacement is not None else None
     long = None
     if c.disproportionality is not None:
