@@ -1,0 +1,86 @@
+"""Typed payloads: every payload class survives results.json (to_dict -> JSON -> from_dict) unchanged, keys are
+unique, and an Effect writes each payload under its key."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cpeval import payloads
+from cpeval.payloads import ClusterCounts, LeeBounds, Payload
+from cpeval.pipeline import evaluate
+
+EXAMPLES: dict[type, Payload] = {
+    ClusterCounts: ClusterCounts("state", 40, 3, 37, 2.9),
+    LeeBounds: LeeBounds(lower=-0.2, upper=0.1, trim_share=0.05, trimmed_arm="treated", observed_rate_treated=0.9,
+                         observed_rate_control=0.85, ci_lower=-0.3, ci_upper=0.2, bootstrap=199, note=""),
+}
+
+
+def _all_payload_classes() -> set[type]:
+    found: set[type] = set()
+    todo = [Payload]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub.__module__ == payloads.__name__:
+                found.add(sub)
+                todo.append(sub)
+    return found
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, NaN equal to NaN (a payload's NaN is written as null and read back as NaN)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Payload) and type(a) is type(b):
+        return all(_same(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
+    return a == b
+
+
+def test_every_payload_class_has_an_example_and_a_unique_key():
+    assert _all_payload_classes() == set(EXAMPLES)
+    keys = [cls.key for cls in EXAMPLES]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("cls", sorted(EXAMPLES, key=lambda c: c.key), ids=lambda c: c.key)
+def test_round_trip_through_json(cls):
+    original = EXAMPLES[cls]
+    text = json.dumps(original.to_dict(), allow_nan=False)  # strict JSON: NaN must already be null
+    back = cls.from_dict(json.loads(text))
+    assert type(back) is cls
+    assert _same(back, original), (back, original)
+    assert back.to_dict() == original.to_dict()
+
+
+def test_nan_is_written_as_null_and_read_back_as_nan():
+    counts = ClusterCounts("u", 3, 1, 2, None)
+    assert ClusterCounts.from_dict(json.loads(json.dumps(counts.to_dict()))).effective is None
+    lee = LeeBounds(lower=math.nan, upper=0.1, trim_share=0.0, trimmed_arm="control", observed_rate_treated=1.0,
+                    observed_rate_control=1.0, ci_lower=math.nan, ci_upper=math.nan, bootstrap=0, note="none")
+    d = lee.to_dict()
+    assert d["lower"] is None
+    assert math.isnan(LeeBounds.from_dict(d).lower)
+
+
+def test_an_effect_writes_its_payloads_under_their_keys_and_they_read_back():
+    rng = np.random.default_rng(0)
+    units, periods = 12, 6
+    df = pd.DataFrame({"unit": np.repeat(np.arange(units), periods), "period": np.tile(np.arange(periods), units)})
+    df["post"] = ((df["unit"] < 4) & (df["period"] >= 3)).astype(int)
+    df["y"] = rng.normal(size=len(df)) + df["post"]
+    design = {"name": "p", "kind": "did", "data": {"path": "x.csv", "unit": "unit", "time": "period"},
+              "treatment": {"indicator": "post"}, "estimator": {"method": "twfe"},
+              "outcomes": [{"name": "y", "column": "y", "family": "crime", "measure": "level"}],
+              "inference": {"method": "analytic"}}
+    (effect,) = evaluate(design, data=df).effects
+    written = json.loads(json.dumps(effect.to_dict()))["diagnostics"]
+    counts = effect.payload(ClusterCounts)
+    assert counts is not None and (counts.total, counts.treated, counts.untreated) == (12, 4, 8)
+    assert ClusterCounts.from_dict(written[ClusterCounts.key]) == counts
