@@ -3,12 +3,19 @@
 Checks and the report ask ``effect.payload(LeeBounds)`` instead of looking up a dictionary key, so a renamed
 or missing field is an error where it is read rather than a silently empty section. Each payload is a frozen
 dataclass with a ``key``: results.json writes it (``to_dict``) into the Effect's ``diagnostics`` under that
-key, so the file keeps the layout of the dictionaries these classes replace.
+key, and ``from_dict`` reads it back from there (NaN, written as null, comes back as NaN).
+
+Adding a payload: a frozen dataclass here subclassing :class:`Payload` with its own ``key``; the estimator
+passes it to ``make_effect(..., payloads=(...,))``; readers call ``effect.payload(TheClass)``; tests/test_payloads.py
+needs one example of it for the JSON round trip (every subclass of :class:`Payload` is required there).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,6 +30,49 @@ class Payload:
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: typing.Mapping[str, Any]) -> Any:
+        """The payload written by ``to_dict`` (results.json's ``diagnostics[key]``): lists become tuples,
+        nested payloads are rebuilt, and a null float is NaN again."""
+        hints = typing.get_type_hints(cls)
+        return cls(**{f.name: _revive(hints[f.name], data.get(f.name)) for f in dataclasses.fields(cls)})
+
+
+def _revive(hint: Any, value: Any) -> Any:
+    """``value`` (plain JSON) as the type ``hint`` declares: tuples for lists, payloads for their dicts."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return float("nan") if float in args and type(None) not in args else None
+        inner = [a for a in args if a is not type(None)]
+        return _revive(inner[0], value) if len(inner) == 1 else value
+    if value is None:
+        return math.nan if hint is float else None
+    if isinstance(hint, type) and issubclass(hint, Payload):
+        return hint.from_dict(value)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_revive(args[0], v) for v in value)
+        return tuple(_revive(a, v) for a, v in zip(args, value, strict=True)) if args else tuple(value)
+    if hint is float:
+        return float(value)
+    return value
+
+
+@dataclass(frozen=True)
+class ClusterCounts(Payload):
+    """The clusters that carry a comparison: in all, treated (holding a unit whose treatment starts in the
+    data), untreated, and the effective number G* of Carter, Schnepel & Steigerwald (2017) for the
+    reported coefficient (None where it is not computed)."""
+
+    key: ClassVar[str] = "cluster_counts"
+    column: str
+    total: int
+    treated: int
+    untreated: int
+    effective: float | None = None
 
 
 @dataclass(frozen=True)

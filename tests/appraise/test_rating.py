@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cpeval.appraise.rating import RULES, read_outcome, sms_level
+from cpeval.payloads import ClusterCounts
 from cpeval.results import CheckResult, Effect
 
 Z95 = 1.959963984540054
@@ -16,11 +17,11 @@ def check(name: str, status: str) -> CheckResult:
 
 
 def effect(estimate: float = 0.0, se: float = 1.0, *, better_if: str = "decrease", treated: int | None = None):
-    diagnostics = {} if treated is None else {"treated_clusters": treated}
+    counts = () if treated is None else (ClusterCounts("unit", 10, treated, 10 - treated),)
     return Effect(outcome="y", family="crime", measure="count", better_if=better_if, estimand="att", method="twfe",
                   estimate=estimate, std_error=se, level=0.95, ci_lower=estimate - Z95 * se,
                   ci_upper=estimate + Z95 * se, p_value=0.5, n_obs=10, n_units=10, n_clusters=10,
-                  variance_type="cluster", diagnostics=diagnostics)
+                  variance_type="cluster", payloads=counts)
 
 
 @pytest.mark.parametrize(("kind", "checks", "effects", "level", "reasons"), [

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cpeval.payloads import ClusterCounts
 from cpeval.pipeline import evaluate
 
 
@@ -28,11 +29,11 @@ def _design() -> dict:
 
 def test_counts_and_effective_clusters_by_hand():
     (e,) = evaluate(_design(), data=_trial(4, 6)).effects
-    d = e.diagnostics
-    assert (d["clusters"], d["treated_clusters"], d["untreated_clusters"]) == (10, 4, 6)
+    d = e.payload(ClusterCounts)
+    assert (d.total, d.treated, d.untreated) == (10, 4, 6)
     # each person's error enters the difference in means with weight 1/20 (treated) or -1/30 (control)
     gamma = np.array([5 / 20**2] * 4 + [5 / 30**2] * 6)
-    assert d["effective_clusters"] == pytest.approx(gamma.sum() ** 2 / (gamma**2).sum(), rel=1e-12)
+    assert d.effective == pytest.approx(gamma.sum() ** 2 / (gamma**2).sum(), rel=1e-12)
 
 
 def test_few_treated_clusters_warn_and_point_to_valid_inference():

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from cpeval.appraise.render import rating_markdown
+from cpeval.payloads import ClusterCounts
 from cpeval.results import jsonable
 
 if TYPE_CHECKING:
@@ -124,8 +125,7 @@ def _status(checks: tuple[CheckResult, ...], *names: str) -> set[str]:
 
 
 def _treated_clusters(effects: tuple[Effect, ...]) -> int | None:
-    counts = [e.diagnostics.get("treated_clusters") for e in effects]
-    counts = [int(n) for n in counts if isinstance(n, (int, float)) and math.isfinite(n)]
+    counts = [c.treated for e in effects if (c := e.payload(ClusterCounts)) is not None]
     return min(counts) if counts else None
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
 from cpeval.estimation.inference import FEW_TREATED_CLUSTERS
+from cpeval.payloads import ClusterCounts
 from cpeval.results import AlternativeInference
 
 if TYPE_CHECKING:
@@ -41,9 +42,9 @@ _EXPLAIN = ("the analytic p-value and interval rest on a cluster-robust standard
 def cluster_counts(panel: Panel, design: Any, effect: Effect | None = None) -> tuple[int, int]:
     """(treated clusters, untreated clusters): the estimator's own count when it reports one, else the
     clusters with and without any treated unit."""
-    diag = effect.diagnostics if effect is not None else {}
-    if diag.get("treated_clusters") is not None and diag.get("untreated_clusters") is not None:
-        return int(diag["treated_clusters"]), int(diag["untreated_clusters"])
+    own = effect.payload(ClusterCounts) if effect is not None else None
+    if own is not None:
+        return own.treated, own.untreated
     frame = panel.frame
     if design.kind == "rct":
         col = design.treatment.cluster or panel.unit

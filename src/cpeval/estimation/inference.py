@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cpeval.payloads import ClusterCounts, Payload
 from cpeval.results import Effect, Sampling, critical_value, p_value
 
 if TYPE_CHECKING:
@@ -52,58 +53,44 @@ VALID_INFERENCE = "set inference.method: wild_bootstrap (or randomization)"
 NO_INTERVAL = Interval(float("nan"), float("nan"), float("nan"))
 
 
-@dataclass(frozen=True)
-class ClusterCounts:
-    """The clusters that carry a comparison: in all, treated (holding a unit whose treatment starts in the
-    data), untreated, and the effective number G* of Carter, Schnepel & Steigerwald (2017) for the
-    reported coefficient (None where it is not computed)."""
+def _gstar(counts: ClusterCounts) -> str:
+    return "" if counts.effective is None else f" (effective number of clusters G* = {counts.effective:.1f})"
 
-    column: str
-    total: int
-    treated: int
-    untreated: int
-    effective: float | None = None
 
-    def diagnostics(self) -> dict[str, Any]:
-        return {"cluster_column": self.column, "clusters": self.total, "treated_clusters": self.treated,
-                "untreated_clusters": self.untreated, "effective_clusters": self.effective}
+def cluster_warnings(counts: ClusterCounts) -> list[str]:
+    """Why cluster-robust inference may not be trusted with these clusters, with what to use instead ([] if
+    nothing)."""
+    col, g = counts.column, counts.total
+    if g < 3:
+        return []  # no analytic inference at all: see ``degenerate``
+    if counts.treated == 1:
+        return [f"only one of the {g} clusters of {col!r} is treated{_gstar(counts)}: cluster-robust standard "
+                "errors are unreliable with a single treated cluster whatever the total number of clusters "
+                f"(Conley & Taber 2011; MacKinnon & Webb 2017); {VALID_INFERENCE}, or use a synthetic control "
+                "(kind: synthetic_control)"]
+    for n, what in ((counts.treated, "treated"), (counts.untreated, "untreated")):
+        if 0 < n < FEW_TREATED_CLUSTERS:
+            return [f"only {n} of the {g} clusters of {col!r} are {what}{_gstar(counts)}: cluster-robust tests "
+                    f"over-reject when fewer than about {FEW_TREATED_CLUSTERS} clusters are treated (or "
+                    f"untreated), whatever the total (MacKinnon & Webb 2017, 2018); {VALID_INFERENCE}"]
+    if g < FEW_CLUSTERS:
+        return [f"only {g} clusters of {col!r}{_gstar(counts)}: cluster-robust standard errors can be too small "
+                f"with fewer than about {FEW_CLUSTERS}; {VALID_INFERENCE}"]
+    return []
 
-    def _gstar(self) -> str:
-        return "" if self.effective is None else f" (effective number of clusters G* = {self.effective:.1f})"
 
-    def warnings(self) -> list[str]:
-        """Why cluster-robust inference may not be trusted here, with what to use instead ([] if nothing)."""
-        col, g = self.column, self.total
-        if g < 3:
-            return []  # no analytic inference at all: see ``degenerate``
-        if self.treated == 1:
-            return [f"only one of the {g} clusters of {col!r} is treated{self._gstar()}: cluster-robust standard "
-                    "errors are unreliable with a single treated cluster whatever the total number of clusters "
-                    f"(Conley & Taber 2011; MacKinnon & Webb 2017); {VALID_INFERENCE}, or use a synthetic control "
-                    "(kind: synthetic_control)"]
-        for n, what in ((self.treated, "treated"), (self.untreated, "untreated")):
-            if 0 < n < FEW_TREATED_CLUSTERS:
-                return [f"only {n} of the {g} clusters of {col!r} are {what}{self._gstar()}: cluster-robust tests "
-                        f"over-reject when fewer than about {FEW_TREATED_CLUSTERS} clusters are treated (or "
-                        f"untreated), whatever the total (MacKinnon & Webb 2017, 2018); {VALID_INFERENCE}"]
-        if g < FEW_CLUSTERS:
-            return [f"only {g} clusters of {col!r}{self._gstar()}: cluster-robust standard errors can be too small "
-                    f"with fewer than about {FEW_CLUSTERS}; {VALID_INFERENCE}"]
-        return []
-
-    def degenerate(self, std_error: float, scale: float) -> str | None:
-        """Why the design cannot estimate its own sampling error (fewer than 3 clusters, or a cluster-robust
-        variance that is numerically zero against ``scale``, e.g. one treated and one control cluster), or
-        None."""
-        if self.total < 3:
-            why = f"only {self.total} clusters of {self.column!r}"
-        elif not std_error > 1e-8 * scale:
-            why = (f"the cluster-robust variance is degenerate (SE {std_error:.2g} with {self.treated} treated and "
-                   f"{self.untreated} untreated clusters of {self.column!r})")
-        else:
-            return None
-        return (f"this design cannot estimate its own sampling error: {why}; no standard error, interval or "
-                f"p-value is reported; {VALID_INFERENCE}, or use a synthetic control (kind: synthetic_control)")
+def degenerate(counts: ClusterCounts, std_error: float, scale: float) -> str | None:
+    """Why the design cannot estimate its own sampling error (fewer than 3 clusters, or a cluster-robust
+    variance that is numerically zero against ``scale``, e.g. one treated and one control cluster), or None."""
+    if counts.total < 3:
+        why = f"only {counts.total} clusters of {counts.column!r}"
+    elif not std_error > 1e-8 * scale:
+        why = (f"the cluster-robust variance is degenerate (SE {std_error:.2g} with {counts.treated} treated and "
+               f"{counts.untreated} untreated clusters of {counts.column!r})")
+    else:
+        return None
+    return (f"this design cannot estimate its own sampling error: {why}; no standard error, interval or "
+            f"p-value is reported; {VALID_INFERENCE}, or use a synthetic control (kind: synthetic_control)")
 
 
 def count_clusters(clusters: Any, treated: Any, column: str, leverage: Any = None) -> ClusterCounts:
@@ -128,8 +115,8 @@ def cluster_inference(counts: ClusterCounts, std_error: float, scale: float
                       ) -> tuple[float, Interval | None, list[str]]:
     """The standard error and interval to report with the notes on the clusters: NaN and a NaN interval when
     the design cannot estimate its own sampling error, else ``std_error`` and None (the Wald interval)."""
-    notes = counts.warnings()
-    why = counts.degenerate(std_error, scale)
+    notes = cluster_warnings(counts)
+    why = degenerate(counts, std_error, scale)
     if why is None:
         return std_error, None, notes
     return float("nan"), NO_INTERVAL, [*notes, why]
@@ -154,6 +141,7 @@ def make_effect(
     scale: str | None = None,
     sampling: Sampling | None = None,
     interval: Interval | None = None,
+    payloads: Sequence[Payload] = (),
 ) -> Effect:
     """Build an :class:`Effect` for ``outcome``: the interval and p-value come from estimate, SE and t(df).
 
@@ -163,7 +151,8 @@ def make_effect(
     ratios); by default the scale follows the measure. ``sampling`` carries the estimate's influence values
     or bootstrap draws (in memory only) so that uncertainty can be combined across outcomes. ``interval``
     replaces the Wald interval and p-value for estimators whose inference is not built from a standard error
-    (conformal or permutation intervals; ``std_error`` is then NaN).
+    (conformal or permutation intervals; ``std_error`` is then NaN). ``payloads`` are the typed results
+    (:mod:`cpeval.payloads`) that checks and the report read.
     """
     warn_notes(outcome.name, warnings)
     ci = interval if interval is not None else wald_interval(estimate, std_error, level, df)
@@ -190,6 +179,7 @@ def make_effect(
         warnings=tuple(warnings),
         scale=scale,
         sampling=sampling,
+        payloads=tuple(payloads),
     )
 
 

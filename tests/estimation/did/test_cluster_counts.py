@@ -13,6 +13,7 @@ import pytest
 import cpeval
 from cpeval.designs import design_from_dict
 from cpeval.errors import DataError
+from cpeval.payloads import ClusterCounts
 
 ADVICE = "set inference.method: wild_bootstrap (or randomization)"
 
@@ -63,9 +64,9 @@ def test_effective_clusters_by_hand_on_a_tiny_design():
     df = pd.DataFrame({"unit": [0, 0, 1, 1, 2, 2], "period": [1, 2] * 3, "post": [0, 1, 0, 0, 0, 0],
                        "y": [1.0, 3.0, 2.0, 2.5, 0.5, 1.8]})
     result, caught = _run(_design(), df)
-    d = result.effect("y").diagnostics
-    assert d["effective_clusters"] == pytest.approx(2.0, abs=1e-12)
-    assert (d["clusters"], d["treated_clusters"], d["untreated_clusters"]) == (3, 1, 2)
+    d = result.effect("y").payload(ClusterCounts)
+    assert d.effective == pytest.approx(2.0, abs=1e-12)
+    assert (d.total, d.treated, d.untreated) == (3, 1, 2)
     assert any("only one of the 3 clusters of 'unit' is treated" in m and "synthetic control" in m for m in caught)
 
 
@@ -76,19 +77,19 @@ def test_three_treated_of_forty_warns(method):
     extra = {"exposure": "none"} if method == "poisson" else {}
     result, caught = _run(_design(method, treatment, measure="count", **extra), df)
     e = result.effect("y")
-    assert e.diagnostics["treated_clusters"] == 3 and e.diagnostics["untreated_clusters"] == 37
+    assert (e.payload(ClusterCounts).treated, e.payload(ClusterCounts).untreated) == (3, 37)
     note = next(w for w in e.warnings if "only 3 of the 40 clusters of 'unit' are treated" in w)
     assert ADVICE in note and "MacKinnon & Webb" in note
     assert any("only 3 of the 40 clusters" in m for m in caught)
-    assert 1.0 < e.diagnostics["effective_clusters"] < 10.0
+    assert 1.0 < e.payload(ClusterCounts).effective < 10.0
     assert math.isfinite(e.std_error) and math.isfinite(e.p_value)
 
 
 def test_twenty_treated_of_forty_does_not_warn():
     e = _run(_design(measure="count"), null_burglary_panel(20))[0].effect("y")
-    assert e.diagnostics["treated_clusters"] == 20
+    assert e.payload(ClusterCounts).treated == 20
     assert not any("clusters" in w for w in e.warnings)
-    assert e.diagnostics["effective_clusters"] > 20
+    assert e.payload(ClusterCounts).effective > 20
 
 
 @pytest.mark.parametrize("method", ["twfe", "poisson", "callaway_santanna"])
@@ -163,12 +164,11 @@ def test_counts_and_effective_clusters_invariant_to_row_order_and_labels(method)
     df = null_burglary_panel(4, n_areas=20, n_months=10, start=6, seed=4)
     treatment = {"indicator": "post"} if method == "twfe" else {"first_treated": "first_treated"}
     raw = _design(method, treatment, measure="count")
-    base = _run(raw, df)[0].effect("y").diagnostics
+    base = _run(raw, df)[0].effect("y").payload(ClusterCounts)
     other = df.sample(frac=1.0, random_state=3).assign(unit=lambda d: d["unit"].map(lambda u: f"area-{(u * 7) % 23}"))
-    moved = _run(raw, other)[0].effect("y").diagnostics
-    keys = ("clusters", "treated_clusters", "untreated_clusters")
-    assert [moved[k] for k in keys] == [base[k] for k in keys] == [20, 4, 16]
-    assert moved["effective_clusters"] == pytest.approx(base["effective_clusters"], rel=1e-10)
+    moved = _run(raw, other)[0].effect("y").payload(ClusterCounts)
+    assert [moved.total, moved.treated, moved.untreated] == [base.total, base.treated, base.untreated] == [20, 4, 16]
+    assert moved.effective == pytest.approx(base.effective, rel=1e-10)
 
 
 @pytest.mark.parametrize("method", ["twfe", "callaway_santanna"])
@@ -181,4 +181,4 @@ def test_effective_clusters_of_a_two_by_two_by_hand(method):
     df = null_burglary_panel(3, n_areas=40, n_months=2, start=2, seed=6)
     treatment = {"indicator": "post"} if method == "twfe" else {"first_treated": "first_treated"}
     e = _run(_design(method, treatment, measure="count"), df)[0].effect("y")
-    assert e.diagnostics["effective_clusters"] == pytest.approx(1600 * 111 / 50680, rel=1e-10)
+    assert e.payload(ClusterCounts).effective == pytest.approx(1600 * 111 / 50680, rel=1e-10)

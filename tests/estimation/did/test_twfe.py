@@ -10,6 +10,7 @@ import pytest
 import cpeval
 from _support import DESIGNS, small_panel
 from cpeval.designs import design_from_dict
+from cpeval.payloads import ClusterCounts
 
 
 def _panelols(df: pd.DataFrame, y: str, weights: str | None) -> tuple[float, float]:
@@ -106,7 +107,7 @@ def test_cluster_by_other_column_and_few_clusters_warning(did_dict):
     effect = result.effect("y")
     assert effect.n_clusters == 4
     assert effect.df == 3
-    assert (effect.diagnostics["treated_clusters"], effect.diagnostics["untreated_clusters"]) == (2, 2)
+    assert (effect.payload(ClusterCounts).treated, effect.payload(ClusterCounts).untreated) == (2, 2)
     assert any("only 2 of the 4 clusters" in w and "wild_bootstrap" in w for w in result.warnings)
 
 

@@ -277,7 +277,6 @@ def event_effect(
         if headline_weights is None else "average of post-treatment cohort-period effects weighted by cell size",
         "covariates": list(design.estimator.covariates),
         "weights": design.data.weights,
-        **counts.diagnostics(),
     }
     diag.update(diagnostics or {})
     return make_effect(
@@ -286,6 +285,7 @@ def event_effect(
         variance_type=variance_type or clustered_variance_text(cluster, small_sample_dof(design, "nested")),
         path=tuple(rows), diagnostics=diag, warnings=notes, interval=interval,
         sampling=None if influence is None else Sampling(by=cluster, labels=influence[0], influence=influence[1] @ a),
+        payloads=(counts,),
     )
 
 

@@ -294,7 +294,6 @@ class PoissonDid:
         counts = did_clusters(frame, time, cluster, fit["leverage"] @ grad)
         se, interval, cluster_notes = cluster_inference(counts, se, 1.0 + abs(b))
         notes += cluster_notes
-        diag.update(counts.diagnostics())
         if interval is not None:
             diag.update(rate_ratio_ci=[math.nan, math.nan], level_att_std_error=math.nan)
         return make_effect(
@@ -303,4 +302,5 @@ class PoissonDid:
             variance_type=clustered_variance_text(cluster, self.dof) + "; log rate ratio",
             path=tuple(path), diagnostics=diag, warnings=notes, scale=self.effect_scale, interval=interval,
             sampling=Sampling(by=cluster, labels=fit["labels"], influence=fit["influence"] @ grad),
+            payloads=(counts,),
         )

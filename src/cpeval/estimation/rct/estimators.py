@@ -21,6 +21,7 @@ from cpeval.errors import DesignError, EstimationError
 from cpeval.estimation.inference import (
     FEW_TREATED_CLUSTERS,
     ClusterCounts,
+    cluster_warnings,
     code_labels,
     count_clusters,
     few_clusters_warning,
@@ -270,13 +271,12 @@ class RctEstimatorBase:
                 "cpeval uses CR2 with Bell-McCaffrey degrees of freedom, but read the randomisation-inference "
                 "p-value (set inference.permutations) alongside it",
             )
-            notes += counts.warnings() if few_arm else [few] if few else []
+            notes += cluster_warnings(counts) if few_arm else [few] if few else []
         diagnostics: dict = {
             "arms": _arms(trial),
             "blocks": int(trial.block.max()) + 1 if trial.block is not None else None,
             "blocked": design.estimator.blocked if trial.block is not None else None,
             "covariates": list(design.estimator.covariates) if self.adjusted else [],
-            **(counts.diagnostics() if counts is not None else {}),
         }
         estimate, se, df, vtype = itt.estimate, itt.std_error, itt.df, itt.variance_type
         estimand = design.estimand
@@ -332,6 +332,7 @@ class RctEstimatorBase:
             diagnostics=diagnostics,
             warnings=notes,
             sampling=self._sampling(tf, trial, headline, outcome, panel.unit),
+            payloads=() if counts is None else (counts,),
         )
         if design.attrition is not None:
             effect = replace(effect, payloads=(*effect.payloads, self._lee(tf, outcome)))
