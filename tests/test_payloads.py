@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from cpeval import payloads
-from cpeval.payloads import ClusterCounts, LeeBounds, Payload
+from cpeval.payloads import ClusterCounts, EventPath, LeeBounds, Payload, WaldTest
 from cpeval.pipeline import evaluate
 
 EXAMPLES: dict[type, Payload] = {
     ClusterCounts: ClusterCounts("state", 40, 3, 37, 2.9),
+    EventPath: EventPath(event_times=(-3, -2, 0, 1), vcov=((1.0, 0.1, 0.0, 0.0), (0.1, 1.0, 0.0, 0.0),
+                                                         (0.0, 0.0, 2.0, 0.5), (0.0, 0.0, 0.5, 2.0)),
+                         reference_period=-1, window=(-3, 1), bin_endpoints=True, headline="average",
+                         uniform_band_critical_value=2.4,
+                         pretrend_test=WaldTest(statistic=3.2, df=2, df2=39.0, p_value=0.05, chi2_p_value=0.2,
+                                                f_statistic=1.6)),
     LeeBounds: LeeBounds(lower=-0.2, upper=0.1, trim_share=0.05, trimmed_arm="treated", observed_rate_treated=0.9,
                          observed_rate_control=0.85, ci_lower=-0.3, ci_upper=0.2, bootstrap=199, note=""),
 }
@@ -67,6 +74,9 @@ def test_nan_is_written_as_null_and_read_back_as_nan():
     d = lee.to_dict()
     assert d["lower"] is None
     assert math.isnan(LeeBounds.from_dict(d).lower)
+    no_leads = WaldTest(statistic=math.nan, df=0, df2=None, p_value=math.nan, chi2_p_value=math.nan)
+    back = EventPath.from_dict(json.loads(json.dumps(replace(EXAMPLES[EventPath], pretrend_test=no_leads).to_dict())))
+    assert back.pretrend_test.df == 0 and back.pretrend_test.df2 is None and math.isnan(back.pretrend_test.statistic)
 
 
 def test_an_effect_writes_its_payloads_under_their_keys_and_they_read_back():

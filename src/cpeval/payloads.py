@@ -34,9 +34,13 @@ class Payload:
     @classmethod
     def from_dict(cls, data: typing.Mapping[str, Any]) -> Any:
         """The payload written by ``to_dict`` (results.json's ``diagnostics[key]``): lists become tuples,
-        nested payloads are rebuilt, and a null float is NaN again."""
-        hints = typing.get_type_hints(cls)
-        return cls(**{f.name: _revive(hints[f.name], data.get(f.name)) for f in dataclasses.fields(cls)})
+        nested dataclasses are rebuilt, and a null float is NaN again."""
+        return _build(cls, data)
+
+
+def _build(cls: type, data: typing.Mapping[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    return cls(**{f.name: _revive(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data})
 
 
 def _revive(hint: Any, value: Any) -> Any:
@@ -50,8 +54,8 @@ def _revive(hint: Any, value: Any) -> Any:
         return _revive(inner[0], value) if len(inner) == 1 else value
     if value is None:
         return math.nan if hint is float else None
-    if isinstance(hint, type) and issubclass(hint, Payload):
-        return hint.from_dict(value)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value)  # type: ignore[arg-type]
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_revive(args[0], v) for v in value)
@@ -91,3 +95,33 @@ class LeeBounds(Payload):
     ci_upper: float
     bootstrap: int  # bootstrap replications behind the interval
     note: str
+
+
+@dataclass(frozen=True)
+class WaldTest:
+    """Joint Wald test that coefficients are zero: chi2(``df``), and F(``df``, ``df2``) when ``df2`` is given
+    (then ``p_value`` is the F test's). With no coefficient to test, ``df`` is 0 and the rest NaN."""
+
+    statistic: float
+    df: int
+    df2: float | None
+    p_value: float
+    chi2_p_value: float
+    f_statistic: float = math.nan
+
+
+@dataclass(frozen=True)
+class EventPath(Payload):
+    """Event-time coefficients of an event study: the event times (reference omitted, in the order of
+    ``vcov``'s rows), their covariance, the window, the sup-t band's critical value and the joint test of
+    the leads. The coefficients themselves are the Effect's ``path`` rows."""
+
+    key: ClassVar[str] = "event_study"
+    event_times: tuple[int, ...]
+    vcov: tuple[tuple[float, ...], ...]
+    reference_period: int
+    window: tuple[int, int]
+    bin_endpoints: bool
+    headline: str  # what the headline estimate averages
+    uniform_band_critical_value: float
+    pretrend_test: WaldTest

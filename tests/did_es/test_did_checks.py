@@ -16,6 +16,7 @@ from cpeval.checks.did_honest import flci, honest_analysis, rm_bounds
 from cpeval.data import validate_panel
 from cpeval.datasets.did import simulate_did
 from cpeval.errors import EstimationError
+from cpeval.payloads import EventPath
 from did_es._did_es import castle, castle_design, design, fit
 
 HONEST = json.loads((REFERENCE / "did" / "honest_did_r.json").read_text())
@@ -87,7 +88,7 @@ def test_pre_trends_check_flags_a_differential_trend_and_passes_without():
     d = design("event_study", checks=["pre_trends"])
     clean = run_checks(["pre_trends"], validate_panel(frame, d), [effect := fit(frame, d)])[0]
     assert clean.status == "pass" and "limited power" in clean.message
-    assert clean.values["statistic"] == pytest.approx(effect.diagnostics["pretrend_test"]["statistic"])
+    assert clean.values["statistic"] == pytest.approx(effect.payload(EventPath).pretrend_test.statistic)
     trended = frame.assign(y=frame["y"] + 0.3 * frame["period"] * (frame["first_treated"] > 0))
     bad = run_checks(["pre_trends"], validate_panel(trended, d), [fit(trended, d)])[0]
     assert bad.status == "warn" and bad.values["p_value"] < 0.001

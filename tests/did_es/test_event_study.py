@@ -11,6 +11,7 @@ import pytest
 
 from cpeval.datasets.did import simulate_did
 from cpeval.errors import CpevalWarning, DesignError, EstimationError
+from cpeval.payloads import EventPath
 from did_es._did_es import castle, castle_design, design, fit, path_rows
 
 
@@ -55,12 +56,12 @@ def test_castle_event_study_equals_panelols_with_hand_dummies(binned):
     leads = [f"e{k}" for k in shown if k < -1]
     b = params[leads].to_numpy()
     stat = float(b @ np.linalg.solve(cov.loc[leads, leads].to_numpy(), b))
-    pre = effect.diagnostics["pretrend_test"]
-    assert pre["statistic"] == pytest.approx(stat, rel=1e-7)
-    assert pre["df"] == len(leads) and pre["df2"] == 49
+    pre = effect.payload(EventPath).pretrend_test
+    assert pre.statistic == pytest.approx(stat, rel=1e-7)
+    assert pre.df == len(leads) and pre.df2 == 49
     from scipy import stats
 
-    assert pre["p_value"] == pytest.approx(stats.f.sf(stat / len(leads), len(leads), 49), rel=1e-6)
+    assert pre.p_value == pytest.approx(stats.f.sf(stat / len(leads), len(leads), 49), rel=1e-6)
     # the headline is the mean of the post coefficients, its SE from the full covariance
     post = [f"e{k}" for k in shown if k >= 0]
     a = np.full(len(post), 1 / len(post))

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from cpeval.datasets.did import simulate_did
+from cpeval.payloads import EventPath
 from did_es._did_es import design, fit, path_rows
 
 
@@ -70,7 +71,7 @@ def test_event_time_window_and_bins():
     path = path_rows(effect)
     assert list(path["event_time"]) == [-3, -2, -1, 0, 1, 2]
     assert bool(path.iloc[0]["binned"]) and bool(path.iloc[-1]["binned"])
-    assert "pretrend_test" in effect.diagnostics
+    assert effect.payload(EventPath).pretrend_test.df == 2  # leads -3 (binned) and -2
 
 
 def test_cohort_event_effects_equal_callaway_santanna_universal_base():

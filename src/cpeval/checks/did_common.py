@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cpeval.errors import EstimationError
+from cpeval.payloads import EventPath
+
 if TYPE_CHECKING:
     from cpeval.data.panel import Panel
     from cpeval.designs.base import DesignBase
@@ -64,15 +67,15 @@ def event_coefficients(panel: Panel, effect: Effect, *, need_unbinned: bool = Fa
     from cpeval.estimation.registry import capabilities, estimator_class
 
     design = panel.design
-    d = effect.diagnostics
-    reuse = capabilities(design.kind, effect.method).event_path and "event_vcov" in d
-    if reuse and need_unbinned and d.get("bin_endpoints"):
+    ev = effect.payload(EventPath)
+    reuse = capabilities(design.kind, effect.method).event_path and ev is not None
+    if reuse and need_unbinned and ev.bin_endpoints:  # type: ignore[union-attr]
         reuse = False
     if not reuse:
         import warnings
 
         from cpeval.data.panel import TREATED, not_absorbing_message, switching_units
-        from cpeval.errors import CpevalWarning, EstimationError
+        from cpeval.errors import CpevalWarning
 
         if panel.time is not None and TREATED in panel.frame:  # validation refuses this; say it the same way
             switching = switching_units(panel.frame, panel.unit, panel.time)
@@ -86,15 +89,18 @@ def event_coefficients(panel: Panel, effect: Effect, *, need_unbinned: bool = Fa
             warnings.simplefilter("ignore", CpevalWarning)  # the check reports what matters in its own words
             estimator = estimator_class(es_design.kind, es_design.estimator.method)(es_design)
             effect = estimator.event_study(panel, spec) if own else estimator.fit(panel, spec)
-        d = effect.diagnostics
+        ev = effect.payload(EventPath)
+        if ev is None:
+            raise EstimationError(f"outcome {effect.outcome!r}: the {effect.method} event study reported no "
+                                  "event-time coefficients")
     return EventCoefficients(
-        keys=np.asarray(d["event_times"], dtype=int),
+        keys=np.asarray(ev.event_times, dtype=int),
         beta=np.asarray([r["estimate"] for r in effect.path if r["kind"] != "reference"], dtype=float),
-        vcov=np.asarray(d["event_vcov"], dtype=float),
-        ref=int(d["reference_period"]),
+        vcov=np.asarray(ev.vcov, dtype=float).reshape(len(ev.event_times), len(ev.event_times)),
+        ref=ev.reference_period,
         df=effect.df,
         level=effect.level,
         method=effect.method,
-        binned=bool(d.get("bin_endpoints")),
+        binned=ev.bin_endpoints,
         effect=effect,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cpeval.designs.methods import Capabilities, capabilities
+from cpeval.payloads import EventPath
 from cpeval.report.figures import new_figure, png_bytes
 from cpeval.report.format import num, slug
 from cpeval.report.section import Section
@@ -28,17 +29,18 @@ def _caps(result: EvaluationResult, e: Effect) -> Capabilities:
 
 
 def _event_effects(result: EvaluationResult) -> list[Effect]:
-    return [e for e in result.effects if _caps(result, e).event_path and e.path]
+    return [e for e in result.effects if _caps(result, e).event_path and e.path and e.payload(EventPath)]
 
 
 def _event_lines(e: Effect, title: str) -> list[str]:
-    d = e.diagnostics
+    ev = e.payload(EventPath)
+    assert ev is not None  # _event_effects keeps only effects with one
     level = f"{e.level:.0%}"
     lines = [
         f"### {e.outcome}: {title}",
         "",
-        f"Reference period: event time {d['reference_period']}; window {d['window'][0]}..{d['window'][1]}"
-        + (" with binned end points" if d.get("bin_endpoints") else "") + f". Headline: {d['headline']}.",
+        f"Reference period: event time {ev.reference_period}; window {ev.window[0]}..{ev.window[1]}"
+        + (" with binned end points" if ev.bin_endpoints else "") + f". Headline: {ev.headline}.",
         "",
         f"| event time | estimate | SE | {level} CI | {level} uniform band | obs |",
         "|---|---|---|---|---|---|",
@@ -50,10 +52,10 @@ def _event_lines(e: Effect, title: str) -> list[str]:
                      f"[{num(r['ci_lower'])}, {num(r['ci_upper'])}] | {band} | {r.get('n_obs', '')} |")
     lines += ["", "The uniform (sup-t) band covers all event-time effects at once with the stated probability; "
               "use it to judge the shape of the whole path."]
-    pre = d.get("pretrend_test") or {}
-    if pre.get("df"):
-        lines += ["", f"Joint test that the {pre['df']} leads are zero: Wald F({pre['df']}, {pre['df2']}) = "
-                  f"{pre['f_statistic']:.3g}, p = {pre['p_value']:.3g}."]
+    pre = ev.pretrend_test
+    if pre.df:
+        lines += ["", f"Joint test that the {pre.df} leads are zero: Wald F({pre.df}, {num(pre.df2)}) = "
+                  f"{pre.f_statistic:.3g}, p = {pre.p_value:.3g}."]
     lines += ["", f"![Event study: {e.outcome}](figures/event_study_{slug(e.outcome)}.png)", ""]
     return lines
 
@@ -151,9 +153,9 @@ def _event_plot(e: Effect, caps: Capabilities) -> bytes:
     fig = new_figure(7.0, 3.8)
     ax = fig.add_subplot()
     ax.axhline(0, color="0.5", lw=0.8)
-    ref = e.diagnostics.get("reference_period")
-    if ref is not None:
-        ax.axvline(ref + 0.5, color="0.7", lw=0.8, ls="--")
+    ev = e.payload(EventPath)
+    if ev is not None:
+        ax.axvline(ev.reference_period + 0.5, color="0.7", lw=0.8, ls="--")
     colors = ["#1f77b4" if r["kind"] in ("lead", "reference") else "#d62728" for r in rows]
     if all("band_lower" in r for r in rows):
         ax.hlines([r["band_lower"] for r in rows] + [r["band_upper"] for r in rows], [v - 0.12 for v in x] * 2,

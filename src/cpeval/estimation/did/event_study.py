@@ -20,6 +20,7 @@ from cpeval.data.panel import COHORT
 from cpeval.errors import EstimationError
 from cpeval.estimation.did import clustered_variance_text, did_clusters, small_sample_dof
 from cpeval.estimation.inference import cluster_inference, make_effect, wald_interval
+from cpeval.payloads import EventPath, WaldTest
 from cpeval.results import Sampling
 
 if TYPE_CHECKING:
@@ -265,16 +266,15 @@ def event_effect(
             f"p = {pre['p_value']:.3g}): outcomes were already diverging before treatment, so parallel trends "
             "is doubtful; see the honest_did check"
         )
-    diag: dict[str, Any] = {
-        "uniform_band_critical_value": band,
-        "pretrend_test": pre,
-        "reference_period": et.ref,
-        "window": [et.lo, et.hi],
-        "bin_endpoints": et.binned_ends,
-        "event_times": [int(k) for k in keys],
-        "event_vcov": vcov.tolist(),
-        "headline": "average of post-treatment event-time effects"
+    event_path = EventPath(
+        event_times=tuple(int(k) for k in keys), vcov=tuple(map(tuple, vcov.tolist())),
+        reference_period=int(et.ref), window=(int(et.lo), int(et.hi)), bin_endpoints=bool(et.binned_ends),
+        uniform_band_critical_value=band,
+        headline="average of post-treatment event-time effects"
         if headline_weights is None else "average of post-treatment cohort-period effects weighted by cell size",
+        pretrend_test=WaldTest(**pre),
+    )
+    diag: dict[str, Any] = {
         "covariates": list(design.estimator.covariates),
         "weights": design.data.weights,
     }
@@ -285,7 +285,7 @@ def event_effect(
         variance_type=variance_type or clustered_variance_text(cluster, small_sample_dof(design, "nested")),
         path=tuple(rows), diagnostics=diag, warnings=notes, interval=interval,
         sampling=None if influence is None else Sampling(by=cluster, labels=influence[0], influence=influence[1] @ a),
-        payloads=(counts,),
+        payloads=(counts, event_path),
     )
 
 
