@@ -28,6 +28,7 @@ import numpy as np
 
 from cpeval.errors import EstimationError
 from cpeval.estimation.did import cs_aggregate as agg
+from cpeval.estimation.did import cs_drdid, cs_influence
 from cpeval.estimation.did.cs_data import CsData, number, prepare
 from cpeval.estimation.did.cs_drdid import CellProblem, panel_att, rc_att
 from cpeval.estimation.did.cs_percent import MEASURES, percent_change
@@ -44,8 +45,15 @@ SMALL_COHORT = 5
 APPROACH_NAMES = {"dr": "doubly robust", "ipw": "inverse probability weighting", "reg": "outcome regression"}
 
 
-def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dict[str, Any]], list[str]]:
-    """All ATT(g,t) with their influence functions (n x K); one Python iteration per cell, none per unit."""
+def group_time_att(
+    data: CsData, design: DidDesign, *, fast: bool = True
+) -> tuple[agg.Cells, list[dict[str, Any]], list[str]]:
+    """All ATT(g,t) with their influence functions; one Python iteration per cell, none per unit.
+
+    A balanced panel without covariates takes the closed form of ``_mean_change_cells`` (every cell a
+    difference of weighted mean changes, influence functions in factored form); ``fast=False`` sends it
+    through the general 2x2 estimators instead, which give the same numbers (the reference the tests hold
+    the closed form to)."""
     est = design.estimator
     delta, universal = est.anticipation, est.base_period == "universal"
     per = data.periods
@@ -57,6 +65,8 @@ def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dic
             "estimator.anticipation or add data from earlier periods, so that cohorts have a base period"
         )
     cells = _cell_list(glist, per, delta, universal)
+    if fast and data.Y is not None and data.X is None:
+        return _mean_change_cells(data, design, glist, cells)
     K = len(cells)
     inf = np.zeros((data.n, K), order="F")
     att = np.zeros(K)
@@ -103,13 +113,69 @@ def group_time_att(data: CsData, design: DidDesign) -> tuple[agg.Cells, list[dic
             att[k] = np.nan
             inf[:, k] = 0.0
             problems.append(f"ATT(g={data.label(g)}, t={data.period_labels[ti]}) not estimated: {exc}")
+    return _cells(data, glist, cells, att, inf), info, problems
+
+
+def _cells(data: CsData, glist: np.ndarray, cells: list[tuple[float, int, int]], att: np.ndarray,
+           inf: Any) -> agg.Cells:
     group = np.array([c[0] for c in cells])
-    time = np.array([per[c[1]] for c in cells])
-    out = agg.Cells(
-        group=group, time=time, event=time - group, att=att, inf=inf, unit_group=data.unit_group,
-        unit_weight=data.unit_weight, glist=glist,
-    )
-    return out, info, problems
+    time = np.array([data.periods[c[1]] for c in cells])
+    return agg.Cells(group=group, time=time, event=time - group, att=att, inf=inf, unit_group=data.unit_group,
+                     unit_weight=data.unit_weight, glist=glist)
+
+
+def _cell_arrays(data: CsData, design: DidDesign, glist: np.ndarray,
+                 cells: list[tuple[float, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell: period index, base index (the period itself for reference cells), treated class and the
+    (K, H) comparison classes; classes are the cohorts of ``glist`` in order, then "no cohort"."""
+    per = data.periods
+    classes = np.append(glist, 0.0)
+    t = np.array([c[1] for c in cells])
+    b = np.array([c[1] if c[2] < 0 else c[2] for c in cells])
+    treated = np.searchsorted(glist, [c[0] for c in cells])
+    comparison = np.stack([_comparison(classes, g, per[ti], per[bi], design)
+                           for (g, _, _), ti, bi in zip(cells, t, b, strict=True)])
+    return t, b, treated, comparison
+
+
+def _mean_change_cells(data: CsData, design: DidDesign, glist: np.ndarray,
+                       cells: list[tuple[float, int, int]]) -> tuple[agg.Cells, list[dict[str, Any]], list[str]]:
+    """ATT(g,t) of a balanced panel without covariates: the outcome regression, IPW and doubly robust
+    estimators all reduce to the difference of the cohort's and the comparison units' weighted mean changes
+    (``cs_drdid._means_panel``), with the same overlap checks for IPW and DR."""
+    assert data.Y is not None
+    approach = design.estimator.approach
+    H = len(glist) + 1
+    classes = agg.cohort_index(glist, data.unit_group)
+    rows = cs_influence.panel_rows(data.Y, data.unit_weight, classes, H, data.cluster)
+    t, b, treated, comparison = _cell_arrays(data, design, glist, cells)
+    reference = t == b
+    mc = cs_influence.mean_changes(rows, t, b, treated, comparison, ~reference)
+    att = np.where(reference, 0.0, mc["att"])
+    info: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for k, (g, ti, _) in enumerate(cells):
+        counts = (0, 0) if reference[k] else (int(mc["n1"][k]), int(mc["n0"][k]))
+        info.append({"base_period": data.period_labels[b[k]], "n_treated": counts[0], "n_control": counts[1],
+                     "reference": bool(reference[k])})
+        if reference[k]:
+            continue
+        st, sc = mc["w1"][k], mc["w0"][k]
+        share = st / (st + sc) if sc > 0 else 1.0
+        if sc <= 0:
+            problem = "no comparison units"
+        elif approach != "reg" and share >= cs_drdid.OVERLAP_LIMIT:
+            problem = f"overlap fails: the treated share of the cell is {share:.4f}"
+        elif approach != "reg" and share >= cs_drdid.TRIM_LEVEL:
+            problem = f"every comparison unit is trimmed (propensity score {share:.4f})"
+        elif not math.isfinite(att[k]):
+            problem = "the estimate is not finite"
+        else:
+            continue
+        att[k] = np.nan
+        mc["beta"][k], mc["alpha"][k] = 0.0, 0.0
+        problems.append(f"ATT(g={data.label(g)}, t={data.period_labels[ti]}) not estimated: {problem}")
+    return _cells(data, glist, cells, att, cs_influence.PanelMeans(rows, mc["beta"], mc["alpha"])), info, problems
 
 
 def _cell_list(glist: np.ndarray, per: np.ndarray, delta: int, universal: bool) -> list[tuple[float, int, int]]:
@@ -133,35 +199,30 @@ def _comparison(group_of: np.ndarray, g: float, t: float, base: float, design: D
     return (group_of == 0) | ((group_of > horizon) & (group_of != g))
 
 
-def unit_leverage(data: CsData, cells: agg.Cells, aggregate: Any, design: DidDesign) -> np.ndarray | None:
+def unit_leverage(data: CsData, cells: agg.Cells, aggregate: agg.Aggregate, design: DidDesign) -> np.ndarray | None:
     """Each unit's weight in the headline aggregation for the effective number of clusters, sqrt(sum_t
     c_it^2), from the weight c_it of each unit-period outcome under the unconditional comparisons (each
     ATT(g,t) a weighted mean change of its cohort less that of its comparison units; with covariates, the
-    design the adjustment starts from). The aggregation is linear in the ATT(g,t) with weights that do not
-    depend on them, so running it with zero ATTs on per-period "influence" columns returns c_.t exactly.
-    Balanced panels only (None otherwise)."""
-    import dataclasses
-
+    design the adjustment starts from): c_it = w_i beta[h_i, t] / n with beta the aggregation's coefficients
+    of ``cs_cs_influence.change_coefficients``. Balanced panels only (None otherwise)."""
     if data.Y is None:
         return None
     est = design.estimator
-    per, w = data.periods, data.unit_weight
-    n, T = data.Y.shape
-    K = len(cells.att)
-    weight = np.zeros((n, K))
-    t_of, b_of = np.full(K, -1), np.full(K, -1)
-    for k, (g, ti, base) in enumerate(_cell_list(cells.glist, per, est.anticipation, est.base_period == "universal")):
-        if base < 0 or not np.isfinite(cells.att[k]):
-            continue
-        treated = data.unit_group == g
-        control = _comparison(data.unit_group, g, per[ti], per[base], design)
-        weight[treated, k] = w[treated] / w[treated].sum()
-        weight[control, k] = -w[control] / w[control].sum()
-        t_of[k], b_of[k] = ti, base
-    probe = dataclasses.replace(cells, att=np.where(np.isfinite(cells.att), 0.0, np.nan))
-    sign = (t_of[None, :] == np.arange(T)[:, None]).astype(float) - (b_of[None, :] == np.arange(T)[:, None])
-    c = np.column_stack([aggregate(dataclasses.replace(probe, inf=weight * sign[t])).overall_inf for t in range(T)])
-    return np.sqrt((c**2).sum(axis=1))
+    spec = _cell_list(cells.glist, data.periods, est.anticipation, est.base_period == "universal")
+    t, b, treated, comparison = _cell_arrays(data, design, cells.glist, spec)
+    classes = cells.unit_cohort_index
+    W = np.bincount(classes, weights=data.unit_weight, minlength=cells.n_classes)
+    use = (t != b) & np.isfinite(cells.att)
+    beta, _ = cs_influence.change_coefficients(W, t, b, treated, comparison, use, data.n, data.Y.shape[1])
+    norm = np.linalg.norm(np.einsum("kht,k->ht", beta, aggregate.overall_coef), axis=1)
+    return np.abs(data.unit_weight) * norm[classes] / data.n
+
+
+def _influence(data: CsData, cells: agg.Cells) -> Any:
+    """The holder of the cells' influence functions (``cs_influence``)."""
+    if isinstance(cells.inf, cs_influence.PanelMeans):
+        return cells.inf
+    return cs_influence.Dense(cells.inf, cells.unit_weight, cells.unit_cohort_index, data.cluster)
 
 
 def _design_matrix(x: np.ndarray | None, n: int) -> np.ndarray:
@@ -169,7 +230,7 @@ def _design_matrix(x: np.ndarray | None, n: int) -> np.ndarray:
     return ones if x is None else np.hstack([ones, x])
 
 
-def pretest(cells: agg.Cells, sums: np.ndarray, se: np.ndarray, n: int) -> dict[str, Any]:
+def pretest(cells: agg.Cells, gram: np.ndarray, se: np.ndarray, n: int) -> dict[str, Any]:
     """Wald test that every pre-treatment ATT(g,t) is zero (R did's pre-test), from the analytic variance.
 
     Cohorts of fewer than ``SMALL_COHORT`` units are left out: with so few treated units the influence
@@ -185,7 +246,7 @@ def pretest(cells: agg.Cells, sums: np.ndarray, se: np.ndarray, n: int) -> dict[
     if len(pre) == 0:
         return {"statistic": None, "df": 0, "p_value": None}
     a = cells.att[pre]
-    V = sums[:, pre].T @ sums[:, pre] / n**2
+    V = gram[np.ix_(pre, pre)] / n**2  # gram: sum_c S_c S_c' of the cells' cluster-summed influence
     # a generalized inverse when V is (near) singular, e.g. more pre-treatment cells than clusters or
     # cohorts of a single unit; the degrees of freedom are then the rank of V
     lam, vec = np.linalg.eigh(V)
@@ -249,12 +310,16 @@ class CallawaySantAnna:
                 f"outcome {outcome.name!r}: the dynamic aggregation keeps no event time >= 0 (min_e {est.min_e}, "
                 f"max_e {est.max_e}, balance_e {est.balance_e}); the data have event times {have}: widen the window"
             )
-        # influence-function blocks: cells, the per-element aggregates, and the four overall aggregates;
-        # summed within clusters (no copy without clustering) and never stacked, to keep memory at O(n K)
-        blocks = [("att_gt", cells.inf)] + [(name, a.inf) for name, a in aggs.items() if name != "simple"]
-        blocks.append(("overall", np.column_stack([a.overall_inf for a in aggs.values()])))
-        sums = {name: agg.cluster_sums(b, data.cluster) for name, b in blocks}
-        se_an = {name: agg.analytic_se(sm, data.n) for name, sm in sums.items()}
+        # influence-function blocks: cells, the per-element aggregates, and the four overall aggregates, each
+        # as coefficients on the cells' influence functions; never stacked, to keep memory at O(n K)
+        inf = _influence(data, cells)
+        K, H = len(cells.att), cells.n_classes
+        blocks = {"att_gt": (np.eye(K), np.zeros((H, K)))}
+        blocks.update({name: (a.coef, a.wif) for name, a in aggs.items() if name != "simple"})
+        blocks["overall"] = (np.column_stack([a.overall_coef for a in aggs.values()]),
+                             np.column_stack([a.overall_wif for a in aggs.values()]))
+        grams = {name: inf.gram(*b) for name, b in blocks.items()}
+        se_an = {name: agg.se_from_squares(np.diag(gm), data.n) for name, gm in grams.items()}
         boot = design.inference.bootstrap
         crit_uniform: dict[str, float] = {}
         se = se_an
@@ -262,9 +327,10 @@ class CallawaySantAnna:
         head_draws = None
         if boot > 0:
             rng = np.random.default_rng(design.inference.seed)
-            draws = agg.multiplier_bootstrap(list(sums.values()), data.n, boot, rng, est.bootstrap_weights)
-            se = {name: agg.bootstrap_se(d) for name, d in zip(sums, draws, strict=True)}
-            for name, d in zip(sums, draws, strict=True):
+            prepared = [inf.prepare(*b) for b in blocks.values()]
+            draws = agg.multiplier_bootstrap(inf, prepared, data.n, boot, rng, est.bootstrap_weights)
+            se = {name: agg.bootstrap_se(d) for name, d in zip(blocks, draws, strict=True)}
+            for name, d in zip(blocks, draws, strict=True):
                 if name != "overall":
                     crit_uniform[name] = agg.uniform_critical_value(d, se[name], level)
             head_draws = draws[-1][:, head_col] + aggs[est.aggregation].overall
@@ -321,10 +387,10 @@ class CallawaySantAnna:
                 f"outcome {outcome.name!r}: the {est.aggregation} aggregation is not identified "
                 f"(estimate {head.overall})"
             )
-        pre = pretest(cells, sums["att_gt"], se_an["att_gt"], data.n)
+        pre = pretest(cells, grams["att_gt"], se_an["att_gt"], data.n)
         pct = None
         if outcome.measure in MEASURES:
-            pct = percent_change(data, cells, aggregators[est.aggregation], level)
+            pct = percent_change(data, cells, inf, aggregators[est.aggregation], level)
         notes = list(data.notes) + problems
         cohort_sizes = {str(data.label(g)): int(np.sum(data.unit_group == g)) for g in cells.glist}
         small = {g: m for g, m in cohort_sizes.items() if m < SMALL_COHORT}
@@ -340,7 +406,7 @@ class CallawaySantAnna:
         # an adopting cohort
         counts = count_clusters(data.cluster if clustered else np.arange(len(data.unit_group)),
                                 data.unit_group > 0, self.design.cluster_column,
-                                unit_leverage(data, cells, aggregators[est.aggregation], design))
+                                unit_leverage(data, cells, aggs[est.aggregation], design))
         y_all = data.Y if data.Y is not None else data.y
         head_se, interval, cluster_notes = cluster_inference(counts, head_se,
                                                              abs(head.overall) + float(np.nanstd(y_all)))
@@ -393,7 +459,9 @@ class CallawaySantAnna:
             payloads=(counts,),
             warnings=tuple(notes),
             interval=interval,
-            sampling=self._sampling(data, sums["overall"][:, head_col] / data.n, head_draws),
+            sampling=self._sampling(
+                data, inf.sums(*(b[:, [head_col]] for b in blocks["overall"]))[:, 0] / data.n, head_draws
+            ),
         )
 
     def _sampling(self, data: CsData, influence: np.ndarray, draws: np.ndarray | None) -> Sampling | None:
