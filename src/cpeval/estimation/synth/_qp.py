@@ -9,7 +9,18 @@ donors) and can be warm-started from the previous support, which makes the outer
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg.lapack import dgesv  # this module loads only when a synthetic control is fitted
+from scipy.linalg.lapack import dgesv, dposv, dpotrs  # this module loads only when a synthetic control is fitted
+
+
+def _bordered_matrix(h: np.ndarray) -> np.ndarray:
+    """[[h, 1], [1', 0]]: the KKT matrix of a quadratic with the weights summing to a constant."""
+    m = len(h)
+    k = np.empty((m + 1, m + 1))
+    k[:m, :m] = h
+    k[:m, m] = 1.0
+    k[m, :m] = 1.0
+    k[m, m] = 0.0
+    return k
 
 
 def _kkt_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -17,11 +28,7 @@ def _kkt_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
     m = len(g)
     if m == 1:
         return np.ones(1)
-    k = np.empty((m + 1, m + 1))
-    k[:m, :m] = h
-    k[:m, m] = 1.0
-    k[m, :m] = 1.0
-    k[m, m] = 0.0
+    k = _bordered_matrix(h)
     rhs = np.empty(m + 1)
     rhs[:m] = g
     rhs[m] = 1.0
@@ -125,3 +132,110 @@ def simplex_ls(a: np.ndarray, b: np.ndarray, ridge: float = 0.0, warm: np.ndarra
     h = a.T @ a
     h.flat[:: h.shape[0] + 1] += delta
     return simplex_qp(h, a.T @ b, warm)
+
+
+class NestedInner:
+    """W(V) for one synthetic control problem, solved for many V: the inner problem of the nested V search.
+
+    ``W(V) = argmin_w (x1 - X0 w)' diag(v) (x1 - X0 w) + delta ||w||^2`` over the simplex, with ``delta`` the
+    relative ridge of ``simplex_ls`` (the same problem ``simplex_ls(sqrt(v) X0, sqrt(v) x1)`` solves). The
+    primal active-set method works on the k x J predictors directly: every KKT system is the support's
+    m x m block ``X0_P' diag(v) X0_P + delta I`` (positive definite), solved by one Cholesky factorisation
+    for ``g_P`` and the constraint's ones at once, and optimality is checked with one k x J product. The
+    previous solution's support and weights start the next solve, so a search that keeps the support costs
+    one factorisation and two small products per V. The factor is kept for the gradient of the outer loss.
+    """
+
+    EPS = 1e-14
+
+    def __init__(self, x1: np.ndarray, x0: np.ndarray):
+        self.x0 = np.ascontiguousarray(x0, dtype=float)
+        self.x1 = np.asarray(x1, dtype=float)
+        n = self.x0.shape[1]
+        self.n = n
+        sq = self.x0**2
+        self.sq = sq  # (k, J): H_jj = v @ sq[:, j] + delta
+        self.colsq = sq.sum(axis=1) / n  # delta = RIDGE * v @ colsq (simplex_ls's mean column norm)
+        self.bound = sq.max(axis=1) + self.x1**2  # v @ bound >= max |H_ij|, max |g_j|: the tolerance's scale
+        self.p: np.ndarray | None = None  # support of the last solution
+        self.z = np.ones(0)  # its weights
+        self.chol: np.ndarray | None = None  # Cholesky factor of the support's block (None: bordered solve)
+        self.h1 = np.ones(0)  # block^-1 @ ones
+        self.block = np.ones((0, 0))  # the support's block (ridge included)
+        self.xp = self.x0[:, :0]  # the support's predictor columns
+
+    def _kkt(self, p: np.ndarray, v: np.ndarray, delta: float) -> tuple[np.ndarray, float]:
+        m = len(p)
+        xp = self.x0[:, p]
+        self.xp = xp
+        vx = v[:, None] * xp
+        h = vx.T @ xp
+        h.flat[:: m + 1] += delta
+        self.block = h
+        if m == 1:
+            self.chol, self.h1 = None, np.ones(1)
+            return np.ones(1), float(vx[:, 0] @ self.x1 - h[0, 0])
+        rhs = np.ones((m, 2), order="F")
+        rhs[:, 0] = self.x1 @ vx
+        c, x, info = dposv(h, rhs)
+        if info == 0:
+            sa, sb = x.sum(axis=0)
+            nu = (sa - 1.0) / sb
+            self.chol, self.h1 = c, x[:, 1]
+            return x[:, 0] - nu * x[:, 1], nu
+        self.chol = None
+        sol = _bordered(h, rhs[:, 0], 1.0)
+        return sol[:m], float(sol[m])
+
+    def solve(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(support, weights on it) of W(v); ``v`` (k,) non-negative, not all zero."""
+        delta = RIDGE * max(float(v @ self.colsq), 1e-300)
+        tol = 1e-11 * max(float(v @ self.bound), delta / RIDGE, 1e-300)
+        eps = self.EPS
+        if self.p is None:
+            vertex = 0.5 * (v @ self.sq + delta) - self.x0.T @ (v * self.x1)
+            p = np.array([int(np.argmin(vertex))], dtype=np.intp)
+            wp = np.ones(1)
+        else:
+            p, wp = self.p, self.z
+        for _ in range(3 * self.n + 30):
+            z, nu = self._kkt(p, v, delta)
+            if z.min() > eps:
+                wp = z
+                u = (v * (self.x1 - self.xp @ z)) @ self.x0  # -gradient of the data term
+                u[p] = -np.inf
+                j = int(np.argmax(u))
+                if u[j] - nu <= tol:
+                    break
+                p = np.append(p, j)
+                wp = np.append(wp, 0.0)
+                continue
+            ratios = np.where(z <= eps, wp / np.maximum(wp - z, 1e-300), np.inf)
+            i = int(np.argmin(ratios))
+            wp = wp + min(max(float(ratios[i]), 0.0), 1.0) * (z - wp)
+            keep = wp > eps
+            keep[i] = False
+            if not keep.any():  # degenerate: keep the largest weight
+                keep[int(np.argmax(wp))] = True
+            p, wp = p[keep], wp[keep] / wp[keep].sum()
+        self.p, self.z = p, wp
+        return p, wp
+
+    def weights(self, v: np.ndarray) -> np.ndarray:
+        p, z = self.solve(v)
+        w = np.zeros(self.n)
+        w[p] = z
+        return w
+
+    def block_solve(self, c: np.ndarray) -> np.ndarray:
+        """mu with block mu + eta 1 = c, sum(mu) = 0, on the last solution's support (implicit derivative)."""
+        if self.chol is not None:
+            a, _ = dpotrs(self.chol, c)
+            return a - (a.sum() / self.h1.sum()) * self.h1
+        m = len(c)
+        return _bordered(self.block, c, 0.0)[:m]
+
+
+def _bordered(h: np.ndarray, g: np.ndarray, total: float) -> np.ndarray:
+    """Least-squares solution of [[h, 1], [1', 0]] [z; nu] = [g; total] (singular blocks)."""
+    return np.linalg.lstsq(_bordered_matrix(h), np.r_[g, total], rcond=None)[0]

@@ -2,7 +2,8 @@
 
 Inner problem: donor weights ``W`` on the simplex minimise ``(X1 - X0 W)' V (X1 - X0 W)`` for predictors
 standardised by their standard deviation across the treated unit and the donors (R Synth's scaling); an
-exact active-set QP (``_qp.simplex_qp``), warm-started from the previous support.
+exact active-set QP on the support's Cholesky-factored block (``_qp.NestedInner``), warm-started from the
+previous support and weights.
 Outer problem: the diagonal ``V`` (on the simplex) minimises the mean squared prediction error of the
 outcome over the fit window. L-BFGS-B with the exact gradient of that loss in V (implicit differentiation
 of the inner KKT system) from several starts (equal weights, R Synth's regression-based start, then random
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from cpeval.estimation.synth._qp import simplex_ls
+from cpeval.estimation.synth._qp import NestedInner
 
 NEAR_LOSS = 0.02  # alternatives: within 2% of the best fit-window loss ...
 MATERIAL = 0.2  # ... and weights differing by more than 0.2 in L1 distance
@@ -69,18 +70,11 @@ def _scale(x1: np.ndarray, x0: np.ndarray, standardize: bool) -> tuple[np.ndarra
     return x1 / sd, x0 / sd[:, None]
 
 
-class _Inner:
+class _Inner(NestedInner):
     """W(V) with the last solution kept as a warm start."""
 
-    def __init__(self, x1: np.ndarray, x0: np.ndarray):
-        self.x1, self.x0 = x1, x0
-        self.last: np.ndarray | None = None
-
     def __call__(self, v: np.ndarray) -> np.ndarray:
-        s = np.sqrt(v)
-        w = simplex_ls(s[:, None] * self.x0, s * self.x1, warm=self.last)
-        self.last = w
-        return w
+        return self.weights(v)
 
     def loss_w(self, v: np.ndarray, w: np.ndarray) -> float:
         r = self.x1 - self.x0 @ w
@@ -104,31 +98,18 @@ def _regression_start(x1: np.ndarray, x0: np.ndarray, z1: np.ndarray, z0: np.nda
     return d / d.sum() if d.sum() > 0 and np.all(np.isfinite(d)) else None
 
 
-def _loss_and_grad(
-    v: np.ndarray, inner: _Inner, z1: np.ndarray, z0: np.ndarray
-) -> tuple[float, np.ndarray, np.ndarray]:
+def _loss_and_grad(v: np.ndarray, inner: _Inner, z1: np.ndarray, z0: np.ndarray) -> tuple[float, np.ndarray]:
     """Fit-window MSPE of W(V) and its exact gradient in V (implicit differentiation of the inner KKT system
     on the active set: dL/dv_k = (X0_P mu)_k r_k with K mu = dL/dz and r = X1 - X0 W the predictor residual)."""
-    w = inner(v)
-    p = np.flatnonzero(w > 0)
-    zp = w[p]
-    resid = z1 - z0[:, p] @ zp
+    p, zp = inner.solve(v)
+    z0p = z0[:, p]
+    resid = z1 - z0p @ zp
     loss = float(resid @ resid) / len(resid)
+    if len(p) == 1:
+        return loss, np.zeros(len(v))
+    mu = inner.block_solve(-2.0 / len(resid) * (z0p.T @ resid))
     x0p = inner.x0[:, p]
-    m = len(p)
-    if m == 1:
-        return loss, np.zeros(len(v)), w
-    c = -2.0 / len(resid) * (z0[:, p].T @ resid)
-    k = np.zeros((m + 1, m + 1))
-    k[:m, :m] = (x0p * v[:, None]).T @ x0p
-    k[:m, m] = 1.0
-    k[m, :m] = 1.0
-    try:
-        mu = np.linalg.solve(k, np.r_[c, 0.0])[:m]
-    except np.linalg.LinAlgError:
-        mu = np.linalg.lstsq(k, np.r_[c, 0.0], rcond=None)[0][:m]
-    r = inner.x1 - x0p @ zp
-    return loss, (x0p @ mu) * r, w
+    return loss, (x0p @ mu) * (inner.x1 - x0p @ zp)
 
 
 def nested(
@@ -149,12 +130,12 @@ def nested(
         v = np.clip(theta, 0.0, None)
         if v.sum() <= 0:
             v = np.full(k, 1.0 / k)
-        loss, grad, _ = _loss_and_grad(v, inner, z1, z0)
+        loss, grad = _loss_and_grad(v, inner, z1, z0)
         return loss / zscale, grad / zscale
 
     def objective(theta: np.ndarray) -> float:
-        w = inner(_to_v(theta))
-        r = z1 - z0 @ w
+        p, zp = inner.solve(_to_v(theta))
+        r = z1 - z0[:, p] @ zp
         return float(r @ r) / len(r)
 
     if k == 1:
