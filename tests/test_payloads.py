@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from cpeval import payloads
-from cpeval.payloads import ClusterCounts, EventPath, LeeBounds, Payload, WaldTest
+from cpeval.payloads import ClusterCounts, EventPath, LeeBounds, Payload, RateRatio, WaldTest
 from cpeval.pipeline import evaluate
 
 EXAMPLES: dict[type, Payload] = {
@@ -23,6 +23,8 @@ EXAMPLES: dict[type, Payload] = {
                          uniform_band_critical_value=2.4,
                          pretrend_test=WaldTest(statistic=3.2, df=2, df2=39.0, p_value=0.05, chi2_p_value=0.2,
                                                 f_statistic=1.6)),
+    RateRatio: RateRatio(form="twfe", exposure=None, rate_ratio=0.9, rate_ratio_ci=(0.8, 1.01), percent_change=-10.0,
+                         level_att=-0.3, level_att_std_error=0.1),
     LeeBounds: LeeBounds(lower=-0.2, upper=0.1, trim_share=0.05, trimmed_arm="treated", observed_rate_treated=0.9,
                          observed_rate_control=0.85, ci_lower=-0.3, ci_upper=0.2, bootstrap=199, note=""),
 }

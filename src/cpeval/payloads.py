@@ -125,3 +125,20 @@ class EventPath(Payload):
     headline: str  # what the headline estimate averages
     uniform_band_critical_value: float
     pretrend_test: WaldTest
+
+
+@dataclass(frozen=True)
+class RateRatio(Payload):
+    """A Poisson difference-in-differences on the rate-ratio scale: the ratio exp(b) with its interval (NaN
+    when the design cannot estimate its sampling error), the % change, and the same effect as the average
+    treated cell's change in the expected count per unit-period (its SE by the delta method, the unit and
+    period effects held at their estimates)."""
+
+    key: ClassVar[str] = "poisson"
+    form: str  # "twfe" (one ratio) or "extended" (cohort x period ratios averaged)
+    exposure: str | None  # the population column offsetting the counts, or None
+    rate_ratio: float
+    rate_ratio_ci: tuple[float, float]
+    percent_change: float
+    level_att: float
+    level_att_std_error: float

@@ -12,6 +12,7 @@ import cpeval
 from _support import DESIGNS
 from cpeval.checks import run_checks
 from cpeval.data import validate_panel
+from cpeval.payloads import RateRatio
 from cpeval.report import render_figures
 from cpeval.report.markdown import render_markdown
 from did_es._did_es import castle, count_panel, design, fit
@@ -46,10 +47,10 @@ def test_castle_event_study_design_report(event_result):
 def test_castle_poisson_design_reports_rate_ratio():
     result = cpeval.evaluate(DESIGNS / "castle_doctrine_poisson.yaml")
     e = result.effects[0]
-    assert e.method == "poisson" and e.diagnostics["form"] == "extended"
-    assert e.diagnostics["rate_ratio"] == pytest.approx(np.exp(e.estimate))
+    assert e.method == "poisson" and e.payload(RateRatio).form == "extended"
+    assert e.payload(RateRatio).rate_ratio == pytest.approx(np.exp(e.estimate))
     md = render_markdown(result)
-    assert "## Count outcomes: Poisson rate ratios" in md and f"{e.diagnostics['rate_ratio']:.4f}" in md
+    assert "## Count outcomes: Poisson rate ratios" in md and f"{e.payload(RateRatio).rate_ratio:.4f}" in md
     assert "figures/event_study_homicide.png" in render_figures(result)
     pre = next(c for c in result.checks if c.name == "pre_trends")
     assert pre.values["source_method"] == "poisson" and pre.values["df"] == 4

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from cpeval.errors import DataError, DesignError, EstimationError
+from cpeval.payloads import RateRatio
 from did_es._did_es import castle, castle_design, count_panel, design, fit, path_rows
 
 POIS = {"data": {"population": "population", "cluster": None}}
@@ -43,7 +44,7 @@ def test_twfe_form_equals_glm_with_dummies(cluster):
     res, cov = _glm(df, ["treated"], cluster or "unit")
     assert effect.estimate == pytest.approx(res.params["treated"], abs=1e-6)
     assert effect.std_error == pytest.approx(math.sqrt(cov.loc["treated", "treated"]), abs=1e-6)
-    assert effect.diagnostics["rate_ratio"] == pytest.approx(math.exp(effect.estimate))
+    assert effect.payload(RateRatio).rate_ratio == pytest.approx(math.exp(effect.estimate))
     assert effect.percent_change[0] == pytest.approx(100 * math.expm1(effect.estimate))
     assert effect.percent_change[1] == pytest.approx(100 * math.expm1(effect.ci_lower))
 
@@ -101,7 +102,7 @@ def test_recovers_the_rate_ratio():
 
 def test_castle_homicide_counts_with_population_exposure():
     effect = fit(castle(), castle_design("poisson", outcome="homicide_count", weights=None))
-    assert effect.diagnostics["form"] == "extended" and effect.diagnostics["exposure"] == "population"
+    assert effect.payload(RateRatio).form == "extended" and effect.payload(RateRatio).exposure == "population"
     assert 0.0 < effect.estimate < 0.2 and effect.n_clusters == 50
 
 
@@ -181,11 +182,11 @@ def test_weights_equal_glm_var_weights():
 def test_level_effect_and_its_delta_method_error():
     df = count_panel(seed=16)
     e = fit(df, _pdesign(poisson_form="twfe"))
-    d = e.diagnostics
+    d = e.payload(RateRatio)
     treated = df[df["treated"] == 1]
     # twfe form: change in expected count = mean(mu1) (1 - exp(-b)); SE = mean(mu1) x SE(b)
-    mean_mu1 = d["level_att"] / (1 - math.exp(-e.estimate))
-    assert d["level_att_std_error"] == pytest.approx(mean_mu1 * e.std_error, rel=1e-10)
+    mean_mu1 = d.level_att / (1 - math.exp(-e.estimate))
+    assert d.level_att_std_error == pytest.approx(mean_mu1 * e.std_error, rel=1e-10)
     assert 0.3 * treated["y"].mean() < mean_mu1 < 3 * treated["y"].mean()
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from cpeval.designs import design_from_dict
 from cpeval.errors import DesignError
+from cpeval.payloads import RateRatio
 from cpeval.pipeline import evaluate
 
 
@@ -173,4 +174,4 @@ def test_staggered_poisson_under_auto_is_randomised():
     late = first.index[:3]
     frame.loc[frame["area"].isin(late) & (frame["month"] < 9), "post"] = 0  # a second adoption date
     e = run(did("poisson", {"permutations": 99}), frame).effects[0]
-    assert e.diagnostics["form"] == "extended" and e.inference.method == "randomization"
+    assert e.payload(RateRatio).form == "extended" and e.inference.method == "randomization"

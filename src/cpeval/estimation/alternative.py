@@ -24,7 +24,7 @@ import numpy as np
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
 from cpeval.estimation.inference import FEW_TREATED_CLUSTERS
-from cpeval.payloads import ClusterCounts
+from cpeval.payloads import ClusterCounts, RateRatio
 from cpeval.results import AlternativeInference
 
 if TYPE_CHECKING:
@@ -185,7 +185,8 @@ def _poisson_score(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
     from cpeval.estimation.did.poisson import PoissonDid, drop_all_zero
     from cpeval.estimation.wild_bootstrap import PoissonScoreTest
 
-    if effect.diagnostics.get("form") != "twfe":
+    ratio = effect.payload(RateRatio)
+    if ratio is None or ratio.form != "twfe":
         raise EstimationError(
             f"outcome {outcome.name!r}: the score bootstrap tests the single rate ratio of poisson_form twfe; "
             "with staggered adoption (the extended form) use inference.method: randomization"
@@ -247,7 +248,7 @@ def attach(panel: Panel, outcome: OutcomeSpec, effect: Effect, estimator: Any) -
         return effect
     score = design.estimator.capabilities.wild_bootstrap == "score"
     if chosen == "wild_bootstrap" and score and design.inference.requests("auto") and (
-            effect.diagnostics.get("form") != "twfe"):
+            getattr(effect.payload(RateRatio), "form", None) != "twfe"):
         chosen = "randomization"  # the score bootstrap tests one rate ratio; staggered adoption has many
     what = {"wild_bootstrap": "wild cluster bootstrap", "randomization": "randomisation test"}[chosen]
     if chosen == "wild_bootstrap":

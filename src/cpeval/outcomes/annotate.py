@@ -153,7 +153,7 @@ def _mean(s: pd.Series) -> float:
 
 def _ratio_scale(effect: Effect) -> bool:
     """Whether the estimate is a log ratio (log outcome, Poisson) rather than a change in the outcome's units."""
-    return effect.measure == "log" or "rate_ratio" in effect.diagnostics
+    return effect.scale == "log"
 
 
 def _percent(effect: Effect, base: float) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cpeval.designs.methods import Capabilities, capabilities
-from cpeval.payloads import EventPath
+from cpeval.payloads import EventPath, RateRatio
 from cpeval.report.figures import new_figure, png_bytes
 from cpeval.report.format import num, slug
 from cpeval.report.section import Section
@@ -61,22 +61,24 @@ def _event_lines(e: Effect, title: str) -> list[str]:
 
 
 def _poisson_lines(result: EvaluationResult) -> list[str]:
-    effects = [e for e in result.effects if _caps(result, e).counts]
+    effects = [e for e in result.effects if _caps(result, e).counts and e.payload(RateRatio)]
     if not effects:
         return []
     lines = ["## Count outcomes: Poisson rate ratios", "",
              "| outcome | form | exposure | rate ratio | CI | % change | change in expected count per unit-period |",
              "|---|---|---|---|---|---|---|"]
     for e in effects:
-        d = e.diagnostics
-        rr = d["rate_ratio_ci"]
-        lines.append(f"| {e.outcome} | {d['form']} | {d['exposure'] or 'none'} | {d['rate_ratio']:.4f} | "
-                     f"[{rr[0]:.4f}, {rr[1]:.4f}] | {d['percent_change']:+.1f}% | {num(d['level_att'])} "
-                     f"(SE {num(d.get('level_att_std_error'))}) |")
+        r = e.payload(RateRatio)
+        assert r is not None  # kept above only with one
+        lo, hi = r.rate_ratio_ci
+        lines.append(f"| {e.outcome} | {r.form} | {r.exposure or 'none'} | {r.rate_ratio:.4f} | "
+                     f"[{lo:.4f}, {hi:.4f}] | {r.percent_change:+.1f}% | {num(r.level_att)} "
+                     f"(SE {num(r.level_att_std_error)}) |")
     lines += ["", "The rate ratio is exp(estimate): the treated areas' expected count relative to what it would have "
               "been without the programme. The 'extended' form (Wooldridge 2023) estimates one ratio per adoption "
               "cohort and period and averages them; no unit or period is dropped for having zero counts unless all "
-              "its counts are zero.", ""]
+              "its counts are zero, and no zero count is dropped unless it is separated (the model could fit it "
+              "only with an expected count of zero; the warnings say how many, as Stata ppmlhdfe does).", ""]
     for e in effects:
         if e.path:
             lines += [f"![Rate ratios by event time: {e.outcome}](figures/event_study_{slug(e.outcome)}.png)", ""]

@@ -44,7 +44,7 @@ def to_percent(e: Effect, value: float | None) -> float | None:
     """``value`` (on the effect's scale) as the report's % change (see ``PERCENT_NOTE``), None without a base."""
     if value is None or not math.isfinite(value):
         return None
-    if e.percent_change is not None or e.measure == "log" or "rate_ratio" in e.diagnostics:
+    if e.scale == "log":  # log outcomes and rate ratios
         return 100.0 * math.expm1(value)
     mean = ((e.diagnostics.get("outcome") or {}).get("baseline") or {}).get("mean")
     return 100.0 * value / float(mean) if mean and math.isfinite(float(mean)) else None

@@ -28,6 +28,7 @@ from cpeval.errors import EstimationError
 from cpeval.estimation.did import clustered_variance_text, did_clusters, small_sample_dof
 from cpeval.estimation.fixed_effects import RowLeverage, cluster_influence, demean, fixef_k, row_leverage
 from cpeval.estimation.inference import cluster_inference, make_effect, wald_interval
+from cpeval.payloads import RateRatio
 from cpeval.results import Sampling, jsonable
 
 if TYPE_CHECKING:
@@ -239,8 +240,7 @@ class PoissonDid:
         n_clusters = fit["n_clusters"]
         df = n_clusters - 1
         level = design.inference.level
-        diag: dict[str, Any] = {"form": form, "exposure": pop_col, "deviance": fit["deviance"],
-                                "weights": design.data.weights}
+        diag: dict[str, Any] = {"deviance": fit["deviance"], "weights": design.data.weights}
         path: list[dict[str, Any]] = []
         if cells is None:
             b, se = float(beta[0]), float(math.sqrt(vcov[0, 0]))
@@ -281,26 +281,22 @@ class PoissonDid:
         if not (math.isfinite(b) and math.isfinite(se)):
             raise EstimationError(f"outcome {outcome.name!r}: the Poisson treatment effect is not identified")
         ci = wald_interval(b, se, level, df)
-        diag.update({
-            "rate_ratio": math.exp(b),
-            "rate_ratio_ci": [math.exp(ci.lower), math.exp(ci.upper)],
-            "percent_change": 100 * math.expm1(b),
-            "level_att": level_att,
-            "level_att_std_error": level_se,
-            "level_att_note": "average treated-cell change in the expected count per unit-period; its SE by the "
-            "delta method with the unit and period effects held at their estimates",
-            "dropped_rows": n_rows - len(frame),
-        })
+        diag["dropped_rows"] = n_rows - len(frame)
         counts = did_clusters(frame, time, cluster, fit["leverage"] @ grad)
         se, interval, cluster_notes = cluster_inference(counts, se, 1.0 + abs(b))
         notes += cluster_notes
-        if interval is not None:
-            diag.update(rate_ratio_ci=[math.nan, math.nan], level_att_std_error=math.nan)
+        no_se = interval is not None  # the design cannot estimate its sampling error: no interval
+        ratio = RateRatio(
+            form=form, exposure=pop_col, rate_ratio=math.exp(b),
+            rate_ratio_ci=(math.nan, math.nan) if no_se else (math.exp(ci.lower), math.exp(ci.upper)),
+            percent_change=100 * math.expm1(b), level_att=level_att,
+            level_att_std_error=math.nan if no_se else level_se,
+        )
         return make_effect(
             outcome, method=self.method, estimand="att", estimate=b, std_error=se, level=level, df=df,
             n_obs=len(frame), n_units=int(frame[unit].nunique()), n_clusters=n_clusters,
             variance_type=clustered_variance_text(cluster, self.dof) + "; log rate ratio",
             path=tuple(path), diagnostics=diag, warnings=notes, scale=self.effect_scale, interval=interval,
             sampling=Sampling(by=cluster, labels=fit["labels"], influence=fit["influence"] @ grad),
-            payloads=(counts,),
+            payloads=(counts, ratio),
         )
