@@ -235,12 +235,17 @@ def test_city_run_equals_the_tidy_panel_run(city_design, city_aggregate):
 
 
 def results_without_location(result) -> str:
-    """results.json less what names where the records were (the design's source, its hash, the query)."""
+    """results.json less what names where the data were (the design, its hash, the incident and survey sources'
+    labels and queries)."""
     d = copy.deepcopy(result.to_dict())
     for key in ("design", "design_hash"):
         d.pop(key)
     for key in ("incident_source", "incident_query"):
         d["data_summary"].pop(key)
+    for effect in d["effects"]:
+        definition = effect["diagnostics"]["outcome"]["definition"]
+        for key in ("survey_source", "survey_query"):
+            definition.pop(key, None)
     return json.dumps(d, sort_keys=True, indent=2)
 
 

@@ -65,7 +65,7 @@ def test_families_and_measures_default_from_the_declaration():
         ({"name": "x", "fear": {**SAFE, "scale": ["a", "A"]}}, "labels must be distinct"),
         ({"name": "x", "fear": SAFE, "per": 100}, "'per' does not apply to a fear outcome"),
         ({"name": "x", "column": "c", "survey": SURVEY}, "'survey' is only for fear and survey victimisation"),
-        ({"name": "x", "fear": SAFE, "survey": {"wave": "year"}}, "exactly one of 'path' or 'dataset'"),
+        ({"name": "x", "fear": SAFE, "survey": {"wave": "year"}}, "exactly one of 'path', 'dataset' or 'source'"),
         ({"name": "x", "victimisation": {"measure": "prevalence"}}, "give either 'column'"),
         ({"name": "x", "victimisation": {"measure": "concentration", "crimes": "c"}}, "needs victims"),
     ],

@@ -3,11 +3,7 @@ then categories, repeat victims, zero-filling and the joined area attributes on 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import tempfile
-from contextlib import ExitStack
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +12,7 @@ from cpeval.data.incidents import (
     BATCH,
     Aggregated,
     Read,
+    duck_session,
     key_of_date,
     local_time,
     open_incidents,
@@ -297,17 +294,9 @@ def _merge_join(frame: pd.DataFrame, join_table: pd.DataFrame, design: DesignBas
 
 def aggregate_incidents(design: DesignBase) -> Aggregated:
     """Read ``design.data.source`` and aggregate it as ``design.data.aggregate`` says."""
-    import duckdb
-
     src, agg = design.data.source, design.data.aggregate
     assert src is not None and agg is not None
     label = f"data.source ({src.kind}: {getattr(src, 'path', None) or getattr(src, 'url', '')})"
-    with ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpeval-incidents-")))
-        con = stack.enter_context(duckdb.connect(config={"temp_directory": str(tmp / "spill"),
-                                                         "preserve_insertion_order": False,
-                                                         "memory_limit": "1GB"}))
-        with contextlib.suppress(duckdb.InvalidInputException):  # Jupyter without ipywidgets: no bar to turn off
-            con.execute("SET enable_progress_bar = false")  # no progress bar on a terminal's stdout
+    with duck_session("cpeval-incidents-") as (con, tmp):
         read = open_incidents(con, design, tmp, label)
         return run_aggregation(con, design, read, label)

@@ -18,9 +18,13 @@ changes with the DuckDB version (whose hash may change), so two runs compare und
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob as globlib
 import hashlib
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 
 _TIME_TYPES = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 BATCH = 1 << 18  # rows per Arrow batch when coordinates are located in numpy
+DB_ALIAS = "source_db"  # a DuckDB source file attached read-only
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,21 @@ class Read:
     query: str  # as recorded: the design's own paths and names
     label: str
     join_relation: str | None = None
+
+
+@contextlib.contextmanager
+def duck_session(prefix: str) -> Iterator[tuple[Any, Path]]:
+    """A DuckDB connection in bounded memory (1 GB, spilling to a temporary folder) and that folder."""
+    import duckdb
+
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
+        con = stack.enter_context(duckdb.connect(config={"temp_directory": str(tmp / "spill"),
+                                                         "preserve_insertion_order": False,
+                                                         "memory_limit": "1GB"}))
+        with contextlib.suppress(duckdb.InvalidInputException):  # Jupyter without ipywidgets: no bar to turn off
+            con.execute("SET enable_progress_bar = false")  # no progress bar on a terminal's stdout
+        yield con, tmp
 
 
 def problem(label: str, code: ProblemCode, column: str | None, msg: str) -> DataError:
@@ -90,8 +110,10 @@ def needed_columns(design: DesignBase) -> dict[str, str]:
 
 
 def check_columns(types: dict[str, str], needed: dict[str, str], label: str, what: str) -> None:
+    have = ", ".join(list(types)[:15]) + (", ..." if len(types) > 15 else "")
     problems = [
-        Problem(ProblemCode.MISSING_COLUMN, col, f"named by {key} but not in {what}{did_you_mean(col, list(types))}")
+        Problem(ProblemCode.MISSING_COLUMN, col, f"named by {key} but not in {what}{did_you_mean(col, list(types))} "
+                f"(its columns: {have}); correct {key} or the column's name")
         for col, key in needed.items() if col not in types
     ]
     if problems:
@@ -114,8 +136,9 @@ def describe(con, relation: str, label: str, hint: str) -> dict[str, str]:  # ty
 
 
 def _files(con, design: DesignBase, path_text: str, fmt: str | None, label: str,  # type: ignore[no-untyped-def]
-           text_cols: list[str]) -> tuple[str, str]:
-    """read_csv / read_parquet over the files a path, glob or folder names (sorted), and its recorded form."""
+           text_cols: list[str], key: str = "data.source") -> tuple[str, str]:
+    """read_csv / read_parquet over the files a path, glob or folder names (sorted), and its recorded form;
+    ``key`` is the design key holding the path and format."""
     path = relative(design, path_text)
     if path.is_dir():
         found = {ext: sorted(str(p) for p in path.iterdir() if p.suffix.lower() == ext) for ext in (".csv", ".parquet")}
@@ -123,82 +146,98 @@ def _files(con, design: DesignBase, path_text: str, fmt: str | None, label: str,
         if len(kinds) != 1:
             which = "no" if not kinds else "both"
             raise problem(label, ProblemCode.FILE_NOT_FOUND, None, f"folder {path} holds {which} .csv and .parquet "
-                           "files; point data.source.path at one kind (e.g. folder/*.parquet)")
+                           f"files; point {key}.path at one kind (e.g. folder/*.parquet)")
         files, ext = found[kinds[0]], kinds[0]
     else:
         files = sorted(globlib.glob(str(path))) if any(ch in path_text for ch in "*?[") else (
             [str(path)] if path.is_file() else [])
         ext = Path(files[0]).suffix.lower() if files else ""
     if not files:
-        raise problem(label, ProblemCode.FILE_NOT_FOUND, None, f"no files at {path}; check data.source.path "
+        raise problem(label, ProblemCode.FILE_NOT_FOUND, None, f"no files at {path}; check {key}.path "
                        "(relative to the design file)")
     fmt = fmt or {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(ext)
     if fmt is None:
         raise problem(label, ProblemCode.UNREADABLE, None, f"cannot tell the format of {files[0]}; name files .csv "
-                       "or .parquet, or set data.source.format")
+                       f"or .parquet, or set {key}.format")
     listed = "[" + ", ".join(sql_text(f) for f in files) + "]"
     if fmt == "parquet":
         return f"read_parquet({listed}, union_by_name = true)", f"read_parquet({sql_text(path_text)})"
     # codes and ids are text even when they look like numbers (a leading zero is part of a code)
     present = describe(con, f"read_csv({listed}, header = true, union_by_name = true)", label,
-                        "; check data.source.path")
+                       f"; check {key}.path")
     types = "{" + ", ".join(f"{sql_text(c)}: 'VARCHAR'" for c in text_cols if c in present) + "}"
     return (f"read_csv({listed}, header = true, types = {types}, union_by_name = true)",
             f"read_csv({sql_text(path_text)})")
 
 
-def open_incidents(con, design: DesignBase, tmp: Path, label: str) -> Read:  # type: ignore[no-untyped-def]
-    """Make the records (and the join table, if any) readable in ``con``."""
+def open_source(con, design: DesignBase, src: Any, needed: dict[str, str], text_cols: list[str],  # type: ignore[no-untyped-def]
+                tmp: Path, label: str, key: str, what: str) -> tuple[str, str, dict[str, str]]:
+    """Make the ``needed`` columns of a files, DuckDB or PostgreSQL source readable in ``con``.
+
+    ``needed`` maps each column to the design key naming it; ``text_cols`` are read as text from CSV (codes and
+    ids keep their leading zeros); ``key`` is the design key of the source (``data.source``) and ``what`` names
+    its rows in messages. A DuckDB file is attached read-only (as ``DB_ALIAS``); PostgreSQL rows are copied out in
+    one read-only transaction to a file in ``tmp``. Returns the
+    relation (FROM-clause text), the query as recorded (the design's own path or table), and the needed columns'
+    DuckDB types."""
     import duckdb
 
-    src, agg = design.data.source, design.data.aggregate
-    assert src is not None and agg is not None
-    needed = needed_columns(design)
-    text_cols = [c for c in (agg.area.column, getattr(agg.offences, "column", None),
-                             getattr(agg.victims, "column", None)) if c is not None]
-    join = agg.join
-    join_rel: str | None = None
     if src.kind == "files":
-        relation, query = _files(con, design, src.path, src.format, label, text_cols)
-        if join is not None and join.table is not None:
-            raise problem(label, ProblemCode.UNREADABLE, None, "data.aggregate.join.table needs a database source;"
-                           " for files give join.path")
+        relation, query = _files(con, design, src.path, src.format, label, text_cols, key)
     elif src.kind == "duckdb":
         path = relative(design, src.path)
         if not path.is_file():
             raise problem(label, ProblemCode.FILE_NOT_FOUND, None, f"no DuckDB file at {path}; check "
-                           "data.source.path (relative to the design file)")
+                           f"{key}.path (relative to the design file)")
         try:
-            con.execute(f"ATTACH {sql_text(str(path))} AS incident_db (READ_ONLY)")
-            con.execute("USE incident_db")
+            con.execute(f"ATTACH {sql_text(str(path))} AS {DB_ALIAS} (READ_ONLY)")
+            con.execute(f"USE {DB_ALIAS}")
         except duckdb.Error as exc:
             raise duck_error(exc, label, "; is it a DuckDB database file?") from None
-        relation = (f"incident_db.{'.'.join(q(p) for p in src.table.split('.'))}" if src.table is not None
-                    else f"({src.query.rstrip().rstrip(';')}) AS q")  # type: ignore[union-attr]
-        query = src.table if src.table is not None else f"({src.query.strip().rstrip(';')})"  # type: ignore[union-attr]
-        if join is not None and join.table is not None:
-            join_rel = f"incident_db.{'.'.join(q(p) for p in join.table.split('.'))}"
+        relation = (f"{DB_ALIAS}.{'.'.join(q(p) for p in src.table.split('.'))}" if src.table is not None
+                    else f"({src.query.rstrip().rstrip(';')}) AS q")
+        query = src.table if src.table is not None else f"({src.query.strip().rstrip(';')})"
     else:
         from cpeval.data.sql import copy_out
 
-        types, _ = copy_out(src, label, src.table, src.query, None, tmp / "probe.csv")
-        check_columns(types, needed, label, "the incidents table")
-        cols = list(needed)
-        types, query = copy_out(src, label, src.table, src.query, cols, tmp / "incidents.csv")
-        relation = _read_copied(tmp / "incidents.csv", types)
-        if join is not None and join.table is not None:
-            jtypes, _ = copy_out(src, label, join.table, None, None, tmp / "probe.csv")
-            jcols = list(dict.fromkeys([join.unit or design.data.unit, *([join.period] if join.period else []),
-                                        *join.columns]))
-            check_columns(jtypes, dict.fromkeys(jcols, "data.aggregate.join"), label, f"table {join.table}")
-            jtypes, _ = copy_out(src, label, join.table, None, jcols, tmp / "join.csv")
-            join_rel = _read_copied(tmp / "join.csv", jtypes)
-    if join is not None and join.path is not None:
-        join_rel, _ = _files(con, design, join.path, None, label, [join.unit or design.data.unit])
-    hint = "; check data.source.table / query" if src.kind != "files" else "; check data.source.path"
+        types, _ = copy_out(src, label, src.table, src.query, None, tmp / "probe.csv", key)
+        check_columns(types, needed, label, what)
+        types, query = copy_out(src, label, src.table, src.query, list(needed), tmp / "rows.csv", key)
+        relation = _read_copied(tmp / "rows.csv", types)
+    hint = f"; check {key}.table / query" if src.kind != "files" else f"; check {key}.path"
     types = describe(con, relation, label, hint)
-    check_columns(types, needed, label, "the incident records")
-    return Read(relation, {c: types[c] for c in needed}, query, label, join_rel)
+    check_columns(types, needed, label, what)
+    return relation, query, {c: types[c] for c in needed}
+
+
+def open_incidents(con, design: DesignBase, tmp: Path, label: str) -> Read:  # type: ignore[no-untyped-def]
+    """Make the records (and the join table, if any) readable in ``con``."""
+    src, agg = design.data.source, design.data.aggregate
+    assert src is not None and agg is not None
+    text_cols = [c for c in (agg.area.column, getattr(agg.offences, "column", None),
+                             getattr(agg.victims, "column", None)) if c is not None]
+    join = agg.join
+    if src.kind == "files" and join is not None and join.table is not None:
+        raise problem(label, ProblemCode.UNREADABLE, None, "data.aggregate.join.table needs a database source; for "
+                       "files give join.path")
+    relation, query, types = open_source(con, design, src, needed_columns(design), text_cols, tmp, label,
+                                         "data.source", "the incident records")
+    join_rel: str | None = None
+    if join is not None and join.table is not None and src.kind == "duckdb":
+        join_rel = f"{DB_ALIAS}.{'.'.join(q(p) for p in join.table.split('.'))}"
+    elif join is not None and join.table is not None:
+        from cpeval.data.sql import copy_out
+
+        jtypes, _ = copy_out(src, label, join.table, None, None, tmp / "probe.csv")
+        jcols = list(dict.fromkeys([join.unit or design.data.unit, *([join.period] if join.period else []),
+                                    *join.columns]))
+        check_columns(jtypes, dict.fromkeys(jcols, "data.aggregate.join"), label, f"table {join.table}")
+        jtypes, _ = copy_out(src, label, join.table, None, jcols, tmp / "join.csv")
+        join_rel = _read_copied(tmp / "join.csv", jtypes)
+    if join is not None and join.path is not None:
+        join_rel, _ = _files(con, design, join.path, None, label, [join.unit or design.data.unit],
+                             "data.aggregate.join")
+    return Read(relation, types, query, label, join_rel)
 
 
 def _read_copied(path: Path, types: dict[str, str]) -> str:
@@ -209,8 +248,6 @@ def _read_copied(path: Path, types: dict[str, str]) -> str:
 
 def row_hash(read: Read, design: DesignBase) -> tuple[str, str, str]:
     """SQL for each row's two 64-bit hashes (see the module docstring), and the fingerprint header."""
-    import duckdb
-
     agg = design.data.aggregate
     assert agg is not None
     ts, kind = agg.period.column, read.types[agg.period.column]
@@ -219,9 +256,19 @@ def row_hash(read: Read, design: DesignBase) -> tuple[str, str, str]:
     for c in [c for c in needed_columns(design) if c != ts]:
         parts.append(f"CAST({q(c)} AS DOUBLE)" if c in (agg.area.x, agg.area.y) else f"CAST({q(c)} AS VARCHAR)")
         names.append(c)
-    fields = ", ".join(parts)
-    header = f"duckdb {duckdb.__version__}\0" + "\0".join(names)
-    return f"hash({fields})", f"hash('cpeval', {fields})", header
+    return (*hash_sql(parts), hash_header(names))
+
+
+def hash_sql(fields: list[str]) -> tuple[str, str]:
+    """SQL for a row's two 64-bit hashes of ``fields`` (SQL expressions), as the module docstring defines."""
+    joined = ", ".join(fields)
+    return f"hash({joined})", f"hash('cpeval', {joined})"
+
+
+def hash_header(names: list[str]) -> str:
+    import duckdb
+
+    return f"duckdb {duckdb.__version__}\0" + "\0".join(names)
 
 
 def local_time(con, read: Read, design: DesignBase, label: str) -> str:  # type: ignore[no-untyped-def]

@@ -39,50 +39,51 @@ def relation_sql(table: str | None, query: str | None) -> str:
     return f"({query.rstrip().rstrip(';')}) AS q"  # type: ignore[union-attr]
 
 
-def _engine(source: SqlSource, label: str):  # type: ignore[no-untyped-def]
+def _engine(source: SqlSource, label: str, key: str):  # type: ignore[no-untyped-def]
     try:
         import sqlalchemy
         from sqlalchemy.pool import NullPool
     except ModuleNotFoundError:
-        raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, "data.source kind: sql needs SQLAlchemy and "
+        raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, f"{key} kind: sql needs SQLAlchemy and "
                                         "psycopg: pip install 'cpeval[sql]'")]) from None
     url = sqlalchemy.engine.make_url(source.url).set(drivername="postgresql+psycopg")
     args: dict = {"connect_timeout": source.connect_timeout, "options": _SESSION}
     if source.password_env is not None:
         if source.password_env not in os.environ:
             raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, (
-                f"data.source.password_env names {source.password_env!r}, which is not set; export it (or remove "
+                f"{key}.password_env names {source.password_env!r}, which is not set; export it (or remove "
                 "password_env and use PGPASSWORD or ~/.pgpass)"))])
         args["password"] = os.environ[source.password_env]
     return sqlalchemy.create_engine(url, connect_args=args, poolclass=NullPool)
 
 
-def _explain(exc, source: SqlSource, started: float) -> str:  # type: ignore[no-untyped-def]
+def _explain(exc, source: SqlSource, started: float, key: str) -> str:  # type: ignore[no-untyped-def]
     """One line saying what went wrong, from the driver's error and its SQLSTATE."""
     orig = getattr(exc, "orig", None) or exc
     text = " ".join(str(orig).split())
     state = getattr(orig, "sqlstate", None) or ""
     if state == "25006":  # read_only_sql_transaction
-        return f"the query tried to write ({text}); data.source queries run read-only: select rows only"
+        return f"the query tried to write ({text}); {key} queries run read-only: select rows only"
     if not state or state.startswith(("08", "28", "3D")):  # no connection, bad credentials, no such database
         seconds = time.monotonic() - started
         return (f"cannot connect to {source.url} (gave up after {seconds:.1f} s; connect_timeout "
                 f"{source.connect_timeout} s): {text}; check that the server is running and reachable, the user "
-                "and database names, and the password (PGPASSWORD, ~/.pgpass or data.source.password_env)")
-    hint = {"42P01": "; check data.source.table (or the table the query names)",
-            "42601": "; check data.source.query's SQL",
+                f"and database names, and the password (PGPASSWORD, ~/.pgpass or {key}.password_env)")
+    hint = {"42P01": f"; check {key}.table (or the table the query names)",
+            "42601": f"; check {key}.query's SQL",
             "42703": "; check the column names"}.get(state, "")
     return f"the database refused the query: {text}{hint}"
 
 
 def copy_out(source: SqlSource, label: str, table: str | None, query: str | None, columns: list[str] | None,
-             dest: Path) -> tuple[dict[str, str], str]:
-    """Copy ``columns`` (or, with None, only look at the columns) of a table or query into the CSV file ``dest``.
+             dest: Path, key: str = "data.source") -> tuple[dict[str, str], str]:
+    """Copy ``columns`` (or, with None, only look at the columns) of a table or query into the CSV file ``dest``;
+    ``key`` is the design key of the source, for messages.
 
     Returns the columns' DuckDB types (every column of the relation when ``columns`` is None) and the relation as
     the design names it (the table, or the query in parentheses). The whole read is one read-only transaction.
     """
-    engine = _engine(source, label)
+    engine = _engine(source, label, key)
     import psycopg
     from sqlalchemy import exc as sa_exc
 
@@ -104,7 +105,7 @@ def copy_out(source: SqlSource, label: str, table: str | None, query: str | None
                     out.write(chunk)
             conn.rollback()  # nothing to keep: the transaction only read
     except (sa_exc.DBAPIError, psycopg.Error) as exc:
-        raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, _explain(exc, source, started))]) from None
+        raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, _explain(exc, source, started, key))]) from None
     finally:
         engine.dispose()
     return {c: types[c] for c in columns}, table if table is not None else f"({query.strip().rstrip(';')})"  # type: ignore[union-attr]

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cpeval.designs.data_source import DataSource
 from cpeval.designs.families import BUILDERS, FAMILY_ORDER, IMPLIED_FAMILY
 
 Family = Literal[FAMILY_ORDER]  # type: ignore[valid-type]  # the names declared in designs/families.py
@@ -38,10 +39,19 @@ class _Strict(BaseModel):
 
 
 class SurveySpec(_Strict):
-    """A separate file of respondent rows (a repeated cross-section), grouped by area and wave."""
+    """A separate source of respondent rows (a repeated cross-section), grouped by area and wave."""
 
     path: str | None = Field(None, description="CSV or parquet of respondent rows, relative to the design file.")
     dataset: str | None = Field(None, description="A packaged dataset instead, e.g. 'cpeval.city_survey'.")
+    source: DataSource | None = Field(
+        None, description="Or where survey microdata live, as data.source says for incident records: {kind: files, "
+        "path} (CSV/Parquet file, glob or folder), {kind: duckdb, path, table | query} or {kind: sql, url, table | "
+        "query} (read-only; the query, rows read and their fingerprint are recorded with the outcome)."
+    )
+    empty_cells: Literal["error", "missing"] = Field(
+        "error", description="An area of the panel with no respondents (or none answering) in a wave of the survey: "
+        "an error (default), or 'missing' to leave that area-wave out of this outcome."
+    )
     unit: str | None = Field(None, description="Area column of the survey (default: data.unit).")
     wave: str | None = Field(
         None, description="Wave column; its values must be periods of data.time (default: data.time)."
@@ -50,10 +60,10 @@ class SurveySpec(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> SurveySpec:
-        if (self.path is None) == (self.dataset is None):
+        if sum(x is not None for x in (self.path, self.dataset, self.source)) != 1:
             raise ValueError(
-                f"survey: give exactly one of 'path' or 'dataset' (got path={self.path!r}, "
-                f"dataset={self.dataset!r})"
+                f"survey: give exactly one of 'path', 'dataset' or 'source' (got path={self.path!r}, "
+                f"dataset={self.dataset!r}, source={'given' if self.source is not None else None})"
             )
         return self
 

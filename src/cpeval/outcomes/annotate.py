@@ -116,7 +116,12 @@ def describe(o: OutcomeSpec, panel: Panel | None = None) -> dict[str, Any]:
         )
     if o.victimisation is not None:
         d["victimisation"] = o.victimisation.model_dump()
-    if o.survey is not None and panel is not None:
+    if o.survey is not None and o.survey.source is not None and panel is not None:
+        read = panel.derived.get(o.name, {})  # what derive read from the source: query, rows, their fingerprint
+        d.update({k: read[k] for k in ("survey_source", "survey_query", "survey_rows_read") if k in read})
+        if "survey_rows_sha256" in read:
+            d["survey_sha256"] = read["survey_rows_sha256"]
+    elif o.survey is not None and panel is not None:
         from cpeval.outcomes.derive import survey_sha256
 
         d["survey_source"] = o.survey.dataset or o.survey.path

@@ -219,20 +219,47 @@ def _area_victimisation(
 
 # --------------------------------------------------------------------------------------------------------
 # Survey outcomes
-def survey_context(design: DesignBase, o: OutcomeSpec, frame: pd.DataFrame | None = None) -> dict[str, Any]:
-    """Respondent rows of a survey outcome and the names of their area, wave and weight columns."""
+def survey_context(design: DesignBase, o: OutcomeSpec, frame: pd.DataFrame | None = None,
+                   key: str = "outcome") -> dict[str, Any]:
+    """Respondent rows of a survey outcome and the names of their area, wave and weight columns; for a
+    ``survey.source``, also what was read (``provenance``)."""
     s = o.survey
+    provenance: dict[str, Any] = {}
     if s is not None:
-        resp = _read_survey(s.dataset, _resolve(s.path, design.origin)).frame
-        label = s.dataset or str(s.path)
         unit = s.unit or design.data.unit
         wave = s.wave or design.data.time
         weights = s.weights
+        if s.source is not None:
+            from cpeval.data.respondents import read_respondents
+
+            columns = _survey_columns(o, unit, wave, weights, f"{key}.survey")
+            numeric = [c for c in (weights, o.victimisation.column if o.victimisation else None) if c]
+            read = read_respondents(design, s.source, columns, text=[unit], numeric=numeric, key=f"{key}.survey")
+            resp, label, provenance = read.frame, read.provenance["survey_source"], read.provenance
+        else:
+            resp = _read_survey(s.dataset, _resolve(s.path, design.origin)).frame
+            label = s.dataset or str(s.path)
     else:
         assert frame is not None
         resp, label = frame, "data"
         unit, wave, weights = design.data.unit, design.data.time, design.data.weights
-    return {"frame": resp, "label": label, "unit": unit, "wave": wave, "weights": weights, "separate": s is not None}
+    return {"frame": resp, "label": label, "unit": unit, "wave": wave, "weights": weights, "separate": s is not None,
+            "provenance": provenance}
+
+
+def _survey_columns(o: OutcomeSpec, unit: str, wave: str | None, weights: str | None, key: str) -> dict[str, str]:
+    """The respondent columns a survey outcome reads, mapped to the design key that names each."""
+    needed = {unit: f"{key}.unit"}
+    if wave:
+        needed.setdefault(wave, f"{key}.wave")
+    if weights:
+        needed.setdefault(weights, f"{key}.weights")
+    if o.fear is not None:
+        for c in o.fear.columns:
+            needed.setdefault(c, f"{key.removesuffix('.survey')}.fear")
+    else:
+        needed.setdefault(o.victimisation.column, f"{key.removesuffix('.survey')}.victimisation.column")  # type: ignore[union-attr,arg-type]
+    return needed
 
 
 def _resolve(path: str | None, origin: str | None) -> str | None:
@@ -269,7 +296,7 @@ def respondent_values(
 
     Raises :class:`DataError` for missing columns, unknown labels or bad weights.
     """
-    ctx = survey_context(design, o, frame)
+    ctx = survey_context(design, o, frame, key)
     resp: pd.DataFrame = ctx["frame"]
     label = f"survey {ctx['label']}" if ctx["separate"] else "data"
     needed = {ctx["unit"]: "unit"}
@@ -358,6 +385,7 @@ def _derive_survey(
         found["index_reference"] = rv.get("reference")
     if "times" in rv:
         found["victimisation"] = repeat_victimisation(rv["times"], rv["w"])
+    found.update(rv["provenance"])
     y, d, w = rv["y"], rv["d"], rv["w"]
     ok = ~np.isnan(y) & ~np.isnan(d)
     col = o.column
@@ -390,6 +418,8 @@ def _derive_survey(
             ))
             raise _Skip
     joined = agg.reindex(idx)
+    if o.survey is not None and o.survey.empty_cells == "error" and design.data.time:
+        _empty_cells(joined, agg, frame, design, o, key, rv["unit"], problems)
     cols = {
         col: joined["value"].to_numpy(),
         f"{col}__wy": joined["wy"].to_numpy(),
@@ -397,6 +427,32 @@ def _derive_survey(
         f"{col}__n": joined["n"].to_numpy(),
     }
     return _finish(o, cols, frame.index, problems, found)
+
+
+def _empty_cells(joined: pd.DataFrame, agg: pd.DataFrame, frame: pd.DataFrame, design: DesignBase, o: OutcomeSpec,
+                 key: str, unit: str, problems: list[Problem]) -> None:
+    """Every area of the panel needs respondents answering in every wave the survey has (a missing area-wave
+    would silently drop out of the outcome); list the ones without."""
+    answered = agg.index[agg["n"] > 0]
+    waves = set(answered.get_level_values(1))
+    empty = ~(joined["n"].to_numpy() > 0)  # no row, or no respondent with an answer
+    in_wave = np.asarray([w in waves for w in joined.index.get_level_values(1)])
+    rows = np.flatnonzero(empty & in_wave)
+    if not len(rows):
+        return
+    time = design.data.time
+    cells = frame.iloc[rows][[design.data.unit, time]].drop_duplicates()
+    shown = ", ".join(f"{u} in {_period_text(t)}" for u, t in cells.head(5).itertuples(index=False))
+    more = f" and {len(cells) - 5} more" if len(cells) > 5 else ""
+    problems.append(Problem(ProblemCode.MISSING_VALUES, unit, (
+        f"{key}: {len(cells)} area-wave(s) of the panel have no survey respondents answering ({shown}{more}); "
+        f"every area needs respondents in every wave the survey has: add them, correct the area ids in the survey's "
+        f"{unit!r} column, or set {key}.survey.empty_cells: missing to leave those area-waves out of this outcome")))
+    raise _Skip
+
+
+def _period_text(value: Any) -> str:
+    return str(value.date()) if isinstance(value, pd.Timestamp) else str(value)
 
 
 def _finish(o: OutcomeSpec, cols: dict[str, Any], index: pd.Index, problems: list[Problem],

@@ -35,7 +35,10 @@ def _definition(d: dict[str, Any]) -> str:
     if "zero_rule" in d:
         n = f" ({d['zero_rows']} rows)" if "zero_rows" in d else ""
         parts.append(f"log, zeros: {d['zero_rule']}{n} — {d['zero_rule_text']}")
-    if "survey_source" in d:
+    if "survey_rows_read" in d:
+        parts.append(f"survey `{d['survey_source']}`: {d['survey_rows_read']:,} respondent rows read by "
+                     f"`{d['survey_query']}` (rows sha256 `{d['survey_sha256'][:12]}…`)")
+    elif "survey_source" in d:
         parts.append(f"survey `{d['survey_source']}` (sha256 `{d['survey_sha256'][:12]}…`)")
     return "; ".join(parts) or d.get("measure", "")
 
