@@ -26,6 +26,12 @@ import numpy as np
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
 from cpeval.estimation.did import clustered_variance_text, did_clusters, small_sample_dof
+from cpeval.estimation.did.poisson_separation import (
+    describe_separated,
+    drop_all_zero,
+    separated_rows,
+    unidentified_columns,
+)
 from cpeval.estimation.fixed_effects import RowLeverage, cluster_influence, demean, fixef_k, row_leverage
 from cpeval.estimation.inference import cluster_inference, make_effect, wald_interval
 from cpeval.payloads import RateRatio
@@ -97,7 +103,8 @@ def _irls(y: np.ndarray, x: np.ndarray, fe_codes: list[np.ndarray], *, offset: n
     # score of the concentrated likelihood: X~_i a_i (y_i - mu_i) = X~_i (a_i mu_i) (y_i - mu_i) / mu_i
     labels, infl = cluster_influence(xt, w, (y - mu) / mu, clusters)
     n_g = len(labels)
-    vcov = n_g / (n_g - 1.0) * (infl.T @ infl)
+    # one cluster: no cluster-robust variance (NaN, which cluster_inference reports as not estimable)
+    vcov = n_g / (n_g - 1.0) * (infl.T @ infl) if n_g > 1 else np.full((x.shape[1], x.shape[1]), np.nan)
     if dof != "none":
         k = x.shape[1] + fixef_k(fe_codes, clusters, nested=dof == "nested")
         vcov *= (n - 1.0) / (n - k)
@@ -106,25 +113,6 @@ def _irls(y: np.ndarray, x: np.ndarray, fe_codes: list[np.ndarray], *, offset: n
     leverage = RowLeverage(lev.rows / np.sqrt(mu)[:, None], lev.right)
     return {"beta": beta, "vcov": vcov, "mu": mu, "eta": eta, "deviance": dev, "n_clusters": n_g,
             "labels": labels, "influence": infl, "leverage": leverage}
-
-
-def drop_all_zero(frame: pd.DataFrame, y: str, unit: str, time: str) -> tuple[pd.DataFrame, list[str]]:
-    """Units or periods whose counts are all zero have a fixed effect at minus infinity: drop them."""
-    notes: list[str] = []
-    while True:
-        pos = frame[y].to_numpy() > 0
-        unit_any = frame.groupby(unit)[y].transform("max").to_numpy() > 0
-        time_any = frame.groupby(time)[y].transform("max").to_numpy() > 0
-        keep = unit_any & time_any
-        if keep.all() or not pos.any():
-            return frame, notes
-        dropped_u = frame.loc[~unit_any, unit].nunique()
-        dropped_t = frame.loc[~time_any, time].nunique()
-        notes.append(
-            f"dropped {int((~keep).sum())} rows of {dropped_u} units and {dropped_t} periods whose counts are "
-            "all zero (they carry no information under unit and period effects)"
-        )
-        frame = frame.loc[keep]
 
 
 class PoissonDid:
@@ -159,13 +147,65 @@ class PoissonDid:
             )
         return frame, pop_col
 
-    def _fit(self, frame: pd.DataFrame, panel: Panel, y: str, x: np.ndarray, pop_col: str | None) -> dict[str, Any]:
+    @staticmethod
+    def _fe_codes(frame: pd.DataFrame, panel: Panel) -> list[np.ndarray]:
         assert panel.time is not None
-        fe_codes = [np.unique(frame[c].to_numpy(), return_inverse=True)[1] for c in (panel.unit, panel.time)]
+        return [np.unique(frame[c].to_numpy(), return_inverse=True)[1] for c in (panel.unit, panel.time)]
+
+    def _fit(self, frame: pd.DataFrame, panel: Panel, outcome: OutcomeSpec, x: np.ndarray,
+             pop_col: str | None) -> dict[str, Any]:
         offset = np.log(frame[pop_col].to_numpy(dtype=float)) if pop_col else None
         weights = frame[self.design.data.weights].to_numpy(dtype=float) if self.design.data.weights else None
-        return fit_fe_poisson(frame[y].to_numpy(dtype=float), x, fe_codes, offset=offset, weights=weights,
-                              clusters=frame[self.design.cluster_column].to_numpy(), dof=self.dof)
+        try:
+            return fit_fe_poisson(frame[outcome.column].to_numpy(dtype=float), x, self._fe_codes(frame, panel),
+                                  offset=offset, weights=weights, clusters=frame[self.design.cluster_column].to_numpy(),
+                                  dof=self.dof)
+        except (np.linalg.LinAlgError, ValueError, ArithmeticError, EstimationError) as exc:
+            raise EstimationError(
+                f"outcome {outcome.name!r}: the Poisson fit of column {outcome.column!r} failed ({exc}); the counts "
+                "may be too sparse or too extreme for a rate ratio: aggregate to larger areas or longer periods, or "
+                "estimate a level effect with estimator.method: twfe"
+            ) from exc
+
+    def _drop_separated(self, frame: pd.DataFrame, panel: Panel, outcome: OutcomeSpec, x: np.ndarray,
+                        terms: list[str]) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+        """Drop the separated zero counts (``poisson_separation``), as Stata ppmlhdfe does, and refuse treatment
+        terms (``terms``: one name per column of ``x``) that the remaining rows cannot identify."""
+        assert panel.time is not None
+        y = frame[outcome.column].to_numpy(dtype=float)
+        where = f"outcome {outcome.name!r}: column {outcome.column!r}"
+        fix = ("the counts are too sparse for a Poisson DiD: aggregate to larger areas or longer periods, or "
+               "estimate a level effect with estimator.method: twfe")
+        if not (y > 0).any() or not x.shape[1]:
+            what = "every count is zero" if not (y > 0).any() else "every treated unit's counts are all zero"
+            raise EstimationError(f"{where}: {what} once units and periods with only zero counts are dropped, so "
+                                  f"no rate ratio can be estimated; {fix}")
+        sep = separated_rows(y, x, self._fe_codes(frame, panel))
+        notes: list[str] = []
+        if sep is None:
+            notes.append("the search for separated zero counts (iterative rectifier) did not settle; if the "
+                         "estimate is extreme, the counts are too sparse for a Poisson DiD")
+            sep = np.zeros(len(y), dtype=bool)
+        n_sep, said = int(sep.sum()), ""
+        if n_sep:
+            said = describe_separated(sep, frame[TREATED].to_numpy() == 1, frame[COHORT].notna().to_numpy())
+            frame, x = frame.loc[~sep], x[~sep]
+        lost = unidentified_columns(x, self._fe_codes(frame, panel))
+        if lost:
+            shown = ", ".join(terms[j] for j in lost[:6]) + (f" and {len(lost) - 6} more" if len(lost) > 6 else "")
+            dropped = (f"{n_sep} zero counts are separated ({said}): the model fits them only with an expected "
+                       "count of zero, so no finite estimate exists with them. With them dropped (as Stata ppmlhdfe "
+                       "drops separated observations), " if n_sep else "")
+            raise EstimationError(
+                f"{where}: the rate ratio is not identified. {dropped}{len(frame)} row(s) of "
+                f"{frame[panel.unit].nunique()} unit(s) and {frame[panel.time].nunique()} period(s) remain, and on "
+                f"them {shown} cannot be told apart from the unit and period effects; {fix}"
+            )
+        if n_sep:
+            notes.append(f"dropped {n_sep} separated zero counts ({said}), which the model fits only with an "
+                         "expected count of zero (Correia, Guimaraes & Zylkin 2021); the estimate is that of the "
+                         "remaining rows, as Stata ppmlhdfe reports it")
+        return frame, x, notes
 
     @property
     def dof(self) -> str:
@@ -184,7 +224,12 @@ class PoissonDid:
         notes = [note, *notes] if note else notes
         et = event_times(panel, frame, self.design)
         keys, x = et.indicators()
-        fit = self._fit(frame, panel, outcome.column, x, pop_col)
+        kept, x, dropped = self._drop_separated(frame, panel, outcome, x, [f"event time {k}" for k in keys])
+        if len(kept) < len(frame):
+            frame, notes = kept, [*notes, *dropped]
+            et = event_times(panel, frame, self.design)
+            keys, x = et.indicators()
+        fit = self._fit(frame, panel, outcome, x, pop_col)
         shown, beta, vcov, infl, lev = et.in_window(keys, fit["beta"], fit["vcov"], fit["influence"],
                                                     fit["leverage"])
         return event_effect(
@@ -232,10 +277,15 @@ class PoissonDid:
             if empty.any():
                 raise EstimationError(
                     f"outcome {outcome.name!r}: {int(empty.sum())} treated cohort x period cells have only zero "
-                    "counts, so their rate ratio is not identified; use estimator.poisson_form: twfe"
+                    f"counts in column {outcome.column!r}, so their rate ratio is not identified; use "
+                    "estimator.poisson_form: twfe (one rate ratio for all treated rows)"
                 )
+        terms = ["the treatment indicator"] if cells is None else [f"cohort {g} x period {t}" for g, t in cells]
+        frame, x, dropped = self._drop_separated(frame, panel, outcome, x, terms)
+        notes += dropped
+        treated = frame[TREATED].to_numpy() == 1
         cluster = design.cluster_column
-        fit = self._fit(frame, panel, outcome.column, x, pop_col)
+        fit = self._fit(frame, panel, outcome, x, pop_col)
         beta, vcov, mu = fit["beta"], fit["vcov"], fit["mu"]
         n_clusters = fit["n_clusters"]
         df = n_clusters - 1
@@ -278,7 +328,7 @@ class PoissonDid:
                  "std_error": float(math.sqrt(vcov[i, i])), "n_obs": int(n_cell[i])}
                 for i, (g, t, bb) in enumerate(zip(g_arr, t_arr, beta, strict=True))
             ]
-        if not (math.isfinite(b) and math.isfinite(se)):
+        if not (math.isfinite(b) and (math.isfinite(se) or n_clusters < 2)):  # one cluster: no SE, said below
             raise EstimationError(f"outcome {outcome.name!r}: the Poisson treatment effect is not identified")
         ci = wald_interval(b, se, level, df)
         diag["dropped_rows"] = n_rows - len(frame)
