@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from _support import CASE_DATA, DESIGNS, ROOT
+from cpeval.payloads import SynthFit
 
 CASE_STUDIES = sorted(p for p in (ROOT / "case_studies").iterdir() if p.is_dir() and p.name != "data")
 FBI = CASE_DATA / "fbi_estimated_crimes_1979_2010.csv"
@@ -90,7 +91,7 @@ def test_florida_synthetic_control_is_the_weighted_donor_average():
     rate = (fbi.homicide / fbi.population * 1e5).to_numpy()
     wide = pd.DataFrame({"state": fbi.state_name, "year": fbi.year, "rate": rate}).pivot(
         index="year", columns="state", values="rate")
-    weights = pd.Series(dict(effect.diagnostics["weights"]), dtype=float)
+    weights = pd.Series(effect.payload(SynthFit).weights, dtype=float)
     assert weights.sum() == pytest.approx(1.0, abs=1e-6) and (weights >= -1e-9).all()
     synthetic = wide[weights.index] @ weights
     gaps = (wide["Florida"] - synthetic).loc[2006:2010]

@@ -12,7 +12,18 @@ import pandas as pd
 import pytest
 
 from cpeval import payloads
-from cpeval.payloads import ClusterCounts, EventPath, LeeBounds, Payload, RateRatio, WaldTest
+from cpeval.payloads import (
+    ClusterCounts,
+    EventPath,
+    LeeBounds,
+    Payload,
+    RateRatio,
+    SynthAlternative,
+    SynthFit,
+    SynthPredictor,
+    SynthUnit,
+    WaldTest,
+)
 from cpeval.pipeline import evaluate
 
 EXAMPLES: dict[type, Payload] = {
@@ -25,6 +36,16 @@ EXAMPLES: dict[type, Payload] = {
                                                 f_statistic=1.6)),
     RateRatio: RateRatio(form="twfe", exposure=None, rate_ratio=0.9, rate_ratio_ci=(0.8, 1.01), percent_change=-10.0,
                          level_att=-0.3, level_att_std_error=0.1),
+    SynthFit: SynthFit(
+        treated_units=("A", "B"), donors=("C", "D"), start=1989, n_pre=19, n_post=12, pre_rmspe=1.8,
+        post_rmspe=20.0, weights={"C": 0.7, "D": 0.3}, rmspe_ratio=11.1, v={"lag": 1.0}, v_optimised=True,
+        predictors=(SynthPredictor("lag", 100.0, 99.0, 120.0, 1.0),), fit_window_mspe=3.2, predictor_loss=1.0,
+        starts=({"start": "equal", "loss": 3.2},), alternatives=(SynthAlternative(3.3, {"D": 1.0}),),
+        per_unit={"A": SynthUnit(weights={"C": 1.0}, v={"lag": 1.0}, v_optimised=False,
+                                 predictors=(SynthPredictor("lag", 1.0, 1.0, 2.0, 1.0),), fit_window_mspe=0.1,
+                                 predictor_loss=0.0, pre_rmspe=0.3, post_rmspe=1.0, starts=(),
+                                 alternatives=(), att=-2.0)},
+        time_weights={"1988": 1.0}),
     LeeBounds: LeeBounds(lower=-0.2, upper=0.1, trim_share=0.05, trimmed_arm="treated", observed_rate_treated=0.9,
                          observed_rate_control=0.85, ci_lower=-0.3, ci_upper=0.2, bootstrap=199, note=""),
 }

@@ -16,7 +16,7 @@ import dataclasses
 import math
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from cpeval.results import jsonable
@@ -37,6 +37,12 @@ class Payload:
         nested dataclasses are rebuilt, and a null float is NaN again."""
         return _build(cls, data)
 
+    @classmethod
+    def split(cls, data: typing.Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """``data`` (plain JSON types) as this payload, built from its fields' keys, and the other keys."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls.from_dict(data), {k: v for k, v in data.items() if k not in names}
+
 
 def _build(cls: type, data: typing.Mapping[str, Any]) -> Any:
     hints = typing.get_type_hints(cls)
@@ -56,6 +62,8 @@ def _revive(hint: Any, value: Any) -> Any:
         return math.nan if hint is float else None
     if dataclasses.is_dataclass(hint):
         return _build(hint, value)  # type: ignore[arg-type]
+    if origin is dict and len(args) == 2:
+        return {k: _revive(args[1], v) for k, v in value.items()}
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_revive(args[0], v) for v in value)
@@ -142,3 +150,78 @@ class RateRatio(Payload):
     percent_change: float
     level_att: float
     level_att_std_error: float
+
+
+@dataclass(frozen=True)
+class SynthPredictor:
+    """One predictor of a synthetic control: the treated unit's value, the synthetic control's, the donors'
+    mean (raw scale) and its weight V."""
+
+    predictor: str
+    treated: float
+    synthetic: float
+    donor_mean: float
+    v: float
+
+
+@dataclass(frozen=True)
+class SynthAlternative:
+    """Another start of the V search reaching nearly the same fit-window MSPE with other donor weights."""
+
+    fit_window_mspe: float
+    weights: dict[str, float]  # donors with weight >= 0.001
+
+
+@dataclass(frozen=True)
+class SynthUnit:
+    """One treated unit's synthetic control (several treated units fitted separately)."""
+
+    weights: dict[str, float]  # donor -> weight, largest first
+    v: dict[str, float]
+    v_optimised: bool
+    predictors: tuple[SynthPredictor, ...]
+    fit_window_mspe: float
+    predictor_loss: float
+    pre_rmspe: float
+    post_rmspe: float
+    starts: tuple[dict[str, Any], ...]
+    alternatives: tuple[SynthAlternative, ...]
+    att: float
+
+
+@dataclass(frozen=True)
+class SynthFit(Payload):
+    """What a synthetic control fitted: treated units and donors, the treatment start, the pre- and
+    post-period RMSPE of the gap and their ratio (None when the pre-period fit is exact), the donor weights
+    (largest first) and, for the simplex-weighted methods (abadie, augmented), the predictors with their V,
+    the fit-window MSPE, alternative solutions and, with several treated units fitted separately, each
+    unit's own fit (``per_unit``; the fields above are then the first unit's). Synthetic DiD adds its time
+    weights. The treated, synthetic and gap series are the Effect's ``path`` rows."""
+
+    key: ClassVar[str] = "synthetic_control"
+    treated_units: tuple[str, ...]
+    donors: tuple[str, ...]
+    start: Any  # the design's treatment start (a period label)
+    n_pre: int
+    n_post: int
+    pre_rmspe: float
+    post_rmspe: float
+    weights: dict[str, float]
+    rmspe_ratio: float | None = None
+    v: dict[str, float] | None = None
+    v_optimised: bool | None = None
+    predictors: tuple[SynthPredictor, ...] = ()
+    fit_window_mspe: float | None = None
+    predictor_loss: float | None = None
+    starts: tuple[dict[str, Any], ...] = ()
+    alternatives: tuple[SynthAlternative, ...] = ()
+    per_unit: dict[str, SynthUnit] = field(default_factory=dict)
+    time_weights: dict[str, float] | None = None  # synthetic DiD's pre-period weights (above 1e-6)
+
+    def all_weights(self) -> dict[str, float]:
+        """Each donor's largest weight across the treated units' synthetic controls."""
+        out = dict(self.weights)
+        for unit in self.per_unit.values():
+            for k, w in unit.weights.items():
+                out[k] = max(out.get(k, 0.0), w)
+        return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cpeval.payloads import SynthFit
 from cpeval.pipeline import evaluate
 
 from .conftest import design_dict, reference
@@ -33,19 +34,19 @@ def basque_fixed():
 
 def test_basque_fixed_v_reproduces_r_synth_weights(basque_fixed):
     ref, effect = basque_fixed
-    w = effect.diagnostics["weights"]
+    w = effect.payload(SynthFit).weights
     tol = ref["tolerance"]["weights"]
     for unit, expected in ref["weights"].items():
         assert w[unit] == pytest.approx(expected, abs=tol)
     assert sum(v for k, v in w.items() if k not in ref["weights"]) < tol
-    assert effect.diagnostics["fit_window_mspe"] == pytest.approx(ref["loss_v"], rel=1e-3)
-    assert effect.diagnostics["predictor_loss"] == pytest.approx(ref["loss_w"], rel=1e-3)
-    assert effect.diagnostics["v_optimised"] is False
+    assert effect.payload(SynthFit).fit_window_mspe == pytest.approx(ref["loss_v"], rel=1e-3)
+    assert effect.payload(SynthFit).predictor_loss == pytest.approx(ref["loss_w"], rel=1e-3)
+    assert effect.payload(SynthFit).v_optimised is False
 
 
 def test_basque_fixed_v_balance_table(basque_fixed):
     _, effect = basque_fixed
-    synth = {row["predictor"]: row["synthetic"] for row in effect.diagnostics["predictors"]}
+    synth = {row.predictor: row.synthetic for row in effect.payload(SynthFit).predictors}
     assert synth["invest(1964-1969)"] == pytest.approx(21.583, abs=0.01)
     assert synth["school.illit(1964-1969)"] == pytest.approx(256.337, abs=0.01)
     assert synth["gdpcap(1960-1969)"] == pytest.approx(5.271, abs=0.01)
@@ -55,8 +56,8 @@ def test_basque_fixed_v_balance_table(basque_fixed):
 def test_basque_nested_no_worse_than_r_synth():
     ref = reference("basque_r_synth")
     effect = evaluate(design_dict("basque", conformal=False)).effects[0]
-    assert effect.diagnostics["fit_window_mspe"] <= ref["loss_v"] * (1 + 1e-6)
-    assert abs(sum(effect.diagnostics["weights"].values()) - 1) < 1e-9
+    assert effect.payload(SynthFit).fit_window_mspe <= ref["loss_v"] * (1 + 1e-6)
+    assert abs(sum(effect.payload(SynthFit).weights.values()) - 1) < 1e-9
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ def test_prop99_nested_matches_table2_and_beats_published_loss(prop99):
     from cpeval.estimation.synth.core import fixed_w_loss
 
     ref = reference("prop99_adh2010")
-    w = prop99.diagnostics["weights"]
+    w = prop99.payload(SynthFit).weights
     for state, expected in ref["weights"].items():
         assert w[state] == pytest.approx(expected, abs=ref["tolerance"]["weights"]), state
     df = pd.read_csv(design_dict("prop99")["data"]["path"])
@@ -79,7 +80,7 @@ def test_prop99_nested_matches_table2_and_beats_published_loss(prop99):
     w_pub = np.array([ref["weights"].get(s, 0.0) for s in donors])
     fit = (y.index >= 1970) & (y.index <= 1988)
     published = fixed_w_loss(y["California"].to_numpy(), y[donors].to_numpy(), np.asarray(fit), w_pub)
-    assert prop99.diagnostics["fit_window_mspe"] <= published
+    assert prop99.payload(SynthFit).fit_window_mspe <= published
 
 
 def test_prop99_gap_path(prop99):
@@ -96,7 +97,7 @@ def test_prop99_gap_path(prop99):
 
 def test_prop99_deterministic(prop99):
     again = evaluate(design_dict("prop99")).effects[0]
-    assert again.diagnostics["weights"] == prop99.diagnostics["weights"]
+    assert again.payload(SynthFit).weights == prop99.payload(SynthFit).weights
     assert again.to_dict() == prop99.to_dict()
 
 
@@ -130,6 +131,6 @@ def test_non_unique_solution_is_reported():
     }
     with pytest.warns(Warning, match="not unique"):
         effect = evaluate(design, data=pd.DataFrame(rows)).effects[0]
-    assert effect.diagnostics["alternatives"]
+    assert effect.payload(SynthFit).alternatives
     assert any("not unique" in w for w in effect.warnings)
-    assert effect.diagnostics["fit_window_mspe"] < 1e-8
+    assert effect.payload(SynthFit).fit_window_mspe < 1e-8

@@ -12,6 +12,7 @@ from cpeval.designs.load import design_from_dict
 from cpeval.errors import DesignError, EstimationError
 from cpeval.estimation.synth._qp import simplex_ls
 from cpeval.estimation.synth.augmented import choose_lambda
+from cpeval.payloads import SynthFit
 from cpeval.pipeline import evaluate
 
 from .conftest import ROOT, design_dict, reference
@@ -30,17 +31,18 @@ def test_augsynth_rule_reproduces_augsynth_on_prop99(prop99_augsynth):
     assert d["ridge_lambda_rule"] == "augsynth"
     assert e.estimate == pytest.approx(ref["att"], abs=tol["att"])
     assert d["ridge_lambda"] == pytest.approx(ref["lambda"], rel=tol["lambda_rel"])
-    assert set(d["weights"]) == set(ref["weights"])  # every donor, negative weights included
+    fitted = e.payload(SynthFit)
+    assert set(fitted.weights) == set(ref["weights"])  # every donor, negative weights included
     for unit, w in ref["weights"].items():
-        assert d["weights"][unit] == pytest.approx(w, abs=tol["weights"]), unit
-    assert d["pre_rmspe"] == pytest.approx(ref["ridge_pre_rmse"], abs=tol["rmse"])
+        assert fitted.weights[unit] == pytest.approx(w, abs=tol["weights"]), unit
+    assert fitted.pre_rmspe == pytest.approx(ref["ridge_pre_rmse"], abs=tol["rmse"])
     assert d["sc_pre_rmspe"] == pytest.approx(ref["sc_pre_rmse"], abs=tol["rmse"])
     # augsynth's l2_imbalance: the L2 norm of the 19 pre-period gaps; scaled by uniform donor weights' imbalance
     wide = pd.read_csv(ROOT / "case_studies" / "data" / "smoking_prop99.csv").pivot(
         index="year", columns="state", values="cigsale"
     )
     pre = wide.loc[wide.index < 1989]
-    l2 = d["pre_rmspe"] * np.sqrt(len(pre))
+    l2 = fitted.pre_rmspe * np.sqrt(len(pre))
     uniform = np.linalg.norm(pre["California"] - pre.drop(columns="California").mean(axis=1))
     assert l2 == pytest.approx(ref["l2_imbalance"], abs=tol["l2_imbalance"])
     assert l2 / uniform == pytest.approx(ref["scaled_l2_imbalance"], abs=tol["scaled_l2_imbalance"])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cpeval.datasets.synth import simulate_synth
+from cpeval.payloads import SynthFit
 from cpeval.pipeline import evaluate
 
 
@@ -68,7 +69,7 @@ def test_row_order_and_relabelling_invariance():
     d2["treatment"]["units"] = ["zt0"]
     again = evaluate(d2, data=df2).effects[0]
     assert again.estimate == pytest.approx(base.estimate, abs=1e-9)
-    assert again.diagnostics["weights"] == {relabel[k]: v for k, v in base.diagnostics["weights"].items()}
+    assert again.payload(SynthFit).weights == {relabel[k]: v for k, v in base.payload(SynthFit).weights.items()}
 
 
 @pytest.mark.parametrize("aggregation", ["separate", "pooled"])
@@ -78,13 +79,13 @@ def test_several_treated_units(aggregation):
     d["treatment"]["units"] = ["t0", "t1"]
     e = evaluate(d, data=df).effects[0]
     assert e.estimate == pytest.approx(-3.0, abs=0.6)
-    assert e.diagnostics["treated_units"] == ["t0", "t1"]
+    assert e.payload(SynthFit).treated_units == ("t0", "t1")
     if aggregation == "separate":
-        assert set(e.diagnostics["per_unit"]) == {"t0", "t1"}
-        atts = [u["att"] for u in e.diagnostics["per_unit"].values()]
+        assert set(e.payload(SynthFit).per_unit) == {"t0", "t1"}
+        atts = [u.att for u in e.payload(SynthFit).per_unit.values()]
         assert e.estimate == pytest.approx(np.mean(atts))
     else:
-        assert e.diagnostics["aggregation"] == "pooled" and "per_unit" not in e.diagnostics
+        assert e.diagnostics["aggregation"] == "pooled" and not e.payload(SynthFit).per_unit
 
 
 def test_report_lists_every_treated_unit():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cpeval.payloads import SynthFit
 from cpeval.pipeline import evaluate
 
 from .conftest import design_dict, reference
@@ -24,9 +25,9 @@ def test_sdid_prop99_matches_published(sdid):
     assert sdid.diagnostics["placebo_reps"] == 38
     assert "exact: all 38 distinct placebo assignments" in sdid.variance_type
     assert sdid.ci_lower < sdid.estimate < sdid.ci_upper
-    lam = sdid.diagnostics["time_weights"]
+    lam = sdid.payload(SynthFit).time_weights
     assert set(lam) <= {"1984", "1985", "1986", "1987", "1988"}  # weight on the last pre-periods
-    assert sum(sdid.diagnostics["weights"].values()) == pytest.approx(1.0)
+    assert sum(sdid.payload(SynthFit).weights.values()) == pytest.approx(1.0)
 
 
 def test_sdid_post_mean_gap_equals_estimate(sdid):
@@ -100,8 +101,8 @@ def test_sdid_monte_carlo_placebo_se_below_the_distinct_count_follows_the_seed()
 def test_augmented_weights_sum_to_one_and_improve_fit():
     e = evaluate(design_dict("prop99", method="augmented", conformal=False)).effects[0]
     d = e.diagnostics
-    assert sum(d["weights"].values()) == pytest.approx(1.0)
-    assert d["pre_rmspe"] < d["sc_pre_rmspe"]
+    assert sum(e.payload(SynthFit).weights.values()) == pytest.approx(1.0)
+    assert e.payload(SynthFit).pre_rmspe < d["sc_pre_rmspe"]
     assert d["ridge_lambda"] > 0
     assert e.estimate < 0
 

@@ -3,12 +3,14 @@ with V and the standardised difference (in donor standard deviations)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cpeval.checks.synth_common import outcomes_with_effects
+from cpeval.payloads import SynthFit
 from cpeval.results import CheckResult, jsonable
 
 if TYPE_CHECKING:
@@ -20,7 +22,8 @@ def balance(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     opts = panel.design.checks.options("balance")
     out = []
     for outcome, effect, data in outcomes_with_effects(panel, effects):
-        rows = effect.diagnostics.get("predictors")
+        fitted = effect.payload(SynthFit)
+        rows = [dataclasses.asdict(p) for p in fitted.predictors] if fitted is not None else []
         if not rows:
             out.append(CheckResult(name="balance", status="info", outcome=outcome.name,
                                    message=f"method {effect.method!r} matches no declared predictors"))

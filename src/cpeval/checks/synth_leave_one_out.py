@@ -13,6 +13,7 @@ import numpy as np
 
 from cpeval.checks.synth_common import outcomes_with_effects
 from cpeval.estimation.synth.core import rmspe
+from cpeval.payloads import SynthFit
 from cpeval.results import CheckResult, jsonable
 
 if TYPE_CHECKING:
@@ -29,11 +30,8 @@ def leave_one_out(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     out = []
     for outcome, effect, data in outcomes_with_effects(panel, effects):
         names = data.names
-        weights = dict(effect.diagnostics.get("weights") or {})  # a copy: results are never modified
-        per_unit = effect.diagnostics.get("per_unit") or {}
-        for unit in per_unit.values():
-            for k, v in unit["weights"].items():
-                weights[k] = max(weights.get(k, 0.0), v)
+        fitted = effect.payload(SynthFit)
+        weights = fitted.all_weights() if fitted is not None else {}
         active = [d for d in data.donors if weights.get(names[d], 0.0) >= MIN_WEIGHT]
         if not active:
             out.append(CheckResult(name="leave_one_out", status="info", outcome=outcome.name,

@@ -20,6 +20,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from cpeval.designs.report import DEFAULT_SUPPRESS_BELOW
+from cpeval.payloads import SynthFit, SynthPredictor
 from cpeval.report.format import Suppressed
 
 if TYPE_CHECKING:
@@ -67,17 +68,23 @@ def _effect(e: Effect, limit: int) -> tuple[Effect, set[Any]]:
     if e.measure == "count" and any(_small(r.get("treated"), limit) for r in path):
         path = protect_rows(path, limit, PATH_COUNTS, {"treated": PATH_REVEALED})
         withheld = {r.get("time") for r in path if isinstance(r.get("treated"), Suppressed)}
+    payloads = e.payloads
+    fitted = e.payload(SynthFit)
+    if e.measure == "count" and fitted is not None and fitted.predictors:  # lags of the outcome are counts too
+        plain = [dataclasses.asdict(p) for p in fitted.predictors]
+        rows = protect_rows(plain, limit, PATH_COUNTS, {})
+        if any(r is not o for r, o in zip(rows, plain, strict=True)):
+            fitted = dataclasses.replace(fitted, predictors=tuple(SynthPredictor(**r) for r in rows))
+            payloads = tuple(fitted if isinstance(p, SynthFit) else p for p in payloads)
     diagnostics = e.diagnostics
-    if e.measure == "count" and diagnostics.get("predictors"):  # lags of the outcome are its counts too
-        diagnostics = {**diagnostics, "predictors": protect_rows(diagnostics["predictors"], limit, PATH_COUNTS, {})}
     survey = (diagnostics.get("outcome") or {}).get("survey") or {}
     if survey.get("by_wave"):
         outcome = dict(diagnostics["outcome"])
         outcome["survey"] = {**survey, "by_wave": protect_rows(survey["by_wave"], limit)}
         diagnostics = {**diagnostics, "outcome": outcome}
-    if path is e.path and diagnostics is e.diagnostics:
+    if path is e.path and diagnostics is e.diagnostics and payloads is e.payloads:
         return e, withheld
-    return dataclasses.replace(e, path=path, diagnostics=diagnostics), withheld
+    return dataclasses.replace(e, path=path, diagnostics=diagnostics, payloads=payloads), withheld
 
 
 def _check(c: CheckResult, limit: int, withheld: dict[str, set[Any]]) -> CheckResult:

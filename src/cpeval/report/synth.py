@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cpeval.designs.methods import capabilities
+from cpeval.payloads import SynthFit
 from cpeval.report.figures import new_figure, png_bytes
 from cpeval.report.format import interval, num, slug
 from cpeval.report.section import Section
@@ -21,7 +22,7 @@ MAX_WEIGHT_ROWS = 12
 
 
 def _effects(result: EvaluationResult) -> list[Effect]:
-    return [e for e in result.effects if result.design["kind"] == "synthetic_control" and e.path]
+    return [e for e in result.effects if e.path and e.payload(SynthFit) is not None]
 
 
 def _check(result: EvaluationResult, name: str, outcome: str) -> CheckResult | None:
@@ -29,19 +30,19 @@ def _check(result: EvaluationResult, name: str, outcome: str) -> CheckResult | N
 
 
 def _effect_lines(result: EvaluationResult, e: Effect) -> list[str]:
-    d = e.diagnostics
+    d = e.payload(SynthFit)
+    assert d is not None  # _effects keeps only effects with one
     name = slug(e.outcome)
     lines = [f"### {e.outcome}: {capabilities(result.design['kind'], e.method).title}", ""]
     lines += [
-        f"Treated: {', '.join(d.get('treated_units', []))}; {len(d.get('donors', []))} donors; treatment from "
-        f"{d.get('start')}. Average post-period gap (ATT) {num(e.estimate)}; {e.level:.0%} interval "
+        f"Treated: {', '.join(d.treated_units)}; {len(d.donors)} donors; treatment from "
+        f"{d.start}. Average post-period gap (ATT) {num(e.estimate)}; {e.level:.0%} interval "
         f"{interval(e.ci_lower, e.ci_upper)} ({e.variance_type}).",
         "",
     ]
-    if d.get("pre_rmspe") is not None:
-        lines += [f"Pre-period RMSPE {num(d['pre_rmspe'])}, post-period RMSPE {num(d.get('post_rmspe'))}, ratio "
-                  f"{num(d.get('rmspe_ratio'))}." + (f" Fit-window MSPE {num(d['fit_window_mspe'])}."
-                                                     if d.get("fit_window_mspe") is not None else ""), ""]
+    lines += [f"Pre-period RMSPE {num(d.pre_rmspe)}, post-period RMSPE {num(d.post_rmspe)}, ratio "
+              f"{num(d.rmspe_ratio)}." + (f" Fit-window MSPE {num(d.fit_window_mspe)}."
+                                          if d.fit_window_mspe is not None else ""), ""]
     placebo = _check(result, "placebo_space", e.outcome)
     if placebo is not None and placebo.values.get("p_value") is not None:
         v = placebo.values
@@ -49,28 +50,25 @@ def _effect_lines(result: EvaluationResult, e: Effect) -> list[str]:
                  f"({v['n_kept']} units)" if v.get("p_value_excluding") is not None else "")
         lines += [f"**Placebo-in-space p-value** (post/pre RMSPE ratio rank {v['rank']} of {v['n_units']}): "
                   f"{num(v['p_value'], 3)}{extra}.", ""]
-    per_unit = d.get("per_unit") or {}
-    if per_unit:
+    if d.per_unit:
         lines += ["One synthetic control per treated unit; the gap path averages them.", "",
                   "| treated unit | ATT | pre-RMSPE | largest donor weights |", "|---|---|---|---|"]
-        for unit, u in per_unit.items():
-            top = ", ".join(f"{k} {w:.3f}" for k, w in list(u["weights"].items())[:4] if w >= 0.001)
-            lines.append(f"| {unit} | {num(u['att'])} | {num(u['pre_rmspe'])} | {top} |")
-        lines += ["", f"Weights and predictors below: {next(iter(per_unit))}.", ""]
-    weights = d.get("weights") or {}
-    shown = [(k, w) for k, w in weights.items() if w >= 0.001][:MAX_WEIGHT_ROWS]
+        for unit, u in d.per_unit.items():
+            top = ", ".join(f"{k} {w:.3f}" for k, w in list(u.weights.items())[:4] if w >= 0.001)
+            lines.append(f"| {unit} | {num(u.att)} | {num(u.pre_rmspe)} | {top} |")
+        lines += ["", f"Weights and predictors below: {next(iter(d.per_unit))}.", ""]
+    shown = [(k, w) for k, w in d.weights.items() if w >= 0.001][:MAX_WEIGHT_ROWS]
     if shown:
         lines += ["| donor | weight |", "|---|---|", *[f"| {k} | {w:.3f} |" for k, w in shown], ""]
-    preds = d.get("predictors") or []
-    if preds:
+    if d.predictors:
         lines += ["| predictor | V | treated | synthetic | donor mean |", "|---|---|---|---|---|"]
-        lines += [f"| {p['predictor']} | {p['v']:.3f} | {num(p['treated'])} | {num(p['synthetic'])} | "
-                  f"{num(p['donor_mean'])} |" for p in preds]
+        lines += [f"| {p.predictor} | {p.v:.3f} | {num(p.treated)} | {num(p.synthetic)} | "
+                  f"{num(p.donor_mean)} |" for p in d.predictors]
         lines += [""]
-    for alt in d.get("alternatives") or []:
-        ws = ", ".join(f"{k} {w:.3f}" for k, w in list(alt["weights"].items())[:5])
-        lines += [f"- Alternative solution (fit-window MSPE {num(alt['fit_window_mspe'])}): {ws}"]
-    if d.get("alternatives"):
+    for alt in d.alternatives:
+        ws = ", ".join(f"{k} {w:.3f}" for k, w in list(alt.weights.items())[:5])
+        lines += [f"- Alternative solution (fit-window MSPE {num(alt.fit_window_mspe)}): {ws}"]
+    if d.alternatives:
         lines += [""]
     post = [r for r in e.path if r.get("post")]
     if post and any(r.get("ci_lower") is not None for r in post):
@@ -104,7 +102,7 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
     for e in _effects(result):
         name = slug(e.outcome)
         t = _times(e.path)
-        start = e.diagnostics.get("start")
+        start = e.payload(SynthFit).start  # type: ignore[union-attr]
         fig = new_figure()
         ax = fig.add_subplot()
         ax.plot(t, [r["treated"] for r in e.path], color="black", label="treated")

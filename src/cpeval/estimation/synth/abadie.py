@@ -17,6 +17,7 @@ from cpeval.estimation.synth.common import (
     weights_dict,
 )
 from cpeval.estimation.synth.prep import prepare
+from cpeval.payloads import SynthFit
 from cpeval.results import Effect, jsonable
 
 if TYPE_CHECKING:
@@ -150,6 +151,7 @@ def build_effect(
     if len(per_unit) > 1:
         diagnostics["per_unit"] = per_unit
     diagnostics.update(extra or {})
+    fitted, diagnostics = SynthFit.split(jsonable(diagnostics))
     nan = float("nan")
     return make_effect(
         outcome, method=method, estimand="att", estimate=estimate, std_error=nan, level=level, df=None,
@@ -159,6 +161,7 @@ def build_effect(
         variance_type="no standard error; conformal interval and p-value for the average post-period effect "
         "(Chernozhukov, Wuthrich & Zhu 2021)" if conf else "none (conformal inference switched off)",
         path=path_rows(data, group.y1, group.synthetic, group.gap, conf),
-        diagnostics=jsonable(diagnostics),
+        diagnostics=diagnostics,
         warnings=notes,
+        payloads=(fitted,),
     )

@@ -29,6 +29,7 @@ from cpeval.estimation.synth._qp import simplex_ls
 from cpeval.estimation.synth.common import conformal_summary, path_rows, weights_dict
 from cpeval.estimation.synth.core import rmspe
 from cpeval.estimation.synth.prep import prepare
+from cpeval.payloads import SynthFit
 from cpeval.results import Effect, jsonable
 
 if TYPE_CHECKING:
@@ -183,6 +184,7 @@ class SyntheticDiD:
             "pre_rmspe": rmspe(fit.gap, 0, data.n_pre), "post_rmspe": rmspe(fit.gap, data.n_pre),
             "conformal": conformal_summary(conf, level),
         }
+        fitted, diagnostics = SynthFit.split(jsonable(diagnostics))
         return make_effect(
             outcome, method=self.method, estimand="att", estimate=fit.tau, std_error=se, level=level, df=None,
             n_obs=int(data.y.shape[0] * (len(data.donors) + n1)), n_units=len(data.donors) + n1, n_clusters=None,
@@ -192,6 +194,6 @@ class SyntheticDiD:
                    else f"{len(taus)} random placebo assignments, seed {design.inference.seed}")
                 + "); normal"
             ),
-            path=path_rows(data, y1, fit.synthetic, fit.gap, conf), diagnostics=jsonable(diagnostics),
-            warnings=notes,
+            path=path_rows(data, y1, fit.synthetic, fit.gap, conf), diagnostics=diagnostics,
+            warnings=notes, payloads=(fitted,),
         )
