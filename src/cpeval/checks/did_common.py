@@ -35,6 +35,15 @@ class EventCoefficients:
     def lead(self) -> np.ndarray:
         return self.keys < self.ref
 
+    @property
+    def has_variance(self) -> bool:
+        """False when the event study cannot estimate its own sampling error (its covariance is NaN, e.g. one
+        treated and one control unit): then no test or interval can be built from it."""
+        return bool(np.isfinite(self.vcov).all())
+
+
+NO_VARIANCE = "the event study cannot estimate its own sampling error (the effect's warnings say why)"
+
 
 def with_estimator(design: DesignBase, method: str | None, **options: object) -> DesignBase:
     """``design`` with its estimator switched to ``method`` (None: kept) and ``options`` set, validated like

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cpeval.checks.did_common import event_coefficients
+from cpeval.checks.did_common import NO_VARIANCE, event_coefficients
 from cpeval.checks.did_honest_arp import rm_bounds, rm_weight
 from cpeval.checks.did_honest_sd import SmoothnessFrontier, flci
 from cpeval.results import CheckResult
@@ -127,6 +127,10 @@ def honest_did(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
     out: list[CheckResult] = []
     for effect in effects:
         ec = event_coefficients(panel, effect, need_unbinned=True)
+        if not ec.has_variance:
+            out.append(CheckResult(name="honest_did", status="info", outcome=effect.outcome,
+                                   message=f"not run: {NO_VARIANCE}, and the robust intervals are built from it"))
+            continue
         keys = ec.keys
         pre_mask = keys < ec.ref
         pre_keys = keys[pre_mask]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cpeval.checks.did_common import event_coefficients
+from cpeval.checks.did_common import NO_VARIANCE, event_coefficients
 from cpeval.results import CheckResult
 
 if TYPE_CHECKING:
@@ -27,6 +27,13 @@ def pre_trends(panel: Panel, effects: Sequence[Effect]) -> list[CheckResult]:
             out.append(CheckResult(
                 name="pre_trends", status="info", outcome=effect.outcome,
                 message="no lead to test: the window has no pre-treatment event time before the reference",
+            ))
+            continue
+        if not ec.has_variance:
+            out.append(CheckResult(
+                name="pre_trends", status="info", outcome=effect.outcome, table=rows, message=(
+                    f"not tested ({source}): {NO_VARIANCE}, so there is no covariance to test the "
+                    f"{test['df']} leads against; read the lead estimates in the table as descriptions only"),
             ))
             continue
         alpha = 1 - ec.level

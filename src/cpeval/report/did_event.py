@@ -53,7 +53,10 @@ def _event_lines(e: Effect, title: str) -> list[str]:
     lines += ["", "The uniform (sup-t) band covers all event-time effects at once with the stated probability; "
               "use it to judge the shape of the whole path."]
     pre = ev.pretrend_test
-    if pre.df:
+    if pre.df and pre.p_value != pre.p_value:  # NaN: the design cannot estimate its sampling error
+        lines += ["", f"Joint test that the {pre.df} leads are zero: not estimable, as this design cannot estimate "
+                  "its own sampling error (see the warnings)."]
+    elif pre.df:
         lines += ["", f"Joint test that the {pre.df} leads are zero: Wald F({pre.df}, {num(pre.df2)}) = "
                   f"{pre.f_statistic:.3g}, p = {pre.p_value:.3g}."]
     lines += ["", f"![Event study: {e.outcome}](figures/event_study_{slug(e.outcome)}.png)", ""]

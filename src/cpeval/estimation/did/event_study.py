@@ -177,8 +177,8 @@ def joint_wald(b: np.ndarray, v: np.ndarray, df2: float | None) -> dict[str, flo
     from scipy import stats
 
     q = len(b)
-    if q == 0:
-        return {"statistic": float("nan"), "df": 0, "df2": df2, "p_value": float("nan"), "chi2_p_value": float("nan")}
+    if q == 0 or not np.isfinite(v).all():  # no lead, or no covariance to test them with (df = q, rest NaN)
+        return {"statistic": float("nan"), "df": q, "df2": df2, "p_value": float("nan"), "chi2_p_value": float("nan")}
     stat = float(b @ np.linalg.pinv(v) @ b)
     chi2_p = float(stats.chi2.sf(stat, q))
     p = float(stats.f.sf(stat / q, q, df2)) if df2 else chi2_p
@@ -250,16 +250,17 @@ def event_effect(
     est_se = float(math.sqrt(max(a @ vcov @ a, 0.0)))
     if not (math.isfinite(est) and math.isfinite(est_se)):
         raise EstimationError(f"outcome {outcome.name!r}: the event-study effect is not identified")
-    pre = joint_wald(beta[lead], vcov[np.ix_(lead, lead)], df)
     assert design.data.time is not None
     counts = did_clusters(frame, design.data.time, cluster, leverage @ a)
     if scale is None:
         scale = float(frame[outcome.column].std(ddof=0))
     est_se, interval, cluster_notes = cluster_inference(counts, est_se, abs(est) + scale)
     notes = [*(notes or []), *cluster_notes]
-    if interval is not None:  # no sampling error to report for the event times either
+    if interval is not None:  # no sampling error for the event times, their band or the test of the leads either
         blank = dict.fromkeys(("std_error", "ci_lower", "ci_upper", "p_value", "band_lower", "band_upper"), math.nan)
         rows = [r if r["kind"] == "reference" else {**r, **blank} for r in rows]
+        vcov, band = np.full_like(vcov, np.nan), math.nan
+    pre = joint_wald(beta[lead], vcov[np.ix_(lead, lead)], df)
     if pre["df"] and pre["p_value"] < 1 - level:
         notes.append(
             f"the {pre['df']} leads are jointly different from zero (Wald F = {pre['f_statistic']:.3g}, "
