@@ -1,5 +1,5 @@
-"""Reading incident records from PostgreSQL, safely: no password in the design, a read-only transaction, a
-connection timeout, and only the columns the aggregation needs.
+"""Reading incident records (and survey microdata) from PostgreSQL, safely: no password in the design, a
+read-only transaction, a connection timeout, and only the columns the aggregation needs.
 
 The rows are copied out with ``COPY (SELECT ...) TO STDOUT`` (CSV, in the UTC time zone and ISO dates) into a
 temporary file that DuckDB then aggregates exactly as it aggregates CSV and Parquet files, so every source goes

@@ -1,4 +1,5 @@
 """Where incident records live (``data.source``) and how they become the design's panel (``data.aggregate``).
+The same source kinds say where survey microdata live (``outcomes[i].survey.source``).
 
 Pydantic specs only: reading and aggregating are in :mod:`cpeval.data.incidents` and :mod:`cpeval.data.sql`.
 """
@@ -33,7 +34,8 @@ def _table_name(v: str | None) -> str | None:
 class _TableOrQuery(StrictModel):
     table: str | None = Field(None, description="A table (or view), optionally schema.table.")
     query: str | None = Field(
-        None, description="A read-only SELECT whose rows are the incidents (run in a read-only transaction)."
+        None, description="A read-only SELECT whose rows are the records (incidents, or survey respondents); run "
+        "in a read-only transaction."
     )
 
     @field_validator("table")
