@@ -15,13 +15,16 @@ from cpeval import payloads
 from cpeval.payloads import (
     ClusterCounts,
     EventPath,
+    FirstStage,
     LeeBounds,
+    OtherEstimand,
     Payload,
     RateRatio,
     SynthAlternative,
     SynthFit,
     SynthPredictor,
     SynthUnit,
+    TrialTests,
     WaldTest,
 )
 from cpeval.pipeline import evaluate
@@ -46,6 +49,11 @@ EXAMPLES: dict[type, Payload] = {
                                  predictor_loss=0.0, pre_rmspe=0.3, post_rmspe=1.0, starts=(),
                                  alternatives=(), att=-2.0)},
         time_weights={"1988": 1.0}),
+    TrialTests: TrialTests(p_value_raw=0.01, p_value_adjusted=0.03, multiple_testing="holm", family_size=3,
+                           ri_p_value=0.02, ri_draws=2000, ri_exact=False, ri_statistic="difference in means"),
+    OtherEstimand: OtherEstimand("cace", 1.2, 0.4, 119.0, "CR2", 0.004, 0.4, 2.0),
+    FirstStage: FirstStage(coefficient=0.8, f_statistic=150.0, partial_r2=0.5, take_up_treated=0.85,
+                           take_up_control=0.05),
     LeeBounds: LeeBounds(lower=-0.2, upper=0.1, trim_share=0.05, trimmed_arm="treated", observed_rate_treated=0.9,
                          observed_rate_control=0.85, ci_lower=-0.3, ci_upper=0.2, bootstrap=199, note=""),
 }

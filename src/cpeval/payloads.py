@@ -225,3 +225,48 @@ class SynthFit(Payload):
             for k, w in unit.weights.items():
                 out[k] = max(out.get(k, 0.0), w)
         return out
+
+
+@dataclass(frozen=True)
+class TrialTests(Payload):
+    """A trial outcome's p-values: raw, adjusted for the family of ``family_size`` outcomes by
+    ``multiple_testing`` (holm, romano_wolf, bh or none), and by randomisation inference (``ri_p_value``
+    from ``ri_draws`` re-randomisations, all of them when ``ri_exact``; None when not run)."""
+
+    key: ClassVar[str] = "trial_tests"
+    p_value_raw: float
+    p_value_adjusted: float
+    multiple_testing: str
+    family_size: int
+    ri_p_value: float | None = None
+    ri_draws: int = 0
+    ri_exact: bool | None = None
+    ri_statistic: str | None = None  # what was re-randomised
+
+
+@dataclass(frozen=True)
+class OtherEstimand(Payload):
+    """The trial's other estimand beside the headline: the ITT when the headline is the CACE, the CACE (by
+    instrumental variables) when the design records take-up. The interval is given for the CACE only."""
+
+    key: ClassVar[str] = "other_estimand"
+    estimand: str  # "itt" or "cace"
+    estimate: float
+    std_error: float
+    df: float | None
+    variance_type: str
+    p_value: float
+    ci_lower: float | None = None
+    ci_upper: float | None = None
+
+
+@dataclass(frozen=True)
+class FirstStage(Payload):
+    """The first stage of the CACE's instrumental-variables fit: assignment's effect on take-up."""
+
+    key: ClassVar[str] = "first_stage"
+    coefficient: float
+    f_statistic: float
+    partial_r2: float
+    take_up_treated: float
+    take_up_control: float

@@ -12,7 +12,7 @@ import pytest
 
 from cpeval.designs import design_from_dict
 from cpeval.errors import DesignError
-from cpeval.payloads import RateRatio
+from cpeval.payloads import RateRatio, TrialTests
 from cpeval.pipeline import evaluate
 
 
@@ -148,7 +148,7 @@ def test_very_few_trial_clusters_use_the_trials_re_randomisation_when_asked():
                             "better_if": "decrease"}], "inference": {"permutations": 500}}
     e = run(design, frame).effects[0]
     assert e.inference.method == "randomization" and e.inference.headline
-    assert e.inference.p_value == e.diagnostics["ri_p_value"] and e.inference.enumerated  # 6 x 6 within blocks
+    assert e.inference.p_value == e.payload(TrialTests).ri_p_value and e.inference.enumerated  # 6 x 6 within blocks
 
 
 def test_a_p_value_of_zero_is_reported_as_a_bound():

@@ -11,7 +11,7 @@ import pytest
 
 from cpeval.designs import design_from_dict
 from cpeval.errors import CpevalWarning, DesignError, EstimationError
-from cpeval.payloads import LeeBounds
+from cpeval.payloads import FirstStage, LeeBounds, OtherEstimand, TrialTests
 from cpeval.pipeline import evaluate
 
 from .conftest import ROOT, nsw_design
@@ -32,10 +32,10 @@ def test_hotspots_itt_covers_truth_and_reports_everything(hotspots):
         assert e.ci_lower <= truth[e.outcome] <= e.ci_upper, e.outcome
         assert e.n_clusters == 120
         assert "CR2" in e.variance_type
-        d = e.diagnostics
-        assert 0 < d["ri_p_value"] <= 1 and d["ri_draws"] == 2000
-        assert d["p_value_adjusted"] >= d["ri_p_value"] - 1e-12  # Romano-Wolf never below the single-test RI p
-        assert d["multiple_testing"] == "romano_wolf"
+        d = e.payload(TrialTests)
+        assert 0 < d.ri_p_value <= 1 and d.ri_draws == 2000
+        assert d.p_value_adjusted >= d.ri_p_value - 1e-12  # Romano-Wolf never below the single-test RI p
+        assert d.multiple_testing == "romano_wolf"
         assert e.payload(LeeBounds).lower <= e.payload(LeeBounds).upper
     assert {c.name: c.status for c in hotspots.checks} == {"balance": "pass", "attrition": "pass"}
     json.loads(hotspots.to_json())  # JSON-able
@@ -58,10 +58,11 @@ def test_hotspots_cace_recovers_effect_of_patrols():
     for e in res.effects:
         assert e.estimand == "cace"
         assert e.ci_lower <= truth[e.outcome] <= e.ci_upper
-        fs = e.diagnostics["first_stage"]
-        assert fs["f_statistic"] > 100 and 0.7 < fs["coefficient"] < 0.9
-        itt = e.diagnostics["itt"]["estimate"]
-        assert e.estimate == pytest.approx(itt / fs["coefficient"], rel=0.1)
+        fs = e.payload(FirstStage)
+        assert fs.f_statistic > 100 and 0.7 < fs.coefficient < 0.9
+        itt = e.payload(OtherEstimand)
+        assert itt.estimand == "itt"
+        assert e.estimate == pytest.approx(itt.estimate / fs.coefficient, rel=0.1)
 
 
 def test_each_outcome_is_fitted_once_per_panel(monkeypatch):
@@ -96,7 +97,7 @@ def test_row_order_and_relabelling_do_not_change_results(nsw):
     e2 = evaluate(nsw_design(inference={"permutations": 500}), shuffled).effect("re78")
     assert e2.estimate == pytest.approx(base.estimate, rel=1e-12)
     assert e2.std_error == pytest.approx(base.std_error, rel=1e-12)
-    assert e2.diagnostics["ri_p_value"] == base.diagnostics["ri_p_value"]
+    assert e2.payload(TrialTests).ri_p_value == base.payload(TrialTests).ri_p_value
     relabelled = nsw.assign(id=nsw["id"] * 7 + 1000)
     e3 = evaluate(nsw_design(), relabelled).effect("re78")
     assert e3.estimate == pytest.approx(base.estimate, rel=1e-12)
@@ -221,7 +222,7 @@ def test_attrition_column_must_be_binary(nsw):
 def test_nsw_design_file_runs_and_flags_known_imbalance():
     res = evaluate(ROOT / "designs" / "nsw_experiment.yaml")
     e = res.effect("earnings_1978")
-    assert e.method == "lin" and e.diagnostics["ri_draws"] == 10000
+    assert e.method == "lin" and e.payload(TrialTests).ri_draws == 10000
     bal = next(c for c in res.checks if c.name == "balance")
     # the Dehejia-Wahba sample is known to be unbalanced on 'no degree' (standardised difference about -0.30)
     assert bal.status == "warn" and "nodegree" in bal.message
@@ -261,8 +262,8 @@ def test_family_results_do_not_depend_on_fit_order(nsw):
     est = estimator_for(design)
     b = [est.fit(panel, o) for o in reversed(design.outcomes)][::-1]
     for x, y in zip(a, b, strict=True):
-        assert x.diagnostics["p_value_adjusted"] == y.diagnostics["p_value_adjusted"]
-        assert x.diagnostics["ri_p_value"] == y.diagnostics["ri_p_value"]
+        assert x.payload(TrialTests).p_value_adjusted == y.payload(TrialTests).p_value_adjusted
+        assert x.payload(TrialTests).ri_p_value == y.payload(TrialTests).ri_p_value
 
 
 def test_cluster_and_block_relabelling_do_not_change_estimates():

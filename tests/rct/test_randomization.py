@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from cpeval.estimation.rct.randomization import draws, p_values, scheme, statistics
+from cpeval.payloads import TrialTests
 
 
 def test_draws_keep_block_counts():
@@ -94,7 +95,7 @@ def test_exact_enumeration_in_a_small_blocked_trial():
               "treatment": {"assignment": "z", "block": "b"}, "outcomes": [{"name": "y", "column": "y"}],
               "inference": {"permutations": 1000}}
     e = evaluate(design, df).effect("y")
-    assert e.diagnostics["ri_exact"] is True and e.diagnostics["ri_draws"] == 20 * 10
+    assert e.payload(TrialTests).ri_exact is True and e.payload(TrialTests).ri_draws == 20 * 10
     # brute force: every within-block assignment, block-weighted difference in means
     stats = []
     for t0 in combinations(range(6), 3):
@@ -105,7 +106,7 @@ def test_exact_enumeration_in_a_small_blocked_trial():
                              for ix in (np.arange(6), np.arange(6, 11))))
     obs = e.estimate
     exact = np.mean(np.abs(stats) >= abs(obs) - 1e-12)
-    assert e.diagnostics["ri_p_value"] == pytest.approx(exact, abs=1e-12)
+    assert e.payload(TrialTests).ri_p_value == pytest.approx(exact, abs=1e-12)
 
 
 def test_general_path_many_blocks_with_missing_outcomes():
@@ -162,13 +163,13 @@ def test_randomisation_inference_runs_on_a_10000_unit_trial(pairs):
     design, frame = _large_trial(pairs)
     result = evaluate(design, frame)
     e, e0 = result.effect("y"), result.effect("y0")
-    assert e.diagnostics["ri_exact"] is False and e.diagnostics["ri_draws"] == 199
+    assert e.payload(TrialTests).ri_exact is False and e.payload(TrialTests).ri_draws == 199
     # a 0.2 SD effect on 10,000 units (z about 10) beats every one of the 199 re-randomisations
-    assert e.diagnostics["ri_p_value"] == pytest.approx(1 / 200)
-    assert e.diagnostics["p_value_adjusted"] == pytest.approx(1 / 200)
+    assert e.payload(TrialTests).ri_p_value == pytest.approx(1 / 200)
+    assert e.payload(TrialTests).p_value_adjusted == pytest.approx(1 / 200)
     # the null outcome's randomisation p-value agrees with its t-test p-value to Monte Carlo error
-    assert abs(e0.diagnostics["ri_p_value"] - e0.p_value) < 0.15
-    assert e0.diagnostics["p_value_adjusted"] >= e0.diagnostics["ri_p_value"] - 1e-12
+    assert abs(e0.payload(TrialTests).ri_p_value - e0.p_value) < 0.15
+    assert e0.payload(TrialTests).p_value_adjusted >= e0.payload(TrialTests).ri_p_value - 1e-12
 
 
 def test_exact_enumeration_of_clusters_within_blocks_matches_a_hand_loop():
@@ -190,7 +191,7 @@ def test_exact_enumeration_of_clusters_within_blocks_matches_a_hand_loop():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         e = evaluate(design, frame).effect("y")
-    assert e.diagnostics["ri_exact"] is True and e.diagnostics["ri_draws"] == 60
+    assert e.payload(TrialTests).ri_exact is True and e.payload(TrialTests).ri_draws == 60
 
     def stat(zcl: np.ndarray) -> float:
         z = zcl[cl]
@@ -205,4 +206,4 @@ def test_exact_enumeration_of_clusters_within_blocks_matches_a_hand_loop():
             stats.append(stat(zz))
     observed = stat(zc)
     assert e.estimate == pytest.approx(observed, rel=1e-12)
-    assert e.diagnostics["ri_p_value"] == pytest.approx(np.mean(np.abs(stats) >= abs(observed) - 1e-12), abs=1e-12)
+    assert e.payload(TrialTests).ri_p_value == pytest.approx(np.mean(np.abs(stats) >= abs(observed) - 1e-12), abs=1e-12)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cpeval.payloads import FirstStage, OtherEstimand
 from cpeval.pipeline import evaluate
 
 from .conftest import load_ref, nsw_design
@@ -121,8 +122,8 @@ def test_cace_equals_the_wald_ratio():
     itt_y = f.loc[t, "y"].mean() - f.loc[~t, "y"].mean()
     itt_d = f.loc[t, "received"].mean() - f.loc[~t, "received"].mean()
     assert e.estimate == pytest.approx(itt_y / itt_d, rel=1e-10)
-    assert e.diagnostics["itt"]["estimate"] == pytest.approx(itt_y, rel=1e-12)
-    assert e.diagnostics["first_stage"]["coefficient"] == pytest.approx(itt_d, rel=1e-10)
+    assert e.payload(OtherEstimand).estimate == pytest.approx(itt_y, rel=1e-12)
+    assert e.payload(FirstStage).coefficient == pytest.approx(itt_d, rel=1e-10)
 
 
 def test_lee_bounds_by_hand():

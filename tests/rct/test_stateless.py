@@ -11,6 +11,7 @@ from cpeval.data import load_panel
 from cpeval.designs import design_from_dict
 from cpeval.estimation.base import fit_outcomes
 from cpeval.estimation.registry import estimator_for
+from cpeval.payloads import TrialTests
 
 from .conftest import nsw_design
 
@@ -33,8 +34,8 @@ def test_fit_equals_the_family_fit_and_leaves_the_estimator_unchanged(nsw):
     for outcome, effect in zip(design.outcomes, together, strict=True):
         alone = est.fit(panel, outcome)
         assert alone.estimate == effect.estimate
-        assert alone.diagnostics["p_value_adjusted"] == effect.diagnostics["p_value_adjusted"]
-        assert alone.diagnostics["ri_p_value"] == effect.diagnostics["ri_p_value"]
+        assert alone.payload(TrialTests).p_value_adjusted == effect.payload(TrialTests).p_value_adjusted
+        assert alone.payload(TrialTests).ri_p_value == effect.payload(TrialTests).ri_p_value
 
 
 def test_a_second_panel_with_the_same_fingerprint_is_fitted_afresh(nsw):

@@ -24,7 +24,7 @@ import numpy as np
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
 from cpeval.estimation.inference import FEW_TREATED_CLUSTERS
-from cpeval.payloads import ClusterCounts, RateRatio
+from cpeval.payloads import ClusterCounts, RateRatio, TrialTests
 from cpeval.results import AlternativeInference
 
 if TYPE_CHECKING:
@@ -210,9 +210,10 @@ def randomization(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: An
                   ) -> tuple[float, tuple[float, float] | None, int, bool, str, str]:
     """(p, interval, draws, exact, statistic, note) of the design-based randomisation test."""
     if design.kind == "rct":
-        d = effect.diagnostics
-        return (d["ri_p_value"], None, int(d.get("ri_draws") or 0), bool(d.get("ri_exact")),
-                str(d.get("ri_statistic", "difference in means")), "the trial's re-randomisation test")
+        t = effect.payload(TrialTests) or TrialTests(math.nan, math.nan, "none", 1)
+        p = math.nan if t.ri_p_value is None else t.ri_p_value
+        return p, None, t.ri_draws, bool(t.ri_exact), t.ri_statistic or "difference in means", (
+            "the trial's re-randomisation test")
     from cpeval.estimation.design_randomization import DEFAULT_DRAWS, randomization_test
 
     linear = None

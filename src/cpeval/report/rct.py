@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cpeval.payloads import LeeBounds
+from cpeval.payloads import FirstStage, LeeBounds, OtherEstimand, TrialTests
 from cpeval.report.figures import new_figure, png_bytes
 from cpeval.report.format import num
 from cpeval.report.section import Section
@@ -21,13 +21,16 @@ ADJUSTMENT_NAMES = {
 }
 
 
+NO_TESTS = TrialTests(p_value_raw=float("nan"), p_value_adjusted=float("nan"), multiple_testing="none", family_size=1)
+
+
 def _check(result: EvaluationResult, name: str):
     return next((c for c in result.checks if c.name == name), None)
 
 
-def _multiplicity(diag: Any) -> str:
-    k = diag.get("family_size", 1)
-    adjustment = diag.get("multiple_testing", "none")
+def _multiplicity(tests: TrialTests | None) -> str:
+    k = tests.family_size if tests is not None else 1
+    adjustment = tests.multiple_testing if tests is not None else "none"
     if k <= 1:
         return "- One outcome: no multiplicity adjustment needed."
     if adjustment == "none":
@@ -48,35 +51,37 @@ def render_section(result: EvaluationResult) -> str:
     lines += [f"- Randomised {how}; assignment `{tr.get('assignment')}`"
               + (f", take-up `{tr['received']}`" if tr.get("received") else "") + ".",
               f"- Estimand: **{str(d.get('estimand', 'itt')).upper()}**; standard errors: {first.variance_type}.",
-              _multiplicity(first.diagnostics), ""]
-    ri = first.diagnostics.get("ri_draws")
+              _multiplicity(first.payload(TrialTests)), ""]
+    tests = {e.outcome: e.payload(TrialTests) or NO_TESTS for e in result.effects}
+    ri = tests[first.outcome].ri_draws
     level = f"{first.level:.0%}"
     header = f"| outcome | {first.estimand.upper()} | {level} CI | p (raw) | p (adjusted) |"
     sep = "|---|---|---|---|---|"
     if ri:
-        how = f"exact, all {ri} assignments" if first.diagnostics.get("ri_exact") else f"{ri} draws"
+        how = f"exact, all {ri} assignments" if tests[first.outcome].ri_exact else f"{ri} draws"
         header += f" p (randomisation, {how}) |"
         sep += "---|"
     other = "itt" if first.estimand == "cace" else "cace"
-    both = any(other in e.diagnostics for e in result.effects)
+    both = any(e.payload(OtherEstimand) is not None for e in result.effects)
     if both:
         header += f" {other.upper()} (SE) | first-stage F | take-up T / C |"
         sep += "---|---|---|"
     lines += [header, sep]
     for e in result.effects:
-        g = e.diagnostics
+        g = tests[e.outcome]
         row = (f"| {e.outcome} | {num(e.estimate)} | [{num(e.ci_lower)}, {num(e.ci_upper)}] | "
-               f"{num(g.get('p_value_raw'), 3)} | {num(g.get('p_value_adjusted'), 3)} |")
+               f"{num(g.p_value_raw, 3)} | {num(g.p_value_adjusted, 3)} |")
         if ri:
-            row += f" {num(g.get('ri_p_value'), 3)} |"
+            row += f" {num(g.ri_p_value, 3)} |"
         if both:
-            alt, fs = g.get(other, {}), g.get("first_stage", {})
-            row += (f" {num(alt.get('estimate'))} ({num(alt.get('std_error'))}) | {num(fs.get('f_statistic'), 3)} | "
-                    f"{num(fs.get('take_up_treated'), 2)} / {num(fs.get('take_up_control'), 2)} |")
+            alt, fs = e.payload(OtherEstimand), e.payload(FirstStage)
+            row += (f" {num(getattr(alt, 'estimate', None))} ({num(getattr(alt, 'std_error', None))}) | "
+                    f"{num(getattr(fs, 'f_statistic', None), 3)} | {num(getattr(fs, 'take_up_treated', None), 2)} / "
+                    f"{num(getattr(fs, 'take_up_control', None), 2)} |")
         lines.append(row)
     lines.append("")
     if ri:
-        lines += [f"Randomisation inference: {first.diagnostics.get('ri_statistic', '')}, two-sided, under the "
+        lines += [f"Randomisation inference: {tests[first.outcome].ri_statistic or ''}, two-sided, under the "
                   "sharp null of no effect for anyone.", ""]
     lines += ["![Effects with confidence intervals and Lee bounds](figures/rct_effects.png)", ""]
     lines += _balance(result) + _attrition(result)
@@ -138,10 +143,10 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
         b = e.payload(LeeBounds)
         if b is not None:
             ax.plot([b.lower, b.upper], [-0.4, -0.4], color="tab:orange", lw=4, label="Lee bounds")
-        alt = e.diagnostics.get("cace")
-        if alt:
-            ax.errorbar(alt["estimate"], 0.4, xerr=[[alt["estimate"] - alt["ci_lower"]],
-                        [alt["ci_upper"] - alt["estimate"]]], fmt="s", color="tab:blue", capsize=3, label="CACE")
+        alt = e.payload(OtherEstimand)
+        if alt is not None and alt.ci_lower is not None and alt.ci_upper is not None:  # the CACE beside the ITT
+            ax.errorbar(alt.estimate, 0.4, xerr=[[alt.estimate - alt.ci_lower], [alt.ci_upper - alt.estimate]],
+                        fmt="s", color="tab:blue", capsize=3, label="CACE")
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_ylim(-0.8, 0.8)
         ax.set_yticks([0], [e.outcome])

@@ -29,7 +29,7 @@ from cpeval.estimation.inference import (
     wald_interval,
 )
 from cpeval.estimation.rct.core import MAX_DENSE_CELLS, Estimate, Trial, estimate_itt, refused_cluster_blocks
-from cpeval.payloads import LeeBounds
+from cpeval.payloads import FirstStage, LeeBounds, OtherEstimand, Payload, TrialTests
 from cpeval.results import Effect, Sampling, p_value
 
 if TYPE_CHECKING:
@@ -280,15 +280,14 @@ class RctEstimatorBase:
         }
         estimate, se, df, vtype = itt.estimate, itt.std_error, itt.df, itt.variance_type
         estimand = design.estimand
+        found: list[Payload] = [] if counts is None else [counts]
         headline = itt  # the Estimate whose influence the Effect carries
         if estimand == "cace":
             estimate, se, df, vtype, iv_diag, iv_notes, cace_influence = self._cace(fits, outcome)
             headline = replace(itt, influence=cace_influence,
                                influence_by="unit" if trial.cluster is None else "cluster")
-            diagnostics["itt"] = {"estimate": itt.estimate, "std_error": itt.std_error, "df": itt.df,
-                                  "variance_type": itt.variance_type,
-                                  "p_value": p_value(itt.estimate / itt.std_error, itt.df)}
-            diagnostics["first_stage"] = iv_diag
+            found += [OtherEstimand("itt", itt.estimate, itt.std_error, itt.df, itt.variance_type,
+                                    p_value(itt.estimate / itt.std_error, itt.df)), FirstStage(**iv_diag)]
             notes += iv_notes
         elif design.treatment.received is not None:  # report the CACE beside the ITT
             try:
@@ -297,25 +296,21 @@ class RctEstimatorBase:
                 notes.append(f"the CACE beside the ITT could not be estimated: {exc}")
             else:
                 c_ci = wald_interval(c_est, c_se, design.inference.level, c_df)
-                diagnostics["cace"] = {"estimate": c_est, "std_error": c_se, "df": c_df, "variance_type": c_vtype,
-                                       "ci_lower": c_ci.lower, "ci_upper": c_ci.upper, "p_value": c_ci.p_value}
-                diagnostics["first_stage"] = iv_diag
+                found += [OtherEstimand("cace", c_est, c_se, c_df, c_vtype, c_ci.p_value, c_ci.lower, c_ci.upper),
+                          FirstStage(**iv_diag)]
                 notes += iv_notes
         fam = self._family(fits)
-        diagnostics["p_value_raw"] = fam.raw[outcome.name]
-        diagnostics["p_value_adjusted"] = fam.adjusted[outcome.name]
-        diagnostics["multiple_testing"] = fam.method
-        diagnostics["family_size"] = len(design.outcomes)
-        diagnostics["ri_p_value"] = fam.ri_p.get(outcome.name)
-        diagnostics["ri_draws"] = fam.ri_draws if fam.ri_p else 0
-        diagnostics["ri_exact"] = fam.ri_exact if fam.ri_p else None
-        if fam.ri_p:
-            diagnostics["ri_statistic"] = (
+        found.append(TrialTests(
+            p_value_raw=fam.raw[outcome.name], p_value_adjusted=fam.adjusted[outcome.name],
+            multiple_testing=fam.method, family_size=len(design.outcomes), ri_p_value=fam.ri_p.get(outcome.name),
+            ri_draws=fam.ri_draws if fam.ri_p else 0, ri_exact=fam.ri_exact if fam.ri_p else None,
+            ri_statistic=(
                 _block_label(tf.block is not None, design.estimator.blocked) + "difference in means"
                 + (" of covariate residuals" if self.adjusted else "")
                 + (", re-randomised by cluster" if tf.cluster is not None else "")
                 + (" within blocks" if tf.block is not None else "")
-            )
+            ) if fam.ri_p else None,
+        ))
         units = tf.frame.loc[tf.rows(outcome.column), panel.unit].nunique()
         effect = make_effect(
             outcome,
@@ -332,7 +327,7 @@ class RctEstimatorBase:
             diagnostics=diagnostics,
             warnings=notes,
             sampling=self._sampling(tf, trial, headline, outcome, panel.unit),
-            payloads=() if counts is None else (counts,),
+            payloads=tuple(found),
         )
         if design.attrition is not None:
             effect = replace(effect, payloads=(*effect.payloads, self._lee(tf, outcome)))
