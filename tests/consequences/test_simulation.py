@@ -9,11 +9,9 @@ import warnings
 import numpy as np
 import pytest
 
-from _support import DESIGNS
 from cpeval.consequences.run import evaluate, prepare
 from cpeval.data import load_panel
 from cpeval.datasets.city import simulate_hotspot_city
-from cpeval.designs import load_design
 
 REPLICATIONS = 100
 
@@ -24,11 +22,6 @@ def _run(design, seed: int, null: bool):
         warnings.simplefilter("ignore")  # few treated clusters: recorded on the Effects, not needed here
         result = evaluate(prepare(design, city.panel), load_panel(design, city.panel), [])
     return city, {f.name: f for f in result.findings}
-
-
-@pytest.fixture(scope="module")
-def design():
-    return load_design(DESIGNS / "hotspots_displacement.yaml")
 
 
 def test_every_simulated_consequence_is_detected(design):

@@ -5,23 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _support import DESIGNS
 from cpeval.consequences import displacement
 from cpeval.consequences.spatial import EARTH_RADIUS_M, assign_roles, pairwise_distance
 from cpeval.datasets.city import simulate_hotspot_city
-from cpeval.designs import design_from_dict, load_design
+from cpeval.designs import design_from_dict
 from cpeval.designs.consequences import DisplacementSpec
 from cpeval.errors import DataError, DesignError, ProblemCode
-
-
-@pytest.fixture(scope="module")
-def city():
-    return simulate_hotspot_city()
-
-
-@pytest.fixture(scope="module")
-def design():
-    return load_design(DESIGNS / "hotspots_displacement.yaml")
 
 
 def test_roles_from_centroids_match_the_simulated_roles(city, design):

@@ -8,18 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _support import DESIGNS
 from cpeval.consequences import disproportionality, subgroups
 from cpeval.consequences.run import prepare
 from cpeval.datasets.city import simulate_hotspot_city
-from cpeval.designs import design_from_dict, load_design
+from cpeval.designs import design_from_dict
 from cpeval.designs.consequences import DisproportionalitySpec, SubgroupSpec
 from cpeval.errors import DataError, DesignError, ProblemCode
-
-
-@pytest.fixture(scope="module")
-def design():
-    return load_design(DESIGNS / "hotspots_displacement.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +172,42 @@ def test_the_leading_interval_decides_a_flag():
     for p, expected in ((0.2, ("pass", False)), (0.01, ("fail", False))):
         test = dataclasses.replace(effect, inference=dataclasses.replace(no_interval, p_value=p))
         assert adverse_status(test, "increase") == expected
+
+
+def test_subgroup_flags_read_the_bootstrap_and_holm_over_every_subgroup(design, city):
+    """Under inference.method auto every subgroup gets the score bootstrap, leading (12 treated areas each: more
+    than the few-clusters threshold, yet the analytic Poisson test over-rejects there), and a subgroup is harmed
+    only when its Holm-adjusted p-value is below 0.05. Holm for two p-values by hand: with p1 <= p2 the adjusted
+    values are min(1, 2 p1) and max(2 p1, p2)."""
+    levels = subgroups.moderator_levels(city.panel, design, design.consequences.subgroups)
+    (f,) = subgroups.assess(design, city.panel, design.consequences.subgroups, levels, "t")
+    rows = f.evidence["subgroups"]
+    assert all(r["inference"]["method"] == "score_bootstrap" and r["inference"]["headline"] for r in rows)
+    assert all(r["flag_p_value"] == r["inference"]["p_value"] for r in rows)
+    p1, p2 = sorted(r["flag_p_value"] for r in rows)
+    adjusted = sorted(r["holm_p_value"] for r in rows)
+    assert adjusted == pytest.approx([min(1.0, 2 * p1), max(min(1.0, 2 * p1), p2)])
+    for r in rows:
+        assert r["harmful"] == (r["estimate"] > 0 and r["holm_p_value"] < 0.05)
+    assert [r["subgroup"] for r in rows if r["harmful"]] == ["high"] and f.status == "fail"
+    assert "Holm" in f.evidence["caveat"] and "at most 5%" in f.evidence["caveat"]
+    raw = design.model_dump(mode="json", by_alias=True)
+    raw["inference"]["method"] = "analytic"
+    analytic = design_from_dict(raw)
+    (g,) = subgroups.assess(analytic, city.panel, analytic.consequences.subgroups, levels, "t")
+    assert all("inference" not in r and r["flag_p_value"] == r["p_value"] for r in g.evidence["subgroups"])
+    assert "analytic (cluster-robust) test" in g.evidence["caveat"]
+
+
+def test_a_subgroup_harmful_only_before_the_adjustment_is_a_warning(design, city, monkeypatch):
+    """p-values 0.03 (adverse) and 0.5: 0.03 < 0.05 alone, but Holm's 2 x 0.03 = 0.06 is not."""
+    from cpeval.consequences import refit
+
+    levels = subgroups.moderator_levels(city.panel, design, design.consequences.subgroups)
+    p = iter([0.03, 0.5] * 3)
+    monkeypatch.setattr(refit, "flag_p_value", lambda e: next(p))
+    monkeypatch.setattr(subgroups, "_adverse_way", lambda e, adverse_if: True)
+    (f,) = subgroups.assess(design, city.panel, design.consequences.subgroups, levels, "t")
+    assert f.status == "warn" and "not once the 2 subgroups examined are allowed for" in f.sentence
+    assert [r["harmful_unadjusted"] for r in f.evidence["subgroups"]] == [True, False]
+    assert not any(r["harmful"] for r in f.evidence["subgroups"])

@@ -110,7 +110,7 @@ def assess(design: DesignBase, frame: pd.DataFrame, roles: Roles, outcomes: list
         adverse_if = "increase" if spec.better_if == "decrease" else "decrease"
         status, positive = refit.adverse_status(e_b, adverse_if)
         sentence = _sentence(e_b, net, status, positive, spec.label or name)
-        if status == "fail" and _net_good(net, adverse_if):
+        if status == "fail" and net_reduction(net, adverse_if):
             status = "warn"
             sentence += " Less crime moved than was prevented, so the net effect is still a reduction."
         findings.append(Finding(
@@ -123,7 +123,8 @@ def assess(design: DesignBase, frame: pd.DataFrame, roles: Roles, outcomes: list
     return findings
 
 
-def _net_good(net: dict[str, Any], adverse_if: str) -> bool:
+def net_reduction(net: dict[str, Any], adverse_if: str) -> bool:
+    """Whether the net change's interval lies wholly on the welcome side of zero."""
     lo, hi = net["conf_int"]
     return bool(hi < 0) if adverse_if == "increase" else bool(lo > 0)
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from cpeval.results import Summarised, jsonable
 
 FindingStatus = Literal["pass", "warn", "fail"]
-TOPICS: tuple[str, ...] = ("displacement", "adverse", "disproportionality", "subgroups", "refutation")
+TOPICS: tuple[str, ...] = ("displacement", "temporal", "adverse", "disproportionality", "subgroups", "refutation")
 _ORDER = {"fail": 0, "warn": 1, "pass": 2}
 
 

@@ -53,6 +53,15 @@ def plan(design: DesignBase) -> None:
         if not displacement_outcomes(design):
             raise DesignError(f"{_where(design)}: consequences.displacement: the design has no count outcome to assess "
                               "for displacement; add one (measure: count) or list it in displacement.outcomes")
+    if c.temporal is not None and kind not in PANEL_KINDS:
+        raise DesignError(f"{_where(design)}: consequences.temporal compares the programme areas before and after "
+                          f"in and outside the programme's hours; it needs a did or synthetic_control design, not "
+                          f"{kind}; remove it")
+    if c.temporal is not None:  # each offence's two counts must make a valid design with the design's estimator
+        from cpeval.consequences import temporal
+
+        for o in c.temporal.outcomes:
+            temporal.variant(design, o)
     if c.disproportionality is not None and kind not in PANEL_KINDS:
         raise DesignError(f"{_where(design)}: consequences.disproportionality compares areas before and after; it "
                           f"needs a did or synthetic_control design, not {kind}")
@@ -141,6 +150,10 @@ def evaluate(prepared: Prepared, panel: Panel, effects: list[Effect]) -> Consequ
     caveats: list[str] = []
     if prepared.roles is not None:
         findings += displacement.assess(design, frame, prepared.roles, displacement_outcomes(design), tag)
+    if c.temporal is not None:
+        from cpeval.consequences import temporal
+
+        findings += temporal.assess(design, frame, c.temporal, prepared.roles, tag)
     if c.adverse:
         findings += adverse.assess(design, frame, list(c.adverse), tag)
     if prepared.long is not None:

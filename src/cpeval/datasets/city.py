@@ -208,6 +208,10 @@ HOTSPOT_OFFENCES: dict[str, tuple[float, float, float]] = {
 STOP_RATES = {"group_a": 15.0, "group_b": 30.0}  # stops per 1,000 residents per quarter before the programme
 STOP_CHANGE = {"group_a": 0.40, "group_b": 1.10}  # proportional rise in treated areas: rate ratio x 1.5
 ASB_EFFECT = {"low": -0.25, "high": 0.30}  # antisocial behaviour in treated areas by deprivation
+# Street crime counted in the patrol hours (Thursday to Saturday, 20:00-04:00) and in all other hours: expected
+# count per area-quarter and proportional change in treated areas. Patrols cut it in their hours and push some of
+# it into the other hours (temporal displacement).
+STREET_CRIME = {"patrol_hours": (12.0, -0.40), "other_hours": (18.0, 0.25)}
 
 
 @dataclass(frozen=True)
@@ -229,7 +233,8 @@ def simulate_hotspot_city(
     """A grid of areas (``cell_m`` metres apart) with a hot-spots programme in spaced-out areas from quarter
     ``start``. Each area has centroids (x/y metres and lon/lat), a role column (treated, buffer = a rook
     neighbour of a treated area, control), a deprivation level, residents of two groups, offence counts and
-    stops of each group. With ``null`` every programme effect is zero. ``truth`` holds the true effects on the
+    stops of each group, and street crime counted in the patrol hours and in the other hours. With ``null``
+    every programme effect is zero. ``truth`` holds the true effects on the
     log scale (rate ratios), the expected net change in each offence across treated and buffer areas after the
     start, and the true change in the stop rate ratio (log scale)."""
     rng = np.random.default_rng(seed)
@@ -284,9 +289,17 @@ def simulate_hotspot_city(
         **{k: v.ravel() for k, v in cols.items()},
     })
     panel["stops"] = panel["stops_group_a"] + panel["stops_group_b"]
+    rng = np.random.default_rng([seed, 1])  # its own stream: the columns above do not change with it
+    for band, (base, eff) in STREET_CRIME.items():
+        mu0 = (base * np.exp(level))[:, None] * season[None, :]
+        mu = mu0 * np.where(post & treated[:, None], 1 + scale * eff, 1.0)
+        panel[f"street_crime_{band}"] = rng.poisson(mu * rng.gamma(dispersion, 1 / dispersion, mu.shape)).ravel()
+        net[f"street_crime_{band}"] = float(scale * eff * (mu0 * (post & treated[:, None])).sum())
     truth = {f"{k}_treated": float(np.log1p(scale * v[1])) for k, v in HOTSPOT_OFFENCES.items()}
     truth |= {f"{k}_buffer": float(np.log1p(scale * v[2])) for k, v in HOTSPOT_OFFENCES.items()}
     truth |= {f"{k}_net_change": v for k, v in net.items()}
+    truth |= {f"street_crime_{band}": float(np.log1p(scale * eff)) for band, (_, eff) in STREET_CRIME.items()}
+    truth["street_crime_all_hours_net_change"] = net["street_crime_patrol_hours"] + net["street_crime_other_hours"]
     truth |= {f"antisocial_behaviour_{d}": float(np.log1p(scale * e)) for d, e in ASB_EFFECT.items()}
     truth["stop_rate_ratio_change"] = float(np.log1p(scale * STOP_CHANGE["group_b"])
                                             - np.log1p(scale * STOP_CHANGE["group_a"]))

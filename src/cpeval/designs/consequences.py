@@ -159,10 +159,53 @@ class SubgroupSpec(StrictModel):
     )
 
 
+def _unique_names(items: list, what: str) -> list:
+    names = [x.name for x in items]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{what} names must be unique; repeated: {', '.join(dupes)}")
+    return items
+
+
+class TemporalOutcome(StrictModel):
+    """One offence counted separately in the programme's operating hours or days and outside them."""
+
+    name: str = Field(..., min_length=1, description="Short name used in results, e.g. 'street_crime'.")
+    inside: str = Field(..., description="Column counting the offence in the programme's operating hours/days "
+                        "(per area and period).")
+    outside: str = Field(..., description="Column counting the same offence in all other hours/days.")
+    label: str | None = Field(None, description="Longer label for reports.")
+
+    @model_validator(mode="after")
+    def _two_columns(self) -> TemporalOutcome:
+        if self.inside == self.outside:
+            raise ValueError(f"temporal outcome {self.name!r}: inside and outside name the same column "
+                             f"({self.inside!r}); name the column of the programme's hours and the column of the "
+                             "other hours")
+        return self
+
+
+class TemporalSpec(StrictModel):
+    """Temporal displacement: crime in the programme areas moving to the hours or days outside the programme's
+    operating window, estimated with the design's estimator."""
+
+    window: str = Field(..., min_length=1, description="The programme's operating hours or days in words, for "
+                        "the report, e.g. 'Thursday to Saturday, 20:00-04:00'.")
+    outcomes: list[TemporalOutcome] = Field(..., min_length=1, description="Offences counted inside and outside "
+                                            "the window.")
+
+    @field_validator("outcomes")
+    @classmethod
+    def _unique(cls, v: list[TemporalOutcome]) -> list[TemporalOutcome]:
+        return _unique_names(v, "temporal outcome")
+
+
 class ConsequencesSpec(StrictModel):
     """Unintended consequences to assess, positive and negative (UN Guidelines para 23(d))."""
 
     displacement: DisplacementSpec | None = Field(None, description="Spatial displacement / diffusion.")
+    temporal: TemporalSpec | None = Field(None, description="Crime moving to the hours or days outside the "
+                                          "programme's operating window.")
     adverse: list[AdverseIndicator] = Field(default_factory=list, description="Indicators with an adverse "
                                             "direction, estimated with the design.")
     disproportionality: DisproportionalitySpec | None = Field(None, description="Stops by resident group.")
@@ -174,11 +217,7 @@ class ConsequencesSpec(StrictModel):
     @field_validator("adverse")
     @classmethod
     def _unique(cls, v: list[AdverseIndicator]) -> list[AdverseIndicator]:
-        names = [a.name for a in v]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"adverse indicator names must be unique; repeated: {', '.join(dupes)}")
-        return v
+        return _unique_names(v, "adverse indicator")
 
     def data_columns(self) -> dict[str, str]:
         """Every data column this section names, mapped to its key."""
@@ -189,6 +228,9 @@ class ConsequencesSpec(StrictModel):
         if d is not None and d.centroids is not None:
             cols[d.centroids.x] = "consequences.displacement.centroids.x"
             cols[d.centroids.y] = "consequences.displacement.centroids.y"
+        for i, o in enumerate(self.temporal.outcomes if self.temporal is not None else []):
+            cols.setdefault(o.inside, f"consequences.temporal.outcomes[{i}].inside")
+            cols.setdefault(o.outside, f"consequences.temporal.outcomes[{i}].outside")
         for i, a in enumerate(self.adverse):
             cols.setdefault(a.column, f"consequences.adverse[{i}].column")
         if self.disproportionality is not None:

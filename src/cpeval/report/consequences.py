@@ -11,6 +11,7 @@ from cpeval.results import EvaluationResult
 
 TITLES = {
     "displacement": "Displacement and diffusion of benefits",
+    "temporal": "Displacement in time",
     "adverse": "Adverse indicators",
     "disproportionality": "Disproportionality",
     "subgroups": "Who is harmed: subgroups",
@@ -31,12 +32,41 @@ def _displacement_rows(findings: list[Any]) -> list[str]:
     for f in findings:
         ev = f.evidence
         b, q, w, n = ev["buffer_effect"], ev["wdq"], ev["wdd"], ev["total_net_effect"]
-        pct = b.get("percent_change")
-        be = (f"{pct[0]:+.1f}% [{pct[1]:+.1f}%, {pct[2]:+.1f}%]" if pct
-              else f"{num(b['estimate'])} {_ci(b['conf_int'])}")
+        be = _pct(b)
         rows.append(f"| {f.outcome} | {be} | {num(q['quotient'])} | {q['reading'].replace('_', ' ')} | "
                     f"{num(w['total'])} {_ci(w['conf_int'])} | {num(n['net_change'])} {_ci(n['conf_int'])} |")
     return rows
+
+
+def _pct(effect: dict[str, Any]) -> str:
+    pct = effect.get("percent_change")
+    return (f"{pct[0]:+.1f}% [{pct[1]:+.1f}%, {pct[2]:+.1f}%]" if pct
+            else f"{num(effect['estimate'])} {_ci(effect['conf_int'])}")
+
+
+def _temporal_rows(findings: list[Any]) -> list[str]:
+    rows = ["| outcome | programme's window | in the window [CI] | outside it [CI] | net change, all hours [CI] |",
+            "|---|---|---|---|---|"]
+    for f in findings:
+        ev = f.evidence
+        n = ev["total_net_effect"]
+        rows.append(f"| {f.outcome} | {ev['window']} | {_pct(ev['window_effect'])} | {_pct(ev['outside_effect'])} | "
+                    f"{num(n['net_change'])} {_ci(n['conf_int'])} |")
+    return rows
+
+
+TABLES = {  # topic: (its table's rows, the note under it)
+    "displacement": (_displacement_rows,
+                     "Buffer effect: buffer areas against control areas with the design's estimator. WDQ: Bowers & "
+                     "Johnson's weighted displacement quotient. WDD: Wheeler & Ratcliffe's weighted displacement "
+                     "difference per area and period (negative: fewer crimes). Net change: crimes across the "
+                     "programme and buffer areas, from the two design-based effects and their joint sampling."),
+    "temporal": (_temporal_rows,
+                 "Each offence counted in the programme's operating hours or days and in all others, in the "
+                 "programme areas against the comparison areas with the design's estimator; a rise outside the "
+                 "window is displacement in time. Net change: crimes across all hours in the programme areas, "
+                 "from the two effects and their joint sampling."),
+}
 
 
 def render_section(result: EvaluationResult) -> str:
@@ -54,13 +84,10 @@ def render_section(result: EvaluationResult) -> str:
         lines += ["No consequence was declared.", ""]
     lines += [f"- **{MARK[f.status]}** ({TITLES[f.topic].lower()}) {f.name}: {f.sentence}" for f in c.findings]
     lines += [""]
-    shown = [f for f in c.findings if f.topic == "displacement"]
-    if shown:
-        lines += [f"### {TITLES['displacement']}", "", *_displacement_rows(shown), "",
-                  "Buffer effect: buffer areas against control areas with the design's estimator. WDQ: Bowers & "
-                  "Johnson's weighted displacement quotient. WDD: Wheeler & Ratcliffe's weighted displacement "
-                  "difference per area and period (negative: fewer crimes). Net change: crimes across the "
-                  "programme and buffer areas, from the two design-based effects and their joint sampling.", ""]
+    for topic, (rows, note) in TABLES.items():
+        shown = [f for f in c.findings if f.topic == topic]
+        if shown:
+            lines += [f"### {TITLES[topic]}", "", *rows(shown), "", note, ""]
     for f in c.findings:
         if f.topic == "disproportionality":
             td = f.evidence["triple_difference"]
@@ -72,9 +99,10 @@ def render_section(result: EvaluationResult) -> str:
             lines += ["", f"Change in treated beyond control (triple difference): {num(td['ratio'], 3)} "
                       f"{_ci(td['conf_int'])}.", ""]
         if f.topic == "subgroups":
-            lines += [f"### {TITLES['subgroups']}: {f.name}", "", "| subgroup | estimate | CI | harmful |",
-                      "|---|---|---|---|"]
+            lines += [f"### {TITLES['subgroups']}: {f.name}", "",
+                      "| subgroup | estimate | CI | p | Holm p | harmful |", "|---|---|---|---|---|---|"]
             lines += [f"| {r['subgroup']} | {num(r['estimate'])} | {_ci(r['conf_int'])} | "
+                      f"{num(r.get('flag_p_value'), 3)} | {num(r.get('holm_p_value'), 3)} | "
                       f"{'yes' if r['harmful'] else 'no'} |" for r in f.evidence["subgroups"]]
             lines += [""]
     if c.caveats:
