@@ -6,7 +6,8 @@ Writes the records as Parquet (in chunks, so generating them needs little memory
 in a fresh process so that its peak resident memory is its own: the aggregation alone (counts by offence
 category, with and without repeat victims, from Parquet and from the DuckDB file; and with the ward found from
 coordinates and the city's boundaries), and the whole ``cpeval run`` of a design on the Parquet file.
-Figures are printed as a Markdown table (copied to benchmarks/README.md).
+Figures are printed as a Markdown table (copied to benchmarks/README.md). Peak memory is the child's own
+high-water mark (VmHWM in /proc/self/status; ``ru_maxrss`` would carry the generating parent's peak through exec).
 """
 
 from __future__ import annotations
@@ -101,13 +102,14 @@ def design(folder: Path, source: dict, victims: bool, boundaries: bool) -> dict:
 CHILD = """
 import json, resource, sys, time
 from cpeval.designs import design_from_dict
-from cpeval.data.incidents import aggregate_incidents
+from cpeval.data.aggregate import aggregate_incidents
 d = design_from_dict(json.loads(sys.argv[1]))
 t = time.perf_counter()
 agg = aggregate_incidents(d)
 seconds = time.perf_counter() - t
 use = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"seconds": seconds, "peak_rss_mb": use.ru_maxrss / 1024, "cpu": use.ru_utime + use.ru_stime,
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": seconds, "peak_rss_mb": hwm / 1024, "cpu": use.ru_utime + use.ru_stime,
                   "rows_read": agg.provenance["incident_rows_read"], "panel_rows": len(agg.frame)}))
 """
 
@@ -124,7 +126,8 @@ import json, resource, sys
 from cpeval.cli import main
 code = main(["run", sys.argv[1], "--out", sys.argv[2]])
 use = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"code": code, "seconds": time.perf_counter() - started, "peak_rss_mb": use.ru_maxrss / 1024,
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"code": code, "seconds": time.perf_counter() - started, "peak_rss_mb": hwm / 1024,
                   "cpu": use.ru_utime + use.ru_stime}))
 """
 
@@ -163,16 +166,19 @@ def main() -> None:
         ("Parquet, ward from coordinates (40 polygons), counts", design(folder, parquet, False, True)),
     ]
     print(f"| case ({args.rows:,} incidents -> ward x month, {os.cpu_count()} cores) | seconds | CPU seconds "
-          "(process) | peak RSS (MB) |")
-    print("|---|---|---|---|")
+          "(process) | peak RSS (MB) | load average (1 min, before -> after) |")
+    print("|---|---|---|---|---|")
     for name, spec in cases:
+        before = os.getloadavg()[0]
         r = measure(spec)
         assert r["rows_read"] == args.rows and r["panel_rows"] == 40 * 72, r
-        print(f"| {name} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['peak_rss_mb']:.0f} |", flush=True)
+        print(f"| {name} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['peak_rss_mb']:.0f} | "
+              f"{before:.1f} -> {os.getloadavg()[0]:.1f} |", flush=True)
+    before = os.getloadavg()[0]
     r = whole_run(folder, design(folder, parquet, False, False))
     load = os.getloadavg()
     print(f"| whole `cpeval run` (Parquet, ward column, TWFE on 2 outcomes) | {r['seconds']:.1f} | {r['cpu']:.1f} | "
-          f"{r['peak_rss_mb']:.0f} |")
+          f"{r['peak_rss_mb']:.0f} | {before:.1f} -> {load[0]:.1f} |")
     print(f"\nload average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}")
 
 
