@@ -56,6 +56,17 @@ def test_bacon_identities_on_a_simulated_panel_without_never_treated():
     assert res["weighted_sum"] == pytest.approx(_twfe_unweighted(frame, "y", "unit", "period", "treated"), abs=1e-10)
 
 
+def test_bacon_decomposition_is_invariant_to_row_order_and_unit_labels():
+    df = castle()
+    df["g"] = df["treat_year"].where(df["treat_year"] > 0)
+    base = bacon_decomposition(df, unit="sid", time="year", y="l_homicide", cohort="g")
+    moved = df.sample(frac=1.0, random_state=5).assign(sid=lambda d: "s" + (d["sid"] * 7 % 101).astype(str))
+    other = bacon_decomposition(moved, unit="sid", time="year", y="l_homicide", cohort="g")
+    assert other["twfe"] == pytest.approx(base["twfe"], abs=1e-12)
+    assert [r["weight"] for r in other["rows"]] == pytest.approx([r["weight"] for r in base["rows"]], abs=1e-12)
+    assert [r["estimate"] for r in other["rows"]] == pytest.approx([r["estimate"] for r in base["rows"]], abs=1e-12)
+
+
 def test_bacon_check_warns_when_already_treated_controls_matter():
     frame = simulate_did(n_units=200, n_periods=10, cohorts=(3, 6), never_share=0.1, growth=1.0, seed=4)
     d = design("twfe", checks=["bacon"])

@@ -18,6 +18,7 @@ import numpy as np
 from cpeval.checks.did_common import outcome_spec
 from cpeval.data.panel import COHORT
 from cpeval.errors import EstimationError
+from cpeval.estimation.demean import FixedEffects, group_sums
 from cpeval.results import CheckResult
 
 if TYPE_CHECKING:
@@ -58,16 +59,13 @@ def bacon_decomposition(frame: pd.DataFrame, *, unit: str, time: str, y: str, co
             f"{int((start == 0).sum())} units are treated from the first period on (column {cohort!r}), which the "
             "decomposition cannot place in a timing group: drop them, or remove 'bacon' from checks"
         )
-    dmat = (np.arange(n_t)[None, :] >= start[:, None]).astype(float)
-    # TWFE by two-way demeaning (balanced panel)
-    dd = dmat - dmat.mean(1, keepdims=True) - dmat.mean(0, keepdims=True) + dmat.mean()
+    # TWFE: the treatment with unit and period effects swept out, regressed on the outcome
+    dd = FixedEffects([u_code, t_code]).demean((t_code >= start[u_code]).astype(float))
     v_d = float((dd**2).mean())
-    twfe = float((dd * ymat).sum() / (dd**2).sum())
+    twfe = float(dd @ frame[y].to_numpy(dtype=float) / (dd**2).sum())
     groups, g_code = np.unique(start, return_inverse=True)  # start == n_t: untreated group
     share = np.bincount(g_code) / n_u
-    ybar = np.zeros((len(groups), n_t))
-    np.add.at(ybar, g_code, ymat)
-    ybar /= np.bincount(g_code)[:, None]
+    ybar = group_sums(ymat, g_code, len(groups)) / np.bincount(g_code)[:, None]
     dbar = (n_t - groups) / n_t
     has_never = groups[-1] == n_t
     rows: list[dict[str, Any]] = []
