@@ -67,6 +67,7 @@ def evaluate(
     from cpeval.data import load_panel, read_derived
     from cpeval.designs.load import design_hash
     from cpeval.estimation.base import fit_outcomes
+    from cpeval.estimation.fixed_effects import reuse_demeaning
     from cpeval.estimation.registry import estimator_for
     from cpeval.outcomes import annotate_effect
     from cpeval.results import EvaluationResult
@@ -92,7 +93,8 @@ def evaluate(
         warnings.simplefilter("always", CpevalWarning)
         # fit each outcome (estimators are stateless; a trial's family p-values are computed once for all)
         _progress(f"estimating {', '.join(o.name for o in outcomes)} ({design.estimator.method})", quiet)  # type: ignore[attr-defined]
-        effects = fit_outcomes(estimator, panel, outcomes)
+        with reuse_demeaning():  # outcomes on the same rows share the demeaned regressors
+            effects = fit_outcomes(estimator, panel, outcomes)
         # inference across the family: alternative inference, and joint sampling tied to this data
         paired = zip(outcomes, effects, strict=True)
         effects = [_alternative_inference(panel, o, e, estimator, quiet) for o, e in paired]

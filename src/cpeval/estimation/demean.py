@@ -189,6 +189,7 @@ class TwoWayParts:
     def __init__(self, *, x: Any, h: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, xa: np.ndarray,
                  xb: np.ndarray):
         self.x, self.h, self.g, self.a, self.b, self.xa, self.xb = x, h, g, a, b, xa, xb
+        self._plan: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __matmul__(self, v: np.ndarray) -> np.ndarray:
         """x~ @ v (v: m or m x k), in O(nnz + n k)."""
@@ -206,11 +207,20 @@ class TwoWayParts:
 
     def group_scores(self, we: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
         """sum over the rows of each group of x~_i (w e)_i (groups x m), from sparse sums of ``we`` by (group,
-        level of a) and (group, level of b): no n x m array is formed."""
+        row), (group, level of a) and (group, level of b): no n x m array is formed. The three sparse
+        matrices share one pattern (rows sorted by group), built on the first call for ``codes`` and reused
+        for every later ``we`` (the outcomes of a design)."""
         from scipy import sparse
 
         n = len(we)
-        by_row = sparse.csr_matrix((we, (codes, np.arange(n))), shape=(n_groups, n))
-        by_a = sparse.csr_matrix((we, (codes, self.a)), shape=(n_groups, self.h.shape[0]))
-        by_b = sparse.csr_matrix((we, (codes, self.b)), shape=(n_groups, self.g.shape[0]))
+        if self._plan is None or self._plan[0] is not codes:
+            perm = np.argsort(codes, kind="stable")
+            indptr = np.zeros(n_groups + 1, dtype=np.int64)
+            np.cumsum(np.bincount(codes, minlength=n_groups), out=indptr[1:])
+            self._plan = (codes, perm, indptr, self.a[perm], self.b[perm])
+        _, perm, indptr, a_sorted, b_sorted = self._plan
+        data = we[perm]  # duplicated (group, level) entries are summed by the products
+        by_row = sparse.csr_matrix((data, perm, indptr), shape=(n_groups, n))
+        by_a = sparse.csr_matrix((data, a_sorted, indptr), shape=(n_groups, self.h.shape[0]))
+        by_b = sparse.csr_matrix((data, b_sorted, indptr), shape=(n_groups, self.g.shape[0]))
         return _dense(by_row @ self.x) - by_a @ self.h - by_b @ self.g
