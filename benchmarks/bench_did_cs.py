@@ -1,21 +1,30 @@
 """Callaway & Sant'Anna: cpeval against csdid, differences and moderndid (speed, peak memory, agreement).
 
-The task (issue 3): never-treated comparisons, doubly robust, no covariates, every group-time ATT plus the
-dynamic (event-time) aggregation with analytic standard errors, on a generated balanced panel of 20,000
-units x 20 periods with 4 cohorts and never-treated units (``cpeval.datasets.did.simulate_did``).
+The task: never-treated comparisons, doubly robust, no covariates, every group-time ATT plus the dynamic
+(event-time) aggregation with analytic standard errors, on a generated balanced panel (default 200,000 units
+x 20 periods, cohorts 5/9/13/17 and never-treated units, ``cpeval.datasets.did.simulate_did``), written once
+to Parquet with the columns unit, period, first_treated and y.
 
-Each package runs in its own fresh process (cpeval from ``.venv``, the peers from ``.venv-bench``), so peak
-memory is that process's maximum resident set size; the table also gives the growth of the peak over the
-process's size just before estimating (libraries imported, scipy.stats included, data read). Times are
-wall-clock seconds of the estimation alone (for cpeval: data validation plus estimation, best of 3; peers:
-one run). Every package's
-ATT(g,t) are compared with cpeval's (max absolute difference; the issue asks for <= 1e-8).
+Every run is a fresh process (cpeval from ``.venv``, the peers from ``.venv-bench``) that reads the Parquet
+file into a DataFrame and then times the work on it:
 
-    .venv/bin/python benchmarks/bench_did_cs.py                 # 20,000 x 20, all packages
-    .venv/bin/python benchmarks/bench_did_cs.py --units 200000 --only cpeval   # the scale check
+- ``cpeval (Parquet path)``: ``evaluate(design)`` with ``data.path`` the Parquet file (it reads the file itself:
+  reading, hashing, validation, estimation);
+- ``cpeval (in memory)``: ``evaluate(design, data=df)``, how a notebook calls it (hash of the frame's bytes,
+  validation, estimation);
+- each peer: its ``att_gt`` (or equivalent) plus the dynamic aggregation on the DataFrame.
+
+For each run: wall seconds and CPU seconds (user + system of the process, all threads) of the timed work,
+best of ``--repeat`` (cpeval; peers run once), the process's peak resident set (VmHWM, which exec resets), its
+resident set just before the timed work, and bytes per input value (peak / (units x periods x 4 columns)).
+The load average is recorded at the start and end of each run: the machine is shared, so CPU seconds are the
+steadier comparison. Every package's ATT(g,t) and dynamic overall effect are compared with cpeval's.
+
+    .venv/bin/python benchmarks/bench_did_cs.py                                   # 200,000 x 20, all
+    .venv/bin/python benchmarks/bench_did_cs.py --units 1000000 --only cpeval-path cpeval-memory
 
 Set up the peers once: ``python3 -m venv .venv-bench && .venv-bench/bin/pip install csdid differences
-moderndid`` (see the benchmark notes in the issue for build flags). Results go to benchmarks/results/.
+moderndid``. Results go to benchmarks/results/did_cs_<units>x<periods>.json.
 """
 
 from __future__ import annotations
@@ -35,32 +44,29 @@ MAIN_PY = ROOT / ".venv" / "bin" / "python"
 BENCH_PY = ROOT / ".venv-bench" / "bin" / "python"
 RESULTS = ROOT / "benchmarks" / "results"
 COHORTS = (5, 9, 13, 17)
-TOOLS = ("cpeval", "moderndid", "differences", "csdid")
-MODULES = {"cpeval": "cpeval.estimation.did.callaway_santanna", "moderndid": "moderndid",
+COLUMNS = ("unit", "period", "first_treated", "y")
+TOOLS = ("cpeval-path", "cpeval-memory", "csdid", "moderndid", "differences")
+MODULES = {"cpeval-path": "cpeval.pipeline", "cpeval-memory": "cpeval.pipeline", "moderndid": "moderndid",
            "differences": "differences", "csdid": "csdid.att_gt"}
 
 
-def _rss_kb() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(key + ":")) / 1024
 
 
-def _peak_kb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 # ------------------------------------------------------------------------------------------ child processes
 
 
-def _child_cpeval(df: Any, data: str = "x.csv") -> tuple[float, list, dict]:
-    import warnings
-
-    from cpeval import evaluate
-    from cpeval.data import validate_panel
+def _design(data: str) -> Any:
     from cpeval.designs import design_from_dict
-    from cpeval.estimation.did.callaway_santanna import CallawaySantAnna
 
-    design = design_from_dict(
+    return design_from_dict(
         {
             "name": "bench", "kind": "did", "data": {"path": data, "unit": "unit", "time": "period"},
             "treatment": {"first_treated": "first_treated"}, "outcomes": [{"name": "y", "column": "y"}],
@@ -68,96 +74,91 @@ def _child_cpeval(df: Any, data: str = "x.csv") -> tuple[float, list, dict]:
                           "aggregation": "dynamic"},
         }
     )
-    best, best_fit, effect = float("inf"), float("inf"), None
-    for _ in range(3):
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            panel = validate_panel(df, design)
-            t1 = time.perf_counter()
-            effect = CallawaySantAnna(design).fit(panel, design.outcomes[0])
-        t2 = time.perf_counter()
-        best, best_fit = min(best, t2 - t0), min(best_fit, t2 - t1)
-        del panel
+
+
+def _cpeval_result(result: Any) -> tuple[list, dict]:
+    effect = result.effects[0]
     cells = [(r["group"], r["time"], r["estimate"]) for r in effect.path if r["kind"] == "att_gt"]
-    # the two routes a user takes: evaluate(design) reading the Parquet path, and evaluate(design, data=df)
-    routes = {}
-    for route, kwargs in (("evaluate_parquet_path_seconds", {}), ("evaluate_in_memory_seconds", {"data": df})):
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            evaluate(design, **kwargs)
-        routes[route] = time.perf_counter() - t0
-    return best, cells, {"dynamic_overall": effect.estimate, "dynamic_overall_se": effect.std_error,
-                         "estimation_only_seconds": best_fit, **routes}
+    return cells, {"dynamic_overall": effect.estimate, "dynamic_overall_se": effect.std_error}
 
 
-def _child_moderndid(df: Any) -> tuple[float, list, dict]:
+def _run_cpeval(df: Any, data: str, in_memory: bool) -> tuple[list, dict]:
+    from cpeval import evaluate
+
+    result = evaluate(_design(data), data=df) if in_memory else evaluate(_design(data))
+    return _cpeval_result(result)
+
+
+def _run_moderndid(df: Any, data: str) -> tuple[list, dict]:
+    import inspect
+
     import moderndid as md
 
-    t0 = time.perf_counter()
+    # no bootstrap: the keyword is ``boot`` from moderndid 0.1, ``bstrap`` (with ``cband``) before
+    no_boot = {"boot": False} if "boot" in inspect.signature(md.att_gt).parameters else {"bstrap": False,
+                                                                                          "cband": False}
     out = md.att_gt(data=df, yname="y", tname="period", idname="unit", gname="first_treated",
-                    est_method="dr", control_group="nevertreated", boot=False)
+                    est_method="dr", control_group="nevertreated", **no_boot)
     agg = md.aggte(out, type="dynamic")
-    elapsed = time.perf_counter() - t0
     cells = list(zip(map(float, out.groups), map(float, out.times), map(float, out.att_gt), strict=True))
-    return elapsed, cells, {"dynamic_overall": float(agg.overall_att), "dynamic_overall_se": float(agg.overall_se)}
+    return cells, {"dynamic_overall": float(agg.overall_att), "dynamic_overall_se": float(agg.overall_se)}
 
 
-def _child_differences(df: Any) -> tuple[float, list, dict]:
+def _run_differences(df: Any, data: str) -> tuple[list, dict]:
     from differences import ATTgt
 
     d = df.assign(cohort=df["first_treated"].where(df["first_treated"] > 0)).set_index(["unit", "period"])
-    t0 = time.perf_counter()
     att = ATTgt(data=d, cohort_column="cohort")
     att.fit(formula="y", est_method="dr", control_group="never_treated", progress_bar=False)
     ev = att.aggregate("event", overall=True)
-    elapsed = time.perf_counter() - t0
     res = att.results()
     cells = [(float(g), float(t), float(v)) for (g, _, t), v in res.iloc[:, 0].items()]
-    return elapsed, cells, {"dynamic_overall": float(ev.iloc[0, 0]), "dynamic_overall_se": float(ev.iloc[0, 1])}
+    return cells, {"dynamic_overall": float(ev.iloc[0, 0]), "dynamic_overall_se": float(ev.iloc[0, 1])}
 
 
-def _child_csdid(df: Any) -> tuple[float, list, dict]:
+def _run_csdid(df: Any, data: str) -> tuple[list, dict]:
     import contextlib
     import io
 
     from csdid.att_gt import ATTgt
 
-    t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         out = ATTgt(yname="y", tname="period", idname="unit", gname="first_treated", data=df,
                     control_group="nevertreated").fit(est_method="dr", bstrap=False)
         agg = out.aggte(typec="dynamic", bstrap=False)
-    elapsed = time.perf_counter() - t0
     r = out.results
     cells = list(zip(map(float, r["group"]), map(float, r["year"]), map(float, r["att"]), strict=True))
     overall = {}
     with contextlib.suppress(AttributeError, KeyError, TypeError, IndexError):
         overall = {"dynamic_overall": float(agg.atte["overall_att"]),
                    "dynamic_overall_se": float(agg.atte["overall_se"])}
-    return elapsed, cells, overall
+    return cells, overall
 
 
-def child(tool: str, data: str, out: str) -> None:
+def child(tool: str, data: str, out: str, repeat: int) -> None:
     import warnings
 
     import pandas as pd
 
     warnings.simplefilter("ignore")
-    df = pd.read_parquet(data)
-    runner = globals()[f"_child_{tool}"]
-    if tool == "cpeval":
-        runner = lambda frame: _child_cpeval(frame, data)  # noqa: E731  (the Parquet path route too)
-    # import the package before measuring the baseline, so the baseline includes it; cpeval imports
-    # scipy.stats lazily (to keep the CLI fast) while the peers import it up front, so import it here too
     __import__(MODULES[tool])
-    if tool == "cpeval":
-        __import__("scipy.stats")
-    base = _rss_kb()
-    elapsed, cells, extra = runner(df)
-    Path(out).write_text(json.dumps({"tool": tool, "seconds": elapsed, "peak_rss_mb": _peak_kb() / 1024,
-                                     "baseline_rss_mb": base / 1024, "cells": cells, **extra}))
+    if tool.startswith("cpeval"):
+        __import__("scipy.stats")  # the peers import scipy.stats up front; cpeval imports it when it needs it
+    df = pd.read_parquet(data)
+    base = _status_mb("VmRSS")
+    runner = {"cpeval-path": lambda f, d: _run_cpeval(f, d, in_memory=False),
+              "cpeval-memory": lambda f, d: _run_cpeval(f, d, in_memory=True)}.get(tool) or globals()[
+        f"_run_{tool}"]
+    best_wall = best_cpu = float("inf")
+    cells: list = []
+    extra: dict = {}
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), _cpu()
+        cells, extra = runner(df, data)
+        best_wall, best_cpu = min(best_wall, time.perf_counter() - w0), min(best_cpu, _cpu() - c0)
+    Path(out).write_text(json.dumps({"tool": tool, "wall_seconds": best_wall, "cpu_seconds": best_cpu,
+                                     "repeat": repeat, "peak_rss_mb": _status_mb("VmHWM"), "baseline_rss_mb": base,
+                                     "cells": cells, **extra}))
 
 
 # --------------------------------------------------------------------------------------------- orchestrator
@@ -172,107 +173,136 @@ def _blas() -> str:
     return "; ".join(libs) or "unknown"
 
 
+def _versions() -> dict[str, str]:
+    code = ("import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
+            "('csdid', 'differences', 'moderndid', 'pandas', 'numpy') if __import__('importlib.util').util"
+            ".find_spec(p.replace('-', '_'))}))")
+    try:
+        out = subprocess.run([str(BENCH_PY), "-c", code], capture_output=True, text=True, timeout=120, check=True)
+        return json.loads(out.stdout)
+    except (OSError, subprocess.SubprocessError, json.JSONDecodeError):
+        return {}
+
+
+def _limit(gb: float) -> Any:
+    def cap() -> None:
+        limit = int(gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return cap if gb > 0 else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--units", type=int, default=20_000)
+    parser.add_argument("--units", type=int, default=200_000)
     parser.add_argument("--periods", type=int, default=20)
     parser.add_argument("--only", nargs="*", default=list(TOOLS), choices=TOOLS)
-    parser.add_argument("--timeout", type=float, default=1800)
-    parser.add_argument("--child", nargs=3, metavar=("TOOL", "DATA", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of cpeval (best kept); peers run once")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds before a run is stopped")
+    parser.add_argument("--peer-mem-limit-gb", type=float, default=10,
+                        help="address-space cap of the peers' processes (0: none), to protect a shared machine")
+    parser.add_argument("--child", nargs=4, metavar=("TOOL", "DATA", "OUT", "REPEAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        child(*args.child[:3], int(args.child[3]))
         return
-
-    from cpeval.datasets.did import simulate_did
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     tag = f"{args.units}x{args.periods}"
     data = RESULTS / f"did_cs_panel_{tag}.parquet"
-    frame = simulate_did(n_units=args.units, n_periods=args.periods, cohorts=COHORTS, seed=2002)
-    frame[["unit", "period", "first_treated", "y"]].to_parquet(data)
-    print(f"panel: {args.units:,} units x {args.periods} periods, cohorts {COHORTS} + never treated "
-          f"({int((frame.groupby('unit').first_treated.first() == 0).sum()):,} units)", flush=True)
+    if not data.exists():
+        from cpeval.datasets.did import simulate_did
+
+        frame = simulate_did(n_units=args.units, n_periods=args.periods, cohorts=COHORTS, seed=2002)
+        frame[list(COLUMNS)].to_parquet(data)
+        del frame
+    n_values = args.units * args.periods * len(COLUMNS)
+    print(f"panel: {args.units:,} units x {args.periods} periods ({n_values:,} input values), cohorts {COHORTS} "
+          "+ never treated", flush=True)
 
     runs: dict[str, dict] = {}
     for tool in args.only:
-        py = MAIN_PY if tool == "cpeval" else BENCH_PY
+        cpeval = tool.startswith("cpeval")
+        py = MAIN_PY if cpeval else BENCH_PY
         out = RESULTS / f"did_cs_{tool}_{tag}.json"
         out.unlink(missing_ok=True)
-        cmd = [str(py), str(Path(__file__).resolve()), "--child", tool, str(data), str(out)]
+        cmd = [str(py), str(Path(__file__).resolve()), "--child", tool, str(data), str(out),
+               str(args.repeat if cpeval else 1)]
+        load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=False)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=False,
+                                  preexec_fn=None if cpeval else _limit(args.peer_mem_limit_gb))
         except subprocess.TimeoutExpired:
-            runs[tool] = {"tool": tool, "error": f"timed out after {args.timeout:.0f} s"}
-            print(f"{tool}: timed out", flush=True)
+            runs[tool] = {"tool": tool, "error": f"stopped after {args.timeout:.0f} s",
+                          "load_average": [load0, os.getloadavg()[0]]}
+            print(f"{tool}: stopped after {args.timeout:.0f} s", flush=True)
             continue
+        load = [load0, os.getloadavg()[0]]
         if proc.returncode != 0 or not out.exists():
-            runs[tool] = {"tool": tool, "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
-            print(f"{tool}: failed: {runs[tool]['error']}", flush=True)
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+            runs[tool] = {"tool": tool, "error": tail, "load_average": load}
+            print(f"{tool}: failed: {tail}", flush=True)
             continue
-        runs[tool] = json.loads(out.read_text())
-        only = runs[tool].get("estimation_only_seconds")
-        only_s = f" ({only:.3f} s without data validation)" if only is not None else ""
-        if "evaluate_in_memory_seconds" in runs[tool]:
-            only_s += (f"; evaluate(): Parquet path {runs[tool]['evaluate_parquet_path_seconds']:.3f} s, "
-                       f"in memory {runs[tool]['evaluate_in_memory_seconds']:.3f} s")
-        print(f"{tool}: {runs[tool]['seconds']:.3f} s{only_s}, peak RSS {runs[tool]['peak_rss_mb']:.0f} MB "
-              f"(process wall {time.perf_counter() - t0:.1f} s)", flush=True)
+        runs[tool] = {**json.loads(out.read_text()), "load_average": load}
+        r = runs[tool]
+        print(f"{tool}: {r['wall_seconds']:.2f} s wall, {r['cpu_seconds']:.2f} s CPU, peak RSS "
+              f"{r['peak_rss_mb']:.0f} MB (process {time.perf_counter() - t0:.0f} s, load {load[0]:.1f} -> "
+              f"{load[1]:.1f})", flush=True)
 
-    ref = {(g, t): a for g, t, a in runs.get("cpeval", {}).get("cells", [])}
+    ref_run = runs.get("cpeval-memory") or runs.get("cpeval-path") or {}
+    ref = {(float(g), float(t)): a for g, t, a in ref_run.get("cells", [])}
+    done = [r for r in runs.values() if "error" not in r]
+    peers = [r for r in done if not r["tool"].startswith("cpeval")]
+    fastest = min(peers, key=lambda r: r["wall_seconds"], default=None)
+    fastest_cpu = min(peers, key=lambda r: r["cpu_seconds"], default=None)
     summary = []
     for tool, r in runs.items():
-        row = {"tool": tool}
+        row: dict[str, Any] = {"tool": tool, "load_average": r.get("load_average")}
         if "error" in r:
-            row["error"] = r["error"]
-            summary.append(row)
+            summary.append({**row, "error": r["error"]})
             continue
         theirs = {(float(g), float(t)): a for g, t, a in r["cells"]}
         common = sorted(set(ref) & set(theirs))
         row.update(
-            seconds=r["seconds"], peak_rss_mb=r["peak_rss_mb"],
-            peak_growth_mb=r["peak_rss_mb"] - r["baseline_rss_mb"], cells=len(r["cells"]),
-            cells_compared=len(common),
+            wall_seconds=r["wall_seconds"], cpu_seconds=r["cpu_seconds"], repeat=r["repeat"],
+            peak_rss_mb=r["peak_rss_mb"], baseline_rss_mb=r["baseline_rss_mb"],
+            bytes_per_input_value=r["peak_rss_mb"] * 2**20 / n_values,
+            growth_bytes_per_input_value=(r["peak_rss_mb"] - r["baseline_rss_mb"]) * 2**20 / n_values,
+            cells=len(r["cells"]), cells_compared=len(common),
             max_abs_diff_att_gt=max((abs(theirs[k] - ref[k]) for k in common), default=None),
             dynamic_overall=r.get("dynamic_overall"), dynamic_overall_se=r.get("dynamic_overall_se"),
-            estimation_only_seconds=r.get("estimation_only_seconds"),
-            evaluate_parquet_path_seconds=r.get("evaluate_parquet_path_seconds"),
-            evaluate_in_memory_seconds=r.get("evaluate_in_memory_seconds"),
-            bytes_per_input_value=(r["peak_rss_mb"] - r["baseline_rss_mb"]) * 2**20 / (4 * args.units * args.periods),
         )
-        if "cpeval" in runs and "seconds" in runs["cpeval"] and tool != "cpeval":
-            row["time_ratio_vs_cpeval"] = r["seconds"] / runs["cpeval"]["seconds"]
-            row["time_ratio_vs_cpeval_estimation_only"] = r["seconds"] / runs["cpeval"]["estimation_only_seconds"]
-            row["peak_ratio_vs_cpeval"] = r["peak_rss_mb"] / runs["cpeval"]["peak_rss_mb"]
+        if tool.startswith("cpeval") and fastest is not None and fastest_cpu is not None:
+            row["speedup_wall_vs_fastest_peer"] = fastest["wall_seconds"] / r["wall_seconds"]
+            row["speedup_cpu_vs_fastest_peer"] = fastest_cpu["cpu_seconds"] / r["cpu_seconds"]
+            row["speedup_cpu_vs_each_peer"] = {p["tool"]: p["cpu_seconds"] / r["cpu_seconds"] for p in peers}
         summary.append(row)
     blas = _blas()
-    print(f"BLAS: {blas}; cpeval runs its estimation with one BLAS thread")
-    report = {"units": args.units, "periods": args.periods, "cohorts": COHORTS, "python": sys.version.split()[0],
-              "blas": blas, "results": summary}
+    report = {"units": args.units, "periods": args.periods, "cohorts": COHORTS, "input_values": n_values,
+              "python": sys.version.split()[0], "blas": blas, "peer_versions": _versions(),
+              "cpus": os.cpu_count(), "results": summary}
     (RESULTS / f"did_cs_{tag}.json").write_text(json.dumps(report, indent=2))
-    print("\n| package | seconds | x cpeval | peak RSS MB | peak growth MB | bytes per input value | "
-          "ATT(g,t) max |diff| | dynamic ATT |")
+    print(f"BLAS: {blas}; peers: {report['peer_versions']}")
+    print("\n| package | wall s | CPU s | peak RSS MB | bytes per input value (peak / growth) | "
+          "ATT(g,t) max abs diff vs cpeval | dynamic ATT (SE) | load average |")
     print("|---|---|---|---|---|---|---|---|")
     for row in summary:
+        load = row.get("load_average") or [float("nan")] * 2
         if "error" in row:
-            print(f"| {row['tool']} | {row['error']} | | | | | | |")
+            print(f"| {row['tool']} | {row['error']} | | | | | | {load[0]:.1f}-{load[1]:.1f} |")
             continue
-        ratio = row.get("time_ratio_vs_cpeval")
         diff = row["max_abs_diff_att_gt"]
-        print(f"| {row['tool']} | {row['seconds']:.3f} | {'' if ratio is None else f'{ratio:.1f}'} | "
-              f"{row['peak_rss_mb']:.0f} | {row['peak_growth_mb']:.0f} | {row['bytes_per_input_value']:.0f} | "
+        print(f"| {row['tool']} | {row['wall_seconds']:.2f} | {row['cpu_seconds']:.2f} | {row['peak_rss_mb']:,.0f} | "
+              f"{row['bytes_per_input_value']:.0f} / {row['growth_bytes_per_input_value']:.0f} | "
               f"{'n/a' if diff is None else f'{diff:.1e}'} ({row['cells_compared']}/{row['cells']}) | "
-              f"{row['dynamic_overall']} |")
-    cp = next((r for r in summary if r["tool"] == "cpeval" and "error" not in r), None)
-    if cp and cp.get("evaluate_in_memory_seconds") is not None:
-        print(f"\ncpeval evaluate(): Parquet path {cp['evaluate_parquet_path_seconds']:.3f} s, in memory "
-              f"{cp['evaluate_in_memory_seconds']:.3f} s (checks included)")
-        for r in summary:
-            if r["tool"] != "cpeval" and "error" not in r:
-                print(f"  {r['tool']} / cpeval: Parquet path "
-                      f"{r['seconds'] / cp['evaluate_parquet_path_seconds']:.1f}x, in memory "
-                      f"{r['seconds'] / cp['evaluate_in_memory_seconds']:.1f}x")
+              f"{row['dynamic_overall']:.6f} ({row['dynamic_overall_se']:.6f}) | {load[0]:.1f}-{load[1]:.1f} |")
+    for row in summary:
+        if "speedup_cpu_vs_each_peer" in row:
+            each = ", ".join(f"{k} {v:.1f}x" for k, v in row["speedup_cpu_vs_each_peer"].items())
+            print(f"{row['tool']}: {row['speedup_wall_vs_fastest_peer']:.1f}x the fastest peer's wall time, "
+                  f"{row['speedup_cpu_vs_fastest_peer']:.1f}x its CPU time (CPU: {each})")
+
 
 if __name__ == "__main__":
     main()
