@@ -85,6 +85,7 @@ def test_layers_import_one_way():
         "payloads": ("cpeval.data", "cpeval.datasets", "cpeval.outcomes", "cpeval.estimation", "cpeval.checks",
                      "cpeval.consequences", "cpeval.cba", *UPPER),
         "appraise": ("cpeval.checks", "cpeval.consequences", *UPPER),
+        "_format": ("cpeval",),  # the number formatters: a leaf that report and appraise both import
         "templates": UPPER,
         "diagnose": ("cpeval.report", "cpeval.cli"),
         "report": ("cpeval.data", "cpeval.datasets", "cpeval.outcomes", "cpeval.estimation", "cpeval.checks",

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from _support import DESIGNS
 from cpeval import evaluate
+from cpeval._format import Suppressed
 from cpeval.report.blocks import parse
 from cpeval.report.disclosure import for_results_json, protect
-from cpeval.report.format import Suppressed
 from cpeval.report.html import render_html
 from cpeval.report.markdown import render_markdown
 from cpeval.report.render import figures_by_section

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from cpeval._format import num
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -23,7 +25,9 @@ VERDICT_WORDS: dict[str, str] = {
 
 
 def _n(x: Any) -> str:
-    return f"{x:.4g}" if isinstance(x, (int, float)) and math.isfinite(x) else "—"
+    """A number to 4 significant digits; missing or not finite as a dash."""
+    finite = isinstance(x, (int, float)) and math.isfinite(x)
+    return num(float(x) if finite else None, missing="—")
 
 
 def _ci(ci: Any) -> str:

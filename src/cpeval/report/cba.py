@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpeval._format import formatted, num, share
 from cpeval.cba.result import money
 from cpeval.report.figures import new_figure, png_bytes
-from cpeval.report.format import formatted, num, share
 from cpeval.report.section import Section
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cpeval.report.format import num
+from cpeval._format import num
 from cpeval.report.section import Section
 from cpeval.results import EvaluationResult
 

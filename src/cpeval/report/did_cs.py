@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpeval._format import fixed, slug
 from cpeval.designs.methods import capabilities
 from cpeval.report.figures import new_figure, png_bytes
-from cpeval.report.format import fixed, slug
 from cpeval.report.section import Section
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cpeval._format import num, slug
 from cpeval.designs.methods import Capabilities, capabilities
 from cpeval.payloads import EventPath, RateRatio
 from cpeval.report.figures import new_figure, png_bytes
-from cpeval.report.format import num, slug
 from cpeval.report.section import Section
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Statistical disclosure control: observed counts below ``report.suppress_below`` never reach a report.
 
 :func:`protect` returns a copy of the result in which every observed count (and whatever would reveal it) is a
-:class:`~cpeval.report.format.Suppressed` value; every table and figure is drawn from that copy, so one pass
+:class:`~cpeval._format.Suppressed` value; every table and figure is drawn from that copy, so one pass
 covers both formats. Observed counts are:
 
 - people assigned to and lost from each trial arm (the attrition check; the arm's attrition rate with them);
@@ -19,9 +19,9 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from cpeval._format import Suppressed
 from cpeval.designs.report import DEFAULT_SUPPRESS_BELOW
 from cpeval.payloads import SynthFit, SynthPredictor
-from cpeval.report.format import Suppressed
 
 if TYPE_CHECKING:
     from cpeval.results import CheckResult, Effect, EvaluationResult

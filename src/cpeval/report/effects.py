@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from cpeval._format import bounded, num, pct_interval, signed_pct
 from cpeval.designs import families
-from cpeval.report.format import bounded, num, pct_interval, signed_pct
 from cpeval.report.inference import ci_cell, direction, lead, p_cell
 from cpeval.report.section import Section
 from cpeval.results import effects_in_family_order

@@ -7,7 +7,7 @@ the table says why, in one sentence. A section lists every alternative inference
 
 from __future__ import annotations
 
-from cpeval.report.format import num
+from cpeval._format import num
 from cpeval.report.section import Section
 from cpeval.results import AlternativeInference, Effect, EvaluationResult
 

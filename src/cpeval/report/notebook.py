@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cpeval.report.format import num
+from cpeval._format import num
 from cpeval.report.inference import ci_cell
 from cpeval.report.markdown import render_markdown, section_markdown
 from cpeval.report.render import figures_by_section, report_files

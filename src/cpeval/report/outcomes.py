@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpeval._format import grouped, slug
 from cpeval.report.figures import new_figure, png_bytes
-from cpeval.report.format import grouped, slug
 from cpeval.report.section import Section
 from cpeval.results import effects_in_family_order
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpeval._format import num
 from cpeval.payloads import FirstStage, LeeBounds, OtherEstimand, TrialTests
 from cpeval.report.figures import new_figure, png_bytes
-from cpeval.report.format import num
 from cpeval.report.section import Section
 
 if TYPE_CHECKING:

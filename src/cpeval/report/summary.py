@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from cpeval._format import bounded, num
 from cpeval.report.effects import label, percent, placebo_test, role, to_percent, unbounded_note
-from cpeval.report.format import bounded, num
 from cpeval.report.inference import LABELS
 from cpeval.report.section import Section
 from cpeval.results import effects_in_family_order

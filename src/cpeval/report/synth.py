@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cpeval._format import interval, num, slug
 from cpeval.designs.methods import capabilities
 from cpeval.payloads import SynthFit
 from cpeval.report.figures import new_figure, png_bytes
-from cpeval.report.format import interval, num, slug
 from cpeval.report.section import Section
 
 if TYPE_CHECKING:

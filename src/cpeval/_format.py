@@ -1,4 +1,5 @@
-"""The number formatters of every report section (Markdown and HTML read the same text)."""
+"""The number formatters of every report section and of the appraisal's Markdown (Markdown and HTML read the
+same text). A leaf module: it imports nothing from cpeval, so any layer may use it."""
 
 from __future__ import annotations
 
@@ -27,12 +28,13 @@ class Suppressed(float):
         return str(self)
 
 
-def num(x: Any, digits: int = 4) -> str:
-    """A number for a report table: floats to ``digits`` significant digits, None as 'n/a', others as is."""
+def num(x: Any, digits: int = 4, missing: str = "n/a") -> str:
+    """A number for a report table: floats to ``digits`` significant digits, None and NaN as ``missing``,
+    others as is."""
     if isinstance(x, Suppressed):
         return str(x)
     if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
+        return missing
     if isinstance(x, float):
         return f"{x:.{digits}g}"
     return str(x)
