@@ -139,7 +139,7 @@ def sms_level(
     elif kind == "synthetic_control":
         reasons = ["synth"]
     else:
-        reasons = ["did_comparable" if pre - {"error"} else "did_untested"]
+        reasons = ["did_comparable" if pre - {"error", "info"} else "did_untested"]
     base = {"rct": 5, "synth": 4, "did_comparable": 4, "did_untested": 3}[reasons[0]]
     caps = {"pre_trends_fail": 2 if "fail" in pre else None,
             "pre_trends_warn": 3 if "warn" in pre and "fail" not in pre else None,
