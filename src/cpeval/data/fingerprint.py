@@ -33,7 +33,8 @@ def frame_sha256(frame: pd.DataFrame) -> str:
         if values.dtype.kind in _BINARY_KINDS:
             if values.dtype.kind in "mM":
                 values = values.view("int64")
-            digest.update(np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<")).tobytes())
+            # the array's buffer itself (no copy when it is already contiguous and little-endian)
+            digest.update(np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<")))
         else:
             missing = column.isna().to_numpy()
             digest.update(missing.astype(np.uint8).tobytes())

@@ -410,9 +410,9 @@ class CallawaySantAnna:
         counts = count_clusters(data.cluster if clustered else np.arange(len(data.unit_group)),
                                 data.unit_group > 0, self.design.cluster_column,
                                 unit_leverage(data, cells, aggs[est.aggregation], design))
-        y_all = data.Y if data.Y is not None else data.y
+        y_all = data.Y if data.Y is not None else data.y  # observed outcomes only (no missing values)
         head_se, interval, cluster_notes = cluster_inference(counts, head_se,
-                                                             abs(head.overall) + float(np.nanstd(y_all)))
+                                                             abs(head.overall) + float(np.std(y_all)))
         notes += cluster_notes
         if pre["p_value"] is not None and pre["p_value"] < 1 - level:
             notes.append(

@@ -119,8 +119,13 @@ def panel_rows(Y: np.ndarray, weight: np.ndarray, classes: np.ndarray, H: int, c
         row_cluster, row_class = uniq // H, uniq % H
     one_per_cluster = len(row_cluster) == n_c
     class_rows = [np.flatnonzero(row_class == h) for h in range(H)]
-    class_sums = np.stack([z[r].sum(axis=0) for r in class_rows])
-    gram = np.stack([z[r].T @ z[r] for r in class_rows]) if one_per_cluster else None
+    class_sums = np.zeros((H, T + 2))
+    gram = np.zeros((H, T + 2, T + 2)) if one_per_cluster else None
+    for h, r in enumerate(class_rows):
+        zr = z[r]
+        class_sums[h] = zr.sum(axis=0)
+        if gram is not None:
+            gram[h] = zr.T @ zr
     return Rows(z=z, row_cluster=row_cluster, row_class=row_class, class_rows=class_rows, ybar=ybar,
                 class_sums=class_sums, counts=np.bincount(classes, minlength=H), n=n, n_clusters=n_c, gram=gram)
 
