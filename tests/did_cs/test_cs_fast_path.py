@@ -216,3 +216,17 @@ def test_sorted_balanced_layout_equals_general_arrangement(staggered, rules):
     for name in ("periods", "unit_group", "unit_weight", "cluster", "sample_labels", "Y", "X"):
         assert np.array_equal(getattr(grid, name), getattr(general, name)), name
     assert grid.notes or rules == "plain"
+
+
+@pytest.mark.parametrize("weights", ["rademacher", "mammen"])
+def test_bootstrap_chunked_by_memory_budget_gives_the_same_draws(staggered, monkeypatch, weights):
+    """Multipliers are drawn a few replications at a time when the clusters are many (at most DRAW_BUDGET
+    draws held at once); the draws, and so every bootstrap number, do not depend on the chunking."""
+    from cpeval.estimation.did import cs_aggregate
+
+    design = _sim_design(aggregation="dynamic", bootstrap_weights=weights, inference={"bootstrap": 99, "seed": 4})
+    whole = _fit(staggered, design)
+    monkeypatch.setattr(cs_aggregate, "DRAW_BUDGET", 1000)  # 1,500 units: two replications per chunk
+    chunked = _fit(staggered, design)
+    _close(list(chunked.path), list(whole.path), "path")
+    _close(chunked.sampling.draws, whole.sampling.draws, "draws")

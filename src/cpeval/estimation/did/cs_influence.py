@@ -40,6 +40,8 @@ class Dense:
         self.n_clusters = _cluster_count(len(weight), cluster)
 
     def columns(self, coef: np.ndarray, wif: np.ndarray) -> np.ndarray:
+        if coef.shape[0] == coef.shape[1] and not wif.any() and np.array_equal(coef, np.eye(len(coef))):
+            return self.inf  # the cells themselves
         return self.inf @ coef + self.weight[:, None] * wif[self.classes]
 
     def sums(self, coef: np.ndarray, wif: np.ndarray) -> np.ndarray:
