@@ -87,7 +87,9 @@ def test_hand_worked_weighted_shares(fmt, tmp_path):
         assert out.loc[(ward, int(year)), f"{unsafe}__wsum"] == REF["unsafe_weight_total"][cell]
         assert out.loc[(ward, int(year)), victimised] == pytest.approx(REF["victim_prevalence"][cell], rel=1e-15)
     assert info["unsafe"]["survey_rows_read"] == REF["rows_read"]
-    assert info["unsafe"]["survey_query"].startswith('SELECT "ward", "year", "w", "safe" FROM ')
+    # one read for both outcomes (same source): the columns either needs
+    assert info["unsafe"]["survey_query"].startswith('SELECT "ward", "year", "w", "safe", "times" FROM ')
+    assert info["victimised"]["survey_rows_sha256"] == info["unsafe"]["survey_rows_sha256"]
 
 
 def test_rows_fingerprint_ignores_order_and_storage_but_not_values(tmp_path):
@@ -168,8 +170,10 @@ def test_same_estimates_as_the_packaged_survey(shipped_fear):
         assert a.std_error == pytest.approx(b.std_error, rel=1e-10), name
     definition = shipped_fear.effect("unsafe_after_dark").diagnostics["outcome"]["definition"]
     assert definition["survey_source"] == "files: ../case_studies/data/city_incidents/survey.parquet"
-    assert definition["survey_query"] == ('SELECT "ward", "year", "weight", "safe_after_dark" FROM '
-                                          "read_parquet('../case_studies/data/city_incidents/survey.parquet')")
+    assert definition["survey_query"] == (
+        'SELECT "ward", "year", "weight", "safe_after_dark", "worry_burglary", "worry_car", "worry_violence", '
+        """"times_victimised" FROM read_parquet('../case_studies/data/city_incidents/survey.parquet')""")
+    assert definition["survey_rows_read"] == 19098
 
 
 # --- bad input ----------------------------------------------------------------------------------------------
@@ -269,3 +273,23 @@ def test_bad_survey_in_cpeval_check_is_one_clean_message(tmp_path):
     src = store(HAND_SURVEY.rename(columns={"w": "weight"}), "parquet", tmp_path)
     path = write_design(tmp_path, hand_design(src, tmp_path))
     assert main(["check", str(path)]) == 2
+
+
+def test_an_unreachable_survey_server_is_a_clear_error_within_seconds(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts connections but never answers: the connect_timeout ends the wait
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"postgresql://nobody@127.0.0.1:{silent.getsockname()[1]}/survey"
+        design = hand_design({"kind": "sql", "url": url, "table": "survey", "connect_timeout": 2}, tmp_path)
+        started = time.monotonic()
+        with pytest.raises(DataError) as err:
+            derived(design, tmp_path)
+        seconds = time.monotonic() - started
+    assert seconds < 5  # one attempt for the two outcomes that share the source
+    assert len(err.value.problems) == 1
+    p = only_problem(err)
+    assert p.code == ProblemCode.UNREADABLE and "connect_timeout 2 s" in p.message
+    assert "outcomes[0].survey.source.password_env" in p.message

@@ -47,8 +47,8 @@ def test_same_results_json_from_postgresql_as_from_the_parquet_file(survey_pg):
     assert results_without_location(from_pg) == results_without_location(shipped)
     definition = from_pg.effect("worry_index").diagnostics["outcome"]["definition"]
     assert definition["survey_source"] == f"sql: {survey_pg['CPEVAL_TEST_PG_URL']}"
-    assert definition["survey_query"] == ('SELECT "ward", "year", "weight", "worry_burglary", "worry_car", '
-                                          '"worry_violence" FROM survey')
+    assert definition["survey_query"] == ('SELECT "ward", "year", "weight", "safe_after_dark", "worry_burglary", '
+                                          '"worry_car", "worry_violence", "times_victimised" FROM survey')
     assert definition["survey_rows_read"] == 19098
     assert definition["survey_sha256"] == (
         shipped.effect("worry_index").diagnostics["outcome"]["definition"]["survey_sha256"])

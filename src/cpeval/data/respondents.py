@@ -13,6 +13,9 @@ stored. The rows read are fingerprinted as incident records are (``survey_rows_s
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from cpeval.data.incidents import duck_session, hash_header, hash_sql, open_source, rows_fingerprint
@@ -22,6 +25,9 @@ from cpeval.errors import DataError, Problem, ProblemCode
 
 if TYPE_CHECKING:
     from cpeval.designs.base import DesignBase
+    from cpeval.designs.outcomes import OutcomeSpec
+
+_READS: ContextVar[dict | None] = ContextVar("cpeval_survey_reads", default=None)
 
 _NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL")
@@ -114,3 +120,66 @@ def _numbers_in_text(con, relation: str, kinds: dict[str, str], free: list[str],
     if problems:
         raise DataError(label, problems)
 
+
+
+@contextlib.contextmanager
+def reads_shared() -> Iterator[None]:
+    """Within this block, each survey source is read once (and a failed read fails once) however many outcomes
+    name it; outside it, every call reads."""
+    token = _READS.set({})
+    try:
+        yield
+    finally:
+        _READS.reset(token)
+
+
+def read_survey_source(design: DesignBase, source: Any) -> Source:
+    """The respondent rows of a ``survey.source``: read once per derivation for all the outcomes that name the
+    same source (the columns any of them needs), and a failed read is reported once."""
+    needed: dict[str, str] = {}
+    text: list[str] = []
+    numeric: list[str] = []
+    first = None
+    for i, x in enumerate(design.outcomes):
+        s = x.survey
+        if s is None or s.source != source:
+            continue
+        first = f"outcomes[{i}].survey" if first is None else first
+        unit, weights = s.unit or design.data.unit, s.weights
+        for c, k in survey_columns(x, unit, s.wave or design.data.time, weights, f"outcomes[{i}].survey").items():
+            needed.setdefault(c, k)
+        text.append(unit)
+        numeric += [c for c in (weights, x.victimisation.column if x.victimisation else None) if c]
+    assert first is not None
+    text, numeric = list(dict.fromkeys(text)), list(dict.fromkeys(numeric))
+    reads = _READS.get()
+    cache_key = (source.model_dump_json(), tuple(needed), tuple(text), tuple(numeric))
+    if reads is not None and cache_key in reads:
+        hit = reads[cache_key]
+        if isinstance(hit, DataError):
+            raise hit
+        return hit
+    try:
+        read = read_respondents(design, source, needed, text=text, numeric=numeric, key=first)
+    except DataError as exc:
+        if reads is not None:
+            reads[cache_key] = exc
+        raise
+    if reads is not None:
+        reads[cache_key] = read
+    return read
+
+
+def survey_columns(o: OutcomeSpec, unit: str, wave: str | None, weights: str | None, key: str) -> dict[str, str]:
+    """The respondent columns a survey outcome reads, mapped to the design key that names each."""
+    needed = {unit: f"{key}.unit"}
+    if wave:
+        needed.setdefault(wave, f"{key}.wave")
+    if weights:
+        needed.setdefault(weights, f"{key}.weights")
+    if o.fear is not None:
+        for c in o.fear.columns:
+            needed.setdefault(c, f"{key.removesuffix('.survey')}.fear")
+    else:
+        needed.setdefault(o.victimisation.column, f"{key.removesuffix('.survey')}.victimisation.column")  # type: ignore[union-attr,arg-type]
+    return needed

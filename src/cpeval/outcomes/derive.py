@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cpeval.data.respondents import read_survey_source, reads_shared
 from cpeval.data.sources import Source, design_folder, read_dataset, read_file, relative_to
 from cpeval.designs.families import BUILDERS
 from cpeval.errors import DataError, DesignError, Problem, ProblemCode, did_you_mean
@@ -64,21 +65,23 @@ def derive_with_info(
     """``derive``, and what the derivation found per outcome name, for the report (carried on the Panel):
     ``zero_rows`` (values the log's zero rule touched), and for survey outcomes ``cronbach_alpha``,
     ``alpha_complete_cases`` and ``index_reference`` (multi-item indices) or ``victimisation`` (repeat
-    victimisation and concentration among respondents)."""
+    victimisation and concentration among respondents), and what a ``survey.source`` read (``survey_source``,
+    ``survey_query``, ``survey_rows_read``, ``survey_rows_sha256``)."""
     out = frame.copy()
     problems: list[Problem] = []
     info: dict[str, dict[str, Any]] = {}
-    for i, o in enumerate(design.outcomes):
-        if not o.derived:
-            continue
-        found: dict[str, Any] = {}
-        try:
-            columns = _derive_one(frame, design, o, f"outcomes[{i}]", problems, found)
-        except _Skip:
-            continue
-        for name, values in columns.items():
-            out[name] = values
-        info[o.name] = found
+    with reads_shared():  # a survey source named by several outcomes is read once
+        for i, o in enumerate(design.outcomes):
+            if not o.derived:
+                continue
+            found: dict[str, Any] = {}
+            try:
+                columns = _derive_one(frame, design, o, f"outcomes[{i}]", problems, found)
+            except _Skip:
+                continue
+            for name, values in columns.items():
+                out[name] = values
+            info[o.name] = found
     if problems:
         raise DataError(source, problems)
     return out, info
@@ -219,8 +222,7 @@ def _area_victimisation(
 
 # --------------------------------------------------------------------------------------------------------
 # Survey outcomes
-def survey_context(design: DesignBase, o: OutcomeSpec, frame: pd.DataFrame | None = None,
-                   key: str = "outcome") -> dict[str, Any]:
+def survey_context(design: DesignBase, o: OutcomeSpec, frame: pd.DataFrame | None = None) -> dict[str, Any]:
     """Respondent rows of a survey outcome and the names of their area, wave and weight columns; for a
     ``survey.source``, also what was read (``provenance``)."""
     s = o.survey
@@ -230,11 +232,7 @@ def survey_context(design: DesignBase, o: OutcomeSpec, frame: pd.DataFrame | Non
         wave = s.wave or design.data.time
         weights = s.weights
         if s.source is not None:
-            from cpeval.data.respondents import read_respondents
-
-            columns = _survey_columns(o, unit, wave, weights, f"{key}.survey")
-            numeric = [c for c in (weights, o.victimisation.column if o.victimisation else None) if c]
-            read = read_respondents(design, s.source, columns, text=[unit], numeric=numeric, key=f"{key}.survey")
+            read = read_survey_source(design, s.source)
             resp, label, provenance = read.frame, read.provenance["survey_source"], read.provenance
         else:
             resp = _read_survey(s.dataset, _resolve(s.path, design.origin)).frame
@@ -245,21 +243,6 @@ def survey_context(design: DesignBase, o: OutcomeSpec, frame: pd.DataFrame | Non
         unit, wave, weights = design.data.unit, design.data.time, design.data.weights
     return {"frame": resp, "label": label, "unit": unit, "wave": wave, "weights": weights, "separate": s is not None,
             "provenance": provenance}
-
-
-def _survey_columns(o: OutcomeSpec, unit: str, wave: str | None, weights: str | None, key: str) -> dict[str, str]:
-    """The respondent columns a survey outcome reads, mapped to the design key that names each."""
-    needed = {unit: f"{key}.unit"}
-    if wave:
-        needed.setdefault(wave, f"{key}.wave")
-    if weights:
-        needed.setdefault(weights, f"{key}.weights")
-    if o.fear is not None:
-        for c in o.fear.columns:
-            needed.setdefault(c, f"{key.removesuffix('.survey')}.fear")
-    else:
-        needed.setdefault(o.victimisation.column, f"{key.removesuffix('.survey')}.victimisation.column")  # type: ignore[union-attr,arg-type]
-    return needed
 
 
 def _resolve(path: str | None, origin: str | None) -> str | None:
@@ -296,7 +279,7 @@ def respondent_values(
 
     Raises :class:`DataError` for missing columns, unknown labels or bad weights.
     """
-    ctx = survey_context(design, o, frame, key)
+    ctx = survey_context(design, o, frame)
     resp: pd.DataFrame = ctx["frame"]
     label = f"survey {ctx['label']}" if ctx["separate"] else "data"
     needed = {ctx["unit"]: "unit"}
@@ -378,7 +361,7 @@ def _derive_survey(
     try:
         rv = respondent_values(design, o, frame, key)
     except DataError as exc:
-        problems.extend(exc.problems)
+        problems.extend(p for p in exc.problems if p not in problems)  # a shared source's failure once
         raise _Skip from None
     if "items" in rv:
         found["cronbach_alpha"], found["alpha_complete_cases"] = cronbach_alpha(rv["items"])
