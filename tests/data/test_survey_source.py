@@ -104,6 +104,16 @@ def test_rows_fingerprint_ignores_order_and_storage_but_not_values(tmp_path):
     assert third["survey_rows_sha256"] != base["survey_rows_sha256"]
 
 
+def test_row_order_does_not_change_a_bit_of_the_derived_values(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    base = derived(hand_design(store(HAND_SURVEY, "parquet", tmp_path / "a"), tmp_path), tmp_path)[0]
+    for seed in (1, 2, 3):
+        shuffled = HAND_SURVEY.sample(frac=1, random_state=seed).reset_index(drop=True)
+        again = derived(hand_design(store(shuffled, "parquet", tmp_path / "b"), tmp_path), tmp_path)[0]
+        pd.testing.assert_frame_equal(again, base, check_exact=True)
+
+
 def test_folder_of_csv_files_and_a_query(tmp_path):
     (tmp_path / "waves").mkdir()
     for year, part in HAND_SURVEY.groupby("year"):
@@ -170,6 +180,10 @@ def test_same_estimates_as_the_packaged_survey(shipped_fear):
         assert a.std_error == pytest.approx(b.std_error, rel=1e-10), name
     definition = shipped_fear.effect("unsafe_after_dark").diagnostics["outcome"]["definition"]
     assert definition["survey_source"] == "files: ../case_studies/data/city_incidents/survey.parquet"
+    from cpeval.report import render_markdown
+
+    report = render_markdown(shipped_fear)
+    assert "19,098 respondent rows read by `SELECT" in report and definition["survey_sha256"][:12] in report
     assert definition["survey_query"] == (
         'SELECT "ward", "year", "weight", "safe_after_dark", "worry_burglary", "worry_car", "worry_violence", '
         """"times_victimised" FROM read_parquet('../case_studies/data/city_incidents/survey.parquet')""")
