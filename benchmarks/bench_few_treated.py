@@ -6,12 +6,17 @@ programme effect; the treated areas are drawn at random. For each number of trea
 each replication, every test is run on the same data at the 5% level:
 
 - twfe analytic: cluster-robust t (CR1, every fixed effect counted as Stata areg / cpeval's twfe), t(G-1);
-- twfe wild bootstrap: restricted wild cluster bootstrap (cpeval.estimation.wild_bootstrap), B = 999,
-  Rademacher weights (G = 40);
+- twfe WCR: restricted wild cluster bootstrap (cpeval.estimation.wild_bootstrap), B = 999, Rademacher weights,
+  one weight per area (bootcluster: cluster);
+- twfe WCU: the same with unrestricted residuals (shown for contrast; cpeval does not offer it);
+- twfe WR-obs: restricted wild bootstrap with one weight per area-month (bootcluster: observation, the ordinary
+  wild bootstrap, the finest subcluster bootstrap of MacKinnon & Webb 2018), variance still clustered by area;
 - twfe randomisation: re-assigned treated areas (cpeval.estimation.design_randomization, batched TWFE),
   all assignments when they number at most 999 (1 and 2 treated areas), else 999 random ones;
 - poisson analytic: cpeval's PPML (fit_fe_poisson), cluster-robust with G/(G-1), t(G-1);
-- poisson score bootstrap: Kline-Santos, B = 999;
+- poisson score: Kline-Santos score bootstrap, B = 999, one weight per area or per area-month;
+- wild bootstrap as cpeval runs it (bootcluster: auto): observation weights with fewer than 10 treated or
+  untreated areas, area weights otherwise, refused with a single treated area (printed as "refused");
 - auto: what inference.method: auto reports first (randomisation with 1-4 treated, the wild bootstrap with
   5-9, the analytic test from 10).
 
@@ -31,8 +36,9 @@ from scipy import stats
 
 AREAS, MONTHS, START, TREATED = 40, 36, 19, (1, 2, 3, 5, 10)
 B = 999
-METHODS = ("twfe analytic", "twfe wild bootstrap", "twfe randomisation", "poisson analytic",
-           "poisson score bootstrap", "auto (reported first)")
+METHODS = ("twfe analytic", "twfe WCR", "twfe WCU", "twfe WR-obs", "twfe randomisation", "poisson analytic",
+           "poisson score, area weights", "poisson score, obs weights", "auto (reported first)")
+DERIVED = ("twfe wild bootstrap (bootcluster auto)", "poisson score bootstrap (bootcluster auto)")
 
 
 def simulate(n_treated: int, rng: np.random.Generator):
@@ -63,9 +69,16 @@ def one(args):
     w = np.ones(n)
     yd = demean(np.column_stack([y, d]), fe, w)
     k = 1 + AREAS + MONTHS - 1  # areg: the regressor and every fixed effect
-    wild = LinearWildTest(yd[:, 0], yd[:, 1:], np.array([1.0]), u, small=g / (g - 1) * (n - 1) / (n - k))
+    small = g / (g - 1) * (n - 1) / (n - k)
+    wild = LinearWildTest(yd[:, 0], yd[:, 1:], np.array([1.0]), u, small=small)
     p_an = 2 * stats.t.sf(abs(wild.t_stat(0.0)), g - 1)
     p_wild = wild.run(replications=B, weights="rademacher", seed=seed, level=0.95).p_value
+    p_boot = [p_wild]
+    for restricted, rows in ((False, None), (True, np.arange(n))):
+        test = LinearWildTest(yd[:, 0], yd[:, 1:], np.array([1.0]), u, small=small, bootcluster=rows,
+                              restricted=restricted)
+        test._prepare("rademacher", B, seed)
+        p_boot.append(test.p_value(0.0))
     # randomisation: re-assign which areas are treated (paths: treated or never)
     groups = np.zeros(AREAS, int)
     groups[np.unique(u[d == 1])] = 1
@@ -78,23 +91,42 @@ def one(args):
     fit = fit_fe_poisson(y, d[:, None], [u, t], clusters=u)
     b, se = float(fit["beta"][0]), math.sqrt(fit["vcov"][0, 0])
     p_pan = 2 * stats.t.sf(abs(b / se), g - 1)
-    score = PoissonScoreTest(y, d, u, t, u)
-    score._v = np.vstack(list(weight_chunks("rademacher", g, B, seed)))
-    p_score = score.p_value(0.0)
-    p_auto = p_ri if n_treated < 5 else (p_wild if n_treated < 10 else p_an)
-    return n_treated, np.array([p_an, p_wild, p_ri, p_pan, p_score, p_auto]) <= 0.05
+    p_score = []
+    for rows in (None, np.arange(n)):
+        score = PoissonScoreTest(y, d, u, t, u, bootcluster=rows)
+        score._v = np.vstack(list(weight_chunks("rademacher", score.H, B, seed)))
+        p_score.append(score.p_value(0.0))
+    p_auto = p_ri if n_treated < 5 else (p_boot[2] if n_treated < 10 else p_an)
+    return n_treated, np.array([p_an, *p_boot, p_ri, p_pan, *p_score, p_auto]) <= 0.05
+
+
+def as_run(n_treated: int, rates: np.ndarray) -> list[float | None]:
+    """The rates of the two bootstraps as ``bootcluster: auto`` runs them (None: refused, one treated area)."""
+    col = {name: j for j, name in enumerate(METHODS)}
+    if n_treated == 1:
+        return [None, None]
+    fine = n_treated < 10
+    return [float(rates[col["twfe WR-obs" if fine else "twfe WCR"]]),
+            float(rates[col["poisson score, obs weights" if fine else "poisson score, area weights"]])]
+
+
+def rates_by_treated(reps: int, processes: int) -> dict[int, np.ndarray]:
+    tasks = [(m, 10_000 * m + r) for m in TREATED for r in range(reps)]
+    with Pool(processes) as pool:
+        out = pool.map(one, tasks, chunksize=8)
+    return {m: np.mean([rej for mm, rej in out if mm == m], axis=0) for m in TREATED}
 
 
 def main(reps: int = 400, processes: int = 2) -> str:
     t0 = time.time()
-    tasks = [(m, 10_000 * m + r) for m in TREATED for r in range(reps)]
-    with Pool(processes) as pool:
-        out = pool.map(one, tasks, chunksize=8)
-    rates = {m: np.mean([rej for mm, rej in out if mm == m], axis=0) for m in TREATED}
+    rates = rates_by_treated(reps, processes)
     mc = math.sqrt(0.05 * 0.95 / reps)
-    lines = [f"| treated areas of {AREAS} | " + " | ".join(METHODS) + " |",
-             "|---|" + "---|" * len(METHODS)]
-    lines += [f"| {m} | " + " | ".join(f"{100 * r:.1f}%" for r in rates[m]) + " |" for m in TREATED]
+    names = (*METHODS, *DERIVED)
+    lines = [f"| treated areas of {AREAS} | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for m in TREATED:
+        cells = [f"{100 * r:.1f}%" for r in rates[m]]
+        cells += ["refused" if r is None else f"{100 * r:.1f}%" for r in as_run(m, rates[m])]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines.append(f"\n{reps} replications per row, B = {B}; Monte Carlo standard error of a 5% rate "
                  f"{100 * mc:.2f} points (95% band {100 * (0.05 - 1.96 * mc):.1f}-{100 * (0.05 + 1.96 * mc):.1f}%); "
                  f"{time.time() - t0:.0f} s on {processes} processes.")

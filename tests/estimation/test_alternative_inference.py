@@ -117,8 +117,24 @@ def test_cluster_randomised_trial_with_few_treated_clusters_gets_the_bootstrap()
               "estimator": {"method": "difference_in_means"}, "inference": {"wild_bootstrap": {"replications": 999}}}
     res = run(design, frame)
     alt = res.effects[0].inference
-    assert alt.method == "wild_bootstrap" and alt.headline and alt.weights == "webb"  # 12 clusters: Webb
+    # fewer than 10 treated clusters: one weight per person (180 of them, Rademacher), variance by cluster
+    assert alt.method == "wild_bootstrap" and alt.headline and alt.weights == "rademacher"
+    assert "one weight per observation" in alt.statistic and not alt.enumerated
     assert alt.conf_int[0] < res.effects[0].estimate < alt.conf_int[1]
+    design["inference"]["wild_bootstrap"]["bootcluster"] = "cluster"
+    alt = run(design, frame).effects[0].inference
+    assert alt.weights == "webb" and "one weight per cluster" in alt.statistic  # 12 clusters: Webb
+
+
+def test_wild_bootstrap_with_one_treated_area_is_refused_with_the_fix():
+    from cpeval.errors import EstimationError
+
+    for bootcluster in ("auto", "cluster", "observation"):
+        design = did(inference={"method": "wild_bootstrap", "wild_bootstrap": {"bootcluster": bootcluster}})
+        with pytest.raises(EstimationError, match=r"only one cluster is treated.*set inference\.method: randomization"):
+            run(design, null_panel(n_treated=1))
+    with pytest.raises(DesignError, match="bootcluster"):
+        design_from_dict(did(inference={"wild_bootstrap": {"bootcluster": "area"}}))
 
 
 @pytest.mark.slow

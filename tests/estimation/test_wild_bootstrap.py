@@ -195,3 +195,67 @@ def test_small_sample_factor_scales_the_t_not_the_p_value():
     assert res.p_value == plain.p_value
     assert res.conf_int == pytest.approx(plain.conf_int, rel=1e-9)
     assert res.statistic == pytest.approx(plain.statistic / math.sqrt(2.5), rel=1e-12)
+
+
+def _hand_loop_rows(y, x, codes, r_vec, r, row_weights, restricted=True):
+    """Brute force with one weight per row: y* = X b~ + u~ v_i (restricted) or X b + u v_i centred on R'b
+    (unrestricted), every draw refitted by OLS with its CR0 t clustered by ``codes``."""
+    a = np.linalg.inv(x.T @ x)
+    b = a @ x.T @ y
+    if restricted:
+        b_r = b - a @ r_vec * (r_vec @ b - r) / (r_vec @ a @ r_vec)
+        r_star = r
+    else:
+        b_r, r_star = b, r_vec @ b
+    u = y - x @ b_r
+    t = _ols_t(y, x, codes, r_vec, r)
+    tstar = np.array([_ols_t(x @ b_r + u * v, x, codes, r_vec, r_star) for v in row_weights])
+    return np.mean(np.abs(tstar) > abs(t) * (1 + 1e-9))
+
+
+@pytest.mark.parametrize("restricted", [True, False])
+def test_observation_weights_equal_hand_loop_over_all_sign_vectors(restricted):
+    """The subcluster (one weight per row) bootstrap, clustered variance: all 2^12 sign vectors of 3 clusters
+    of 4 rows, each draw refitted from scratch."""
+    y, x, codes = _small_panel(seed=12, g=3, per=4)
+    r_vec = np.array([1.0, 0.0, 0.0])
+    rows = np.arange(len(y))
+    signs = np.array(list(itertools.product([-1.0, 1.0], repeat=len(y))))
+    test = LinearWildTest(y, x, r_vec, codes, bootcluster=rows, restricted=restricted)
+    res = test.run(replications=4096, weights="rademacher", seed=0)
+    assert res.enumerated and res.replications == 4096 and res.n_clusters == 3
+    for r in (0.0, 0.4):
+        assert test.p_value(r) == pytest.approx(_hand_loop_rows(y, x, codes, r_vec, r, signs, restricted), abs=1e-12)
+
+
+def test_subclusters_between_rows_and_clusters_equal_hand_loop():
+    """Weights shared by pairs of rows inside each cluster (a subcluster bootstrap), Webb draws."""
+    y, x, codes = _small_panel(seed=13, g=5, per=6)
+    sub = codes * 10 + np.tile(np.arange(6) // 2, 5)
+    r_vec = np.array([1.0, -1.0, 0.0])
+    test = LinearWildTest(y, x, r_vec, codes, bootcluster=sub)
+    test.run(replications=400, weights="webb", seed=5)
+    from cpeval.estimation.wild_bootstrap import weight_chunks
+
+    draws = np.vstack(list(weight_chunks("webb", 15, 400, 5)))  # one column per subcluster, in sorted order
+    sub_code = np.unique(sub, return_inverse=True)[1]
+    assert test.p_value(0.1) == pytest.approx(_hand_loop_rows(y, x, codes, r_vec, 0.1, draws[:, sub_code]))
+
+
+def test_score_bootstrap_with_observation_weights_equals_hand_loop():
+    y, d, u, t = _poisson_panel(seed=1)
+    test = PoissonScoreTest(y, d, u, t, u, bootcluster=np.arange(len(y)))
+    rng = np.random.default_rng(0)
+    test._v = rng.choice([-1.0, 1.0], size=(300, len(y)))
+    mu = fe_poisson_null(y, 0.1 * d, u, t, np.ones(len(y)))
+    from cpeval.estimation.fixed_effects import demean, indicators
+
+    dt = demean(d[:, None], [indicators(u), indicators(t)], mu)[:, 0]
+    c = dt * (y - mu)  # each row's score
+
+    def stat(v):
+        z = np.bincount(u, weights=v * c)  # perturbed scores summed by cluster
+        return z.sum() / math.sqrt(z @ z - z.sum() ** 2 / len(z))
+
+    hand = np.mean([abs(stat(v)) > abs(stat(np.ones(len(y)))) * (1 + 1e-9) for v in test._v])
+    assert test.p_value(0.1) == pytest.approx(hand, abs=1e-12)

@@ -88,6 +88,15 @@ class WildBootstrapSpec(StrictModel):
         "auto", description="Auxiliary weights: 'rademacher' (+-1), 'webb' (six points), or 'auto': Webb with "
         "12 clusters or fewer, Rademacher otherwise."
     )
+    bootcluster: Literal["auto", "cluster", "observation"] = Field(
+        "auto", description="Which rows share one auxiliary weight; the variance stays clustered either way. "
+        "'cluster': one weight per cluster (the wild cluster bootstrap, WCR); 'observation': one weight per row "
+        "(the ordinary wild bootstrap, the finest subcluster bootstrap of MacKinnon & Webb 2018); 'auto': "
+        "observation weights when fewer than 10 clusters are treated or untreated, where the wild cluster "
+        "bootstrap rejects far too rarely (0.1-1.2% at the 5% level with 2-3 treated areas of 40 in cpeval's "
+        "null simulation, against 4.6-7.4% for observation weights), cluster weights otherwise. With a single "
+        "treated or untreated cluster no wild bootstrap is valid and the request is refused: use randomization."
+    )
 
 
 class InferenceSpec(StrictModel):

@@ -148,11 +148,36 @@ def _check(estimate: float, effect: Effect, what: str) -> None:
         )
 
 
-def wild_bootstrap(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: Any) -> Any:
-    """The restricted wild cluster bootstrap (or Poisson score bootstrap) of the Effect's null of zero."""
+def observation_weights(setting: str, counts: tuple[int, int]) -> bool:
+    """Whether the bootstrap draws one weight per row (``bootcluster``) rather than one per cluster."""
+    return setting == "observation" or (setting == "auto" and min(counts) < FEW_TREATED_CLUSTERS)
+
+
+def refuse_single_cluster(counts: tuple[int, int], outcome: str) -> None:
+    """Raise when one side has a single cluster: no wild bootstrap is then valid."""
+    if min(counts) == 1:
+        side = "treated" if counts[0] == 1 else "untreated"
+        raise EstimationError(
+            f"outcome {outcome!r}: only one cluster is {side}, and no wild bootstrap is valid then: the "
+            "cluster-robust t rests on that one cluster's residuals, so one weight per cluster gives p-values "
+            "bunched near 0 and 1 (it rejected 2.8% of the time at the 5% level in cpeval's null simulation) and "
+            "one weight per row breaks the cluster's serial correlation (11% there; MacKinnon & Webb 2017, 2018); "
+            "set inference.method: randomization, which re-assigns the treated area (Conley & Taber 2011; "
+            "Ferman & Pinto 2019; a trial re-randomises inference.permutations times)"
+        )
+
+
+def wild_bootstrap(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: Any,
+                   counts: tuple[int, int] | None = None) -> Any:
+    """The restricted wild (cluster) bootstrap, or the Poisson score bootstrap, of the Effect's null of zero."""
     from cpeval.estimation.wild_bootstrap import LinearWildTest
 
     spec = design.inference.wild_bootstrap
+    counts = cluster_counts(panel, design, effect) if counts is None else counts
+    refuse_single_cluster(counts, outcome.name)
+    rows = observation_weights(spec.bootcluster, counts)
+    per = ("one weight per observation, variance clustered (subcluster wild bootstrap, WR)" if rows
+           else "one weight per cluster (WCR)")
     opts = dict(level=design.inference.level, replications=spec.replications, weights=spec.weights,
                 seed=design.inference.seed)
     if design.kind == "rct":
@@ -167,21 +192,22 @@ def wild_bootstrap(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
         x = design_matrix(trial, design.estimator.capabilities.covariate_adjusted, blocked)
         r = np.zeros(x.shape[1])
         r[1] = 1.0
-        test = LinearWildTest(trial.y, x, r, trial.cluster)
+        test = LinearWildTest(trial.y, x, r, trial.cluster, bootcluster=np.arange(len(trial.y)) if rows else None)
         _check(test.estimate, effect, "trial bootstrap")
         test.small = _small(effect, test.std_error)  # std_error is CR0 until small is set
-        return test.run(**opts), "CR1 t of the ITT, restricted wild cluster bootstrap (WCR)"
+        return test.run(**opts), f"CR1 t of the ITT, restricted wild bootstrap, {per}"
     if design.estimator.capabilities.wild_bootstrap == "score":
-        return _poisson_score(panel, outcome, effect, design, opts)
+        return _poisson_score(panel, outcome, effect, design, opts, rows)
     frame, x, r, w = _linear_did(panel, outcome, design)
     both = _demeaned(frame, panel, [frame[outcome.column].to_numpy(dtype=float), x], w)
-    test = LinearWildTest(both[:, 0], both[:, 1:], r, frame[design.cluster_column].to_numpy(), obs_weights=w)
+    test = LinearWildTest(both[:, 0], both[:, 1:], r, frame[design.cluster_column].to_numpy(), obs_weights=w,
+                          bootcluster=np.arange(len(frame)) if rows else None)
     _check(test.estimate, effect, "wild bootstrap")
     test.small = _small(effect, test.std_error)  # std_error is CR0 until small is set
-    return test.run(**opts), "cluster-robust t of the ATT, restricted wild cluster bootstrap (WCR)"
+    return test.run(**opts), f"cluster-robust t of the ATT, restricted wild bootstrap, {per}"
 
 
-def _poisson_score(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: Any, opts: dict) -> Any:
+def _poisson_score(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: Any, opts: dict, rows: bool) -> Any:
     from cpeval.estimation.did.poisson import PoissonDid, drop_all_zero
     from cpeval.estimation.wild_bootstrap import PoissonScoreTest
 
@@ -198,12 +224,14 @@ def _poisson_score(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
         frame[outcome.column].to_numpy(dtype=float), frame[TREATED].to_numpy(dtype=float),
         frame[panel.unit].to_numpy(), frame[panel.time].to_numpy(), frame[design.cluster_column].to_numpy(),
         offset=np.log(frame[pop_col].to_numpy(dtype=float)) if pop_col else None, obs_weights=_weights(frame, design),
+        bootcluster=np.arange(len(frame)) if rows else None,
     )
     if abs(test.t_stat(effect.estimate)) > 1e-4:  # the score vanishes at the estimate if the model is the same
         raise EstimationError(f"outcome {outcome.name!r}: the score bootstrap's model does not reproduce the "
                               "Poisson estimate; the bootstrap was not run (please report this)")
     res = test.run(estimate=effect.estimate, std_error=_scale(effect), **opts)
-    return res, "score statistic of the log rate ratio, Kline-Santos score bootstrap under the null"
+    per = "one weight per observation, variance clustered" if rows else "one weight per cluster"
+    return res, f"score statistic of the log rate ratio, Kline-Santos score bootstrap under the null, {per}"
 
 
 def randomization(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: Any, estimator: Any
@@ -253,7 +281,7 @@ def attach(panel: Panel, outcome: OutcomeSpec, effect: Effect, estimator: Any) -
         chosen = "randomization"  # the score bootstrap tests one rate ratio; staggered adoption has many
     what = {"wild_bootstrap": "wild cluster bootstrap", "randomization": "randomisation test"}[chosen]
     if chosen == "wild_bootstrap":
-        res, statistic = wild_bootstrap(panel, outcome, effect, design)
+        res, statistic = wild_bootstrap(panel, outcome, effect, design, counts)
         alt = AlternativeInference(
             method="score_bootstrap" if score else chosen,
             p_value=res.p_value, conf_int=res.conf_int, replications=res.replications,

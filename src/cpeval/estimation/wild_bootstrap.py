@@ -136,15 +136,22 @@ def invert(pfun, center: float, scale: float, alpha: float, tol: float = 1e-10) 
 
 
 class LinearWildTest:
-    """Restricted wild cluster bootstrap of R'b = r in y = X b + u (fixed effects already partialled out).
+    """Wild bootstrap of R'b = r in y = X b + u (fixed effects already partialled out), clustered variance.
 
-    ``y`` (N), ``x`` (N x k) demeaned; ``restriction`` R (k); ``clusters`` labels (N); ``obs_weights``
-    analytic weights (N, optional); ``small`` the small-sample factor of the cluster-robust variance (it
-    scales the reported t, never the p-value).
+    ``y`` (N), ``x`` (N x k) demeaned; ``restriction`` R (k); ``clusters`` labels (N) of the cluster-robust
+    variance; ``obs_weights`` analytic weights (N, optional); ``small`` the small-sample factor of the
+    cluster-robust variance (it scales the reported t, never the p-value).
+
+    ``bootcluster`` labels (N) the groups that share one auxiliary weight (default: the clusters, the wild
+    cluster bootstrap). Finer groups inside the clusters give MacKinnon & Webb's (2018) subcluster wild
+    bootstrap; one group per row is the ordinary wild bootstrap. The variance stays clustered by ``clusters``.
+    ``restricted`` imposes the null on the residuals (WCR); otherwise the unrestricted residuals are
+    resampled and t* is centred on the estimate (WCU).
     """
 
     def __init__(self, y: np.ndarray, x: np.ndarray, restriction: np.ndarray, clusters: np.ndarray, *,
-                 obs_weights: np.ndarray | None = None, small: float = 1.0):
+                 obs_weights: np.ndarray | None = None, small: float = 1.0, bootcluster: np.ndarray | None = None,
+                 restricted: bool = True):
         x = np.asarray(x, dtype=float)
         if x.ndim == 1:
             x = x[:, None]
@@ -156,6 +163,12 @@ class LinearWildTest:
         self.G = len(labels)
         if self.G < 2:
             raise EstimationError("the wild cluster bootstrap needs at least 2 clusters")
+        if bootcluster is None:
+            self.bcodes, self.H = self.codes, self.G
+        else:
+            blabels, self.bcodes = np.unique(np.asarray(bootcluster), return_inverse=True)
+            self.H = len(blabels)
+        self.restricted = bool(restricted)
         self.small = float(small)
         xtx = self.xw.T @ self.xw
         self.A = np.linalg.pinv(xtx)
@@ -165,13 +178,14 @@ class LinearWildTest:
         resid = self.yw - self.xw @ self.beta
         a_hat = group_sums(self.xw * resid[:, None], self.codes, self.G) @ self.RA
         self.cr0_variance = float(a_hat @ a_hat)
-        # u~(r) = u0 + r u1
         rar = float(self.R @ self.RA)
         if not rar > 0:
             raise EstimationError("the tested combination of coefficients is not identified")
-        h = self.xw @ self.RA / rar
-        self._u0 = resid + h * self.estimate
-        self._u1 = -h
+        if self.restricted:  # u~(r) = u0 + r u1
+            h = self.xw @ self.RA / rar
+            self._u0, self._u1 = resid + h * self.estimate, -h
+        else:  # the unrestricted residuals, whatever r
+            self._u0, self._u1 = resid, np.zeros(len(resid))
         self._coef: np.ndarray | None = None  # 5 x B: n0, n1, q00, q01, q11
 
     @property
@@ -182,18 +196,25 @@ class LinearWildTest:
     def t_stat(self, r: float) -> float:
         return (self.estimate - r) / self.std_error if self.std_error > 0 else math.nan
 
+    def _maps(self, u: np.ndarray) -> tuple[np.ndarray, Any, np.ndarray]:
+        """(a, W, S) for residuals u: a_h = R'A S_h with S_h the bootstrap group's scores (H x k), and the sparse
+        H x G matrix W with W_hg = R'A X_gh'u_gh over the rows of bootstrap group h in cluster g."""
+        from scipy import sparse
+
+        s = group_sums(self.xw * u[:, None], self.bcodes, self.H)
+        cell = np.asarray(self.xw @ self.RA) * u
+        w = sparse.csr_matrix((cell, (self.bcodes, self.codes)), shape=(self.H, self.G))
+        return s @ self.RA, w, s
+
     def _prepare(self, kind: WeightKind, replications: int, seed: int) -> None:
-        g, codes = self.G, self.codes
-        s0 = group_sums(self.xw * self._u0[:, None], codes, g)  # G x k
-        s1 = group_sums(self.xw * self._u1[:, None], codes, g)
-        a0, a1 = s0 @ self.RA, s1 @ self.RA
-        q = group_sums(self.xw * (self.xw @ self.RA)[:, None], codes, g)  # rows X_g'X_g A R
-        c0 = (q @ self.A) @ s0.T  # G x G
-        c1 = (q @ self.A) @ s1.T
+        # cluster g's contribution to R'A X'u* is sum_h v_h W_hg - (X_g'X_g A R)' A sum_h v_h S_h
+        qa = group_sums(self.xw * (self.xw @ self.RA)[:, None], self.codes, self.G) @ self.A  # G x k
+        a0, w0, s0 = self._maps(self._u0)
+        a1, w1, s1 = self._maps(self._u1)
         parts = []
-        for v in weight_chunks(kind, g, replications, seed):
-            e0 = v * a0 - v @ c0.T
-            e1 = v * a1 - v @ c1.T
+        for v in weight_chunks(kind, self.H, replications, seed):
+            e0 = np.asarray((w0.T @ v.T).T) - (v @ s0) @ qa.T
+            e1 = np.asarray((w1.T @ v.T).T) - (v @ s1) @ qa.T
             parts.append(np.vstack([v @ a0, v @ a1, (e0 * e0).sum(1), (e0 * e1).sum(1), (e1 * e1).sum(1)]))
         self._coef = np.hstack(parts)
 
@@ -209,12 +230,12 @@ class LinearWildTest:
 
     def run(self, *, null: float = 0.0, level: float = 0.95, replications: int = 9999, weights: str = "auto",
             seed: int = 0) -> BootTest:
-        kind = choose_weights(weights, self.G)
+        kind = choose_weights(weights, self.H)
         self._prepare(kind, replications, seed)
         assert self._coef is not None
         ci = invert(self.p_value, self.estimate, self.std_error, 1 - level)
         return BootTest(self.t_stat(null), self.p_value(null), ci, self._coef.shape[1], kind,
-                        enumerates(kind, self.G, replications), self.G, null)
+                        enumerates(kind, self.H, replications), self.G, null)
 
 
 def fe_poisson_null(y: np.ndarray, offset: np.ndarray, unit: np.ndarray, period: np.ndarray, a: np.ndarray,
@@ -244,10 +265,15 @@ def fe_poisson_null(y: np.ndarray, offset: np.ndarray, unit: np.ndarray, period:
 
 class PoissonScoreTest:
     """Kline & Santos (2012) score bootstrap of tau = r in the two-way fixed-effects Poisson model
-    E[y] = exp(a_i + l_t + tau D_it + offset_it)."""
+    E[y] = exp(a_i + l_t + tau D_it + offset_it).
+
+    ``bootcluster`` as in :class:`LinearWildTest`: the groups that share one weight (default the clusters);
+    the perturbed scores are summed by cluster for the statistic's variance either way.
+    """
 
     def __init__(self, y: np.ndarray, d: np.ndarray, unit: np.ndarray, period: np.ndarray, clusters: np.ndarray,
-                 *, offset: np.ndarray | None = None, obs_weights: np.ndarray | None = None):
+                 *, offset: np.ndarray | None = None, obs_weights: np.ndarray | None = None,
+                 bootcluster: np.ndarray | None = None):
         from cpeval.estimation.fixed_effects import indicators
 
         self.y = np.asarray(y, dtype=float)
@@ -261,15 +287,24 @@ class PoissonScoreTest:
         self.G = len(labels)
         if self.G < 2:
             raise EstimationError("the score bootstrap needs at least 2 clusters")
+        if bootcluster is None:
+            self.bcodes, self.H = self.codes, self.G
+        else:
+            blabels, self.bcodes = np.unique(np.asarray(bootcluster), return_inverse=True)
+            self.H = len(blabels)
         self._v: np.ndarray | None = None
 
-    def scores(self, r: float) -> np.ndarray:
-        """Each cluster's score for tau at the restricted fit tau = r (unit and period effects profiled out)."""
+    def _contributions(self, r: float) -> np.ndarray:
+        """Each row's score for tau at the restricted fit tau = r (unit and period effects profiled out)."""
         from cpeval.estimation.fixed_effects import demean
 
         mu = fe_poisson_null(self.y, self.offset + r * self.d, self.unit, self.period, self.a)
         dt = demean(self.d[:, None], self.fe, self.a * mu)[:, 0]
-        return np.bincount(self.codes, weights=dt * self.a * (self.y - mu), minlength=self.G)
+        return dt * self.a * (self.y - mu)
+
+    def scores(self, r: float) -> np.ndarray:
+        """Each cluster's score for tau at the restricted fit tau = r."""
+        return np.bincount(self.codes, weights=self._contributions(r), minlength=self.G)
 
     @staticmethod
     def _stat(num: Any, sq: Any, g: int) -> Any:
@@ -281,15 +316,19 @@ class PoissonScoreTest:
         return float(self._stat(s.sum(), float(s @ s), self.G))
 
     def p_value(self, r: float) -> float:
+        from scipy import sparse
+
         assert self._v is not None
-        s = self.scores(r)
-        tstar = self._stat(self._v @ s, (self._v * self._v) @ (s * s), self.G)
-        return _p_from(tstar, self.t_stat(r, s))
+        c = self._contributions(r)
+        w = sparse.csr_matrix((c, (self.bcodes, self.codes)), shape=(self.H, self.G))
+        z = np.asarray((w.T @ self._v.T).T)  # B x G perturbed cluster scores
+        tstar = self._stat(z.sum(1), (z * z).sum(1), self.G)
+        return _p_from(tstar, self.t_stat(r, np.bincount(self.codes, weights=c, minlength=self.G)))
 
     def run(self, *, estimate: float, std_error: float, null: float = 0.0, level: float = 0.95,
             replications: int = 9999, weights: str = "auto", seed: int = 0) -> BootTest:
-        kind = choose_weights(weights, self.G)
-        self._v = np.vstack(list(weight_chunks(kind, self.G, replications, seed)))
+        kind = choose_weights(weights, self.H)
+        self._v = np.vstack(list(weight_chunks(kind, self.H, replications, seed)))
         ci = invert(self.p_value, estimate, std_error, 1 - level, tol=1e-7)
         return BootTest(self.t_stat(null), self.p_value(null), ci, self._v.shape[0], kind,
-                        enumerates(kind, self.G, replications), self.G, null)
+                        enumerates(kind, self.H, replications), self.G, null)
