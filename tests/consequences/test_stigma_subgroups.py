@@ -110,6 +110,13 @@ def test_pipeline_reports_every_consequence_negatives_first(result):
     section = md[md.index("## Unintended consequences"):]
     assert section.index("**FAIL**") < section.index("**pass**")
     assert "gain wiped out" in section and "triple difference" in section
+    assert "### Displacement in time" in section and "| street_crime | Thursday to Saturday" in section
+    assert by_name["temporal displacement: street_crime"].status == "fail"
+    refuted = [f for f in c.findings if f.topic == "refutation"]
+    assert sorted(f.name for f in refuted) == [f"placebo timing: {o}" for o in
+                                               ("antisocial_behaviour", "burglary", "robbery")]
+    assert all(f.sentence.startswith(f"The estimate for {f.outcome} ") for f in refuted)
+    assert "| high |" in section and "| yes |" in section  # the subgroup table with its Holm p-values
 
 
 def test_consequence_declarations_checked_against_the_design(design):

@@ -44,6 +44,16 @@ def _pct(effect: dict[str, Any]) -> str:
             else f"{num(effect['estimate'])} {_ci(effect['conf_int'])}")
 
 
+def _p(row: dict[str, Any], key: str, factor: int) -> str:
+    """A subgroup's p-value; a bootstrap or randomisation p-value of 0 is below one draw in the replications
+    (times the Holm factor for an adjusted one)."""
+    p = row.get(key)
+    reps = (row.get("inference") or {}).get("replications")
+    if p == 0 and reps:
+        return f"< {min(1.0, factor / reps):.1g}"
+    return num(p, 3)
+
+
 def _temporal_rows(findings: list[Any]) -> list[str]:
     rows = ["| outcome | programme's window | in the window [CI] | outside it [CI] | net change, all hours [CI] |",
             "|---|---|---|---|---|"]
@@ -101,8 +111,9 @@ def render_section(result: EvaluationResult) -> str:
         if f.topic == "subgroups":
             lines += [f"### {TITLES['subgroups']}: {f.name}", "",
                       "| subgroup | estimate | CI | p | Holm p | harmful |", "|---|---|---|---|---|---|"]
+            m = f.evidence.get("family_size", 1)
             lines += [f"| {r['subgroup']} | {num(r['estimate'])} | {_ci(r['conf_int'])} | "
-                      f"{num(r.get('flag_p_value'), 3)} | {num(r.get('holm_p_value'), 3)} | "
+                      f"{_p(r, 'flag_p_value', 1)} | {_p(r, 'holm_p_value', m)} | "
                       f"{'yes' if r['harmful'] else 'no'} |" for r in f.evidence["subgroups"]]
             lines += [""]
     if c.caveats:
