@@ -6,12 +6,11 @@ perspective's unit cost of a category is the sum of the components whose ``persp
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cpeval.data.sources import relative_to
+from cpeval.data.sources import read_table, relative_to
 from cpeval.designs.cost_benefit import PERSPECTIVES
 from cpeval.errors import DesignError, did_you_mean
 
@@ -124,42 +123,39 @@ def load_unit_costs(name_or_path: str, base_dir: str | Path | None = None) -> Un
 
 
 def _parse_rows(path: Path, name: str) -> list[CostComponent]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
+    header, rows = read_table(path, f"unit-cost table {path}", "cost_benefit.unit_costs")
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise DesignError(
+            f"unit-cost table {path}: missing column(s) {', '.join(missing)}; a table needs "
+            f"{', '.join(REQUIRED_COLUMNS)} (optional: component, perspectives, stage, kind, label)"
+        )
+    out: list[CostComponent] = []
+    for i, row in enumerate(rows, start=2):
+        where = f"unit-cost table {path}, line {i}"
+        try:
+            amount = float(row["amount"])
+            year = int(float(row["price_year"]))
+        except ValueError as exc:
+            raise DesignError(f"{where}: amount and price_year must be numbers ({exc})") from exc
+        persp = frozenset(p.strip() for p in (row.get("perspectives") or "society").split(";") if p.strip())
+        bad = persp - set(PERSPECTIVES)
+        if bad:
             raise DesignError(
-                f"unit-cost table {path}: missing column(s) {', '.join(missing)}; a table needs "
-                f"{', '.join(REQUIRED_COLUMNS)} (optional: component, perspectives, stage, kind, label)"
+                f"{where}: unknown perspective(s) {sorted(bad)}; use society, taxpayer, victim separated by ';'"
             )
-        out: list[CostComponent] = []
-        for i, raw in enumerate(reader, start=2):
-            row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-            where = f"unit-cost table {path}, line {i}"
-            try:
-                amount = float(row["amount"])
-                year = int(float(row["price_year"]))
-            except ValueError as exc:
-                raise DesignError(f"{where}: amount and price_year must be numbers ({exc})") from exc
-            persp = frozenset(p.strip() for p in (row.get("perspectives") or "society").split(";") if p.strip())
-            bad = persp - set(PERSPECTIVES)
-            if bad:
-                raise DesignError(
-                    f"{where}: unknown perspective(s) {sorted(bad)}; use society, taxpayer, victim separated by ';'"
-                )
-            component = row.get("component") or "total"
-            total = component == "total"  # a total spans stages and kinds unless the row says otherwise
-            stage = row.get("stage") or ("all" if total else "consequence")
-            kind = row.get("kind") or ("mixed" if total else "tangible")
-            if stage not in STAGES or kind not in KINDS:
-                raise DesignError(f"{where}: stage must be one of {STAGES} and kind one of {KINDS}")
-            out.append(CostComponent(
-                category=row["category"], label=row.get("label") or row["category"],
-                component=component, stage=stage, kind=kind, perspectives=persp,
-                amount=amount, currency=row["currency"].upper(), price_year=year,
-                source_ref=row.get("source_ref", ""),
-            ))
+        component = row.get("component") or "total"
+        total = component == "total"  # a total spans stages and kinds unless the row says otherwise
+        stage = row.get("stage") or ("all" if total else "consequence")
+        kind = row.get("kind") or ("mixed" if total else "tangible")
+        if stage not in STAGES or kind not in KINDS:
+            raise DesignError(f"{where}: stage must be one of {STAGES} and kind one of {KINDS}")
+        out.append(CostComponent(
+            category=row["category"], label=row.get("label") or row["category"],
+            component=component, stage=stage, kind=kind, perspectives=persp,
+            amount=amount, currency=row["currency"].upper(), price_year=year,
+            source_ref=row.get("source_ref", ""),
+        ))
     return out
 
 
@@ -214,22 +210,21 @@ def load_deflator(name_or_path: str | None, currency: str, base_dir: str | Path 
 def _read_index(path: Path, series: str | None) -> dict[int, float]:
     """year -> index for ``series`` (None: the file's only series, as in a user CSV)."""
     where = f"cost_benefit.deflator: {path}"
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in ("year", "index") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DesignError(f"{where}: missing column(s) {', '.join(missing)}; a deflator needs year and index "
-                              "(optional: series)")
-        index: dict[int, float] = {}
-        names = set()
-        for i, row in enumerate(reader, start=2):
-            names.add(row.get("series"))
-            if series is not None and row["series"] != series:
-                continue
-            try:
-                index[int(row["year"])] = float(row["index"])
-            except (TypeError, ValueError) as exc:
-                raise DesignError(f"{where}, line {i}: year and index must be numbers ({exc})") from exc
+    header, rows = read_table(path, where, "cost_benefit.deflator")
+    missing = [c for c in ("year", "index") if c not in header]
+    if missing:
+        raise DesignError(f"{where}: missing column(s) {', '.join(missing)}; a deflator needs year and index "
+                          "(optional: series)")
+    index: dict[int, float] = {}
+    names = set()
+    for i, row in enumerate(rows, start=2):
+        names.add(row.get("series"))
+        if series is not None and row["series"] != series:
+            continue
+        try:
+            index[int(row["year"])] = float(row["index"])
+        except (TypeError, ValueError) as exc:
+            raise DesignError(f"{where}, line {i}: year and index must be numbers ({exc})") from exc
     if series is None and len(names) > 1:
         raise DesignError(f"{where}: holds several series ({', '.join(sorted(map(str, names)))}); keep one "
                           "series in the file")

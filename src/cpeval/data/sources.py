@@ -69,8 +69,9 @@ def read_source(design: DesignBase) -> Source:
     return read_file(resolve_path(design), str(design.data.path), "data.path")
 
 
-def read_file(path: Path, label: str, key: str) -> Source:
-    """A CSV or parquet file and the sha256 of its bytes; ``key`` is the design key that named it."""
+def read_file(path: Path, label: str, key: str, *, text: bool = False, allow_empty: bool = False) -> Source:
+    """A CSV or parquet file and the sha256 of its bytes; ``key`` is the design key that named it. ``text``:
+    every CSV cell as a string, empty cells as ""; ``allow_empty``: a header without rows is no error."""
     if not path.is_file():
         raise DataError(
             label,
@@ -88,13 +89,28 @@ def read_file(path: Path, label: str, key: str) -> Source:
     import pandas as pd
 
     try:
-        reader = pd.read_csv if path.suffix.lower() == ".csv" else pd.read_parquet
-        frame = reader(io.BytesIO(raw))
+        if path.suffix.lower() != ".csv":
+            frame = pd.read_parquet(io.BytesIO(raw))
+        elif text:
+            frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False).fillna("")
+        else:
+            frame = pd.read_csv(io.BytesIO(raw))
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, f"cannot parse {path.name}: {exc}")]) from None
-    if frame.empty:
+    if frame.empty and not allow_empty:
         raise DataError(label, [Problem(ProblemCode.EMPTY, None, "the file has no data rows")])
     return Source(frame=frame, label=label, sha256=sha)
+
+
+def read_table(path: Path, label: str, key: str) -> tuple[list[str], list[dict[str, str]]]:
+    """A small CSV table a design names (harm weights, unit costs, deflators): its header and its rows, every
+    value a stripped string ("" when empty). Read by :func:`read_file`, so a missing, unreadable or
+    mis-encoded file gives the same error as a data file; a header without rows gives no rows, for the
+    caller to explain."""
+    frame = read_file(path, label, key, text=True, allow_empty=True).frame
+    header = [str(c).strip() for c in frame.columns]
+    values = frame.to_numpy(dtype=object)
+    return header, [{h: str(v).strip() for h, v in zip(header, row, strict=True)} for row in values]
 
 
 def read_dataset(name: str) -> Source:

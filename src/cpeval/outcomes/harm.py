@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cpeval.data.sources import design_folder, relative_to
+from cpeval.data.sources import design_folder, read_file, relative_to
 from cpeval.errors import DesignError, did_you_mean
 
 if TYPE_CHECKING:
@@ -74,10 +74,7 @@ def load_weight_table(ref: str, origin: str | None = None) -> WeightTable:
             raise DesignError(
                 f"seriousness.weights: no file at {path}; the path is relative to the design file's folder"
             )
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DesignError(f"seriousness.weights: cannot read {path.name}: {exc}") from None
+    frame = read_file(path, f"seriousness.weights: {path.name}", "seriousness.weights").frame
     missing = [c for c in ("offence", "weight") if c not in frame.columns]
     if missing:
         raise DesignError(
