@@ -112,10 +112,15 @@ def _truncnorm_quantile(p: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def normal_draws(seed: int) -> Callable[[np.ndarray], np.ndarray]:
     """LF_SIMS draws of N(0, S) for a (possibly singular) covariance S, from a fresh generator each call (so
     every (s, sign) piece uses the same underlying normals, as HonestDiD re-seeds each call)."""
+    normals: dict[int, np.ndarray] = {}  # the same draws for every piece of a given size: generated once
+
     def draw(cov: np.ndarray) -> np.ndarray:
         vals, vecs = np.linalg.eigh(cov)
         root = (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
-        return np.random.default_rng(seed).standard_normal((LF_SIMS, len(cov))) @ root
+        z = normals.get(len(cov))
+        if z is None:
+            z = normals[len(cov)] = np.random.default_rng(seed).standard_normal((LF_SIMS, len(cov)))
+        return z @ root
     return draw
 
 
@@ -204,7 +209,16 @@ def rm_interval(beta: np.ndarray, sigma: np.ndarray, n_pre: int, lvec: np.ndarra
     The grid is HonestDiD's (+/- 20 sd of l'beta_post). When the accepted set touches a grid end or is
     empty (a precise estimate far from zero, or a wide identified set), the grid is widened around the
     identified set and the test repeated, and the interval says so; if it still touches an end it is
-    reported as open there."""
+    reported as open there. BLAS runs on one thread: the products are 10,000 x (a few) x (a few), where a
+    second thread costs far more than it gains (20 ms instead of 0.5 ms a product on a busy machine)."""
+    from cpeval.estimation.demean import one_blas_thread
+
+    with one_blas_thread():
+        return _rm_interval(beta, sigma, n_pre, lvec, mbar, alpha, seed, lf_normals)
+
+
+def _rm_interval(beta: np.ndarray, sigma: np.ndarray, n_pre: int, lvec: np.ndarray, mbar: float, alpha: float,
+                 seed: int, lf_normals: Callable[[np.ndarray], np.ndarray] | None) -> RmInterval | None:
     n_post = len(lvec)
     sd_theta = math.sqrt(float(lvec @ sigma[n_pre:, n_pre:] @ lvec))
     draws = lf_normals or normal_draws(seed)
