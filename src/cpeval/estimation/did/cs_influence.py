@@ -81,7 +81,7 @@ class Rows:
     z: np.ndarray  # (R, T + 2) sums of w_i x_i
     row_cluster: np.ndarray  # (R,)
     row_class: np.ndarray  # (R,)
-    class_rows: list[np.ndarray]  # row indices of each class
+    class_rows: list[slice]  # the block of rows of each class (rows are ordered by class)
     ybar: np.ndarray  # (H,) weighted class mean of the units' period means
     class_sums: np.ndarray  # (H, T + 2) sums of w_i x_i per class
     counts: np.ndarray  # (H,) units per class
@@ -112,15 +112,19 @@ def panel_rows(Y: np.ndarray, weight: np.ndarray, classes: np.ndarray, H: int, c
     z[:, T] = weight * (ybar_i - ybar[classes])
     z[:, T + 1] = weight
     n_c = _cluster_count(n, cluster)
+    # rows ordered by class (then cluster), so that each class's rows are one contiguous block (views, no
+    # copies, in every product below and in every bootstrap chunk)
     if cluster is None:
-        row_cluster, row_class = np.arange(n), classes
+        order = np.argsort(classes, kind="stable")
+        z, row_cluster, row_class = z[order], order, classes[order]
     else:
-        pair = cluster.astype(np.int64) * H + classes
+        pair = classes.astype(np.int64) * n_c + cluster
         uniq, inv = np.unique(pair, return_inverse=True)
         z = group_sums(z, inv, len(uniq))
-        row_cluster, row_class = uniq // H, uniq % H
+        row_cluster, row_class = uniq % n_c, uniq // n_c
     one_per_cluster = len(row_cluster) == n_c
-    class_rows = [np.flatnonzero(row_class == h) for h in range(H)]
+    bounds = np.searchsorted(row_class, np.arange(H + 1))
+    class_rows = [slice(int(bounds[h]), int(bounds[h + 1])) for h in range(H)]
     class_sums = np.zeros((H, T + 2))
     gram = np.zeros((H, T + 2, T + 2)) if one_per_cluster else None
     for h, r in enumerate(class_rows):
@@ -153,8 +157,8 @@ class PanelMeans:
         r = self.rows
         out = np.zeros((r.n_clusters, B.shape[2]))
         for h, idx in enumerate(r.class_rows):
-            if len(idx):  # a cluster has at most one row per class: no repeated index below
-                out[r.row_cluster[idx]] += r.z[idx] @ B[h]
+            # a cluster has at most one row per class: no repeated index below
+            out[r.row_cluster[idx]] += r.z[idx] @ B[h]
         return out
 
     def gram(self, coef: np.ndarray, wif: np.ndarray) -> np.ndarray:
