@@ -39,9 +39,16 @@ class Payload:
 
     @classmethod
     def split(cls, data: typing.Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
-        """``data`` (plain JSON types) as this payload, built from its fields' keys, and the other keys."""
+        """``data`` as this payload, built from its fields' keys (as plain JSON types), and the other keys."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls.from_dict(data), {k: v for k, v in data.items() if k not in names}
+        return (cls.from_dict(jsonable({k: v for k, v in data.items() if k in names})),
+                {k: v for k, v in data.items() if k not in names})
+
+    @classmethod
+    def carve(cls, effect: Any) -> Any:
+        """``effect`` (an Effect) with this payload's fields taken out of its ``diagnostics`` into a payload."""
+        payload, rest = cls.split(effect.diagnostics)
+        return dataclasses.replace(effect, diagnostics=rest, payloads=(*effect.payloads, payload))
 
 
 def _build(cls: type, data: typing.Mapping[str, Any]) -> Any:
@@ -270,3 +277,66 @@ class FirstStage(Payload):
     partial_r2: float
     take_up_treated: float
     take_up_control: float
+
+
+@dataclass(frozen=True)
+class GroupTimeSummary:
+    """One aggregation of the ATT(g,t): its estimate with SE, interval and p-value (None where the variance
+    is not estimable), and the analytic SE beside a bootstrap one."""
+
+    estimate: float
+    std_error: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    p_value: float | None
+    analytic_std_error: float | None = None
+
+
+@dataclass(frozen=True)
+class GroupTimePretest:
+    """Wald test that every pre-treatment ATT(g,t) is zero (chi2 with ``df`` the rank of their variance;
+    ``df`` 0 and None values when there is nothing to test); cohorts too small to enter are listed."""
+
+    statistic: float | None
+    df: int
+    p_value: float | None
+    excluded_cohorts: tuple[Any, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupTimePercent:
+    """The headline aggregation as a percentage of the treated units' counterfactual mean outcome."""
+
+    aggregation: str
+    estimate: float
+    std_error: float
+    ci_lower: float
+    ci_upper: float
+    p_value: float
+    counterfactual_mean: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class GroupTimeFit(Payload):
+    """What a Callaway & Sant'Anna fit compared and how: the comparison group, estimation approach, base
+    period, anticipation and data layout; the headline aggregation and all four (simple, dynamic, group,
+    calendar); the event window and balance of the dynamic one; cohort sizes; the pre-trend test; the % change.
+    The ATT(g,t) and aggregated paths are the Effect's ``path`` rows."""
+
+    key: ClassVar[str] = "group_time"
+    aggregation: str
+    aggregations: dict[str, GroupTimeSummary]
+    approach: str
+    approach_name: str
+    control_group: str  # "never_treated" or "not_yet_treated"
+    base_period: str
+    anticipation: int
+    balance_e: int | None
+    event_window: tuple[int | None, int | None]
+    layout: str  # "balanced panel", "unbalanced panel" or "repeated cross-sections"
+    cohort_sizes: dict[str, int]
+    never_treated_units: int
+    pretest: GroupTimePretest
+    percent_change: GroupTimePercent | None = None

@@ -11,6 +11,7 @@ from _support import CASE_DATA
 from cpeval.data import validate_panel
 from cpeval.designs import design_from_dict
 from cpeval.estimation.did.callaway_santanna import CallawaySantAnna
+from cpeval.payloads import GroupTimeFit, GroupTimeSummary
 from cpeval.results import Effect
 
 
@@ -57,5 +58,5 @@ def rows(effect: Effect, kind: str) -> pd.DataFrame:
     return table[table["kind"] == kind].reset_index(drop=True)
 
 
-def overall(effect: Effect, name: str) -> dict[str, Any]:
-    return effect.diagnostics["aggregations"][name]
+def overall(effect: Effect, name: str) -> GroupTimeSummary:
+    return effect.payload(GroupTimeFit).aggregations[name]

@@ -14,6 +14,7 @@ from _support import REFERENCE
 from cpeval.estimation.did import cs_aggregate as agg
 from cpeval.estimation.did.callaway_santanna import group_time_att
 from cpeval.estimation.did.cs_data import CsData
+from cpeval.payloads import GroupTimeFit
 from did_cs._cs import cs_design, fit_mpdta, mpdta, overall, rows
 
 REF = json.loads((REFERENCE / "did" / "mpdta_moderndid_crosscheck.json").read_text())
@@ -44,8 +45,8 @@ def test_against_moderndid(case):
         if "overall" not in case[name]:
             continue
         o = overall(effect, name)
-        assert o["estimate"] == pytest.approx(case[name]["overall"], abs=TOL["estimate"])
-        assert o["std_error"] == pytest.approx(case[name]["overall_se"], abs=TOL["std_error"])
+        assert o.estimate == pytest.approx(case[name]["overall"], abs=TOL["estimate"])
+        assert o.std_error == pytest.approx(case[name]["overall_se"], abs=TOL["std_error"])
         if name != "simple":
             per = rows(effect, name)
             assert np.allclose(per.estimate, case[name]["estimates"], atol=TOL["estimate"])
@@ -106,7 +107,7 @@ def test_dynamic_event_window_against_moderndid(case):
     assert np.allclose(per.std_error, case["se"], atol=WINDOW["tolerance"]["std_error"], rtol=0)
     assert effect.estimate == pytest.approx(case["overall"], abs=WINDOW["tolerance"]["estimate"])
     assert effect.std_error == pytest.approx(case["overall_se"], abs=WINDOW["tolerance"]["std_error"])
-    assert effect.diagnostics["event_window"] == [case["min_e"], case["max_e"]]
+    assert effect.payload(GroupTimeFit).event_window == (case["min_e"], case["max_e"])
 
 
 def test_event_window_errors():

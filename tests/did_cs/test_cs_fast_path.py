@@ -24,6 +24,7 @@ from cpeval.data import validate_panel
 from cpeval.datasets.did import simulate_did
 from cpeval.estimation.did.callaway_santanna import CallawaySantAnna
 from cpeval.estimation.did.cs_influence import PanelMeans
+from cpeval.payloads import ClusterCounts, GroupTimeFit
 from did_cs._cs import cs_design, mpdta
 
 TOL = 1e-10
@@ -61,10 +62,10 @@ def _close(a: Any, b: Any, where: str = "") -> None:
 
 def _same(fast: Any, general: Any) -> None:
     _close(list(fast.path), list(general.path), "path")
-    for key in ("aggregations", "pretest", "percent_change", "bootstrap", "cells_not_estimated", "cohort_sizes"):
+    for key in ("bootstrap", "cells_not_estimated"):
         _close(fast.diagnostics.get(key), general.diagnostics.get(key), key)
-    for key in [k for k in general.diagnostics if "cluster" in k]:
-        _close(fast.diagnostics[key], general.diagnostics[key], key)
+    for kind in (GroupTimeFit, ClusterCounts):  # aggregations, pre-test, % change, cohort sizes; cluster counts
+        _close(fast.payload(kind).to_dict(), general.payload(kind).to_dict(), kind.key)
     _close(fast.estimate, general.estimate, "estimate")
     _close(fast.std_error, general.std_error, "std_error")
     assert (fast.sampling is None) == (general.sampling is None)
@@ -95,7 +96,7 @@ MPDTA_CASES = {
 def test_mpdta_closed_form_equals_general_estimators(case):
     design = _mpdta_design(**MPDTA_CASES[case])
     fast = _fit(mpdta(), design)
-    assert fast.diagnostics["layout"] == "balanced panel"
+    assert fast.payload(GroupTimeFit).layout == "balanced panel"
     _same(fast, _fit(mpdta(), design, closed_form=False))
 
 
@@ -164,7 +165,7 @@ def test_percent_change_closed_form_equals_general():
                        approach="dr", aggregation="dynamic")
     design = design.model_copy(update={"outcomes": [design.outcomes[0].model_copy(update={"measure": "count"})]})
     fast = _fit(counts, design)
-    assert fast.diagnostics["percent_change"] is not None
+    assert fast.payload(GroupTimeFit).percent_change is not None
     _same(fast, _fit(counts, design, closed_form=False))
 
 
@@ -179,8 +180,9 @@ def test_row_order_and_unit_relabelling(staggered):
     shuffled["unit"] = shuffled["unit"].map(lambda u: f"u{relabel[u]:05d}")
     other = _fit(shuffled, design)
     _close(list(other.path), list(base.path), "path")
-    _close(other.diagnostics["aggregations"], base.diagnostics["aggregations"], "aggregations")
-    _close(other.diagnostics["pretest"], base.diagnostics["pretest"], "pretest")
+    mine, theirs = other.payload(GroupTimeFit).to_dict(), base.payload(GroupTimeFit).to_dict()
+    _close(mine["aggregations"], theirs["aggregations"], "aggregations")
+    _close(mine["pretest"], theirs["pretest"], "pretest")
     # without clustering the bootstrap draws one multiplier per unit in the order of the unit labels, so
     # relabelling changes the draws; the analytic inference does not move
     plain = _sim_design(aggregation="group")

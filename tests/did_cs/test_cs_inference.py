@@ -10,6 +10,7 @@ import pytest
 
 from cpeval.datasets.did import simulate_did
 from cpeval.errors import DesignError, EstimationError
+from cpeval.payloads import GroupTimeFit
 from cpeval.results import jsonable
 from did_cs._cs import fit_mpdta, fit_sim, mpdta, overall, rows
 
@@ -33,7 +34,7 @@ def test_bootstrap_is_seeded_and_close_to_analytic():
 
 def test_mammen_weights():
     effect = fit_mpdta(approach="reg", bootstrap_weights="mammen", inference={"bootstrap": 499})
-    assert effect.std_error == pytest.approx(overall(fit_mpdta(approach="reg"), "simple")["std_error"], rel=0.2)
+    assert effect.std_error == pytest.approx(overall(fit_mpdta(approach="reg"), "simple").std_error, rel=0.2)
 
 
 def test_clustering():
@@ -100,10 +101,10 @@ def test_effect_is_jsonable_and_complete():
     effect = fit_mpdta(approach="reg", inference={"bootstrap": 99})
     text = json.dumps(jsonable(effect.to_dict()), allow_nan=False)
     assert "att_gt" in text
-    d = effect.diagnostics
-    assert d["cohort_sizes"] == {"2004": 20, "2006": 40, "2007": 131}
-    assert d["never_treated_units"] == 309
-    assert d["pretest"]["df"] == 5
+    d = effect.payload(GroupTimeFit)
+    assert d.cohort_sizes == {"2004": 20, "2006": 40, "2007": 131}
+    assert d.never_treated_units == 309
+    assert d.pretest.df == 5
     assert effect.percent_change is None  # measure 'level' in the test design
 
 
@@ -137,7 +138,7 @@ def test_no_complete_unit_error():
     df = df[~((df["year"] == 2003) & (df.index % 2 == 0)) & ~((df["year"] == 2005) & (df.index % 2 == 1))]
     with pytest.raises(EstimationError, match="no unit is observed in every period"):
         fit_mpdta(df)
-    assert fit_mpdta(df, unbalanced="keep").diagnostics["layout"] == "unbalanced panel"
+    assert fit_mpdta(df, unbalanced="keep").payload(GroupTimeFit).layout == "unbalanced panel"
 
 
 def test_indicator_treatment_and_date_periods():

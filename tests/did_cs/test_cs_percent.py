@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from cpeval.datasets.did import simulate_did
+from cpeval.payloads import GroupTimeFit
 from did_cs._cs import cs_design, fit, rows
 
 
@@ -22,7 +23,7 @@ def counts():
 
 def test_percent_change_by_hand(counts):
     effect = fit(counts, _design(approach="reg"))
-    pct = effect.diagnostics["percent_change"]
+    pct = effect.payload(GroupTimeFit).percent_change
     cells = rows(effect, "att_gt")
     post = cells[cells.post]
     sizes = counts.groupby("unit").first_treated.first().value_counts()
@@ -32,32 +33,32 @@ def test_percent_change_by_hand(counts):
     att = w @ post.estimate.to_numpy() / w.sum()
     cf = w @ (mu - post.estimate.to_numpy()) / w.sum()
     assert effect.estimate == pytest.approx(att, rel=1e-12)
-    assert pct["counterfactual_mean"] == pytest.approx(cf, rel=1e-12)
-    assert pct["estimate"] == pytest.approx(100 * att / cf, rel=1e-12)
-    assert pct["ci_lower"] < pct["estimate"] < pct["ci_upper"]
+    assert pct.counterfactual_mean == pytest.approx(cf, rel=1e-12)
+    assert pct.estimate == pytest.approx(100 * att / cf, rel=1e-12)
+    assert pct.ci_lower < pct.estimate < pct.ci_upper
 
 
 def test_percent_change_se_matches_unit_bootstrap(counts):
     design = _design(approach="reg")
-    pct = fit(counts, design).diagnostics["percent_change"]
+    pct = fit(counts, design).payload(GroupTimeFit).percent_change
     rng = np.random.default_rng(0)
     units = counts.unit.unique()
     draws = []
     for _ in range(80):
         pick = pd.DataFrame({"unit": rng.choice(units, len(units)), "new": np.arange(len(units))})
         sample = pick.merge(counts, on="unit").drop(columns="unit").rename(columns={"new": "unit"})
-        draws.append(fit(sample, design).diagnostics["percent_change"]["estimate"])
-    assert pct["std_error"] == pytest.approx(np.std(draws), rel=0.25)
+        draws.append(fit(sample, design).payload(GroupTimeFit).percent_change.estimate)
+    assert pct.std_error == pytest.approx(np.std(draws), rel=0.25)
 
 
 def test_only_for_counts_and_rates(counts):
-    assert fit(counts, _design("level")).diagnostics["percent_change"] is None
-    dyn = fit(counts, _design("rate", aggregation="dynamic")).diagnostics["percent_change"]
-    assert dyn["aggregation"] == "dynamic"
+    assert fit(counts, _design("level")).payload(GroupTimeFit).percent_change is None
+    dyn = fit(counts, _design("rate", aggregation="dynamic")).payload(GroupTimeFit).percent_change
+    assert dyn.aggregation == "dynamic"
 
 
 def test_repeated_cross_sections():
     frame = simulate_did(n_units=400, counts=True, panel=False, seed=6)
-    pct = fit(frame, _design(panel=False)).diagnostics["percent_change"]
+    pct = fit(frame, _design(panel=False)).payload(GroupTimeFit).percent_change
     truth = 100 * (np.exp(frame.loc[frame.treated == 1, "true_effect"] / 10).mean() - 1)
-    assert abs(pct["estimate"] - truth) < 4 * pct["std_error"]
+    assert abs(pct.estimate - truth) < 4 * pct.std_error

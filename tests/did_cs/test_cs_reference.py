@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from _support import REFERENCE
+from cpeval.payloads import GroupTimeFit
 from did_cs._cs import fit_mpdta, mpdta, overall, rows
 
 REF = json.loads((REFERENCE / "did" / "mpdta_reg_never_treated.json").read_text())
@@ -42,21 +43,21 @@ def test_dynamic_and_group_match_r_readme(reg):
         assert row.std_error == pytest.approx(se, rel=TOL["std_error_relative"])
     for name, (est, se) in (("dynamic", REF["dynamic_overall"]), ("group", REF["group_overall"])):
         agg = overall(reg, name)
-        assert agg["estimate"] == pytest.approx(est, abs=TOL["estimate"])
-        assert agg["std_error"] == pytest.approx(se, rel=TOL["std_error_relative"])
+        assert agg.estimate == pytest.approx(est, abs=TOL["estimate"])
+        assert agg.std_error == pytest.approx(se, rel=TOL["std_error_relative"])
 
 
 def test_pretest_matches_r_readme(reg):
-    pre = reg.diagnostics["pretest"]
-    assert pre["df"] == 5
-    assert pre["p_value"] == pytest.approx(REF["pretest_p_value"], abs=TOL["pretest_p_value"])
+    pre = reg.payload(GroupTimeFit).pretest
+    assert pre.df == 5
+    assert pre.p_value == pytest.approx(REF["pretest_p_value"], abs=TOL["pretest_p_value"])
 
 
 def test_headline_is_the_chosen_aggregation(reg):
-    assert reg.estimate == pytest.approx(overall(reg, "simple")["estimate"])
+    assert reg.estimate == pytest.approx(overall(reg, "simple").estimate)
     dyn = fit_mpdta(approach="reg", aggregation="dynamic")
     assert dyn.estimate == pytest.approx(-0.0772, abs=5e-5)
-    assert dyn.std_error == pytest.approx(overall(dyn, "dynamic")["std_error"])
+    assert dyn.std_error == pytest.approx(overall(dyn, "dynamic").std_error)
     assert dyn.ci_lower < dyn.estimate < dyn.ci_upper
     kinds = set(dyn.path_table().kind)
     assert kinds == {"att_gt", "dynamic", "group", "calendar", "overall"}

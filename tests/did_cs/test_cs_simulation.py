@@ -12,6 +12,7 @@ from cpeval.data import validate_panel
 from cpeval.datasets.did import did_truth, simulate_did, true_att_gt
 from cpeval.designs import design_from_dict
 from cpeval.estimation.did.twfe import TwoWayFixedEffects
+from cpeval.payloads import GroupTimeFit
 from did_cs._cs import fit_sim, rows
 
 
@@ -61,7 +62,7 @@ def test_covariates_restore_conditional_parallel_trends(approach):
 def test_repeated_cross_sections(approach):
     frame = simulate_did(n_units=600, panel=False, covariate=True, sd=0.5, seed=3)
     effect = fit_sim(frame, approach=approach, panel=False, covariates=["x"])
-    assert effect.diagnostics["layout"] == "repeated cross-sections"
+    assert effect.payload(GroupTimeFit).layout == "repeated cross-sections"
     assert effect.n_units == len(frame)
     assert abs(effect.estimate - did_truth(frame)["simple"]) < 3 * effect.std_error
 
@@ -80,7 +81,7 @@ def test_unbalanced_panel(unbalanced):
     frame = simulate_did(n_units=1500, missing=0.05, sd=0.5, seed=8)
     effect = fit_sim(frame, unbalanced=unbalanced)
     expected_layout = "balanced panel" if unbalanced == "balance" else "unbalanced panel"
-    assert effect.diagnostics["layout"] == expected_layout
+    assert effect.payload(GroupTimeFit).layout == expected_layout
     assert any("unbalanced panel" in w for w in effect.warnings)
     assert abs(effect.estimate - did_truth(frame)["simple"]) < 3 * effect.std_error
     if unbalanced == "keep":

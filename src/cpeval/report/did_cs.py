@@ -1,7 +1,8 @@
 """The Callaway & Sant'Anna report section and figures (event-time profile, group-time ATTs).
 
 Reads only the EvaluationResult: effects whose method reports group-time effects (``Capabilities.group_time``),
-their ``path`` rows (column ``kind``: att_gt, dynamic, group, calendar, overall) and ``diagnostics``.
+their ``path`` rows (column ``kind``: att_gt, dynamic, group, calendar, overall) and their
+:class:`~cpeval.payloads.GroupTimeFit` payload.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from cpeval._format import fixed, slug
 from cpeval.designs.methods import capabilities
+from cpeval.payloads import GroupTimeFit
 from cpeval.report.figures import new_figure, png_bytes
 from cpeval.report.section import Section
 
@@ -25,7 +27,14 @@ AGG_TITLES = {
 
 
 def _effects(result: EvaluationResult) -> list[Effect]:
-    return [e for e in result.effects if capabilities(result.design["kind"], e.method).group_time]
+    return [e for e in result.effects
+            if capabilities(result.design["kind"], e.method).group_time and e.payload(GroupTimeFit) is not None]
+
+
+def _fit(effect: Effect) -> GroupTimeFit:
+    fitted = effect.payload(GroupTimeFit)
+    assert fitted is not None  # _effects keeps only effects with one
+    return fitted
 
 
 def _rows(effect: Effect, kind: str) -> list[dict[str, Any]]:
@@ -36,40 +45,40 @@ def render_section(result: EvaluationResult) -> str:
     effects = _effects(result)
     if not effects:
         return ""
-    d0 = effects[0].diagnostics
+    d0 = _fit(effects[0])
     lines = [
         "## Group-time effects (Callaway & Sant'Anna)",
         "",
         f"Each cohort of units first treated in the same period is compared with "
-        f"{'never-treated' if d0['control_group'] == 'never_treated' else 'not-yet-treated'} units, period by "
-        f"period ({d0['approach_name']}; {d0['base_period']} base period; anticipation "
-        f"{d0['anticipation']}; {d0['layout']}). Headline aggregation: **{d0['aggregation']}**.",
+        f"{'never-treated' if d0.control_group == 'never_treated' else 'not-yet-treated'} units, period by "
+        f"period ({d0.approach_name}; {d0.base_period} base period; anticipation "
+        f"{d0.anticipation}; {d0.layout}). Headline aggregation: **{d0.aggregation}**.",
         "",
     ]
-    lo, hi = d0.get("event_window") or (None, None)
+    lo, hi = d0.event_window
     kept = []
     if lo is not None or hi is not None:
         kept.append(f"event times {'' if lo is None else lo}..{'' if hi is None else hi}")
-    if d0.get("balance_e") is not None:
-        kept.append(f"cohorts observed at least {d0['balance_e']} periods after adoption")
+    if d0.balance_e is not None:
+        kept.append(f"cohorts observed at least {d0.balance_e} periods after adoption")
     if kept:
         lines += ["The event-time (dynamic) aggregation keeps only " + " and ".join(kept) + ".", ""]
     for e in effects:
-        d = e.diagnostics
+        d = _fit(e)
         level = f"{e.level:.0%}"
         lines += [f"### {e.outcome}", "", f"| aggregation | estimate | SE | {level} CI | p |", "|---|---|---|---|---|"]
-        for name, a in d["aggregations"].items():
+        for name, a in d.aggregations.items():
             lines.append(
-                f"| {AGG_TITLES[name]} | {fixed(a['estimate'])} | {fixed(a['std_error'])} | "
-                f"[{fixed(a['ci_lower'])}, {fixed(a['ci_upper'])}] | {fixed(a['p_value'], 3)} |"
+                f"| {AGG_TITLES[name]} | {fixed(a.estimate)} | {fixed(a.std_error)} | "
+                f"[{fixed(a.ci_lower)}, {fixed(a.ci_upper)}] | {fixed(a.p_value, 3)} |"
             )
-        pct = d.get("percent_change")
-        if pct:
+        pct = d.percent_change
+        if pct is not None:
             lines += [
                 "",
-                f"As a percentage of the treated units' counterfactual mean ({fixed(pct['counterfactual_mean'])}): "
-                f"{pct['estimate']:+.1f}% [{pct['ci_lower']:+.1f}%, {pct['ci_upper']:+.1f}%] "
-                f"({pct['aggregation']} aggregation).",
+                f"As a percentage of the treated units' counterfactual mean ({fixed(pct.counterfactual_mean)}): "
+                f"{pct.estimate:+.1f}% [{pct.ci_lower:+.1f}%, {pct.ci_upper:+.1f}%] "
+                f"({pct.aggregation} aggregation).",
             ]
         dyn = _rows(e, "dynamic")
         band = any("band_lower" in r for r in dyn)
@@ -81,17 +90,17 @@ def render_section(result: EvaluationResult) -> str:
             if band:
                 cell += f" [{fixed(r.get('band_lower'))}, {fixed(r.get('band_upper'))}] |"
             lines.append(cell)
-        pre = d.get("pretest") or {}
-        if pre.get("p_value") is not None:
+        pre = d.pretest
+        if pre.p_value is not None and pre.statistic is not None:
             lines += [
                 "",
-                f"Pre-trend test (all pre-treatment ATT(g,t) = 0): Wald chi2({pre['df']}) = "
-                f"{pre['statistic']:.3g}, p = {pre['p_value']:.3g}."
-                + (f" Cohorts left out (too few units): {pre['excluded_cohorts']}." if pre.get("excluded_cohorts")
+                f"Pre-trend test (all pre-treatment ATT(g,t) = 0): Wald chi2({pre.df}) = "
+                f"{pre.statistic:.3g}, p = {pre.p_value:.3g}."
+                + (f" Cohorts left out (too few units): {list(pre.excluded_cohorts)}." if pre.excluded_cohorts
                    else ""),
             ]
-        sizes = ", ".join(f"{g}: {n}" for g, n in d["cohort_sizes"].items())
-        lines += ["", f"Cohort sizes: {sizes}; never-treated units: {d['never_treated_units']}.", ""]
+        sizes = ", ".join(f"{g}: {n}" for g, n in d.cohort_sizes.items())
+        lines += ["", f"Cohort sizes: {sizes}; never-treated units: {d.never_treated_units}.", ""]
         lines += [f"![Event-time effects for {e.outcome}](figures/{_figure_name(e, 'dynamic')})", ""]
         lines += [f"![Group-time effects for {e.outcome}](figures/{_figure_name(e, 'att_gt')})", ""]
     return "\n".join(lines)

@@ -33,6 +33,7 @@ from cpeval.estimation.did.cs_data import CsData, number, prepare
 from cpeval.estimation.did.cs_drdid import CellProblem, panel_att, rc_att
 from cpeval.estimation.did.cs_percent import MEASURES, percent_change
 from cpeval.estimation.inference import cluster_inference, count_clusters, make_effect, wald_interval
+from cpeval.payloads import GroupTimeFit
 from cpeval.results import Sampling
 
 if TYPE_CHECKING:
@@ -423,7 +424,7 @@ class CallawaySantAnna:
         vt = (
             f"influence function, clustered by {est.cluster!r}" if clustered else "influence function"
         ) + (f"; multiplier bootstrap ({boot} {est.bootstrap_weights} draws, IQR-based SE)" if boot else "")
-        return make_effect(
+        return GroupTimeFit.carve(make_effect(
             outcome,
             method=self.method,
             estimand="att",
@@ -465,7 +466,7 @@ class CallawaySantAnna:
             sampling=self._sampling(
                 data, inf.sums(*(b[:, [head_col]] for b in blocks["overall"]))[:, 0] / data.n, head_draws
             ),
-        )
+        ))
 
     def _sampling(self, data: CsData, influence: np.ndarray, draws: np.ndarray | None) -> Sampling | None:
         """The headline's influence by cluster (or unit) and its bootstrap draws. Outcomes bootstrapped with
