@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -38,11 +39,20 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_did_cs import BENCH_PY, MAIN_PY, RESULTS, _blas, _peak_kb, _rss_kb  # noqa: E402
+from bench_did_cs import BENCH_PY, MAIN_PY, RESULTS, _blas, _status_mb  # noqa: E402
+
+
+def _rss_kb() -> float:
+    return _status_mb("VmRSS") * 1024
+
+
+def _peak_kb() -> float:
+    """This process's peak resident set (VmHWM: its own, not a forking parent's carried through exec)."""
+    return _status_mb("VmHWM") * 1024
 
 COHORTS = (5, 9, 13, 17)
 METHODS = ("twfe", "event_study", "sun_abraham", "poisson")
-TOOLS = ("cpeval", "pyfixest")
+TOOLS = ("cpeval", "pyfixest")  # children also run "reuse" (--reuse)
 
 
 CPU: dict[str, float] = {}  # median CPU seconds of the last timed call, by label
@@ -98,6 +108,35 @@ def _child_cpeval(method: str, data: str, repeat: int) -> dict:
             "checks": [c.name for c in result.checks]}
 
 
+REUSE_OUTCOMES = ("y", "y_alt", "crimes")
+
+
+def _child_reuse(method: str, data: str, repeat: int) -> dict:
+    """A design with three outcomes on the same rows, through ``evaluate``: the demeaned regressors shared
+    across the outcomes (the pipeline's ``reuse_demeaning``) against every outcome fitted from scratch."""
+    import contextlib
+    import warnings
+
+    import cpeval
+    import cpeval.estimation.fixed_effects as fx
+    from cpeval.designs import design_from_dict
+
+    warnings.simplefilter("ignore")
+    raw = _design(method, data)
+    raw["outcomes"] = [{"name": y, "column": y} for y in REUSE_OUTCOMES]
+    raw["inference"] = {"method": "analytic"}
+    design = design_from_dict(raw)
+    shared_s, shared = _median_time(lambda: cpeval.evaluate(design), repeat, "cpu_shared")
+    real = fx.reuse_demeaning
+    fx.reuse_demeaning = contextlib.nullcontext  # type: ignore[assignment]
+    try:
+        fresh_s, fresh = _median_time(lambda: cpeval.evaluate(design), repeat, "cpu_fresh")
+    finally:
+        fx.reuse_demeaning = real
+    identical = [e.to_dict() for e in shared.effects] == [e.to_dict() for e in fresh.effects]
+    return {"seconds_shared": shared_s, "seconds_fresh": fresh_s, "identical": identical, **CPU}
+
+
 def _child_pyfixest(method: str, data: str, repeat: int) -> dict:
     import numpy as np
     import pandas as pd
@@ -147,7 +186,7 @@ def child(tool: str, method: str, data: str, out: str, repeat: int) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
-    __import__("cpeval.estimation.fixed_effects" if tool == "cpeval" else "pyfixest")
+    __import__("pyfixest" if tool == "pyfixest" else "cpeval.estimation.fixed_effects")
     base = _rss_kb()
     res = globals()[f"_child_{tool}"](method, data, repeat)
     Path(out).write_text(json.dumps({"tool": tool, "method": method, "peak_rss_mb": _peak_kb() / 1024,
@@ -188,11 +227,16 @@ def main() -> None:
     parser.add_argument("--mem-limit-gb", type=float, default=None,
                         help="cap each child's address space (a package that needs more fails cleanly instead of "
                              "pushing a shared machine out of memory)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="instead of the comparison: a three-outcome design through evaluate, the demeaning shared "
+                             "across outcomes against every outcome fitted from scratch (cpeval only)")
     parser.add_argument("--child", nargs=4, metavar=("TOOL", "METHOD", "DATA", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child, repeat=args.repeat)
         return
+
+    import numpy as np
 
     from cpeval.datasets.did import simulate_did
 
@@ -200,11 +244,15 @@ def main() -> None:
     tag = f"{args.units}x{args.periods}"
     data = RESULTS / f"fe_panel_{tag}.parquet"
     frame = simulate_did(n_units=args.units, n_periods=args.periods, cohorts=COHORTS, counts=True, seed=2002)
-    frame[["unit", "period", "first_treated", "treated", "y", "crimes"]].to_parquet(data)
+    frame["y_alt"] = frame["y"] + np.random.default_rng(7).standard_normal(len(frame))  # a third outcome
+    frame[["unit", "period", "first_treated", "treated", "y", "y_alt", "crimes"]].to_parquet(data)
     rows = len(frame)
     del frame
     print(f"panel: {args.units:,} units x {args.periods} periods = {rows:,} rows, cohorts {COHORTS} + never treated",
           flush=True)
+    if args.reuse:
+        _reuse_table(args, data, tag)
+        return
     runs: dict[tuple[str, str], dict] = {}
     for method in args.methods:
         for tool in args.only:
@@ -213,6 +261,7 @@ def main() -> None:
             py = MAIN_PY if tool == "cpeval" else BENCH_PY
             cmd = [str(py), str(Path(__file__).resolve()), "--repeat", str(args.repeat), "--child", tool, method,
                    str(data), str(out)]
+            load = os.getloadavg()
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=False,
                                       preexec_fn=_limit(args.mem_limit_gb))
@@ -223,6 +272,7 @@ def main() -> None:
                 runs[tool, method] = {"error": " ".join((proc.stderr or proc.stdout).strip().splitlines()[-1:])}
             else:
                 runs[tool, method] = json.loads(out.read_text())
+            runs[tool, method]["load_average"] = [load[0], os.getloadavg()[0]]  # at the start and the end
             r = runs[tool, method]
             print(f"{method} {tool}: " + (r["error"] if "error" in r else
                   f"end-to-end {r['seconds_end_to_end']:.3f} s, fit {r['seconds_fit']:.3f} s, "
@@ -230,15 +280,15 @@ def main() -> None:
     blas = _blas()
     print(f"\nBLAS: {blas}\n")
     print("| estimator | package | end-to-end s | fit s | fit vs pyfixest | fit CPU s | CPU vs pyfixest | "
-          "peak RSS MB | max |diff| coef | max |diff| SE | compared |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "peak RSS MB | max |diff| coef | max |diff| SE | compared | load average (start, end) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     summary = []
     for method in args.methods:
         ref = runs.get(("pyfixest", method), {})
         for tool in args.only:
             r = runs.get((tool, method), {})
             if "error" in r or not r:
-                print(f"| {method} | {tool} | {r.get('error', 'not run')} | | | | | | | | |")
+                print(f"| {method} | {tool} | {r.get('error', 'not run')} | | | | | | | | | |")
                 continue
             ratio = r["seconds_fit"] / ref["seconds_fit"] if "seconds_fit" in ref else None
             cpu_ratio = r["cpu_fit"] / ref["cpu_fit"] if "cpu_fit" in ref and ref["cpu_fit"] > 0 else None
@@ -250,9 +300,33 @@ def main() -> None:
             print(f"| {method} | {tool} | {r['seconds_end_to_end']:.3f} | {r['seconds_fit']:.3f} | "
                   f"{'' if ratio is None else f'{ratio:.2f}'} | {r['cpu_fit']:.3f} | "
                   f"{'' if cpu_ratio is None else f'{cpu_ratio:.2f}'} | {r['peak_rss_mb']:.0f} | "
-                  f"{'' if dc is None else f'{dc:.1e}'} | {'' if ds is None else f'{ds:.1e}'} | {n or ''} |")
+                  f"{'' if dc is None else f'{dc:.1e}'} | {'' if ds is None else f'{ds:.1e}'} | {n or ''} | "
+                  f"{r['load_average'][0]:.1f}, {r['load_average'][1]:.1f} |")
     (RESULTS / f"fixed_effects_{tag}.json").write_text(json.dumps(
         {"units": args.units, "periods": args.periods, "rows": rows, "blas": blas, "results": summary}, indent=2))
+
+
+def _reuse_table(args: argparse.Namespace, data: Path, tag: str) -> None:
+    print("| estimator | outcomes | shared: wall s | CPU s | from scratch: wall s | CPU s | CPU saved | identical | "
+          "load average (start, end) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for method in [m for m in args.methods if m != "poisson"]:
+        out = RESULTS / f"fe_reuse_{method}_{tag}.json"
+        out.unlink(missing_ok=True)
+        load = os.getloadavg()[0]
+        cmd = [str(MAIN_PY), str(Path(__file__).resolve()), "--repeat", str(args.repeat), "--child", "reuse", method,
+               str(data), str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=False)
+        if proc.returncode != 0 or not out.exists():
+            print(f"| {method} | error: {' '.join((proc.stderr or proc.stdout).strip().splitlines()[-1:])} |")
+            continue
+        r = {**json.loads(out.read_text()), "load_average": [load, os.getloadavg()[0]]}
+        rows.append(r)
+        print(f"| {method} | {len(REUSE_OUTCOMES)} | {r['seconds_shared']:.2f} | {r['cpu_shared']:.2f} | "
+              f"{r['seconds_fresh']:.2f} | {r['cpu_fresh']:.2f} | {1 - r['cpu_shared'] / r['cpu_fresh']:.0%} | "
+              f"{r['identical']} | {r['load_average'][0]:.1f}, {r['load_average'][1]:.1f} |")
+    (RESULTS / f"fe_reuse_{tag}.json").write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

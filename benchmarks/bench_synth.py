@@ -35,28 +35,38 @@ DATA = ROOT / "case_studies" / "data" / "smoking_prop99.csv"
 PRE = (1970, 1988)
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished child processes (placebo workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def run_cpeval() -> dict:
     import yaml
 
+    from cpeval.payloads import SynthFit
     from cpeval.pipeline import evaluate
 
     raw = yaml.safe_load((ROOT / "designs" / "prop99.yaml").read_text())
     raw["data"]["path"] = str(DATA)
     raw["estimator"]["conformal"] = False
-    runs = {}
+    runs, cpu = {}, {}
     for n_jobs in (1, -1):  # the placebo refits serially and on every core: the results must be identical
         raw["checks"] = {"placebo_space": {"n_jobs": n_jobs}}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         runs[n_jobs] = (evaluate(raw), time.perf_counter() - t0)
+        cpu[n_jobs] = _cpu() - c0
     result, elapsed = runs[-1]
     serial = runs[1][0].checks[0].table
     effect = result.effects[0]
+    fitted = effect.payload(SynthFit)
     check = result.checks[0]
     pre = {row["unit"]: row["pre_rmspe"] for row in check.table}  # California and every placebo
-    return {"tool": "cpeval", "seconds": elapsed, "serial_seconds": runs[1][1], "serial_equals_parallel":
+    return {"tool": "cpeval", "seconds": elapsed, "serial_seconds": runs[1][1], "cpu_seconds": cpu[-1],
+            "serial_cpu_seconds": cpu[1], "serial_equals_parallel":
             [dict(r) for r in serial] == [dict(r) for r in check.table],
-            "loss": effect.diagnostics["fit_window_mspe"], "pre_rmspe": pre,
-            "weights": {k: v for k, v in effect.diagnostics["weights"].items() if v >= 0.001},
+            "loss": fitted.fit_window_mspe, "pre_rmspe": pre,
+            "weights": {k: v for k, v in fitted.weights.items() if v >= 0.001},
             "p_value": check.values["p_value"], "cores": os.cpu_count()}
 
 
@@ -75,10 +85,12 @@ def _dataprep(df, treated: str, controls: list[str]):
 
 def run_pysyncon_starts(method: str, initials: list[str], n_placebos: int) -> dict:
     """pysyncon from each start in turn: times add up, each unit keeps its lowest pre-period RMSPE."""
+    c0 = _cpu()
     runs = [run_pysyncon(method, init, n_placebos) for init in initials]
     best = min(runs, key=lambda r: r["loss"])
     pre = {u: min(r["pre_rmspe"][u] for r in runs if u in r["pre_rmspe"]) for u in runs[0]["pre_rmspe"]}
     return {**best, "seconds": sum(r["seconds"] for r in runs), "main_seconds": sum(r["main_seconds"] for r in runs),
+            "cpu_seconds": _cpu() - c0,
             "pre_rmspe": pre, "options": {"optim_method": method, "optim_initial": "+".join(initials)},
             "starts": {init: r["seconds"] for init, r in zip(initials, runs, strict=True)}}
 
@@ -135,8 +147,9 @@ def _child(tool: str, args: argparse.Namespace) -> dict:
     cmd = [str(py), __file__, "--child", tool, "--method", args.method, "--initial", *args.initial,
            "--placebos", str(args.placebos)]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    load = os.getloadavg()[0]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "load_average": [load, os.getloadavg()[0]]}
 
 
 def main() -> None:
@@ -165,16 +178,19 @@ def main() -> None:
         f"# Synthetic control benchmark: Proposition 99 fit + placebo-in-space ({os.cpu_count()} cores, numpy "
         f"{np.__version__})",
         "",
-        "| tool | wall seconds (fit + 38 placebos) | California fit-window MSPE | California pre-RMSPE |",
-        "|---|---|---|---|",
-        f"| cpeval ({ours['cores']} cores) | {ours['seconds']:.2f} | {ours['loss']:.4f} | "
-        f"{ours['pre_rmspe']['California']:.4f} |",
-        f"| cpeval (serial) | {ours['serial_seconds']:.2f} | | |",
+        "| tool | wall seconds (fit + 38 placebos) | CPU seconds (with workers) | California fit-window MSPE | "
+        "California pre-RMSPE | load average (start, end of the tool's run) |",
+        "|---|---|---|---|---|---|",
+        f"| cpeval ({ours['cores']} cores) | {ours['seconds']:.2f} | {ours['cpu_seconds']:.2f} | {ours['loss']:.4f} | "
+        f"{ours['pre_rmspe']['California']:.4f} | {ours['load_average'][0]:.1f}, {ours['load_average'][1]:.1f} |",
+        f"| cpeval (serial) | {ours['serial_seconds']:.2f} | {ours['serial_cpu_seconds']:.2f} | | | |",
         f"| pysyncon ({peer['options']['optim_method']}, {peer['options']['optim_initial']}"
         f"{'; extrapolated from ' + str(peer['placebos_run']) + ' placebos' if peer['extrapolated'] else ''}) | "
-        f"{peer['seconds']:.2f} | {peer['loss']:.4f} | {peer['pre_rmspe']['California']:.4f} |",
+        f"{peer['seconds']:.2f} | {peer['cpu_seconds']:.2f} | {peer['loss']:.4f} | "
+        f"{peer['pre_rmspe']['California']:.4f} | {peer['load_average'][0]:.1f}, {peer['load_average'][1]:.1f} |",
         "",
-        f"Speed ratio (pysyncon / cpeval): **{ratio:.1f}x**. Units compared: {len(common)}; cpeval's pre-period "
+        f"Speed ratio (pysyncon / cpeval): **{ratio:.1f}x** wall, **{peer['cpu_seconds'] / ours['cpu_seconds']:.1f}x** "
+        f"CPU. Units compared: {len(common)}; cpeval's pre-period "
         f"RMSPE is equal or lower for {len(common) - len(worse)} of them"
         + (f"; higher for {', '.join(f'{u} (+{d:.4f})' for u, d in worse.items())}" if worse else "") + ".",
         f"cpeval placebo table serial == parallel: {ours['serial_equals_parallel']}.",
