@@ -69,7 +69,9 @@ def long_frame(frame: pd.DataFrame, design: DesignBase, spec: Disproportionality
 def _poisson(y: np.ndarray, x: np.ndarray, offset: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import statsmodels.api as sm
 
-    fit = sm.GLM(y, x, family=sm.families.Poisson(), offset=offset).fit(
+    # every design here holds a constant (a column of ones, or area-by-group dummies summing to one): saying
+    # so spares statsmodels two SVDs of the whole design looking for an implicit one (most of the time)
+    fit = sm.GLM(y, x, family=sm.families.Poisson(), offset=offset, hasconst=True).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(clusters)[0]})
     return np.asarray(fit.params), np.asarray(fit.cov_params())
 
