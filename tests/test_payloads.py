@@ -15,15 +15,24 @@ from cpeval import payloads
 from cpeval.payloads import (
     ClusterCounts,
     EventPath,
+    FearScale,
     FirstStage,
     GroupTimeFit,
     GroupTimePercent,
     GroupTimePretest,
     GroupTimeSummary,
+    HarmContributions,
+    HarmOffence,
+    HarmWeight,
     LeeBounds,
     OtherEstimand,
+    OutcomeBaseline,
+    OutcomeDefinition,
+    OutcomeInfo,
     Payload,
     RateRatio,
+    SurveySummary,
+    SurveyWave,
     SynthAlternative,
     SynthFit,
     SynthPredictor,
@@ -66,6 +75,20 @@ EXAMPLES: dict[type, Payload] = {
         cohort_sizes={"2004": 20, "2006": 40}, never_treated_units=309,
         pretest=GroupTimePretest(statistic=6.1, df=5, p_value=0.3, excluded_cohorts=(2004,), note="rank 5"),
         percent_change=GroupTimePercent("simple", -4.1, 1.2, -6.5, -1.7, 0.001, 5.8, "of the mean")),
+    OutcomeInfo: OutcomeInfo(
+        definition=OutcomeDefinition(family="seriousness", measure="level", derived=True, per=1000.0,
+                                     rate="per 1,000 residents (pop)", weights={"table": "cambridge_chi"},
+                                     unit="days", offences=(HarmWeight("burglary", "burg", 30.0, "Burglary"),),
+                                     fear=FearScale(("safe",), ("very safe", "unsafe"), ("unsafe",), (9,), "share"),
+                                     survey_rows_read=19098),
+        baseline=OutcomeBaseline("treated units before treatment", 12.5, -8.0, (-12.0, -4.0)),
+        harm_contributions=HarmContributions(
+            unit="days", scale="level", sum_of_contributions=-1.0, total_effect=-1.0, additive=True,
+            offences=(HarmOffence("burglary", "burg", 30.0, "Burglary", baseline_harm=12.5, estimate=-1.0,
+                                  ci_lower=-2.0, ci_upper=0.0),
+                      HarmOffence("theft", "theft", 1.0, "Theft", error="not identified"))),
+        survey=SurveySummary(by_wave=(SurveyWave(2021, "treated", 0.3, 0.02, 20, 800),), respondents=800,
+                             cluster="ward", cronbach_alpha=0.8, victimisation={"prevalence": 0.2})),
     LeeBounds: LeeBounds(lower=-0.2, upper=0.1, trim_share=0.05, trimmed_arm="treated", observed_rate_treated=0.9,
                          observed_rate_control=0.85, ci_lower=-0.3, ci_upper=0.2, bootstrap=199, note=""),
 }
@@ -120,6 +143,12 @@ def test_nan_is_written_as_null_and_read_back_as_nan():
     no_leads = WaldTest(statistic=math.nan, df=0, df2=None, p_value=math.nan, chi2_p_value=math.nan)
     back = EventPath.from_dict(json.loads(json.dumps(replace(EXAMPLES[EventPath], pretrend_test=no_leads).to_dict())))
     assert back.pretrend_test.df == 0 and back.pretrend_test.df2 is None and math.isnan(back.pretrend_test.statistic)
+
+
+def test_a_field_a_payload_does_not_declare_is_an_error_not_lost():
+    data = {**EXAMPLES[ClusterCounts].to_dict(), "treated_share": 0.1}
+    with pytest.raises(ValueError, match="ClusterCounts has no field 'treated_share'"):
+        ClusterCounts.from_dict(data)
 
 
 def test_an_effect_writes_its_payloads_under_their_keys_and_they_read_back():

@@ -13,6 +13,7 @@ import pytest
 
 from _support import DESIGNS
 from cpeval import evaluate
+from cpeval.payloads import OutcomeInfo
 from cpeval.report.markdown import render_markdown
 from cpeval.report.render import figures_by_section, render_figures
 from cpeval.report.section import PARTS, Section
@@ -77,7 +78,7 @@ def test_an_unbounded_interval_is_explained_and_the_placebo_test_leads():
     assert "[-inf, inf]" not in md and "| nan |" not in md
     row = next(line for line in md.splitlines() if "(`homicide_rate`)" in line)
     assert "| unbounded |" in row and f"**{placebo['p_value']:.3g}** (placebo in space)" in row
-    base = e.diagnostics["outcome"]["baseline"]["mean"]  # a rate: the effect as a share of the baseline
+    base = e.payload(OutcomeInfo).baseline.mean  # a rate: the effect as a share of the baseline
     assert f"| {100 * e.estimate / base:+.1f}% [unbounded] |" in row
     assert "the 95% interval is unbounded" in md and "can reject none" in md
     assert f"p = {placebo['p_value']:.3g} (rank {placebo['rank']} of {placebo['n_units']})" in md

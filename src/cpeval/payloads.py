@@ -53,7 +53,11 @@ class Payload:
 
 def _build(cls: type, data: typing.Mapping[str, Any]) -> Any:
     hints = typing.get_type_hints(cls)
-    return cls(**{f.name: _revive(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:  # a field added where the payload is built but not declared here would be lost silently
+        raise ValueError(f"{cls.__name__} has no field {', '.join(map(repr, unknown))}; declare it in cpeval.payloads")
+    return cls(**{name: _revive(hints[name], value) for name, value in data.items()})
 
 
 def _revive(hint: Any, value: Any) -> Any:
@@ -340,3 +344,143 @@ class GroupTimeFit(Payload):
     never_treated_units: int
     pretest: GroupTimePretest
     percent_change: GroupTimePercent | None = None
+
+
+@dataclass(frozen=True)
+class HarmWeight:
+    """One offence of a harm index: the count column it comes from, its weight and its label."""
+
+    offence: str
+    column: str
+    weight: float
+    label: str
+
+
+@dataclass(frozen=True)
+class FearScale:
+    """A fear-of-crime measure: its item columns, the answer scale (least to most fearful), the answers counted
+    as fearful (a share) or None (a scale position or an index), codes read as missing, and what it is."""
+
+    items: tuple[str, ...]
+    scale: tuple[Any, ...]
+    fearful: tuple[Any, ...] | None
+    missing: tuple[Any, ...]
+    kind: str
+
+
+@dataclass(frozen=True)
+class OutcomeDefinition:
+    """How an outcome was built, as the report describes it: the fields a family or builder does not use are
+    None (a rate's base, a log's zero rule, a harm index's weight table and offences, a fear scale, a
+    victimisation measure, the survey read)."""
+
+    family: str
+    measure: str
+    derived: bool
+    take_log: bool | None = None
+    column: str | None = None
+    per: float | None = None
+    rate: str | None = None  # "per 1,000 residents (population)"
+    zero_rule: str | None = None
+    zero_rule_text: str | None = None
+    zero_rows: int | None = None  # rows the zero rule applied to
+    total_of: tuple[str, ...] | None = None
+    weights: dict[str, Any] | None = None  # the harm weight table's provenance
+    unit: str | None = None  # the harm index's unit
+    offences: tuple[HarmWeight, ...] = ()
+    fear: FearScale | None = None
+    victimisation: dict[str, Any] | None = None
+    survey_source: str | None = None
+    survey_query: str | None = None
+    survey_rows_read: int | None = None
+    survey_sha256: str | None = None
+    aggregation: str | None = None  # how respondent rows became the analysed observations
+
+
+@dataclass(frozen=True)
+class OutcomeBaseline:
+    """The outcome's mean among ``rows`` (treated units before treatment, or the control arm) and the effect
+    as a percentage of it with its interval (None for an index in SD units or a zero baseline)."""
+
+    rows: str
+    mean: float
+    percent_of_baseline: float | None = None
+    percent_ci: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class HarmOffence(HarmWeight):
+    """One offence's part of a harm index: its baseline harm and share, and the estimator fitted to its
+    weighted counts (on a log-ratio scale also converted to harm units at the baseline: ``harm_change``)."""
+
+    baseline_harm: float | None = None
+    share_of_baseline_harm: float | None = None
+    estimate: float | None = None
+    std_error: float | None = None
+    ci_lower: float | None = None
+    ci_upper: float | None = None
+    p_value: float | None = None
+    harm_change: float | None = None
+    harm_change_ci: tuple[float, float] | None = None
+    share_of_change: float | None = None
+    error: str | None = None  # why this offence's fit failed
+
+
+@dataclass(frozen=True)
+class HarmContributions:
+    """Each offence's contribution to the effect on a harm index (``additive`` when they add up exactly)."""
+
+    unit: str
+    offences: tuple[HarmOffence, ...]
+    scale: str  # "level" or "log ratio"
+    sum_of_contributions: float | None
+    total_effect: float | None
+    additive: bool
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class SurveyWave:
+    """A weighted mean of a survey outcome in one wave and group, with its clustered SE."""
+
+    wave: Any
+    group: str  # "treated" or "comparison"
+    estimate: float
+    std_error: float
+    clusters: int
+    respondents: int
+
+
+@dataclass(frozen=True)
+class SurveySummary:
+    """A survey outcome's weighted means by wave and group, respondents, an index's Cronbach's alpha and the
+    victimisation summary (prevalence, incidence, concentration, repeat victims)."""
+
+    by_wave: tuple[SurveyWave, ...] = ()
+    respondents: int | None = None
+    cluster: str | None = None
+    note: str | None = None
+    cronbach_alpha: float | None = None
+    alpha_complete_cases: int | None = None
+    index_reference: str | None = None
+    victimisation: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class OutcomeInfo(Payload):
+    """What the report says about an outcome measure (filled by :func:`cpeval.outcomes.annotate_effect`):
+    its definition, its baseline, a harm index's contributions by offence, a survey outcome's summary."""
+
+    key: ClassVar[str] = "outcome"
+    definition: OutcomeDefinition
+    baseline: OutcomeBaseline | None = None
+    harm_contributions: HarmContributions | None = None
+    survey: SurveySummary | None = None
+
+
+def baseline_mean(effect: Any) -> float | None:
+    """The Effect's baseline mean (its :class:`OutcomeInfo`) when there is one, finite and not zero: the base
+    of an effect stated as a percentage; else None."""
+    info = effect.payload(OutcomeInfo)
+    mean = info.baseline.mean if info is not None and info.baseline is not None else None
+    return mean if mean is not None and math.isfinite(mean) and mean != 0 else None

@@ -11,6 +11,7 @@ import pytest
 from _support import REFERENCE
 from cpeval.appraise.claim import judge
 from cpeval.designs.claim import ClaimedOutcome, ClaimSpec
+from cpeval.payloads import OutcomeBaseline, OutcomeDefinition, OutcomeInfo
 from cpeval.results import Effect
 
 REF = json.loads((REFERENCE / "appraise" / "claim_cases.json").read_text())
@@ -22,11 +23,12 @@ SOURCE = {"title": "Grantee final report 2025", "page": 12, "table": "Table 3"}
 def effect(estimate: float, se: float, *, measure: str = "log", baseline: float | None = None,
            bounds: tuple[float, float] | None = None) -> Effect:
     lo, hi = bounds if bounds is not None else (estimate - Z95 * se, estimate + Z95 * se)
-    diagnostics = {} if baseline is None else {"outcome": {"baseline": {"mean": baseline}}}
+    info = () if baseline is None else (OutcomeInfo(OutcomeDefinition("crime", measure, False),
+                                                    OutcomeBaseline("treated units before treatment", baseline)),)
     return Effect(outcome="burglary", family="crime", measure=measure, better_if="decrease", estimand="att",
                   method="twfe", estimate=estimate, std_error=se, level=0.95, ci_lower=lo, ci_upper=hi,
                   p_value=0.01, n_obs=100, n_units=10, n_clusters=10, variance_type="cluster",
-                  diagnostics=diagnostics)
+                  payloads=info)
 
 
 def claim(estimate: float, scale: str, *, ci=None, se=None) -> ClaimedOutcome:

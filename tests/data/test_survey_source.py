@@ -17,6 +17,7 @@ from cpeval.data.fingerprint import frame_sha256
 from cpeval.designs import design_from_dict, load_design
 from cpeval.errors import DataError, DesignError, ProblemCode
 from cpeval.outcomes.derive import derive_with_info
+from cpeval.payloads import OutcomeInfo
 
 from .test_incidents import results_without_location
 
@@ -178,16 +179,16 @@ def test_same_estimates_as_the_packaged_survey(shipped_fear):
         a, b = shipped_fear.effect(name), packaged.effect(name)
         assert a.estimate == pytest.approx(b.estimate, rel=1e-12, abs=1e-15), name
         assert a.std_error == pytest.approx(b.std_error, rel=1e-10), name
-    definition = shipped_fear.effect("unsafe_after_dark").diagnostics["outcome"]["definition"]
-    assert definition["survey_source"] == "files: ../case_studies/data/city_incidents/survey.parquet"
+    definition = shipped_fear.effect("unsafe_after_dark").payload(OutcomeInfo).definition
+    assert definition.survey_source == "files: ../case_studies/data/city_incidents/survey.parquet"
     from cpeval.report import render_markdown
 
     report = render_markdown(shipped_fear)
-    assert "19,098 respondent rows read by `SELECT" in report and definition["survey_sha256"][:12] in report
-    assert definition["survey_query"] == (
+    assert "19,098 respondent rows read by `SELECT" in report and definition.survey_sha256[:12] in report
+    assert definition.survey_query == (
         'SELECT "ward", "year", "weight", "safe_after_dark", "worry_burglary", "worry_car", "worry_violence", '
         """"times_victimised" FROM read_parquet('../case_studies/data/city_incidents/survey.parquet')""")
-    assert definition["survey_rows_read"] == 19098
+    assert definition.survey_rows_read == 19098
 
 
 # --- bad input ----------------------------------------------------------------------------------------------

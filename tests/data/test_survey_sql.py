@@ -10,6 +10,7 @@ import cpeval
 from _support import DESIGNS
 from cpeval.designs import design_from_dict
 from cpeval.errors import DataError, ProblemCode
+from cpeval.payloads import OutcomeInfo
 
 from .test_incidents import results_without_location
 from .test_sql import _copy_in, pg, source  # noqa: F401  (pg is the server fixture)
@@ -45,13 +46,12 @@ def test_same_results_json_from_postgresql_as_from_the_parquet_file(survey_pg):
     from_pg = cpeval.evaluate(design_from_dict(fear_design_with(source(survey_pg, table="survey"))))
     shipped = cpeval.evaluate(DESIGNS / "city_incidents_fear.yaml")
     assert results_without_location(from_pg) == results_without_location(shipped)
-    definition = from_pg.effect("worry_index").diagnostics["outcome"]["definition"]
-    assert definition["survey_source"] == f"sql: {survey_pg['CPEVAL_TEST_PG_URL']}"
-    assert definition["survey_query"] == ('SELECT "ward", "year", "weight", "safe_after_dark", "worry_burglary", '
+    definition = from_pg.effect("worry_index").payload(OutcomeInfo).definition
+    assert definition.survey_source == f"sql: {survey_pg['CPEVAL_TEST_PG_URL']}"
+    assert definition.survey_query == ('SELECT "ward", "year", "weight", "safe_after_dark", "worry_burglary", '
                                           '"worry_car", "worry_violence", "times_victimised" FROM survey')
-    assert definition["survey_rows_read"] == 19098
-    assert definition["survey_sha256"] == (
-        shipped.effect("worry_index").diagnostics["outcome"]["definition"]["survey_sha256"])
+    assert definition.survey_rows_read == 19098
+    assert definition.survey_sha256 == shipped.effect("worry_index").payload(OutcomeInfo).definition.survey_sha256
 
 
 def test_hand_worked_shares_from_a_query(survey_pg, tmp_path):

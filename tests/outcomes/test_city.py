@@ -13,6 +13,7 @@ from _support import DESIGNS
 from cpeval.datasets import NAMED_DATASETS
 from cpeval.datasets.city import simulate_city
 from cpeval.errors import CpevalWarning
+from cpeval.payloads import OutcomeInfo
 from cpeval.report import render_figures, render_markdown
 
 CITY = DESIGNS / "city_programme.yaml"
@@ -61,25 +62,25 @@ def test_city_design_reports_all_three_families_with_intervals(city_result):
 
 
 def test_harm_contributions_add_up_and_carry_provenance(city_result):
-    info = city_result.effect("harm").diagnostics["outcome"]
-    hc = info["harm_contributions"]
-    assert hc["additive"]
-    assert sum(r["estimate"] for r in hc["offences"]) == pytest.approx(city_result.effect("harm").estimate)
-    robbery = next(r for r in hc["offences"] if r["offence"] == "robbery_personal")
-    assert robbery["weight"] == 365 and robbery["share_of_change"] > 1
-    assert info["definition"]["weights"]["unit"] == "days"
-    assert "Sherman" in info["definition"]["weights"]["convention"]
-    base = info["baseline"]
-    assert base["percent_of_baseline"] == pytest.approx(100 * city_result.effect("harm").estimate / base["mean"])
+    info = city_result.effect("harm").payload(OutcomeInfo)
+    hc = info.harm_contributions
+    assert hc.additive
+    assert sum(r.estimate for r in hc.offences) == pytest.approx(city_result.effect("harm").estimate)
+    robbery = next(r for r in hc.offences if r.offence == "robbery_personal")
+    assert robbery.weight == 365 and robbery.share_of_change > 1
+    assert info.definition.weights["unit"] == "days"
+    assert "Sherman" in info.definition.weights["convention"]
+    base = info.baseline
+    assert base.percent_of_baseline == pytest.approx(100 * city_result.effect("harm").estimate / base.mean)
 
 
 def test_survey_tables_alpha_and_victimisation(city_result):
-    worry = city_result.effect("worry_index").diagnostics["outcome"]["survey"]
-    assert 0.7 < worry["cronbach_alpha"] < 0.9
-    assert "percent_of_baseline" not in city_result.effect("worry_index").diagnostics["outcome"]["baseline"]
-    fear = city_result.effect("unsafe_after_dark").diagnostics["outcome"]["survey"]
-    assert len(fear["by_wave"]) == 12 and all(r["std_error"] > 0 for r in fear["by_wave"])
-    vic = city_result.effect("victim_prevalence").diagnostics["outcome"]["survey"]["victimisation"]
+    worry = city_result.effect("worry_index").payload(OutcomeInfo).survey
+    assert 0.7 < worry.cronbach_alpha < 0.9
+    assert city_result.effect("worry_index").payload(OutcomeInfo).baseline.percent_of_baseline is None
+    fear = city_result.effect("unsafe_after_dark").payload(OutcomeInfo).survey
+    assert len(fear.by_wave) == 12 and all(r.std_error > 0 for r in fear.by_wave)
+    vic = city_result.effect("victim_prevalence").payload(OutcomeInfo).survey.victimisation
     assert vic["concentration"] == pytest.approx(vic["incidence"] / vic["prevalence"])
 
 
@@ -156,4 +157,4 @@ def test_monthly_counts_recover_the_monthly_effect():
     truth = simulate_city().truth["count_total"] / 12
     total = result.effect("total")
     assert total.n_obs == 40 * 72 and total.ci_lower < truth < total.ci_upper
-    assert result.effect("rate").diagnostics["outcome"]["definition"]["rate"].startswith("per 1,000 residents")
+    assert result.effect("rate").payload(OutcomeInfo).definition.rate.startswith("per 1,000 residents")

@@ -11,6 +11,7 @@ from cpeval.data import load_panel
 from cpeval.designs import design_from_dict
 from cpeval.errors import DataError, DesignError, ProblemCode
 from cpeval.outcomes import derive
+from cpeval.payloads import OutcomeInfo
 
 SAFE = {"item": "safe", "scale": ["very safe", "fairly safe", "a bit unsafe", "very unsafe"],
         "fearful": ["a bit unsafe", "very unsafe"], "missing": ["don't know"]}
@@ -244,11 +245,11 @@ def test_mean_scale_item_and_zero_rows_are_reported(tmp_path):
     effect = Effect(outcome="logrob", family="crime", measure="log", better_if="decrease", estimand="att",
                     method="x", estimate=0.1, std_error=0.05, level=0.95, ci_lower=0.0, ci_upper=0.2, p_value=0.05,
                     n_obs=12, n_units=4, n_clusters=4, variance_type="x")
-    info = annotate_effect(effect, panel, design.outcomes[1]).diagnostics["outcome"]
-    assert info["definition"]["zero_rows"] == int((frame.rob == 0).sum()) > 0
-    assert info["baseline"]["percent_of_baseline"] == pytest.approx(100 * np.expm1(0.1))
-    score = annotate_effect(effect, panel, design.outcomes[0]).diagnostics["outcome"]["definition"]
-    assert len(score["survey_sha256"]) == 64 and score["survey_source"] == "survey.csv"
+    info = annotate_effect(effect, panel, design.outcomes[1]).payload(OutcomeInfo)
+    assert info.definition.zero_rows == int((frame.rob == 0).sum()) > 0
+    assert info.baseline.percent_of_baseline == pytest.approx(100 * np.expm1(0.1))
+    score = annotate_effect(effect, panel, design.outcomes[0]).payload(OutcomeInfo).definition
+    assert len(score.survey_sha256) == 64 and score.survey_source == "survey.csv"
 
 
 def test_log_of_a_harm_index_validates(tmp_path):

@@ -12,6 +12,7 @@ import cpeval
 from cpeval.datasets.city import simulate_city
 from cpeval.errors import CpevalWarning
 from cpeval.outcomes import weighted_mean_se
+from cpeval.payloads import OutcomeInfo
 
 CHI = {"shoplifting": "shoplifting", "bicycle_theft": "bicycle_theft", "theft_from_person": "theft_from_person",
        "robbery_personal": "robbery"}
@@ -43,11 +44,11 @@ def test_rct_on_area_rows_with_a_survey(city, tmp_path):
     result = _run(design, areas)
     harm, unsafe = result.effects
     assert (harm.family, unsafe.family) == ("seriousness", "fear")
-    hc = harm.diagnostics["outcome"]["harm_contributions"]
-    assert hc["additive"]  # a difference in means is linear in the outcome
-    table = unsafe.diagnostics["outcome"]["survey"]["by_wave"]
-    assert {r["wave"] for r in table} == {"all"} and {r["group"] for r in table} == {"treated", "comparison"}
-    assert harm.diagnostics["outcome"]["baseline"]["rows"] == "control arm"
+    hc = harm.payload(OutcomeInfo).harm_contributions
+    assert hc.additive  # a difference in means is linear in the outcome
+    table = unsafe.payload(OutcomeInfo).survey.by_wave
+    assert {r.wave for r in table} == {"all"} and {r.group for r in table} == {"treated", "comparison"}
+    assert harm.payload(OutcomeInfo).baseline.rows == "control arm"
 
 
 def test_rct_on_respondent_rows(city):
@@ -64,12 +65,12 @@ def test_rct_on_respondent_rows(city):
     assert effect.estimate == pytest.approx(naive)
     assert effect.family == "fear" and effect.n_clusters == 40
     # the survey table's SEs are clustered by the trial's clusters, as a direct computation gives
-    table = effect.diagnostics["outcome"]["survey"]["by_wave"]
-    treated = next(r for r in table if r["group"] == "treated")
+    table = effect.payload(OutcomeInfo).survey.by_wave
+    treated = next(r for r in table if r.group == "treated")
     rows = resp.programme == 1
     direct = weighted_mean_se(unsafe[rows].to_numpy(float), np.ones(int(rows.sum())), resp.area[rows].to_numpy())
-    assert (treated["estimate"], treated["std_error"]) == pytest.approx((direct.estimate, direct.std_error))
-    assert treated["clusters"] == direct.n_clusters == 23
+    assert (treated.estimate, treated.std_error) == pytest.approx((direct.estimate, direct.std_error))
+    assert treated.clusters == direct.n_clusters == 23
 
 
 def test_synthetic_control_on_area_aggregates(city, tmp_path):
@@ -87,8 +88,8 @@ def test_synthetic_control_on_area_aggregates(city, tmp_path):
     }
     result = _run(design, data)
     assert [e.family for e in result.effects] == ["seriousness", "fear"]
-    rows = result.effect("harm").diagnostics["outcome"]["harm_contributions"]["offences"]
-    assert len(rows) == 4 and all("estimate" in r for r in rows)
+    rows = result.effect("harm").payload(OutcomeInfo).harm_contributions.offences
+    assert len(rows) == 4 and all(r.estimate is not None for r in rows)
 
 
 def test_poisson_did_harm_contributions_in_harm_units(city):
@@ -99,15 +100,15 @@ def test_poisson_did_harm_contributions_in_harm_units(city):
         "outcomes": [{"name": "harm", "seriousness": {"weights": "cambridge_chi", "columns": CHI}}],
     }
     (effect,) = _run(design, city.panel).effects
-    info = effect.diagnostics["outcome"]
-    hc = info["harm_contributions"]
-    assert hc["scale"] == "log ratio" and not hc["additive"]
-    for r in hc["offences"]:
-        assert r["harm_change"] == pytest.approx(r["baseline_harm"] * math.expm1(r["estimate"]))
-    assert sum(r["share_of_change"] for r in hc["offences"]) == pytest.approx(1.0)
-    assert info["baseline"]["percent_of_baseline"] == pytest.approx(100 * math.expm1(effect.estimate))
+    info = effect.payload(OutcomeInfo)
+    hc = info.harm_contributions
+    assert hc.scale == "log ratio" and not hc.additive
+    for r in hc.offences:
+        assert r.harm_change == pytest.approx(r.baseline_harm * math.expm1(r.estimate))
+    assert sum(r.share_of_change for r in hc.offences) == pytest.approx(1.0)
+    assert info.baseline.percent_of_baseline == pytest.approx(100 * math.expm1(effect.estimate))
     # the harm index's proportional change covers the truth
-    truth_pct = city.truth["harm_cchi"] / info["baseline"]["mean"]
+    truth_pct = city.truth["harm_cchi"] / info.baseline.mean
     lo, hi = (math.expm1(x) for x in effect.conf_int())
     assert lo < truth_pct < hi
 
@@ -142,6 +143,6 @@ def test_contributions_can_be_turned_off(city):
                                                       "contributions": False}}],
     }
     (effect,) = _run(design, city.panel).effects
-    hc = effect.diagnostics["outcome"]["harm_contributions"]
-    assert all(r["estimate"] is None and r["baseline_harm"] > 0 for r in hc["offences"])
-    assert not hc["additive"]
+    hc = effect.payload(OutcomeInfo).harm_contributions
+    assert all(r.estimate is None and r.baseline_harm > 0 for r in hc.offences)
+    assert not hc.additive

@@ -19,6 +19,7 @@ from _support import DESIGNS
 from cpeval.designs import design_from_dict
 from cpeval.errors import CpevalWarning, DesignError
 from cpeval.outcomes.transforms import LOG_CEILING, counts_declared_as_log
+from cpeval.payloads import OutcomeInfo
 
 RATE_RATIO = 0.7  # the simulated programme cuts burglary by 30%
 
@@ -52,7 +53,7 @@ def _evaluate(outcome: dict, method: str = "twfe", **estimator):
 
 
 def _percent(result) -> float:
-    return result.effects[0].diagnostics["outcome"]["baseline"]["percent_of_baseline"]
+    return result.effects[0].payload(OutcomeInfo).baseline.percent_of_baseline
 
 
 # ------------------------------------------------------------------------------------------ the spelling
@@ -178,6 +179,6 @@ def test_castle_already_logged_results_are_unchanged(castle):
     for effect, col in zip(result.effects, ("l_homicide", "l_larceny", "l_motor"), strict=True):
         fit = sm.WLS(castle[col], x, weights=castle["popwt"]).fit()
         assert effect.estimate == pytest.approx(fit.params["post"], abs=1e-8), col
-        assert effect.diagnostics["outcome"]["definition"]["take_log"] is False
-        assert math.isclose(effect.diagnostics["outcome"]["baseline"]["percent_of_baseline"],
+        assert effect.payload(OutcomeInfo).definition.take_log is False
+        assert math.isclose(effect.payload(OutcomeInfo).baseline.percent_of_baseline,
                             100 * math.expm1(fit.params["post"]), abs_tol=1e-6)

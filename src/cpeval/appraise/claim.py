@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from cpeval.appraise.render import VERDICT_WORDS, claim_markdown
+from cpeval.payloads import baseline_mean
 from cpeval.results import critical_value, jsonable
 
 if TYPE_CHECKING:
@@ -117,11 +118,6 @@ def from_effect_scale(value: float, scale: str, effect_scale: str, baseline: flo
     return value
 
 
-def _baseline(effect: Any) -> float | None:
-    mean = effect.diagnostics.get("outcome", {}).get("baseline", {}).get("mean")
-    return float(mean) if mean is not None and math.isfinite(mean) and mean != 0 else None
-
-
 def robustness_findings(result: EvaluationResult, outcome: str) -> tuple[str, ...]:
     """The checks and consequences that bear on a claim about ``outcome``, one sentence each."""
     found = [f"{BEARING[c.name]} ({c.status}): {c.message}" for c in result.checks
@@ -143,7 +139,7 @@ def judge(claim: ClaimedOutcome, effect: Any, effect_scale: str, tolerance: floa
     """The verdict on one claimed outcome given cpeval's Effect for it (see the module docstring)."""
     common = dict(outcome=claim.outcome, scale=claim.scale, source=claim.source.cite(), claimed=claim.estimate,
                   claimed_interval=claim.conf_int, claimed_std_error=claim.std_error, robustness=robustness)
-    baseline = _baseline(effect)
+    baseline = baseline_mean(effect)
     r, lo, hi = effect.estimate, effect.ci_lower, effect.ci_upper
 
     def cannot(reason: str) -> ClaimVerdict:

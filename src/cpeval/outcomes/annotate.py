@@ -1,6 +1,7 @@
 """``annotate_effect``: add outcome-specific figures to an Effect after it is estimated.
 
-Everything goes under ``Effect.diagnostics["outcome"]``:
+Everything goes into the Effect's :class:`~cpeval.payloads.OutcomeInfo` payload (``diagnostics["outcome"]`` in
+results.json):
 
 - ``definition``: how the outcome was built (rate base, who took the log and its zero rule, weight table and its
   unit, fear scale...);
@@ -29,6 +30,8 @@ from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import CpevalError, CpevalWarning
 from cpeval.outcomes.survey import ratio_from_totals
 from cpeval.outcomes.transforms import ZERO_RULES, counts_declared_as_log
+from cpeval.payloads import OutcomeInfo
+from cpeval.results import jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
 
 
 def annotate_effect(effect: Effect, panel: Panel, outcome: OutcomeSpec, estimator: Any = None) -> Effect:
-    """Return ``effect`` with ``diagnostics["outcome"]`` filled in (a new Effect; the input is unchanged)."""
+    """Return ``effect`` with its :class:`~cpeval.payloads.OutcomeInfo` (a new Effect; the input is unchanged)."""
     info: dict[str, Any] = {"definition": describe(outcome, panel)}
     found = panel.derived.get(outcome.name, {})  # filled by load_panel (see Panel.derived)
     if "zero_rows" in found:
@@ -57,9 +60,9 @@ def annotate_effect(effect: Effect, panel: Panel, outcome: OutcomeSpec, estimato
         )
     if outcome.from_respondents:
         info["survey"] = _survey_summary(panel, outcome)
-    diagnostics = {**effect.diagnostics, "outcome": info}
     found_warnings = _log_column_warnings(outcome, frame, info)
-    return dataclasses.replace(effect, diagnostics=diagnostics, warnings=(*effect.warnings, *found_warnings))
+    payloads = (*(p for p in effect.payloads if not isinstance(p, OutcomeInfo)), OutcomeInfo.from_dict(jsonable(info)))
+    return dataclasses.replace(effect, payloads=payloads, warnings=(*effect.warnings, *found_warnings))
 
 
 def _log_column_warnings(o: OutcomeSpec, frame: pd.DataFrame, info: dict[str, Any]) -> tuple[str, ...]:

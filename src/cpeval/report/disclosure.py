@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from cpeval._format import Suppressed
 from cpeval.designs.report import DEFAULT_SUPPRESS_BELOW
-from cpeval.payloads import SynthFit, SynthPredictor
+from cpeval.payloads import OutcomeInfo, SurveyWave, SynthFit, SynthPredictor
 
 if TYPE_CHECKING:
     from cpeval.results import CheckResult, Effect, EvaluationResult
@@ -61,6 +61,11 @@ def protect_rows(rows: Any, limit: int, counts: tuple[str, ...] = TABLE_COUNTS,
     return tuple(out)
 
 
+def _swap(payloads: tuple[Any, ...], new: Any) -> tuple[Any, ...]:
+    """``payloads`` with the one of ``new``'s class replaced by ``new``."""
+    return tuple(new if isinstance(p, type(new)) else p for p in payloads)
+
+
 def _effect(e: Effect, limit: int) -> tuple[Effect, set[Any]]:
     """``e`` protected, and the path times whose treated count was withheld."""
     withheld: set[Any] = set()
@@ -75,16 +80,18 @@ def _effect(e: Effect, limit: int) -> tuple[Effect, set[Any]]:
         rows = protect_rows(plain, limit, PATH_COUNTS, {})
         if any(r is not o for r, o in zip(rows, plain, strict=True)):
             fitted = dataclasses.replace(fitted, predictors=tuple(SynthPredictor(**r) for r in rows))
-            payloads = tuple(fitted if isinstance(p, SynthFit) else p for p in payloads)
-    diagnostics = e.diagnostics
-    survey = (diagnostics.get("outcome") or {}).get("survey") or {}
-    if survey.get("by_wave"):
-        outcome = dict(diagnostics["outcome"])
-        outcome["survey"] = {**survey, "by_wave": protect_rows(survey["by_wave"], limit)}
-        diagnostics = {**diagnostics, "outcome": outcome}
-    if path is e.path and diagnostics is e.diagnostics and payloads is e.payloads:
+            payloads = _swap(payloads, fitted)
+    info = e.payload(OutcomeInfo)
+    if info is not None and info.survey is not None and info.survey.by_wave:  # respondents per wave and group
+        plain = [dataclasses.asdict(r) for r in info.survey.by_wave]
+        rows = protect_rows(plain, limit)
+        if any(r is not o for r, o in zip(rows, plain, strict=True)):
+            survey = dataclasses.replace(info.survey, by_wave=tuple(SurveyWave(**r) for r in rows))
+            info = dataclasses.replace(info, survey=survey)
+            payloads = _swap(payloads, info)
+    if path is e.path and payloads is e.payloads:
         return e, withheld
-    return dataclasses.replace(e, path=path, diagnostics=diagnostics, payloads=payloads), withheld
+    return dataclasses.replace(e, path=path, payloads=payloads), withheld
 
 
 def _check(c: CheckResult, limit: int, withheld: dict[str, set[Any]]) -> CheckResult:

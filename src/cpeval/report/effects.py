@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from cpeval._format import bounded, num, pct_interval, signed_pct
 from cpeval.designs import families
+from cpeval.payloads import OutcomeInfo, baseline_mean
 from cpeval.report.inference import ci_cell, direction, lead, p_cell
 from cpeval.report.section import Section
 from cpeval.results import effects_in_family_order
@@ -46,16 +47,16 @@ def to_percent(e: Effect, value: float | None) -> float | None:
         return None
     if e.scale == "log":  # log outcomes and rate ratios
         return 100.0 * math.expm1(value)
-    mean = ((e.diagnostics.get("outcome") or {}).get("baseline") or {}).get("mean")
-    return 100.0 * value / float(mean) if mean and math.isfinite(float(mean)) else None
+    mean = baseline_mean(e)
+    return None if mean is None else 100.0 * value / mean
 
 
 def percent(e: Effect) -> tuple[float, float, float] | None:
     """The effect and its analytic interval as % change (see ``PERCENT_NOTE``), or None."""
-    base = (e.diagnostics.get("outcome") or {}).get("baseline") or {}
-    if base.get("percent_of_baseline") is not None and base.get("percent_ci"):
-        lo, hi = base["percent_ci"]
-        return float(base["percent_of_baseline"]), float(lo), float(hi)
+    info = e.payload(OutcomeInfo)
+    base = info.baseline if info is not None else None
+    if base is not None and base.percent_of_baseline is not None and base.percent_ci is not None:
+        return base.percent_of_baseline, *base.percent_ci
     return e.percent_change
 
 
