@@ -2,8 +2,8 @@
 Goodman-Bacon and honest-DiD checks.
 
 Reads only the EvaluationResult: effects' ``path`` rows (``event_time``, ``estimate``, ``ci_lower``,
-``ci_upper``, ``kind``) and ``diagnostics``, and the ``bacon`` / ``honest_did`` / ``pre_trends`` checks'
-``table`` and ``values``.
+``ci_upper``, ``kind``) and their payloads (``EventPath``, ``RateRatio``), and the ``bacon`` /
+``honest_did`` / ``pre_trends`` checks' ``table`` and ``values``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Report section and figures for synthetic control results (abadie, augmented, synthetic_did).
 
 Reads only the EvaluationResult: effects' ``path`` rows (``time``, ``treated``, ``synthetic``, ``gap``,
-``ci_lower``, ``ci_upper``, ``post``) and ``diagnostics`` (weights, V, predictors, RMSPE, alternatives),
+``ci_lower``, ``ci_upper``, ``post``) and their ``SynthFit`` payload (weights, V, predictors, RMSPE, alternatives),
 and the synthetic control checks' ``table`` / ``values`` (placebo gaps for the placebo plot).
 """
 

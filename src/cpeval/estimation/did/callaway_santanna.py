@@ -14,7 +14,7 @@ except for pre-treatment cells under a universal base period), as R ``did`` does
 cross-sections each observation brings its own values.
 
 The headline :class:`Effect` is the aggregation the design picks; every ATT(g,t) and every aggregation are
-kept in ``Effect.path`` (tidy rows, column ``kind``) and ``Effect.diagnostics``.
+kept in ``Effect.path`` (tidy rows, column ``kind``) and the :class:`~cpeval.payloads.GroupTimeFit` payload.
 """
 
 from __future__ import annotations
