@@ -198,6 +198,7 @@ def test_subgroup_flags_read_the_bootstrap_and_holm_over_every_subgroup(design, 
         assert r["harmful"] == (r["estimate"] > 0 and r["holm_p_value"] < 0.05)
     assert [r["subgroup"] for r in rows if r["harmful"]] == ["high"] and f.status == "fail"
     assert "Holm" in f.evidence["caveat"] and "at most 5%" in f.evidence["caveat"]
+    assert "comes from the score bootstrap" in f.evidence["caveat"]
     raw = design.model_dump(mode="json", by_alias=True)
     raw["inference"]["method"] = "analytic"
     analytic = design_from_dict(raw)

@@ -87,14 +87,18 @@ def _adverse_way(effect: Effect, adverse_if: str) -> bool:
     return (effect.estimate > 0) if adverse_if == "increase" else (effect.estimate < 0)
 
 
-def family_rule(design: DesignBase, n_tests: int) -> str:
-    """The flag's rule and its error rate, in words."""
+def family_rule(design: DesignBase, n_tests: int, effects: list[Effect]) -> str:
+    """The flag's rule and its error rate, in words, naming the inference the p-values came from."""
     alpha = 1 - design.inference.level
-    how = ("each subgroup's p-value comes from the analytic (cluster-robust) test, which can reject too often "
-           "when a subgroup holds few treated areas; inference.method: auto would use the bootstrap"
-           if design.inference.requests("analytic") else
-           "each subgroup's p-value comes from inference that does not rest on the cluster-robust standard error "
-           "(the wild or score bootstrap, or randomisation with very few treated areas)")
+    used = sorted({e.inference.method.replace("_", " ") for e in effects if e.inference is not None})
+    if used:
+        how = (f"each subgroup's p-value comes from the {' and '.join(used)}, which does not rest on the "
+               "cluster-robust standard error")
+    elif design.inference.requests("analytic"):
+        how = ("each subgroup's p-value comes from the analytic (cluster-robust) test, which can reject too often "
+               "when a subgroup holds few treated areas; inference.method: auto would use the bootstrap")
+    else:
+        how = "each subgroup's p-value is the design's analytic one (no bootstrap or randomisation applies here)"
     return (f"{n_tests} subgroup estimates were examined. A subgroup is flagged as harmed only when its estimate "
             f"moves the adverse way and its p-value stays below {alpha:.2g} after Holm's step-down adjustment for "
             f"all {n_tests}: if the programme had no effect in any subgroup, the chance that any subgroup is "
@@ -114,7 +118,7 @@ def assess(design: DesignBase, frame: pd.DataFrame, spec: SubgroupSpec, levels: 
     n_tests = sum(len(lv) for lv in levels.values()) * len(names)
     raw = np.array([refit.flag_p_value(e) for *_, effects, _, _ in cells for e in effects])
     adjusted = iter(holm(np.concatenate([raw, np.ones(n_tests - len(raw))]))[:len(raw)])  # not estimable: p = 1
-    caveat = family_rule(design, n_tests)
+    caveat = family_rule(design, n_tests, [e for *_, effects, _, _ in cells for e in effects])
     findings = []
     for name, m, effects, fitted, skipped in cells:
         adverse_if = "increase" if outcomes[name].better_if == "decrease" else "decrease"
