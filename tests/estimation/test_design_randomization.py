@@ -126,3 +126,24 @@ def test_interval_inverts_the_constant_effect_null_by_hand():
             for step, rejected in ((1e-6, True), (-1e-6, False)):
                 shifted = frame.assign(y=frame["y"] - (bound + outward * step) * d)
                 assert bool(_hand_loop_p(shifted, design)[0] <= 1 - design.inference.level + 1e-12) == rejected
+
+
+@pytest.mark.parametrize("aggregation", ["simple", "dynamic"])
+def test_callaway_santanna_estimate_only_route_equals_hand_loop_of_full_fits(aggregation):
+    """Re-assignments are scored by the ATT(g,t) and the declared aggregation alone (no variances): the same
+    p-value as the hand loop of full fits, without calling the estimator's fit."""
+    frame = _panel_frame(first=(3, 0, 4, 0, 0, 0), periods=5, seed=2)
+    raw = _design().model_dump(mode="json", exclude_none=True)
+    raw["estimator"] = {"method": "callaway_santanna", "aggregation": aggregation}
+    design = design_from_dict(raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hand, n = _hand_loop_p(frame, design)
+        panel, est, effect = _fit(frame, design)
+        calls = []
+        fit = est.fit
+        est.fit = lambda *a: calls.append(1) or fit(*a)
+        p, ci, draws, exact, _, _ = randomization(panel, design.outcomes[0], effect, design, est)
+    assert exact and draws == n == 30  # 6! / (1! 1! 4!)
+    assert p == pytest.approx(hand, abs=1e-12)
+    assert calls == [] and ci is None

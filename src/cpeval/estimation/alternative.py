@@ -234,6 +234,31 @@ def _poisson_score(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
     return res, f"score statistic of the log rate ratio, Kline-Santos score bootstrap under the null, {per}"
 
 
+def _group_time_estimate(outcome: OutcomeSpec, design: Any) -> Any:
+    """Callaway & Sant'Anna's headline estimate of a panel alone: the ATT(g,t) and the declared aggregation,
+    without the influence-function variances, intervals, pre-test and percent scale a full fit adds."""
+    from cpeval.estimation.did import cs_aggregate as agg
+    from cpeval.estimation.did.callaway_santanna import group_time_att
+    from cpeval.estimation.did.cs_data import prepare
+
+    est = design.estimator
+
+    def estimate(p: Panel) -> float:
+        data = prepare(p, outcome.column, design)
+        cells = group_time_att(data, design)[0]
+        if est.aggregation == "dynamic":
+            head = agg.dynamic(cells, balance_e=est.balance_e, t_first=data.periods[0], t_last=data.periods[-1],
+                               min_e=-np.inf if est.min_e is None else est.min_e,
+                               max_e=np.inf if est.max_e is None else est.max_e)
+        else:
+            head = {"simple": agg.simple, "group": agg.group, "calendar": agg.calendar}[est.aggregation](cells)
+        if not np.isfinite(head.overall):
+            raise EstimationError(f"outcome {outcome.name!r}: the {est.aggregation} aggregation is not identified "
+                                  "under a re-assignment")
+        return float(head.overall)
+    return estimate
+
+
 def randomization(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: Any, estimator: Any
                   ) -> tuple[float, tuple[float, float] | None, int, bool, str, str]:
     """(p, interval, draws, exact, statistic, note) of the design-based randomisation test."""
@@ -254,7 +279,9 @@ def randomization(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: An
             coef = np.linalg.lstsq(both[:, 2:] * sw[:, None], both[:, :2] * sw[:, None], rcond=None)[0]
             return float(r @ coef[:, 0]), float(r @ coef[:, 1])
     res = randomization_test(panel, outcome, effect, estimator, draws=design.inference.permutations or DEFAULT_DRAWS,
-                             seed=design.inference.seed, level=design.inference.level, linear=linear)
+                             seed=design.inference.seed, level=design.inference.level, linear=linear,
+                             estimate=_group_time_estimate(outcome, design)
+                             if design.estimator.method == "callaway_santanna" else None)
     note = (f"{'all' if res.exact else 'random'} {res.draws} of {res.n_assignments} re-assignments of the units' "
             "treatment paths; valid if the treated areas are exchangeable with the others")
     if min(cluster_counts(panel, design, effect)) <= 2:
@@ -279,7 +306,7 @@ def attach(panel: Panel, outcome: OutcomeSpec, effect: Effect, estimator: Any) -
     if chosen == "wild_bootstrap" and score and design.inference.requests("auto") and (
             getattr(effect.payload(RateRatio), "form", None) != "twfe"):
         chosen = "randomization"  # the score bootstrap tests one rate ratio; staggered adoption has many
-    what = {"wild_bootstrap": "wild cluster bootstrap", "randomization": "randomisation test"}[chosen]
+    what = {"wild_bootstrap": "wild bootstrap", "randomization": "randomisation test"}[chosen]
     if chosen == "wild_bootstrap":
         res, statistic = wild_bootstrap(panel, outcome, effect, design, counts)
         alt = AlternativeInference(

@@ -168,13 +168,15 @@ def _refit_statistics(panel: Panel, outcome: OutcomeSpec, statistic: Any, paths:
 
 
 def randomization_test(panel: Panel, outcome: OutcomeSpec, effect: Effect, estimator: Any, *, draws: int,
-                       seed: int, level: float, linear: Any = None) -> RandomizationResult:
+                       seed: int, level: float, linear: Any = None, estimate: Any = None) -> RandomizationResult:
     """Fisher randomisation test of the sharp null of no effect by re-assigning the units' treatment paths.
 
     ``linear(panel, observed_d)``, when given, computes the estimator's estimate on ``panel`` for the outcome
     and for ``observed_d`` (the observed treatment indicator, a Series on the frame's index) as if it
     were the outcome, for an estimator linear in the outcome; it replaces re-running the estimator and gives
-    the interval. Two-way fixed effects use their own batched form; otherwise the estimator is re-run."""
+    the interval. Two-way fixed effects use their own batched form; otherwise the estimator is re-run, or
+    ``estimate(panel)`` when given: the headline estimate alone, without standard errors (used only if it
+    reproduces the Effect's estimate on the observed assignment)."""
     design = panel.design
     assert panel.time is not None
     frame = panel.outcome_rows(outcome.column)
@@ -208,7 +210,11 @@ def randomization_test(panel: Panel, outcome: OutcomeSpec, effect: Effect, estim
         stat, p = b, pfun(0.0)
         conf = invert(pfun, effect.estimate, effect.std_error, 1 - level, tol=1e-9)
     else:
-        stat = _refit_statistics(panel, outcome, lambda p: estimator.fit(p, outcome).estimate, paths, cohort,
-                                 labels, rep_unit)
+        scale = effect.std_error if math.isfinite(effect.std_error) and effect.std_error > 0 else 1.0
+        if estimate is None or not math.isclose(estimate(panel), effect.estimate, rel_tol=1e-9,
+                                                abs_tol=1e-12 * scale):
+            def estimate(p: Panel) -> float:
+                return estimator.fit(p, outcome).estimate
+        stat = _refit_statistics(panel, outcome, estimate, paths, cohort, labels, rep_unit)
         p = p_from(stat, effect.estimate, exact)
     return RandomizationResult(p, conf, len(labels), exact, total, stat)

@@ -1,30 +1,37 @@
-"""Restricted wild cluster bootstrap (WCR) for one linear restriction, and the score bootstrap for Poisson.
+"""Wild (cluster) bootstrap tests of one linear restriction, and the score bootstrap for Poisson.
 
 Linear models (``LinearWildTest``): the fixed effects are partialled out first (Frisch-Waugh-Lovell: y and the
 regressors demeaned by unit and period with the observation weights), so the test works on y~ = X~ b + u with
 k regressors. The null R'b = r is imposed (restricted estimate b~(r), residuals u~(r)); bootstrap samples are
-y* = X~ b~ + u~ v_g with one auxiliary weight v_g per cluster, and each one's t statistic is
-(R'b* - r) / se*(R'b*) with the same cluster-robust variance and small-sample factor as the analytic test.
+y* = X~ b~ + u~ v_h with one auxiliary weight v_h per bootstrap group h, and each one's t statistic is
+(R'b* - r) / se*(R'b*) with the same cluster-robust variance (clustered by g) and small-sample factor as the
+analytic test. The bootstrap groups are the clusters (the wild cluster bootstrap, WCR) or, in MacKinnon &
+Webb's (2018) subcluster wild bootstrap, finer groups inside them, down to one weight per row (the ordinary
+wild bootstrap); the variance stays clustered either way. Unrestricted (WCU) resampling uses the
+unrestricted residuals and centres t* on the estimate.
 
-The fast algorithm of Roodman, MacKinnon, Nielsen & Webb (2019): with S_g the cluster scores X~_g'u~_g,
-A = (X~'X~)^-1, a_g = R'A S_g and C_gh = R'A X~_g'X~_g A S_h, a replication's numerator is sum_g v_g a_g and
-its cluster contributions to the variance are v_g a_g - sum_h C_gh v_h; so all B replications are two matrix
-products with a B x G weight matrix, chunked for memory. Because u~(r) is affine in r, the numerator is
-affine and the squared standard error quadratic in r: five numbers per replication give t*(r) for every r,
-and the confidence set is found by root finding on the bootstrap p-value function (test inversion, as
-``boottest`` does) at O(B) per evaluation.
+The fast algorithm of Roodman, MacKinnon, Nielsen & Webb (2019), for any bootstrap groups: with S_h the
+groups' scores X~_h'u~_h, A = (X~'X~)^-1, a_h = R'A S_h, W_hg = R'A X~_gh'u~_gh (the rows of group h in
+cluster g; a sparse H x G matrix) and Q_g = X~_g'X~_g A R, a replication's numerator is sum_h v_h a_h and
+cluster g's contribution to the variance is sum_h v_h W_hg - Q_g' A sum_h v_h S_h; so all B replications are
+a few matrix products with a B x H weight matrix, chunked for memory. Because u~(r) is affine in r, the
+numerator is affine and the squared standard error quadratic in r: five numbers per replication give t*(r)
+for every r, and the confidence set is found by root finding on the bootstrap p-value function (test
+inversion, as ``boottest`` does) at O(B) per evaluation.
 
 Weights: Rademacher (+-1) or Webb's six-point law (+-sqrt(1/2), +-1, +-sqrt(3/2)); ``auto`` takes Webb when
-there are at most ``WEBB_MAX_CLUSTERS`` clusters, where Rademacher weights give too few distinct draws
-(Webb 2023; MacKinnon & Webb 2018), and Rademacher otherwise. With Rademacher weights and 2^G <= the
-replications requested, every one of the 2^G sign vectors is used once (full enumeration, no simulation
-noise), as ``boottest`` does. The p-value is symmetric, the share of |t*| strictly above |t| (ties, such as
-the all-ones weight vector that reproduces the data, do not count), as ``boottest``'s default.
+there are at most ``WEBB_MAX_CLUSTERS`` bootstrap groups, where Rademacher weights give too few distinct draws
+(Webb 2023; MacKinnon & Webb 2018), and Rademacher otherwise. With Rademacher weights and 2^H <= the
+replications requested (H bootstrap groups), every one of the 2^H sign vectors is used once (full
+enumeration, no simulation noise), as ``boottest`` does. The p-value is symmetric, the share of |t*| strictly
+above |t| (ties, such as the all-ones weight vector that reproduces the data, do not count), as ``boottest``'s
+default.
 
 Poisson (``PoissonScoreTest``): the score bootstrap of Kline & Santos (2012). Under the null the model is
 refitted with the treatment coefficient fixed (an offset); each cluster's score for that coefficient, with the
-unit and period effects concentrated out, s_g = sum_i D~_i a_i (y_i - mu~_i), is perturbed by v_g and the
-score statistic sum_g v_g s_g / sqrt(sum_g (v_g s_g - mean)^2) is compared with the one from the data.
+unit and period effects concentrated out, s_g = sum_i D~_i a_i (y_i - mu~_i), is perturbed (z_g = v_g s_g, or
+with finer bootstrap groups z_g = sum_{h in g} v_h s_h) and the score statistic sum_g z_g /
+sqrt(sum_g (z_g - mean)^2) is compared with the one from the data.
 """
 
 from __future__ import annotations
