@@ -116,6 +116,9 @@ def test_effect_is_valid_and_serialisable(case):
     assert 0.0 <= e.p_value <= 1.0
     back = json.loads(result.to_json())
     assert back["effects"][0]["estimate"] == pytest.approx(e.estimate, rel=1e-12)
+    for payload in e.payloads:  # each typed payload reads back from results.json as written
+        written = back["effects"][0]["diagnostics"][payload.key]
+        assert type(payload).from_dict(written).to_dict() == payload.to_dict(), payload.key
 
 
 def test_row_order_and_unit_labels_do_not_change_the_answer(case):
