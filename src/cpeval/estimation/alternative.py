@@ -281,7 +281,7 @@ def randomization(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: An
     res = randomization_test(panel, outcome, effect, estimator, draws=design.inference.permutations or DEFAULT_DRAWS,
                              seed=design.inference.seed, level=design.inference.level, linear=linear,
                              estimate=_group_time_estimate(outcome, design)
-                             if design.estimator.method == "callaway_santanna" else None)
+                             if design.estimator.capabilities.group_time else None)
     note = (f"{'all' if res.exact else 'random'} {res.draws} of {res.n_assignments} re-assignments of the units' "
             "treatment paths; valid if the treated areas are exchangeable with the others")
     if min(cluster_counts(panel, design, effect)) <= 2:
