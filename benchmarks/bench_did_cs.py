@@ -6,18 +6,19 @@ x 20 periods, cohorts 5/9/13/17 and never-treated units, ``cpeval.datasets.did.s
 to Parquet with the columns unit, period, first_treated and y.
 
 Every run is a fresh process (cpeval from ``.venv``, the peers from ``.venv-bench``) that reads the Parquet
-file into a DataFrame and then times the work on it:
+file into a DataFrame (except the Parquet-path route) and then times the work on it:
 
 - ``cpeval (Parquet path)``: ``evaluate(design)`` with ``data.path`` the Parquet file (it reads the file itself:
   reading, hashing, validation, estimation);
 - ``cpeval (in memory)``: ``evaluate(design, data=df)``, how a notebook calls it (hash of the frame's bytes,
   validation, estimation);
+- ``cpeval (fit)``: the estimator alone (``CallawaySantAnna.fit``) on the panel validated beforehand;
 - each peer: its ``att_gt`` (or equivalent) plus the dynamic aggregation on the DataFrame.
 
 For each run: wall seconds and CPU seconds (user + system of the process, all threads) of the timed work,
 best of ``--repeat`` (cpeval; peers run once) and of the first run alone (lazy imports included), the
-process's peak resident set (VmHWM, which exec resets), its
-resident set just before the timed work, and bytes per input value (peak / (units x periods x 4 columns)).
+process's peak resident set (VmHWM, which exec resets), its resident set just before the timed work, and
+bytes per input value (peak / (units x periods x 4 columns)).
 The load average is recorded at the start and end of each run: the machine is shared, so CPU seconds are the
 steadier comparison. Every package's ATT(g,t) and dynamic overall effect are compared with cpeval's.
 
@@ -46,8 +47,9 @@ BENCH_PY = ROOT / ".venv-bench" / "bin" / "python"
 RESULTS = ROOT / "benchmarks" / "results"
 COHORTS = (5, 9, 13, 17)
 COLUMNS = ("unit", "period", "first_treated", "y")
-TOOLS = ("cpeval-path", "cpeval-memory", "csdid", "moderndid", "differences")
-MODULES = {"cpeval-path": "cpeval.pipeline", "cpeval-memory": "cpeval.pipeline", "moderndid": "moderndid",
+TOOLS = ("cpeval-path", "cpeval-memory", "cpeval-fit", "csdid", "moderndid", "differences")
+MODULES = {"cpeval-path": "cpeval.pipeline", "cpeval-memory": "cpeval.pipeline",
+           "cpeval-fit": "cpeval.estimation.did.callaway_santanna", "moderndid": "moderndid",
            "differences": "differences", "csdid": "csdid.att_gt"}
 
 
@@ -88,6 +90,15 @@ def _run_cpeval(df: Any, data: str, in_memory: bool) -> tuple[list, dict]:
 
     result = evaluate(_design(data), data=df) if in_memory else evaluate(_design(data))
     return _cpeval_result(result)
+
+
+def _run_cpeval_fit(panel: Any, data: str) -> tuple[list, dict]:
+    from cpeval.estimation.did.callaway_santanna import CallawaySantAnna
+
+    design = _design(data)
+    effect = CallawaySantAnna(design).fit(panel, design.outcomes[0])
+    cells = [(r["group"], r["time"], r["estimate"]) for r in effect.path if r["kind"] == "att_gt"]
+    return cells, {"dynamic_overall": effect.estimate, "dynamic_overall_se": effect.std_error}
 
 
 def _run_moderndid(df: Any, data: str) -> tuple[list, dict]:
@@ -145,11 +156,15 @@ def child(tool: str, data: str, out: str, repeat: int) -> None:
     __import__(MODULES[tool])
     if tool.startswith("cpeval"):
         __import__("scipy.stats")  # the peers import scipy.stats up front; cpeval imports it when it needs it
-    df = pd.read_parquet(data)
+    df = None if tool == "cpeval-path" else pd.read_parquet(data)  # that route reads the file itself
+    if tool == "cpeval-fit":  # the estimator alone: the data validated beforehand, untimed
+        from cpeval.data import validate_panel
+
+        df = validate_panel(df, _design(data))
     base = _status_mb("VmRSS")
     runner = {"cpeval-path": lambda f, d: _run_cpeval(f, d, in_memory=False),
-              "cpeval-memory": lambda f, d: _run_cpeval(f, d, in_memory=True)}.get(tool) or globals()[
-        f"_run_{tool}"]
+              "cpeval-memory": lambda f, d: _run_cpeval(f, d, in_memory=True),
+              "cpeval-fit": _run_cpeval_fit}.get(tool) or globals()[f"_run_{tool}"]
     walls, cpus = [], []
     cells: list = []
     extra: dict = {}
@@ -288,16 +303,18 @@ def main() -> None:
               "cpus": os.cpu_count(), "results": summary}
     (RESULTS / f"did_cs_{tag}.json").write_text(json.dumps(report, indent=2))
     print(f"BLAS: {blas}; peers: {report['peer_versions']}")
-    print("\n| package | wall s | CPU s | peak RSS MB | bytes per input value (peak / growth) | "
-          "ATT(g,t) max abs diff vs cpeval | dynamic ATT (SE) | load average |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| package | wall s | CPU s | first run: wall s / CPU s | peak RSS MB | bytes per input value "
+          "(peak / growth) | ATT(g,t) max abs diff vs cpeval | dynamic ATT (SE) | load average |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in summary:
         load = row.get("load_average") or [float("nan")] * 2
         if "error" in row:
-            print(f"| {row['tool']} | {row['error']} | | | | | | {load[0]:.1f}-{load[1]:.1f} |")
+            print(f"| {row['tool']} | {row['error']} | | | | | | | {load[0]:.1f}-{load[1]:.1f} |")
             continue
         diff = row["max_abs_diff_att_gt"]
-        print(f"| {row['tool']} | {row['wall_seconds']:.2f} | {row['cpu_seconds']:.2f} | {row['peak_rss_mb']:,.0f} | "
+        first = f"{row['first_wall_seconds']:.2f} / {row['first_cpu_seconds']:.2f}" if row["repeat"] > 1 else "same"
+        print(f"| {row['tool']} | {row['wall_seconds']:.2f} | {row['cpu_seconds']:.2f} | {first} | "
+              f"{row['peak_rss_mb']:,.0f} | "
               f"{row['bytes_per_input_value']:.0f} / {row['growth_bytes_per_input_value']:.0f} | "
               f"{'n/a' if diff is None else f'{diff:.1e}'} ({row['cells_compared']}/{row['cells']}) | "
               f"{row['dynamic_overall']:.6f} ({row['dynamic_overall_se']:.6f}) | {load[0]:.1f}-{load[1]:.1f} |")
