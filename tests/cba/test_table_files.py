@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from cpeval.cba.tables import load_deflator, load_unit_costs
-from cpeval.errors import DataError, ProblemCode
+from cpeval.errors import DataError, DesignError, ProblemCode
 from cpeval.outcomes.harm import load_weight_table
 
 UNIT_COSTS = "category,amount,currency,price_year\nburglary,1000.5,GBP,2016\n"
@@ -54,3 +54,21 @@ def test_harm_weights_with_a_byte_order_mark_and_in_latin1(tmp_path):
     with pytest.raises(DataError, match=r"(?s)seriousness\.weights: latin\.csv.*cannot parse latin\.csv") as err:
         load_weight_table(str(bad), str(tmp_path / "design.yaml"))
     assert [p.code for p in err.value.problems] == [ProblemCode.UNREADABLE]
+
+
+@pytest.mark.parametrize("text", ["source: [unclosed\n", "- a list\n- not a mapping\n"])
+def test_a_broken_unit_cost_metadata_file_is_a_design_error(tmp_path, text):
+    path = tmp_path / "costs.csv"
+    path.write_text(UNIT_COSTS, encoding="utf-8")
+    path.with_suffix(".yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(DesignError, match=r"cost_benefit\.unit_costs: the table's metadata .*costs\.yaml"):
+        load_unit_costs(str(path))
+
+
+@pytest.mark.parametrize("text", ['{"name": "mine", ', '["not", "an object"]'])
+def test_a_broken_harm_weight_provenance_file_is_a_design_error(tmp_path, text):
+    path = tmp_path / "w.csv"
+    path.write_text("offence,weight\nburglary,2.5\n", encoding="utf-8")
+    path.with_suffix(".json").write_text(text, encoding="utf-8")
+    with pytest.raises(DesignError, match=r"seriousness\.weights: the table's provenance .*w\.json"):
+        load_weight_table(str(path), str(tmp_path / "design.yaml"))

@@ -93,7 +93,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
     if not path.is_file():
         return {}
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        meta = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DesignError(f"cost_benefit.unit_costs: the table's metadata {path} is not readable YAML ({exc}); "
+                          "mend it or remove it (the table then reads without provenance)") from None
+    if not isinstance(meta, dict):
+        raise DesignError(f"cost_benefit.unit_costs: the table's metadata {path} must be a YAML mapping "
+                          "(source, price_year, ...); mend it or remove it")
+    return meta
 
 
 def load_unit_costs(name_or_path: str, base_dir: str | Path | None = None) -> UnitCostTable:
