@@ -61,7 +61,7 @@ def test_a_broken_unit_cost_metadata_file_is_a_design_error(tmp_path, text):
     path = tmp_path / "costs.csv"
     path.write_text(UNIT_COSTS, encoding="utf-8")
     path.with_suffix(".yaml").write_text(text, encoding="utf-8")
-    with pytest.raises(DesignError, match=r"cost_benefit\.unit_costs: the table's metadata .*costs\.yaml"):
+    with pytest.raises(DesignError, match=r"cost_benefit\.unit_costs: the table's provenance file .*costs\.yaml"):
         load_unit_costs(str(path))
 
 
@@ -70,5 +70,5 @@ def test_a_broken_harm_weight_provenance_file_is_a_design_error(tmp_path, text):
     path = tmp_path / "w.csv"
     path.write_text("offence,weight\nburglary,2.5\n", encoding="utf-8")
     path.with_suffix(".json").write_text(text, encoding="utf-8")
-    with pytest.raises(DesignError, match=r"seriousness\.weights: the table's provenance .*w\.json"):
+    with pytest.raises(DesignError, match=r"seriousness\.weights: the table's provenance file .*w\.json"):
         load_weight_table(str(path), str(tmp_path / "design.yaml"))

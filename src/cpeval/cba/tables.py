@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cpeval.data.sources import read_table, relative_to
+from cpeval.data.sources import read_sidecar, read_table, relative_to
 from cpeval.designs.cost_benefit import PERSPECTIVES
 from cpeval.errors import DesignError, did_you_mean
 
@@ -88,27 +88,11 @@ class UnitCostTable:
         return {k: self.meta[k] for k in keys if k in self.meta}
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    if not path.is_file():
-        return {}
-    try:
-        meta = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise DesignError(f"cost_benefit.unit_costs: the table's metadata {path} is not readable YAML ({exc}); "
-                          "mend it or remove it (the table then reads without provenance)") from None
-    if not isinstance(meta, dict):
-        raise DesignError(f"cost_benefit.unit_costs: the table's metadata {path} must be a YAML mapping "
-                          "(source, price_year, ...); mend it or remove it")
-    return meta
-
-
 def load_unit_costs(name_or_path: str, base_dir: str | Path | None = None) -> UnitCostTable:
     """Load a shipped table by name or a user CSV (path relative to ``base_dir``, the design's folder)."""
     if name_or_path in SHIPPED_TABLES:
         path = TABLES_DIR / f"{name_or_path}.csv"
-        meta = _read_yaml(TABLES_DIR / f"{name_or_path}.yaml")
+        meta = read_sidecar(TABLES_DIR / f"{name_or_path}.yaml", "cost_benefit.unit_costs")
         name = name_or_path
     else:
         path = relative_to(name_or_path, base_dir)
@@ -118,7 +102,8 @@ def load_unit_costs(name_or_path: str, base_dir: str | Path | None = None) -> Un
                 f"({', '.join(SHIPPED_TABLES)}) nor an existing CSV file"
                 f"{did_you_mean(name_or_path, SHIPPED_TABLES)}"
             )
-        meta = _read_yaml(path.with_suffix(".yaml")) or {"source": f"user-supplied table {path.name}"}
+        meta = (read_sidecar(path.with_suffix(".yaml"), "cost_benefit.unit_costs")
+                or {"source": f"user-supplied table {path.name}"})
         name = path.stem
     rows = _parse_rows(path, name)
     if not rows:
@@ -199,7 +184,7 @@ def load_deflator(name_or_path: str | None, currency: str, base_dir: str | Path 
             f"index) or to one of {', '.join(sorted(set(DEFAULT_DEFLATOR.values())))}"
         )
     if not name.lower().endswith(".csv"):
-        meta_all = _read_yaml(TABLES_DIR / "deflators.yaml")
+        meta_all = read_sidecar(TABLES_DIR / "deflators.yaml", "cost_benefit.deflator")
         index = _read_index(TABLES_DIR / "deflators.csv", name)
         if not index:
             known = sorted(meta_all)

@@ -113,6 +113,34 @@ def read_table(path: Path, label: str, key: str) -> tuple[list[str], list[dict[s
     return header, [{h: str(v).strip() for h, v in zip(header, row, strict=True)} for row in values]
 
 
+def read_sidecar(path: Path, key: str) -> dict:
+    """A table's provenance file beside it (``.json`` or ``.yaml``) as a mapping; ``{}`` when there is none.
+
+    A file that does not parse, or is not a mapping, is a :class:`DesignError` naming ``key`` and the file.
+    """
+    import json
+
+    import yaml
+
+    from cpeval.errors import DesignError
+
+    if not path.is_file():
+        return {}
+    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+    try:
+        text = path.read_text(encoding="utf-8")
+        meta = json.loads(text) if kind == "JSON" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise DesignError(f"{key}: the table's provenance file {path} is not readable {kind} ({exc}); "
+                          "mend it or remove it (the table then reads without provenance)") from None
+    if meta is None and kind == "YAML":
+        return {}
+    if not isinstance(meta, dict):
+        raise DesignError(f"{key}: the table's provenance file {path} must be a {kind} mapping "
+                          "(name, source, ...); mend it or remove it")
+    return meta
+
+
 def read_dataset(name: str) -> Source:
 
     package, _, dataset = name.partition(".")

@@ -7,12 +7,11 @@ the columns ``offence`` and ``weight`` (an optional sidecar ``<file>.json`` give
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cpeval.data.sources import design_folder, read_file, relative_to
+from cpeval.data.sources import design_folder, read_file, read_sidecar, relative_to
 from cpeval.errors import DesignError, did_you_mean
 
 if TYPE_CHECKING:
@@ -93,7 +92,7 @@ def load_weight_table(ref: str, origin: str | None = None) -> WeightTable:
         raise DesignError(f"seriousness.weights: {path.name}: offences listed twice: {', '.join(dupes)}")
     labels = dict(zip(offences, frame["label"].astype(str), strict=True)) if "label" in frame else {}
     sidecar = path.with_suffix(".json")
-    meta: dict[str, Any] = _read_sidecar(sidecar) if sidecar.is_file() else {}
+    meta: dict[str, Any] = read_sidecar(sidecar, "seriousness.weights")
     meta.setdefault("source", str(path.name) if ref.lower().endswith(".csv") else ref)
     return WeightTable(
         name=str(meta.get("name", path.stem)),
@@ -101,19 +100,6 @@ def load_weight_table(ref: str, origin: str | None = None) -> WeightTable:
         labels=labels,
         meta=meta,
     )
-
-
-def _read_sidecar(sidecar: Path) -> dict[str, Any]:
-    """The weight table's provenance (a JSON object beside the CSV)."""
-    try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DesignError(f"seriousness.weights: the table's provenance {sidecar} is not readable JSON ({exc}); "
-                          "mend it or remove it (the table then reads without provenance)") from None
-    if not isinstance(meta, dict):
-        raise DesignError(f"seriousness.weights: the table's provenance {sidecar} must be a JSON object "
-                          '({"name": ..., "source": ...}); mend it or remove it')
-    return meta
 
 
 def harm_components(
