@@ -90,6 +90,14 @@ def test_synthetic_control_on_area_aggregates(city, tmp_path):
     assert [e.family for e in result.effects] == ["seriousness", "fear"]
     rows = result.effect("harm").payload(OutcomeInfo).harm_contributions.offences
     assert len(rows) == 4 and all(r.estimate is not None for r in rows)
+    # a synthetic control's offence fits have no bounded interval (null in the payload): the report says so and
+    # still draws the contributions (a TypeError on None before)
+    assert all(r.ci_lower is None and r.ci_upper is None for r in rows)
+    from cpeval.report import render_figures, render_markdown
+
+    assert "figures/harm_contributions_harm.png" in render_figures(result)
+    text = render_markdown(result)
+    assert text.count("(interval unbounded)") == 4
 
 
 def test_poisson_did_harm_contributions_in_harm_units(city):

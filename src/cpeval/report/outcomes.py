@@ -5,9 +5,10 @@ Reads only each Effect's :class:`~cpeval.payloads.OutcomeInfo` (filled by :func:
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
-from cpeval._format import grouped, slug
+from cpeval._format import bounded, grouped, slug
 from cpeval.payloads import OutcomeInfo
 from cpeval.report.figures import new_figure, png_bytes
 from cpeval.report.section import Section
@@ -102,8 +103,10 @@ def _harm_section(e: Effect, hc: HarmContributions, definition: OutcomeDefinitio
         elif r.harm_change is not None and r.harm_change_ci is not None:
             lo, hi = r.harm_change_ci
             change = f"{grouped(r.harm_change)} [{grouped(lo)}, {grouped(hi)}] (log ratio {grouped(r.estimate, 3)})"
-        else:
+        elif bounded(r.ci_lower, r.ci_upper):
             change = f"{grouped(r.estimate)} [{grouped(r.ci_lower)}, {grouped(r.ci_upper)}]"
+        else:  # e.g. a synthetic control's offence fits: no interval
+            change = f"{grouped(r.estimate)} (interval unbounded)"
         out.append(f"| {r.label} | `{r.column}` | {grouped(r.weight)} | {base} | {change} | {share} |")
     out += [""]
     if any(r.estimate is not None for r in hc.offences):  # the figure is drawn from these rows
@@ -160,7 +163,9 @@ def render_figures(result: EvaluationResult) -> dict[str, bytes]:
                    [r.harm_change_ci[1] - r.harm_change for r in rows]]  # type: ignore[operator,index]
         else:
             est = [r.estimate for r in rows]
-            err = [[r.estimate - r.ci_lower for r in rows], [r.ci_upper - r.estimate for r in rows]]  # type: ignore[operator]
+            # an offence without a bounded interval (None in the payload) is drawn without an error bar
+            err = [[r.estimate - r.ci_lower if bounded(r.ci_lower) else math.nan for r in rows],  # type: ignore[operator]
+                   [r.ci_upper - r.estimate if bounded(r.ci_upper) else math.nan for r in rows]]  # type: ignore[operator]
         if not rows:
             continue
         labels = [r.label for r in rows]
