@@ -15,8 +15,9 @@ each replication, every test is run on the same data at the 5% level:
   all assignments when they number at most 999 (1 and 2 treated areas), else 999 random ones;
 - poisson analytic: cpeval's PPML (fit_fe_poisson), cluster-robust with G/(G-1), t(G-1);
 - poisson score: Kline-Santos score bootstrap, B = 999, one weight per area or per area-month;
-- wild bootstrap as cpeval runs it (bootcluster: auto): observation weights with fewer than 10 treated or
-  untreated areas, area weights otherwise, refused with a single treated area (printed as "refused");
+- the bootstraps as cpeval runs them (bootcluster: auto): the linear one with observation weights with fewer
+  than 10 treated or untreated areas, area weights otherwise, refused with a single treated area; the score
+  bootstrap with area weights, refused with fewer than 5 (printed as "refused");
 - auto: what inference.method: auto reports first (randomisation with 1-4 treated, the wild bootstrap with
   5-9, the analytic test from 10).
 
@@ -101,13 +102,13 @@ def one(args):
 
 
 def as_run(n_treated: int, rates: np.ndarray) -> list[float | None]:
-    """The rates of the two bootstraps as ``bootcluster: auto`` runs them (None: refused, one treated area)."""
+    """The rates of the two bootstraps as cpeval runs them under ``bootcluster: auto`` (None: refused): the
+    linear one with observation weights below 10 treated areas and refused with one; the score bootstrap with
+    area weights, refused below 5."""
     col = {name: j for j, name in enumerate(METHODS)}
-    if n_treated == 1:
-        return [None, None]
-    fine = n_treated < 10
-    return [float(rates[col["twfe WR-obs" if fine else "twfe WCR"]]),
-            float(rates[col["poisson score, obs weights" if fine else "poisson score, area weights"]])]
+    linear = None if n_treated == 1 else float(rates[col["twfe WR-obs" if n_treated < 10 else "twfe WCR"]])
+    score = None if n_treated < 5 else float(rates[col["poisson score, area weights"]])
+    return [linear, score]
 
 
 def rates_by_treated(reps: int, processes: int) -> dict[int, np.ndarray]:

@@ -69,9 +69,15 @@ def test_one_treated_area_uses_randomisation_and_many_add_nothing():
 
 
 def test_poisson_reports_the_score_bootstrap_and_analytic_none():
-    res = run(did("poisson", {"method": "wild_bootstrap", "wild_bootstrap": {"replications": 499}}), null_panel())
+    boot = did("poisson", {"method": "wild_bootstrap", "wild_bootstrap": {"replications": 499}})
+    res = run(boot, null_panel(n_treated=5))
     alt = res.effects[0].inference
     assert alt.method == "score_bootstrap" and alt.conf_int[0] < res.effects[0].estimate < alt.conf_int[1]
+    assert "one weight per cluster" in alt.statistic  # bootcluster auto keeps clusters for the score bootstrap
+    from cpeval.errors import EstimationError
+
+    with pytest.raises(EstimationError, match=r"score bootstrap does not hold its size.*inference\.method: random"):
+        run(boot, null_panel(n_treated=3))  # fewer than 5 treated clusters: refused
     assert run(did(inference={"method": "analytic"}), null_panel()).effects[0].inference is None
 
 

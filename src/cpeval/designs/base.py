@@ -86,15 +86,16 @@ class WildBootstrapSpec(StrictModel):
     )
     weights: Literal["auto", "rademacher", "webb"] = Field(
         "auto", description="Auxiliary weights: 'rademacher' (+-1), 'webb' (six points), or 'auto': Webb with "
-        "12 clusters or fewer, Rademacher otherwise."
+        "12 clusters (or bootstrap groups, see bootcluster) or fewer, Rademacher otherwise."
     )
     bootcluster: Literal["auto", "cluster", "observation"] = Field(
         "auto", description="Which rows share one auxiliary weight; the variance stays clustered either way. "
         "'cluster': one weight per cluster (the wild cluster bootstrap, WCR); 'observation': one weight per row "
         "(the ordinary wild bootstrap, the finest subcluster bootstrap of MacKinnon & Webb 2018); 'auto': "
         "observation weights when fewer than 10 clusters are treated or untreated, where the wild cluster "
-        "bootstrap rejects far too rarely (0.1-1.2% at the 5% level with 2-3 treated areas of 40 in cpeval's "
-        "null simulation, against 4.6-7.4% for observation weights), cluster weights otherwise. With a single "
+        "bootstrap rejects far too rarely (0.1% and 1.2% at the 5% level with 2 and 3 treated areas of 40 in "
+        "cpeval's null simulation, against 3-8% for observation weights), cluster weights otherwise (and always "
+        "for the Poisson score bootstrap, which is refused below 5 treated or untreated clusters). With a single "
         "treated or untreated cluster no wild bootstrap is valid and the request is refused: use randomization."
     )
 
@@ -122,7 +123,8 @@ class InferenceSpec(StrictModel):
         "treated, and when, among the units; the synthetic-control placebo test; the trial's re-randomisation), "
         "'analytic' (none), or 'auto': the wild bootstrap for twfe, event_study, sun_abraham, poisson and "
         "clustered trials when fewer than 10 clusters are treated or untreated (randomisation when fewer "
-        "than 5 are, where the bootstrap is far too conservative), and it then leads the report.",
+        "than 5 are: exact when the treated areas were drawn at random, and the score bootstrap fails there), "
+        "and it then leads the report.",
     )
     wild_bootstrap: WildBootstrapSpec = Field(
         default_factory=WildBootstrapSpec, description="Options of inference.method: wild_bootstrap."

@@ -1,13 +1,20 @@
 """Inference beside the analytic one: which to run (``inference.method``), and running it for one Effect.
 
-``auto`` runs the restricted wild cluster bootstrap (score bootstrap for Poisson) for twfe, event_study,
-sun_abraham, poisson and clustered trials when fewer than ``FEW_TREATED_CLUSTERS`` clusters are treated or
-untreated, and randomisation inference instead when fewer than ``RANDOMISE_BELOW`` are: the restricted
-bootstrap is then far too conservative (MacKinnon & Webb 2017, 2018; in cpeval's null simulation with 40
-areas it rejected 2.8%, 0.1% and 1.2% of the time at the 5% level with 1, 2 and 3 treated areas, and 5.6%
-with 5, while randomisation rejected 4.7%, 4.5%, 5.2% and 5.7%: benchmarks/README.md). That inference then
-heads the report. Otherwise ``auto`` adds
-nothing. An explicit method always runs and heads the report when the clusters are few.
+``auto`` runs a restricted wild bootstrap (the Kline-Santos score bootstrap for Poisson) for twfe,
+event_study, sun_abraham, poisson and clustered trials when fewer than ``FEW_TREATED_CLUSTERS`` clusters are
+treated or untreated, and randomisation inference instead when fewer than ``RANDOMISE_BELOW`` are. That
+inference then heads the report; otherwise ``auto`` adds nothing. An explicit method always runs (or is
+refused with the reason) and heads the report when the clusters are few.
+
+Which wild bootstrap (``inference.wild_bootstrap.bootcluster``): with few treated clusters one weight per
+cluster is far too conservative (MacKinnon & Webb 2017, 2018): in cpeval's null simulation with 40 areas it
+rejected 0.1% and 1.2% of the time at the 5% level with 2 and 3 treated areas. One weight per observation, the
+variance still clustered (MacKinnon & Webb's 2018 subcluster bootstrap at its finest), held 3-8% there, so
+``auto`` takes it below ``FEW_TREATED_CLUSTERS`` (benchmarks/README.md has the table). With a single treated or
+untreated cluster neither holds (2.8% and 11%) and the linear bootstrap is refused; the score bootstrap, whose
+self-normalised statistic is dominated by the few treated clusters' scores, rejected 0.0-1.2% with 1-3
+treated areas with either weighting and is refused below ``RANDOMISE_BELOW``. Randomisation inference held
+4.5-5.7% for every number of treated areas.
 
 The linear problems are rebuilt from the panel the way each estimator builds them (the same rows, regressors
 and fixed effects), and the rebuilt estimate must equal the Effect's before anything is bootstrapped.
@@ -148,9 +155,25 @@ def _check(estimate: float, effect: Effect, what: str) -> None:
         )
 
 
-def observation_weights(setting: str, counts: tuple[int, int]) -> bool:
-    """Whether the bootstrap draws one weight per row (``bootcluster``) rather than one per cluster."""
-    return setting == "observation" or (setting == "auto" and min(counts) < FEW_TREATED_CLUSTERS)
+def observation_weights(setting: str, counts: tuple[int, int], score: bool = False) -> bool:
+    """Whether the bootstrap draws one weight per row (``bootcluster``) rather than one per cluster. The score
+    bootstrap keeps one per cluster under 'auto': one per row did not repair it with few treated clusters."""
+    auto = setting == "auto" and not score and min(counts) < FEW_TREATED_CLUSTERS
+    return setting == "observation" or auto
+
+
+def refuse_score_bootstrap(counts: tuple[int, int], outcome: str) -> None:
+    """Raise when fewer than ``RANDOMISE_BELOW`` clusters are treated or untreated: the score bootstrap then
+    almost never rejects."""
+    if min(counts) < RANDOMISE_BELOW:
+        raise EstimationError(
+            f"outcome {outcome!r}: {counts[0]} treated and {counts[1]} untreated clusters, and the score bootstrap "
+            f"does not hold its size with fewer than {RANDOMISE_BELOW} on one side: its statistic is "
+            "self-normalised, the few clusters' scores dominate both its numerator and its variance, and nearly "
+            "every bootstrap statistic is as large as the observed one (it rejected 0.0%, 0.0% and 1.1% of the "
+            "time at the 5% level with 1, 2 and 3 treated areas of 40 in cpeval's null simulation, with one "
+            "weight per area or per row alike); set inference.method: randomization"
+        )
 
 
 def refuse_single_cluster(counts: tuple[int, int], outcome: str) -> None:
@@ -174,8 +197,11 @@ def wild_bootstrap(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
 
     spec = design.inference.wild_bootstrap
     counts = cluster_counts(panel, design, effect) if counts is None else counts
+    score = design.kind != "rct" and design.estimator.capabilities.wild_bootstrap == "score"
+    if score:
+        refuse_score_bootstrap(counts, outcome.name)
     refuse_single_cluster(counts, outcome.name)
-    rows = observation_weights(spec.bootcluster, counts)
+    rows = observation_weights(spec.bootcluster, counts, score)
     per = ("one weight per observation, variance clustered (subcluster wild bootstrap, WR)" if rows
            else "one weight per cluster (WCR)")
     opts = dict(level=design.inference.level, replications=spec.replications, weights=spec.weights,
@@ -196,7 +222,7 @@ def wild_bootstrap(panel: Panel, outcome: OutcomeSpec, effect: Effect, design: A
         _check(test.estimate, effect, "trial bootstrap")
         test.small = _small(effect, test.std_error)  # std_error is CR0 until small is set
         return test.run(**opts), f"CR1 t of the ITT, restricted wild bootstrap, {per}"
-    if design.estimator.capabilities.wild_bootstrap == "score":
+    if score:
         return _poisson_score(panel, outcome, effect, design, opts, rows)
     frame, x, r, w = _linear_did(panel, outcome, design)
     both = _demeaned(frame, panel, [frame[outcome.column].to_numpy(dtype=float), x], w)
