@@ -109,3 +109,22 @@ def test_every_cost_item_is_listed_with_its_label_and_usd_defaults_to_omb():
     assert CostBenefitSpec.model_validate({**base, "currency": "GBP"}).discount == "green_book"
     assert CostBenefitSpec.model_validate({**base, "currency": "USD", "discount": "omb_3"}).discount == "omb_3"
     assert "OMB" in DISCOUNT_PRESETS["omb_7"] and DISCOUNT_PRESETS["omb_3"] in md  # the schedule is named
+
+
+def test_victimisation_without_victims_reads_n_a_not_a_type_error():
+    """Hand case: 4 respondents, none victimised: prevalence 0/4 = 0 and incidence 0/4 = 0, but concentration
+    (crimes per victim) and the repeat victims' shares are 0/0. The OutcomeInfo payload is built from JSON, so
+    they are None there; the survey section says n/a for them (a TypeError on None before)."""
+    from types import SimpleNamespace
+
+    from cpeval.outcomes.survey import repeat_victimisation
+    from cpeval.report.outcomes import _survey_section
+    from cpeval.results import jsonable
+
+    v = repeat_victimisation([0.0, 0.0, 0.0, 0.0], [1.0, 2.0, 1.0, 1.0])
+    info = OutcomeInfo.from_dict(jsonable({"definition": {"family": "crime", "measure": "prevalence", "derived": True},
+                                           "survey": {"victimisation": v}}))
+    assert info.survey.victimisation["concentration"] is None
+    text = "\n".join(_survey_section(SimpleNamespace(outcome="victims"), info.survey, info.definition))
+    assert ("prevalence 0.000, incidence 0.000 crimes per resident, concentration n/a crimes per victim; repeat "
+            "victims are n/a of victims and suffer n/a of the crimes.") in text

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from cpeval._format import bounded, grouped, slug
+from cpeval._format import bounded, formatted, grouped, slug
 from cpeval.payloads import OutcomeInfo
 from cpeval.report.figures import new_figure, png_bytes
 from cpeval.report.section import Section
@@ -139,10 +139,11 @@ def _survey_section(e: Effect, s: SurveySummary, d: OutcomeDefinition) -> list[s
     v = s.victimisation
     if v:
         out += [
-            f"Victimisation (all waves, weighted): prevalence {v['prevalence']:.3f}, incidence "
-            f"{v['incidence']:.3f} crimes per resident, concentration {v['concentration']:.2f} crimes per victim; "
-            f"repeat victims are {v['repeat_victims_share_of_victims']:.0%} of victims and suffer "
-            f"{v['repeat_victims_share_of_crimes']:.0%} of the crimes.",
+            f"Victimisation (all waves, weighted): prevalence {formatted(v['prevalence'], '.3f')}, incidence "
+            f"{formatted(v['incidence'], '.3f')} crimes per resident, concentration "
+            f"{formatted(v['concentration'], '.2f')} crimes per victim; repeat victims are "
+            f"{formatted(v['repeat_victims_share_of_victims'], '.0%')} of victims and suffer "
+            f"{formatted(v['repeat_victims_share_of_crimes'], '.0%')} of the crimes.",
             "",
         ]
     return out
