@@ -417,9 +417,8 @@ def _empty_cells(joined: pd.DataFrame, agg: pd.DataFrame, frame: pd.DataFrame, d
     """Every area of the panel needs respondents answering in every wave the survey has (a missing area-wave
     would silently drop out of the outcome); list the ones without."""
     answered = agg.index[agg["n"] > 0]
-    waves = set(answered.get_level_values(1))
     empty = ~(joined["n"].to_numpy() > 0)  # no row, or no respondent with an answer
-    in_wave = np.asarray([w in waves for w in joined.index.get_level_values(1)])
+    in_wave = joined.index.get_level_values(1).isin(answered.get_level_values(1).unique())
     rows = np.flatnonzero(empty & in_wave)
     if not len(rows):
         return
