@@ -81,7 +81,10 @@ def weight_chunks(kind: WeightKind, n_clusters: int, replications: int, seed: in
     for start in range(0, replications, rows):
         n = min(rows, replications - start)
         if kind == "rademacher":
-            yield rng.integers(0, 2, size=(n, g)).astype(float) * 2.0 - 1.0
+            v = rng.integers(0, 2, size=(n, g)).astype(float)
+            v *= 2.0
+            v -= 1.0
+            yield v
         else:
             yield _WEBB[rng.integers(0, 6, size=(n, g))]
 
@@ -214,15 +217,23 @@ class LinearWildTest:
         return s @ self.RA, w, s
 
     def _prepare(self, kind: WeightKind, replications: int, seed: int) -> None:
+        from scipy import sparse
+
         # cluster g's contribution to R'A X'u* is sum_h v_h W_hg - (X_g'X_g A R)' A sum_h v_h S_h
         qa = group_sums(self.xw * (self.xw @ self.RA)[:, None], self.codes, self.G) @ self.A  # G x k
         a0, w0, s0 = self._maps(self._u0)
         a1, w1, s1 = self._maps(self._u1)
+        g, k = self.G, s0.shape[1]
+        # one pass over each chunk of weights for the dense products and one for the sparse ones
+        dense = np.column_stack([a0, a1, s0, s1])  # H x (2 + 2k)
+        both = sparse.hstack([w0, w1], format="csc").T.tocsr()  # 2G x H
         parts = []
         for v in weight_chunks(kind, self.H, replications, seed):
-            e0 = np.asarray((w0.T @ v.T).T) - (v @ s0) @ qa.T
-            e1 = np.asarray((w1.T @ v.T).T) - (v @ s1) @ qa.T
-            parts.append(np.vstack([v @ a0, v @ a1, (e0 * e0).sum(1), (e0 * e1).sum(1), (e1 * e1).sum(1)]))
+            d = v @ dense
+            e = np.asarray(both @ v.T).T  # B x 2G
+            e0 = e[:, :g] - d[:, 2:2 + k] @ qa.T
+            e1 = e[:, g:] - d[:, 2 + k:] @ qa.T
+            parts.append(np.vstack([d[:, 0], d[:, 1], (e0 * e0).sum(1), (e0 * e1).sum(1), (e1 * e1).sum(1)]))
         self._coef = np.hstack(parts)
 
     def boot_t(self, r: float) -> np.ndarray:
