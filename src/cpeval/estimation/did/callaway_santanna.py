@@ -8,6 +8,9 @@ g-1-anticipation (``universal``, which gives a reference cell fixed at zero). Ea
 outcome regression, inverse-probability weighting or the doubly robust estimator (``approach``), with
 covariates, as R ``did::att_gt`` does via ``DRDID``. Standard errors come from the influence functions
 (clustered if asked); ``inference.bootstrap > 0`` adds the multiplier bootstrap with uniform bands.
+A balanced panel without covariates takes a closed form with the same numbers (every cell a difference of
+weighted mean changes, influence functions in factored form, ``cs_influence.PanelMeans``), so memory stays
+O(units x periods) at any number of cells.
 
 With a panel, covariates are taken from the earlier of the two periods each cell compares (the base period,
 except for pre-treatment cells under a universal base period), as R ``did`` does; with repeated
