@@ -22,7 +22,8 @@ each replication, every test is run on the same data at the 5% level:
   5-9, the analytic test from 10).
 
 Run: ``python benchmarks/bench_few_treated.py [replications] [processes]`` (defaults 400 and 2). Prints a
-Markdown table; the Monte Carlo standard error of a rate p is sqrt(p(1-p)/R).
+Markdown table; the Monte Carlo standard error of a rate p is sqrt(p(1-p)/R). ``python
+benchmarks/bench_few_treated.py trial [replications]`` prints the same for cluster-randomised trials.
 """
 
 from __future__ import annotations
@@ -134,6 +135,36 @@ def main(reps: int = 400, processes: int = 2) -> str:
     return "\n".join(lines)
 
 
+TRIALS = ((12, 6, False), (12, 3, False), (20, 2, False), (12, 6, True))  # clusters, treated, unequal sizes
+
+
+def trial_sizes(reps: int) -> str:
+    """Size of the wild bootstraps in a cluster-randomised trial (pure treatment: y = cluster effect (sd 0.5) +
+    noise (sd 1), 15 people a cluster or 5-39 when unequal, difference in means, no effect): WCR with Webb and
+    with Rademacher weights, and one weight per person (WR-obs), variance clustered, B = 999."""
+    from cpeval.estimation.wild_bootstrap import LinearWildTest
+
+    lines = ["| clusters | treated | sizes | WCR Webb | WCR Rademacher | WR-obs |", "|---|---|---|---|---|---|"]
+    for g, g1, unequal in TRIALS:
+        rej = np.zeros(3)
+        for r in range(reps):
+            rng = np.random.default_rng(1000 + r)
+            c = np.repeat(np.arange(g), rng.integers(5, 40, g) if unequal else np.full(g, 15))
+            treated = np.zeros(g, bool)
+            treated[rng.choice(g, g1, replace=False)] = True
+            y = rng.normal(0, 0.5, g)[c] + rng.normal(size=len(c))
+            x = np.column_stack([np.ones(len(c)), treated[c]])
+            for j, (rows, kind) in enumerate(((None, "webb"), (None, "rademacher"), (np.arange(len(c)), "rademacher"))):
+                test = LinearWildTest(y, x, np.array([0.0, 1.0]), c, bootcluster=rows)
+                test._prepare(kind, B, r)
+                rej[j] += test.p_value(0.0) <= 0.05
+        cells = " | ".join(f"{100 * v / reps:.1f}%" for v in rej)
+        lines.append(f"| {g} | {g1} | {'5-39' if unequal else '15'} | {cells} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:3]]
-    print(main(*args))
+    if sys.argv[1:2] == ["trial"]:
+        print(trial_sizes(int(sys.argv[2]) if len(sys.argv) > 2 else 400))
+    else:
+        print(main(*[int(a) for a in sys.argv[1:3]]))
