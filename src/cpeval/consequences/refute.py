@@ -84,8 +84,13 @@ def _placebo_timing(design: DesignBase, frame: pd.DataFrame, effect: Effect, tag
     pre[refit.ROLE_COHORT] = np.where(is_t, fake, 0)
     variant = refit.variant(design, outcomes=refit.outcome_dicts(design, [effect.outcome]),
                             treatment=refit.buffer_treatment(design, [], fake))
-    placebo = refit.fit(variant, pre, effect.outcome, f"{tag}:placebo_timing")
-    half = abs(placebo.ci_upper - placebo.estimate)
+    # the placebo's interval leads with inference that does not rest on the cluster-robust SE, as a subgroup's
+    # does: in the simulated hot-spots city without any pre-trend (300 draws) the analytic Poisson interval
+    # excluded zero in 5.3%, 6.3% and 8.7% of draws for its three outcomes, the score bootstrap's in 4.0%, 5.3%
+    # and 7.3%
+    placebo = refit.fit(variant, pre, effect.outcome, f"{tag}:placebo_timing", lead=True)
+    lo, hi = refit.interval(placebo)
+    half = (hi - placebo.estimate) if placebo.estimate <= 0 else (placebo.estimate - lo)  # estimate to the bound
     return _finding("placebo_timing", effect.outcome, placebo.estimate, 0.0, half,
                     {"placebo_start": fake, "placebo_effect": refit.describe(placebo),
                      "periods_used": len(periods)})
