@@ -60,7 +60,7 @@ def fit(design: DesignBase, frame: pd.DataFrame, outcome: str, tag: str, *, lead
     """Validate ``frame`` against ``design`` and fit its estimator for ``outcome``. ``tag`` names the data for
     joint uncertainty: effects fitted with the same tag may share influence values. ``lead``: the inference
     that does not rest on the cluster-robust standard error leads whatever the cluster count
-    (:func:`_leading`), as a subgroup's estimate needs."""
+    (:func:`_leading`), as a subgroup's estimate and a placebo start need."""
     from cpeval.data import validate_panel
     from cpeval.errors import CpevalWarning
     from cpeval.estimation.registry import estimator_for
