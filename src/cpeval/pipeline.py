@@ -47,8 +47,25 @@ def check(design_or_path: DesignBase | str | Path | dict, data: pd.DataFrame | N
     if design.consequences is not None:  # roles, residents and moderators against the data
         from cpeval.consequences.run import prepare as prepare_consequences
 
-        prepare_consequences(design, data, derived)
+        panel = _headline_panel(design, derived, panel, prepare_consequences(design, data, derived))
     return panel
+
+
+def _headline_panel(design: DesignBase, derived, panel, prepared):
+    """The panel of the headline estimates: without the buffer areas when the design's displacement roles
+    leave them out of the comparison group (validated again on those rows), with a note either way."""
+    from cpeval.consequences.run import headline_exclusions
+    from cpeval.data import load_panel
+
+    drop, note = headline_exclusions(prepared)
+    if note is None:
+        return panel
+    if drop:
+        frame = derived.frame[~derived.frame[design.data.unit].isin(drop)]
+        panel = load_panel(design, derived=dataclasses.replace(derived, frame=frame))
+        return dataclasses.replace(panel, summary={**panel.summary, "headline_comparison": note})
+    warnings.warn(note, CpevalWarning, stacklevel=3)
+    return dataclasses.replace(panel, warnings=(*panel.warnings, note))
 
 
 def evaluate(
@@ -77,16 +94,17 @@ def evaluate(
     derived = read_derived(design, data)  # read once: the panel and the consequences stage share it
     panel = load_panel(design, derived=derived)
     estimator = estimator_for(design)
-    cba_inputs = None
-    if design.cost_benefit is not None:  # validated before anything is fitted
-        from cpeval.cba import prepare
-
-        cba_inputs = prepare(design, panel)
     consequences_inputs = None
     if design.consequences is not None:  # unintended consequences: validated before anything is fitted
         from cpeval.consequences.run import prepare as prepare_consequences
 
         consequences_inputs = prepare_consequences(design, data, derived)
+        panel = _headline_panel(design, derived, panel, consequences_inputs)
+    cba_inputs = None
+    if design.cost_benefit is not None:  # validated before anything is fitted
+        from cpeval.cba import prepare
+
+        cba_inputs = prepare(design, panel)
     collected: list[str] = list(panel.warnings)
     outcomes = design.outcomes
     with warnings.catch_warnings(record=True) as caught:

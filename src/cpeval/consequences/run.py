@@ -138,6 +138,26 @@ def prepare(design: DesignBase, data: pd.DataFrame | None = None, derived: Deriv
     return Prepared(design=design, frame=frame, source=source, roles=roles, long=long, levels=levels)
 
 
+def headline_exclusions(prepared: Prepared) -> tuple[list[Any], str | None]:
+    """The buffer areas to leave out of the headline estimates' comparison group, and the sentence that says
+    so (or, with ``headline_comparison: all_untreated``, no areas and the warning that they stay in)."""
+    spec = prepared.design.consequences.displacement
+    if prepared.roles is None or spec is None:
+        return [], None
+    buffers = list(prepared.roles.areas("buffer"))
+    if not buffers:
+        return [], None
+    if spec.headline_comparison == "all_untreated":
+        return [], (f"the {len(buffers)} buffer areas stay in the comparison group of the headline estimates "
+                    "(consequences.displacement.headline_comparison: all_untreated): crime displaced into them "
+                    "makes the programme look more effective, diffusion of benefits less; set it to 'controls' "
+                    "to leave them out")
+    return buffers, (f"{len(buffers)} buffer areas are left out of the comparison group of the headline estimates, "
+                     "since displacement or diffusion of benefits may reach them "
+                     "(consequences.displacement.headline_comparison: controls); they are assessed under unintended "
+                     "consequences")
+
+
 def evaluate(prepared: Prepared, panel: Panel, effects: list[Effect]) -> ConsequencesResult:
     """Assess every consequence the design declares."""
     from cpeval.consequences import adverse, displacement, disproportionality, subgroups
@@ -148,6 +168,9 @@ def evaluate(prepared: Prepared, panel: Panel, effects: list[Effect]) -> Consequ
     tag = f"consequences:{panel.sha256}"
     findings = []
     caveats: list[str] = []
+    headline_note = headline_exclusions(prepared)[1]
+    if headline_note is not None:
+        caveats.append(headline_note[0].upper() + headline_note[1:] + ".")
     if prepared.roles is not None:
         findings += displacement.assess(design, frame, prepared.roles, displacement_outcomes(design), tag)
     if c.temporal is not None:

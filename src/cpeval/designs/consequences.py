@@ -52,6 +52,11 @@ class DisplacementSpec(StrictModel):
         default_factory=list, description="Design outcomes (names) assessed for displacement; default: every "
         "count outcome."
     )
+    headline_comparison: Literal["controls", "all_untreated"] = Field(
+        "controls", description="Comparison group of the design's headline estimates: 'controls' (default) leaves "
+        "the buffer areas out, since crime displaced into them (or diffused benefits) would bias the headline; "
+        "'all_untreated' keeps them as comparisons, with a warning."
+    )
 
     @field_validator("role_labels")
     @classmethod
