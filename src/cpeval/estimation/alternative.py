@@ -30,7 +30,7 @@ import numpy as np
 
 from cpeval.data.panel import COHORT, TREATED
 from cpeval.errors import EstimationError
-from cpeval.estimation.inference import FEW_TREATED_CLUSTERS
+from cpeval.estimation.inference import FEW_TREATED_CLUSTERS, RANDOMISE_BELOW
 from cpeval.payloads import ClusterCounts, RateRatio, TrialTests
 from cpeval.results import AlternativeInference
 
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from cpeval.designs.outcomes import OutcomeSpec
     from cpeval.results import Effect
 
-RANDOMISE_BELOW = 5  # fewer treated (or untreated) clusters than this: randomisation instead of the bootstrap
 _EXPLAIN = ("the analytic p-value and interval rest on a cluster-robust standard error, which is too small when "
             "few clusters are treated; the {what} does not rely on it")
 

@@ -49,7 +49,13 @@ def few_clusters_warning(
 # unreliable below about 10 treated clusters, and with one treated cluster they fail outright (Conley &
 # Taber 2011, REStat 93(1)).
 FEW_TREATED_CLUSTERS = 10
-VALID_INFERENCE = "set inference.method: wild_bootstrap (or randomization)"
+# Below this many treated (or untreated) clusters ``auto`` randomises: the Poisson score bootstrap under-rejects
+# there and no wild bootstrap is valid with a single one (benchmarks/README.md, few treated areas).
+RANDOMISE_BELOW = 5
+VALID_INFERENCE = ("set inference.method: auto (the wild bootstrap, or randomisation below "
+                   f"{RANDOMISE_BELOW} treated or untreated clusters), wild_bootstrap or randomization")
+SINGLE_CLUSTER_INFERENCE = ("set inference.method: randomization (or auto, which randomises here; no wild "
+                            "bootstrap is valid with a single treated or untreated cluster)")
 NO_INTERVAL = Interval(float("nan"), float("nan"), float("nan"))
 
 
@@ -66,13 +72,14 @@ def cluster_warnings(counts: ClusterCounts) -> list[str]:
     if counts.treated == 1:
         return [f"only one of the {g} clusters of {col!r} is treated{_gstar(counts)}: cluster-robust standard "
                 "errors are unreliable with a single treated cluster whatever the total number of clusters "
-                f"(Conley & Taber 2011; MacKinnon & Webb 2017); {VALID_INFERENCE}, or use a synthetic control "
-                "(kind: synthetic_control)"]
+                f"(Conley & Taber 2011; MacKinnon & Webb 2017); {SINGLE_CLUSTER_INFERENCE}, or use a synthetic "
+                "control (kind: synthetic_control)"]
     for n, what in ((counts.treated, "treated"), (counts.untreated, "untreated")):
         if 0 < n < FEW_TREATED_CLUSTERS:
-            return [f"only {n} of the {g} clusters of {col!r} are {what}{_gstar(counts)}: cluster-robust tests "
-                    f"over-reject when fewer than about {FEW_TREATED_CLUSTERS} clusters are treated (or "
-                    f"untreated), whatever the total (MacKinnon & Webb 2017, 2018); {VALID_INFERENCE}"]
+            fix = SINGLE_CLUSTER_INFERENCE if n == 1 else VALID_INFERENCE
+            return [f"only {n} of the {g} clusters of {col!r} {'is' if n == 1 else 'are'} {what}{_gstar(counts)}: "
+                    f"cluster-robust tests over-reject when fewer than about {FEW_TREATED_CLUSTERS} clusters are "
+                    f"treated (or untreated), whatever the total (MacKinnon & Webb 2017, 2018); {fix}"]
     if g < FEW_CLUSTERS:
         return [f"only {g} clusters of {col!r}{_gstar(counts)}: cluster-robust standard errors can be too small "
                 f"with fewer than about {FEW_CLUSTERS}; {VALID_INFERENCE}"]

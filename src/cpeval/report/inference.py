@@ -11,7 +11,9 @@ from cpeval._format import num
 from cpeval.report.section import Section
 from cpeval.results import AlternativeInference, Effect, EvaluationResult
 
-LABELS = {"wild_bootstrap": "wild cluster bootstrap", "score_bootstrap": "score bootstrap",
+# "wild bootstrap": the weights are per cluster (WCR) or per observation (the subcluster bootstrap chosen when
+# few clusters are treated); the statistic column of the inference section says which.
+LABELS = {"wild_bootstrap": "wild bootstrap", "score_bootstrap": "score bootstrap",
           "randomization": "randomisation test"}
 WHY = ("Cluster-robust standard errors are too small when only a few clusters are treated (or untreated), so "
        "the analytic p-value and interval overstate the evidence; the {label} does not rely on that standard "

@@ -15,7 +15,8 @@ from cpeval.designs import design_from_dict
 from cpeval.errors import DataError
 from cpeval.payloads import ClusterCounts
 
-ADVICE = "set inference.method: wild_bootstrap (or randomization)"
+ADVICE = ("set inference.method: auto (the wild bootstrap, or randomisation below 5 treated or untreated "
+          "clusters), wild_bootstrap or randomization")
 
 
 def _design(method: str = "twfe", treatment: dict | None = None, measure: str = "level", **estimator) -> dict:
@@ -67,7 +68,8 @@ def test_effective_clusters_by_hand_on_a_tiny_design():
     d = result.effect("y").payload(ClusterCounts)
     assert d.effective == pytest.approx(2.0, abs=1e-12)
     assert (d.total, d.treated, d.untreated) == (3, 1, 2)
-    assert any("only one of the 3 clusters of 'unit' is treated" in m and "synthetic control" in m for m in caught)
+    assert any("only one of the 3 clusters of 'unit' is treated" in m and "synthetic control" in m
+               and "set inference.method: randomization" in m and "no wild bootstrap is valid" in m for m in caught)
 
 
 @pytest.mark.parametrize("method", ["twfe", "poisson", "event_study", "sun_abraham", "callaway_santanna"])
