@@ -314,10 +314,14 @@ def test_unreadable_data_file(tmp_path, monkeypatch, capsys):
     raw = copy.deepcopy(BASE_DID)
     small_panel().to_csv(tmp_path / "panel.csv", index=False)
 
-    def denied(self):
-        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+    real_open = Path.open
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    def denied(self, *args, **kwargs):  # the data file only: the design file stays readable
+        if self.name == "panel.csv":
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
     assert main(["check", str(write_design(tmp_path, raw))]) == EXIT_USER_ERROR
     assert "cannot read" in capsys.readouterr().err
 

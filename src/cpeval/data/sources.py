@@ -69,6 +69,26 @@ def read_source(design: DesignBase) -> Source:
     return read_file(resolve_path(design), str(design.data.path), "data.path")
 
 
+HASH_CHUNK_BYTES = 4 * 2**20
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in chunks of :data:`HASH_CHUNK_BYTES` (the file is never held whole in
+    memory); the same digest as ``hashlib.sha256(path.read_bytes())``."""
+    digest = hashlib.sha256()
+    buffer = bytearray(HASH_CHUNK_BYTES)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
 def read_file(path: Path, label: str, key: str, *, text: bool = False, allow_empty: bool = False) -> Source:
     """A CSV or parquet file and the sha256 of its bytes; ``key`` is the design key that named it. ``text``:
     every CSV cell as a string, empty cells as ""; ``allow_empty``: a header without rows is no error."""
@@ -79,24 +99,26 @@ def read_file(path: Path, label: str, key: str, *, text: bool = False, allow_emp
                      "relative to the design file's folder)")],
         )
     try:
-        raw = path.read_bytes()
+        stamp = _stamp(path)
+        sha = file_sha256(path)
     except OSError as exc:
         raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, f"cannot read {path}: {exc.strerror or exc}; "
                                         "check the file's permissions")]) from None
-    sha = hashlib.sha256(raw).hexdigest()
-    import io
-
     import pandas as pd
 
     try:
         if path.suffix.lower() != ".csv":
-            frame = pd.read_parquet(io.BytesIO(raw))
+            frame = pd.read_parquet(path)
         elif text:
-            frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False).fillna("")
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False).fillna("")
         else:
-            frame = pd.read_csv(io.BytesIO(raw))
+            frame = pd.read_csv(path)
+        changed = _stamp(path) != stamp
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, f"cannot parse {path.name}: {exc}")]) from None
+    if changed:  # the fingerprint must be of the bytes parsed
+        raise DataError(label, [Problem(ProblemCode.UNREADABLE, None, f"{path} changed while it was being read; "
+                                        "run again once whatever writes it has finished")])
     if frame.empty and not allow_empty:
         raise DataError(label, [Problem(ProblemCode.EMPTY, None, "the file has no data rows")])
     return Source(frame=frame, label=label, sha256=sha)

@@ -39,6 +39,7 @@ class _Collector:
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
         self.periods: PeriodMap | None = None  # set when a date column is mapped to integer periods
+        self.ordered = False  # rows already in (unit, time) order: no sort, duplicates found on adjacent rows
 
     def add(self, code: ProblemCode, column: str | None, message: str) -> None:
         self.problems.append(Problem(code, column, message))
@@ -95,7 +96,9 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
     if missing:  # nothing else can be checked reliably without the columns
         raise DataError(source, c.problems)
 
-    df = frame.loc[:, list(needed)].copy()
+    # copy-on-write: the selection shares the caller's arrays until a column is replaced, and replacing one
+    # here never writes into ``frame``
+    df = frame.loc[:, list(needed)]
     unit, time = design.data.unit, design.data.time
 
     # identifiers
@@ -105,6 +108,7 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
             c.add(ProblemCode.MISSING_VALUES, col, f"{n_na} rows have no {needed[col]} value; drop or fill them")
     if time:
         df[time] = _coerce_time(df[time], time, c, design)
+        c.ordered = _in_order(df[unit], df[time])
 
     # outcomes (in a trial, rows lost to follow-up -- attrition.observed == 0 -- may lack the outcome)
     attrition = getattr(design, "attrition", None)
@@ -172,7 +176,9 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
         raise DataError(source, c.problems)
 
     if time:
-        df = df.sort_values([unit, time], kind="mergesort").reset_index(drop=True)
+        if not c.ordered:  # dropping always-treated units (_treated_from_start) keeps an order that was there
+            df = df.sort_values([unit, time], kind="mergesort")
+        df = df.reset_index(drop=True)  # shares the columns (copy-on-write)
     unit_codes, unit_ids = pd.factorize(df[unit])
     summary = {
         "rows": len(df),
@@ -229,12 +235,41 @@ def _coerce_time(s: pd.Series, col: str, c: _Collector, design: DesignBase) -> p
     return out
 
 
+def _sort_key(s: pd.Series) -> np.ndarray:
+    """The values ``sort_values`` orders ``s`` by: a categorical's codes, else the values themselves."""
+    return s.cat.codes.to_numpy() if isinstance(s.dtype, pd.CategoricalDtype) else s.to_numpy()
+
+
+def _in_order(unit: pd.Series, time: pd.Series) -> bool:
+    """True if the rows are already sorted by unit, then time (what ``sort_values([unit, time])`` gives):
+    one comparison of each row with the next, O(n). Missing or mutually incomparable values give False (the
+    sort then runs, and reports what it reports)."""
+    if unit.hasnans or time.hasnans:
+        return False
+    u, t = _sort_key(unit), _sort_key(time)
+    if len(u) < 2:
+        return True
+    try:
+        with np.errstate(invalid="ignore"):
+            same = u[1:] == u[:-1]
+            return bool(np.all((u[1:] > u[:-1]) | (same & (t[1:] >= t[:-1]))))
+    except (TypeError, ValueError):  # mixed types; pd.NA in an object column
+        return False
+
+
 def _duplicates(df: pd.DataFrame, unit: str, time: str, c: _Collector) -> None:
-    # one integer key per unit-period from two factorisations: much faster than DataFrame.duplicated
-    u, _ = pd.factorize(df[unit])
-    t, periods = pd.factorize(df[time])
-    key = u.astype(np.int64) * len(periods) + t
-    dup = pd.Series(np.bincount(key)[key] > 1, index=df.index)
+    if c.ordered:  # sorted rows: a repeated unit-period pair sits on adjacent rows
+        u, t = _sort_key(df[unit]), _sort_key(df[time])
+        repeat = (u[1:] == u[:-1]) & (t[1:] == t[:-1])
+        flags = np.zeros(len(df), dtype=bool)
+        flags[1:] |= repeat
+        flags[:-1] |= repeat
+    else:  # one integer key per unit-period from two factorisations: much faster than DataFrame.duplicated
+        codes, _ = pd.factorize(df[unit])
+        periods, labels = pd.factorize(df[time])
+        key = codes.astype(np.int64) * len(labels) + periods
+        flags = np.bincount(key)[key] > 1
+    dup = pd.Series(flags, index=df.index)
     if bool(dup.any()):
         pairs = df.loc[dup, [unit, time]].drop_duplicates().head(3).itertuples(index=False)
         c.add(

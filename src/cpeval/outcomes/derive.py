@@ -67,7 +67,7 @@ def derive_with_info(
     ``alpha_complete_cases`` and ``index_reference`` (multi-item indices) or ``victimisation`` (repeat
     victimisation and concentration among respondents), and what a ``survey.source`` read (``survey_source``,
     ``survey_query``, ``survey_rows_read``, ``survey_rows_sha256``)."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: shares the columns; added columns never reach ``frame``
     problems: list[Problem] = []
     info: dict[str, dict[str, Any]] = {}
     with reads_shared():  # a survey source named by several outcomes is read once
