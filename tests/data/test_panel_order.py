@@ -134,3 +134,30 @@ def test_read_file_fingerprint_is_of_the_bytes(tmp_path, suffix):
     source = read_file(path, path.name, "data.path")
     assert source.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     pd.testing.assert_frame_equal(source.frame, frame, check_exact=suffix == ".parquet")
+
+
+def test_cohort_varying_within_units_named_in_unit_order():
+    frame = _panel()
+    first_row = frame.groupby("unit").head(1).index
+    for unit in (9, 2, 5):  # the first row of each of these units gets another first treated period
+        frame.loc[first_row[frame.loc[first_row, "unit"] == unit], "first_treated"] = 6
+    named = []
+    for data in (frame, _shuffled(frame)):  # units named in order of appearance
+        with pytest.raises(DataError) as info:
+            validate_panel(data, design_from_dict(CS))
+        problem = next(p for p in info.value.problems if p.code == ProblemCode.COHORT_NOT_CONSTANT)
+        named.append(problem.message.split("it varies in units ")[-1])
+    assert named[0] == "2, 5, 9" and sorted(named[1].split(", ")) == ["2", "5", "9"]
+
+
+def test_units_treated_from_the_start_dropped_alike_in_either_order():
+    frame = _panel()
+    always = frame["unit"].isin([4, 7])
+    frame.loc[always, "first_treated"] = frame["period"].min()
+    design = design_from_dict(CS)
+    ordered, shuffled = validate_panel(frame, design), validate_panel(_shuffled(frame), design)
+    pd.testing.assert_frame_equal(ordered.frame, shuffled.frame)
+    assert ordered.warnings == shuffled.warnings
+    assert ordered.summary == shuffled.summary
+    assert ordered.summary["units"] == 118 and not ordered.frame["unit"].isin([4, 7]).any()
+    assert any("dropped 2 units treated from the first period" in w for w in ordered.warnings)

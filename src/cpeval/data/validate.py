@@ -179,17 +179,22 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
         if not c.ordered:  # dropping always-treated units (_treated_from_start) keeps an order that was there
             df = df.sort_values([unit, time], kind="mergesort")
         df = df.reset_index(drop=True)  # shares the columns (copy-on-write)
-    unit_codes, unit_ids = pd.factorize(df[unit])
+    treated = df[TREATED].to_numpy(dtype=np.int64) if TREATED in df else None
+    if time and len(df):  # rows in unit order now: each unit's rows are one run
+        starts = _unit_starts(df[unit])
+        n_units = len(starts)
+        per_unit = np.add.reduceat(treated, starts) if treated is not None else None
+    else:
+        unit_codes, unit_ids = pd.factorize(df[unit])
+        n_units = len(unit_ids)
+        per_unit = np.bincount(unit_codes, weights=treated, minlength=n_units) if treated is not None else None
     summary = {
         "rows": len(df),
-        "units": len(unit_ids),
+        "units": n_units,
         "periods": len(pd.unique(df[time])) if time else None,
         "first_period": _period_shown(df[time].min(), c) if time else None,
         "last_period": _period_shown(df[time].max(), c) if time else None,
-        "treated_units": (
-            int(np.count_nonzero(np.bincount(unit_codes, weights=df[TREATED].to_numpy(), minlength=len(unit_ids))))
-            if TREATED in df else None
-        ),
+        "treated_units": int(np.count_nonzero(per_unit)) if per_unit is not None else None,
     }
     return Panel(
         frame=df, design=design, source=source, sha256=sha256, unit=unit, time=time,
@@ -255,6 +260,33 @@ def _in_order(unit: pd.Series, time: pd.Series) -> bool:
             return bool(np.all((u[1:] > u[:-1]) | (same & (t[1:] >= t[:-1]))))
     except (TypeError, ValueError):  # mixed types; pd.NA in an object column
         return False
+
+
+def _unit_starts(units: pd.Series) -> np.ndarray:
+    """The first row of each unit, for rows in unit order (``_in_order``) and at least one row."""
+    u = _sort_key(units)
+    return np.flatnonzero(np.r_[True, u[1:] != u[:-1]])
+
+
+def _unit_cohorts(df: pd.DataFrame, unit: str, ordered: bool) -> pd.Series:
+    """Each unit's cohort (constant within a unit), indexed by unit in sorted order."""
+    if ordered and len(df):  # rows in unit order: the cohort of each unit's first row, no grouping
+        starts = _unit_starts(df[unit])
+        return pd.Series(df[COHORT].to_numpy()[starts], index=pd.Index(df[unit].iloc[starts], name=unit), name=COHORT)
+    return df.groupby(unit)[COHORT].first()
+
+
+def _cohort_ranges(g: pd.Series, units: pd.Series, ordered: bool) -> pd.DataFrame:
+    """Per unit (in order of appearance): the smallest and largest first treated period, how many rows give
+    one and how many rows there are."""
+    if ordered and len(g):  # rows in unit order: reductions over each unit's run of rows
+        starts = _unit_starts(units)
+        values = g.to_numpy(dtype=float, na_value=np.nan)
+        return pd.DataFrame({"lo": np.fmin.reduceat(values, starts), "hi": np.fmax.reduceat(values, starts),
+                             "n": np.add.reduceat((~np.isnan(values)).astype(np.int64), starts),
+                             "size": np.diff(np.r_[starts, len(values)])}, index=pd.Index(units.iloc[starts]))
+    by_unit = g.groupby(units, sort=False)
+    return pd.DataFrame({"lo": by_unit.min(), "hi": by_unit.max(), "n": by_unit.count(), "size": by_unit.size()})
 
 
 def _duplicates(df: pd.DataFrame, unit: str, time: str, c: _Collector) -> None:
@@ -328,8 +360,7 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
         if not _numeric(df, col, "treatment.first_treated", c):
             return
         g = df[col].where(df[col] > 0)  # 0 or empty = never treated
-        by_unit = g.groupby(df[unit], sort=False)
-        stats = pd.DataFrame({"lo": by_unit.min(), "hi": by_unit.max(), "n": by_unit.count(), "size": by_unit.size()})
+        stats = _cohort_ranges(g, df[unit], c.ordered)
         varies = (stats["lo"] != stats["hi"]) & stats["lo"].notna() | (stats["n"] > 0) & (stats["n"] < stats["size"])
         if bool(varies.any()):
             c.add(
@@ -352,9 +383,9 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
 
     for col, message in absorbed_covariates(df, design):
         c.add(ProblemCode.ABSORBED_COVARIATE, col, message)
-    cohorts = df.groupby(unit)[COHORT].first()
+    cohorts = _unit_cohorts(df, unit, c.ordered)
     if _treated_from_start(df, design, cohorts, periods[0], c):
-        cohorts = df.groupby(unit)[COHORT].first()
+        cohorts = _unit_cohorts(df, unit, c.ordered)
     treated_units = cohorts.dropna()
     if treated_units.empty:
         c.add(ProblemCode.NO_TREATED_UNITS, None, "no unit is ever treated; check the treatment column")
