@@ -102,3 +102,28 @@ def test_evaluate_with_and_without_reuse_identical(frame, monkeypatch, tmp_path,
     fresh = evaluate(design)
     assert len(built) == 4
     assert [e.to_dict() for e in shared.effects] == [e.to_dict() for e in fresh.effects]
+
+
+def test_same_rows_and_regressors_with_other_weights_clusters_or_units_are_not_reused(frame, monkeypatch):
+    """The key holds the values of the unit, period, weight and cluster columns, not only their names: a frame
+    with the same row labels and regressors but other weights, clusters or fixed-effect groups (text labels
+    included) gets its own factorisation, equal to a fit from scratch."""
+    rng = np.random.default_rng(3)
+    others = {
+        "weights": frame.assign(w=rng.uniform(0.5, 2.0, len(frame))),
+        "clusters": frame.assign(c=frame["unit"] // 4),
+        "units": frame.assign(unit=frame["unit"] // 2),
+        "periods": frame.assign(period=(frame["period"] + 1) // 2),
+        "text clusters": frame.assign(c=(frame["unit"] // 3).map("r{}".format).astype("string")),
+    }
+    base = frame.assign(c=frame["unit"].map("r{}".format).astype("string"))
+    for name, other in others.items():
+        other = other if "c" in other else other.assign(c=other["unit"])
+        expected = _fit(other, "y", cluster="c")
+        built = _spy(monkeypatch)
+        with fx.reuse_demeaning():
+            _fit(base, "y", cluster="c")
+            got = _fit(other, "y", cluster="c")
+        assert len(built) == 2, name
+        _same(expected, got)
+        monkeypatch.undo()

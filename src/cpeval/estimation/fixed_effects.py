@@ -218,8 +218,9 @@ REUSE_ENTRIES = 4  # structures kept in one reuse scope (oldest dropped first)
 def reuse_demeaning() -> Iterator[None]:
     """Within this block, fits on the same rows, weights, clusters and regressors (the outcomes of one design
     on one panel) share the demeaned regressors: the fixed effects are factorised and the regressors swept
-    once. The key is the rows' labels and the regressors' values, so the block must cover one panel (rows
-    with the same labels are the same rows); outside any block nothing is kept."""
+    once. The key is the rows' labels and the values of the unit, period, weight and cluster columns and of
+    the regressors, so a fit whose sample, weights, clusters or regressors differ in any value builds its own;
+    outside any block nothing is kept."""
     token = _REUSE.set({})
     try:
         yield
@@ -236,11 +237,23 @@ def _digest(*arrays: Any) -> tuple[Any, ...]:
     out: list[Any] = []
     for a in arrays:
         arr = np.ascontiguousarray(a)
-        if arr.dtype == object:
-            arr = np.asarray([repr(v) for v in arr.ravel()], dtype=str)
+        if arr.dtype == object:  # labels such as strings: one 64-bit hash per value, vectorised
+            import pandas as pd
+
+            arr = pd.util.hash_array(arr.ravel())
         buf = arr.view(np.uint8).ravel()
         out.append((arr.dtype.str, arr.shape, zlib.crc32(buf), zlib.adler32(buf)))
     return tuple(out)
+
+
+def _hashable(column: pd.Series) -> np.ndarray:
+    """A column's values as a plain array for :func:`_digest`: numeric and datetime columns as they are, text
+    and other labels as one 64-bit hash per value (pandas hashes Arrow-backed strings without Python objects)."""
+    import pandas as pd
+
+    if isinstance(column.dtype, np.dtype) and column.dtype != object:
+        return column.to_numpy()
+    return pd.util.hash_pandas_object(column, index=False).to_numpy()
 
 
 def _structure_key(frame: pd.DataFrame, xv: Any, *parts: Any) -> tuple[Any, ...]:
@@ -299,7 +312,11 @@ def _fe_ols(frame: pd.DataFrame, *, unit: str, time: str, y: str, x: list[str], 
 
     xv = frame[x].to_numpy(dtype=float) if values is None else values
     cache = _REUSE.get()
-    key = _structure_key(frame, xv, unit, time, weights, cluster, dof, tuple(x)) if cache is not None else None
+    key = None
+    if cache is not None:
+        columns = dict.fromkeys([unit, time, cluster, *([weights] if weights else [])])  # cluster is often unit
+        key = _structure_key(frame, xv, unit, time, weights, cluster, dof, tuple(x),
+                             _digest(*(_hashable(frame[c]) for c in columns)))
     st = cache.get(key) if cache is not None else None
     if st is None:
         st = _structure(frame, unit=unit, time=time, x=x, weights=weights, cluster=cluster, dof=dof, xv=xv)
