@@ -80,6 +80,34 @@ def _located(con, read: Read, design: DesignBase, stats: dict[str, int]):  # typ
     return [str(i) for i in bounds.ids], register
 
 
+WEEK_US = 7 * 86_400 * 1_000_000
+MONDAY_US = 4 * 86_400 * 1_000_000  # 1970-01-05 00:00, a Monday, in microseconds since 1970-01-01
+
+
+def _band_sql(agg: Any, read: Read, label: str) -> list[str]:
+    """SQL for each band: is the record's local wall-clock time ``t`` inside it?
+
+    ``t`` is the local time of the declared zone (:func:`cpeval.data.incidents.local_time`), so the band follows
+    the wall clock through daylight-saving changes. Its place in the local week is microseconds since Monday 00:00
+    (1970-01-05 was a Monday), ``w``; the band is a few [from, to) intervals of that week (an hours range crossing
+    midnight runs into the next day, Sunday's into Monday's), so each record costs a handful of comparisons."""
+    from cpeval.errors import DesignError
+
+    if not agg.bands:
+        return []
+    if read.types[agg.period.column] == "DATE":
+        partial = [b.name for b in agg.bands if b.minutes() != (0, 1440)]
+        if partial:
+            raise DesignError(f"data.aggregate.bands: band {partial[0]!r} has hours, but {agg.period.column!r} "
+                              "holds dates without a time of day; use hours 00:00-24:00 (whole days) or a "
+                              "timestamp column")
+    return [
+        "coalesce(" + " OR ".join(f"(w >= {a * 60_000_000} AND w < {b * 60_000_000})"
+                                  for a, b in band.week_intervals()) + ", false)"
+        for band in agg.bands
+    ]
+
+
 def run_aggregation(con, design: DesignBase, read: Read, label: str) -> Aggregated:  # type: ignore[no-untyped-def]
     import duckdb
 
@@ -102,11 +130,15 @@ def run_aggregation(con, design: DesignBase, read: Read, label: str) -> Aggregat
             [f"t >= TIMESTAMP {sql_text(str(start))}"] * (start is not None)
             + [f"t < TIMESTAMP {sql_text(str(end + dt.timedelta(days=1)))}"] * (end is not None)
         ) or "t IS NOT NULL"
+        bands = "".join(f", {sql} AS band{i}" for i, sql in enumerate(_band_sql(agg, read, label)))
+        rows = (f"(SELECT *, ((epoch_us(t) - {MONDAY_US}) % {WEEK_US} + {WEEK_US}) % {WEEK_US} AS w "
+                "FROM cpeval_rows)") if agg.bands else "cpeval_rows"
         con.execute(f"CREATE TEMP VIEW cpeval_keyed AS SELECT u, code, v, h1, h2, "
-                    f"{period_key(agg.period.every, 't')} AS p, coalesce({window}, false) AS inw FROM cpeval_rows")
+                    f"{period_key(agg.period.every, 't')} AS p, coalesce({window}, false) AS inw{bands} FROM {rows}")
+        flags = "".join(f", band{i}" for i in range(len(agg.bands)))
         groups = con.execute(
-            "SELECT u, p, inw, code, count(*) AS n, CAST(sum(h1) AS VARCHAR) AS h1, CAST(sum(h2) AS VARCHAR) AS h2 "
-            "FROM cpeval_keyed GROUP BY ALL"
+            f"SELECT u, p, inw, code{flags}, count(*) AS n, CAST(sum(h1) AS VARCHAR) AS h1, "
+            "CAST(sum(h2) AS VARCHAR) AS h2 FROM cpeval_keyed GROUP BY ALL"
         ).df()
     except duckdb.Error as exc:
         from cpeval.data.incidents import duck_error
@@ -225,6 +257,13 @@ def _panel(counted: pd.DataFrame, categories: list[str], units: list[str], keys:
         prov["zero_filled_unit_periods"] = int(len(full) - len(full.intersection(table.index)))
         table = table.reindex(full, fill_value=0)
     table = table.astype("int64").sort_index()
+    for i, band in enumerate(agg.bands):  # counts inside each band; outside = the category's count - inside
+        within = counted.loc[counted[f"band{i}"].astype(bool)]
+        split = within.pivot_table(index=["u", "p"], columns="cat", values="n", aggfunc="sum", fill_value=0)
+        split = split.reindex(index=table.index, columns=categories, fill_value=0).astype("int64")
+        for c in categories:
+            table[f"{c}_{band.name}"] = split[c].to_numpy()
+            table[f"{c}_outside_{band.name}"] = table[c].to_numpy() - split[c].to_numpy()
     table.columns.name = None
     return table.reset_index()
 

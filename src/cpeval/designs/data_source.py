@@ -222,6 +222,97 @@ class JoinSpec(StrictModel):
         return self
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+WEEK_MINUTES = 7 * 1440
+
+
+class BandSpec(StrictModel):
+    """A time-of-week band (e.g. the programme's operating hours): each category is counted inside it and
+    outside it, in local wall-clock time of the period's time zone. An hours range that crosses midnight belongs
+    to the day it starts on: ``days: [sat], hours: 20:00-04:00`` is Saturday 20:00 to Sunday 04:00."""
+
+    name: str = Field(..., description="Band name: the columns made are <category>_<name> and "
+                      "<category>_outside_<name>.")
+    days: list[str] = Field(..., description="Days the band starts on: mon, tue, wed, thu, fri, sat, sun (or "
+                            "full names).")
+    hours: str = Field("00:00-24:00", description="Local wall-clock hours HH:MM-HH:MM, start included, end "
+                       "excluded; an end before the start crosses midnight into the next day.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
+            raise ValueError(f"band name {v!r} must be letters, digits and _ (it becomes part of column names), "
+                             "e.g. patrol_hours")
+        return v
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, v: list[str]) -> list[str]:
+        out = []
+        for d in v:
+            key = str(d).strip().lower()
+            if key in _FULL_DAYS:
+                key = DAYS[_FULL_DAYS.index(key)]
+            if key not in DAYS:
+                raise ValueError(f"unknown day {d!r}; name days as {', '.join(DAYS)} (or in full, e.g. thursday)")
+            if key in out:
+                raise ValueError(f"day {d!r} is listed twice; list each day once")
+            out.append(key)
+        if not out:
+            raise ValueError("the band has no days, so it covers nothing; list the days it starts on, e.g. "
+                             "[thu, fri, sat]")
+        return out
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        m = _HOURS.match(str(v))
+        bad = (f"hours {v!r} is not a range HH:MM-HH:MM of local wall-clock time (e.g. 20:00-04:00; 00:00-24:00 "
+               "for whole days)")
+        if m is None:
+            raise ValueError(bad)
+        h1, m1, h2, m2 = map(int, m.groups())
+        if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2 != 0):
+            raise ValueError(bad + "; hours run 00-23 (24:00 only as an end) and minutes 00-59")
+        if h1 * 60 + m1 == (h2 * 60 + m2) % 1440:
+            raise ValueError(f"hours {v!r} start and end at the same time, which is ambiguous (nothing or a whole "
+                             "day); write 00:00-24:00 for whole days, or give the band's real start and end")
+        return f"{h1:02d}:{m1:02d}-{h2:02d}:{m2:02d}"
+
+    def minutes(self) -> tuple[int, int]:
+        """Start minute of the day (0-1439) and length in minutes (1-1440)."""
+        a, b = self.hours.split("-")
+        start = int(a[:2]) * 60 + int(a[3:])
+        end = int(b[:2]) * 60 + int(b[3:])
+        return start, (end - start) % 1440 or 1440
+
+    def week_intervals(self) -> list[tuple[int, int]]:
+        """The band as merged [from, to) minute intervals of the local week from Monday 00:00 (0..10080)."""
+        start, length = self.minutes()
+        pieces = []
+        for d in sorted(DAYS.index(x) for x in self.days):
+            a = d * 1440 + start
+            b = a + length
+            pieces += [(a, min(b, WEEK_MINUTES))] + ([(0, b - WEEK_MINUTES)] if b > WEEK_MINUTES else [])
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted(pieces):
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        return merged
+
+    @model_validator(mode="after")
+    def _not_whole_week(self) -> BandSpec:
+        if self.week_intervals() == [(0, WEEK_MINUTES)]:
+            raise ValueError(f"band {self.name!r} covers the whole week, so nothing falls outside it; drop days or "
+                             "narrow the hours")
+        return self
+
+
 class AggregateSpec(StrictModel):
     """From incident records to the design's unit x period panel of counts."""
 
@@ -235,3 +326,28 @@ class AggregateSpec(StrictModel):
                             "says how many were filled); units come from the boundaries or the join table when "
                             "given, periods from the window (start..end) or the records' first and last.")
     join: JoinSpec | None = None
+    bands: list[BandSpec] = Field(default_factory=list, description="Time-of-week bands (e.g. a programme's "
+                                  "operating hours): each category is also counted inside each band "
+                                  "(<category>_<band>) and outside it (<category>_outside_<band>); the two add up "
+                                  "to the category's count.")
+
+    def band_columns(self) -> list[tuple[str, str, str, str]]:
+        """(band, category, inside column, outside column) for each band and category, in that order."""
+        categories = self.offences.categories if self.offences is not None else [self.count]
+        return [(b.name, c, f"{c}_{b.name}", f"{c}_outside_{b.name}") for b in self.bands for c in categories]
+
+    @model_validator(mode="after")
+    def _band_names(self) -> AggregateSpec:
+        from cpeval.designs.consequences import _unique_names
+
+        _unique_names(self.bands, "band")
+        taken = {c: "an offence category" for c in (self.offences.categories if self.offences else [self.count])}
+        taken.update(dict.fromkeys(self.victims.columns() if self.victims else (), "a data.aggregate.victims column"))
+        taken.update(dict.fromkeys(self.join.columns if self.join else (), "a data.aggregate.join column"))
+        for band, _, inside, outside in self.band_columns():
+            for col in (inside, outside):
+                if col in taken:
+                    raise ValueError(f"bands: band {band!r} makes column {col!r}, which is already {taken[col]}; "
+                                     "rename the band (or that column)")
+                taken[col] = f"a column of band {band!r}"
+        return self
