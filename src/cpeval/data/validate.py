@@ -112,12 +112,13 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
 
     # outcomes (in a trial, rows lost to follow-up -- attrition.observed == 0 -- may lack the outcome)
     attrition = getattr(design, "attrition", None)
-    lost = (df[attrition.observed] == 0) if attrition is not None else pd.Series(False, index=df.index)
+    lost = (df[attrition.observed] == 0).to_numpy() if attrition is not None else None
     for i, o in enumerate(design.outcomes):
         col = o.column
         if not _numeric(df, col, f"outcomes[{i}]", c) or not _finite(df, col, f"outcome {o.name!r}", c):
             continue
-        n_na = int((df[col].isna() & ~lost).sum())
+        missing = df[col].isna().to_numpy()
+        n_na = int(np.count_nonzero(missing if lost is None else missing & ~lost))
         if n_na and o.allows_missing:  # survey waves, zeros dropped from a log, areas without victims
             c.warnings.append(f"outcome {o.name!r}: observed in {len(df) - n_na} of {len(df)} rows")
         elif n_na:
@@ -276,6 +277,22 @@ def _unit_cohorts(df: pd.DataFrame, unit: str, ordered: bool) -> pd.Series:
     return df.groupby(unit)[COHORT].first()
 
 
+def _cohort_or_missing(first_treated: pd.Series) -> pd.Series:
+    """The first treated period, missing for a never-treated row (0 or empty)."""
+    if isinstance(first_treated.dtype, np.dtype):  # numpy numbers: one float copy, masked in place
+        values = first_treated.to_numpy(dtype=float, copy=True)
+        values[~(values > 0)] = np.nan
+        return pd.Series(values, index=first_treated.index, name=first_treated.name, copy=False)
+    return first_treated.where(first_treated > 0)
+
+
+def _treated_rows(cohort: pd.Series, time: pd.Series) -> Any:
+    """1 in the rows at or after the unit's first treated period, else 0 (never treated: cohort missing)."""
+    if isinstance(cohort.dtype, np.dtype) and isinstance(time.dtype, np.dtype) and time.dtype.kind in "iuf":
+        return (time.to_numpy() >= cohort.to_numpy()).astype(np.int8)  # NaN compares False
+    return (cohort.notna() & (time >= cohort)).astype("int8")
+
+
 def _cohort_ranges(g: pd.Series, units: pd.Series, ordered: bool) -> pd.DataFrame:
     """Per unit (in order of appearance): the smallest and largest first treated period, how many rows give
     one and how many rows there are."""
@@ -359,7 +376,7 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
                 return
         if not _numeric(df, col, "treatment.first_treated", c):
             return
-        g = df[col].where(df[col] > 0)  # 0 or empty = never treated
+        g = _cohort_or_missing(df[col])
         stats = _cohort_ranges(g, df[unit], c.ordered)
         varies = (stats["lo"] != stats["hi"]) & stats["lo"].notna() | (stats["n"] > 0) & (stats["n"] < stats["size"])
         if bool(varies.any()):
@@ -379,7 +396,7 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
             )
             g = g.where(~late)
         df[COHORT] = g
-        df[TREATED] = (g.notna() & (df[time] >= g)).astype("int8")
+        df[TREATED] = _treated_rows(g, df[time])
 
     for col, message in absorbed_covariates(df, design):
         c.add(ProblemCode.ABSORBED_COVARIATE, col, message)
