@@ -169,3 +169,21 @@ def test_hours_on_a_date_column_are_refused(tmp_path):
         aggregate(band_design(store(dates, "duckdb", tmp_path)), tmp_path)
     weekend = aggregate(band_design(store(dates, "duckdb", tmp_path), bands=[BANDS[1]]), tmp_path)
     assert_sums(weekend.frame, [BANDS[1]], CATEGORIES)
+
+
+def test_the_shipped_hours_design_finds_the_same_change_inside_and_outside_the_band():
+    """designs/city_incidents_hours.yaml: the simulated times have no time-of-day pattern and the programme works
+    alike at all hours (known truth: equal proportional changes inside and outside the band), so each offence's
+    change outside the band lies in the interval of its change inside it, and the all-hours effect in both."""
+    import cpeval
+
+    res = cpeval.evaluate(DESIGNS / "city_incidents_hours.yaml", quiet=True)
+    findings = {f["outcome"]: f for f in res.to_dict()["consequences"]["findings"] if f["topic"] == "temporal"}
+    assert sorted(findings) == ["robbery", "shoplifting"]
+    for name, f in findings.items():
+        inside, outside = f["evidence"]["window_effect"], f["evidence"]["outside_effect"]
+        lo, hi = inside["conf_int"]
+        assert lo < outside["estimate"] < hi, name
+        whole = res.effect(name).estimate
+        assert lo < whole < hi and outside["conf_int"][0] < whole < outside["conf_int"][1], name
+    assert findings["shoplifting"]["status"] == "pass" and findings["shoplifting"]["positive"]

@@ -62,7 +62,7 @@ def assess(design: DesignBase, frame: pd.DataFrame, spec: TemporalSpec, roles: R
     if roles is not None:
         frame = frame.loc[frame[design.data.unit].map(roles.role) != "buffer"]
     on = treated_rows(frame, design)
-    comparison = "control areas (buffers left out)" if roles is not None else "the design's comparison areas"
+    comparison = "the control areas (buffers left out)" if roles is not None else "the design's comparison areas"
     findings = []
     for o in spec.outcomes:
         v = variant(design, o)
@@ -74,7 +74,7 @@ def assess(design: DesignBase, frame: pd.DataFrame, spec: TemporalSpec, roles: R
         status, positive = refit.adverse_status(e_out, "increase")
         label = o.label or o.name
         outside = (f"{label} in the programme areas outside its hours ({spec.window}) "
-                   f"{refit.change_words(e_out)} compared with the {comparison}")
+                   f"{refit.change_words(e_out)} compared with {comparison}")
         inside = f"within its hours it {refit.change_words(e_in)}"
         lo, hi = net["conf_int"]
         total = (f" Across all hours the net change in the programme areas is {net['net_change']:+.0f} crimes "
