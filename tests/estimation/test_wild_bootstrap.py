@@ -259,3 +259,23 @@ def test_score_bootstrap_with_observation_weights_equals_hand_loop():
 
     hand = np.mean([abs(stat(v)) > abs(stat(np.ones(len(y)))) * (1 + 1e-9) for v in test._v])
     assert test.p_value(0.1) == pytest.approx(hand, abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["rademacher", "webb"])
+def test_score_bootstrap_keeps_one_byte_per_weight_and_chunks_the_products(kind, monkeypatch):
+    """One weight per row makes the weight matrix replications x rows: ``run`` keeps it as int8 positions in the
+    weight law and ``p_value`` multiplies one chunk at a time. The p-values equal those from the float weights
+    held whole, whatever the chunk size."""
+    import cpeval.estimation.wild_bootstrap as wb
+
+    y, d, u, t = _poisson_panel(seed=4)
+    test = PoissonScoreTest(y, d, u, t, u, bootcluster=np.arange(len(y)))
+    res = test.run(estimate=0.1, std_error=0.1, replications=301, weights=kind, seed=9)
+    assert test._v.dtype == np.int8 and test._v.shape == (301, len(y))
+    draws = np.vstack(list(wb.weight_chunks(kind, len(y), 301, 9)))
+    plain = PoissonScoreTest(y, d, u, t, u, bootcluster=np.arange(len(y)))
+    plain._v = draws  # float weights, as drawn
+    assert res.p_value == plain.p_value(0.0)
+    monkeypatch.setattr(wb, "_CHUNK_CELLS", 7 * len(y))  # 7 replications a chunk: 43 chunks
+    for r in (0.0, 0.25):
+        assert test.p_value(r) == plain.p_value(r)

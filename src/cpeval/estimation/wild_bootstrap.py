@@ -310,7 +310,10 @@ class PoissonScoreTest:
         else:
             blabels, self.bcodes = np.unique(np.asarray(bootcluster), return_inverse=True)
             self.H = len(blabels)
+        # the B x H weights, as float or (``run``) as int8 positions in ``_levels``: one byte a weight, since
+        # one weight per row makes the matrix as large as replications x rows
         self._v: np.ndarray | None = None
+        self._levels: np.ndarray | None = None
 
     def _contributions(self, r: float) -> np.ndarray:
         """Each row's score for tau at the restricted fit tau = r (unit and period effects profiled out)."""
@@ -338,15 +341,22 @@ class PoissonScoreTest:
 
         assert self._v is not None
         c = self._contributions(r)
-        w = sparse.csr_matrix((c, (self.bcodes, self.codes)), shape=(self.H, self.G))
-        z = np.asarray((w.T @ self._v.T).T)  # B x G perturbed cluster scores
-        tstar = self._stat(z.sum(1), (z * z).sum(1), self.G)
+        wt = sparse.csr_matrix((c, (self.codes, self.bcodes)), shape=(self.G, self.H))
+        rows = max(1, _CHUNK_CELLS // max(self.H, 1))
+        tstar = np.empty(len(self._v))
+        for start in range(0, len(self._v), rows):  # memory bounded: one chunk of float weights at a time
+            v = self._v[start:start + rows]
+            v = v if self._levels is None else self._levels[v]
+            z = np.asarray(wt @ v.T).T  # perturbed cluster scores of the chunk's replications
+            tstar[start:start + rows] = self._stat(z.sum(1), (z * z).sum(1), self.G)
         return _p_from(tstar, self.t_stat(r, np.bincount(self.codes, weights=c, minlength=self.G)))
 
     def run(self, *, estimate: float, std_error: float, null: float = 0.0, level: float = 0.95,
             replications: int = 9999, weights: str = "auto", seed: int = 0) -> BootTest:
         kind = choose_weights(weights, self.H)
-        self._v = np.vstack(list(weight_chunks(kind, self.H, replications, seed)))
+        self._levels = np.array([-1.0, 1.0]) if kind == "rademacher" else _WEBB
+        self._v = np.vstack([np.searchsorted(self._levels, v).astype(np.int8)
+                             for v in weight_chunks(kind, self.H, replications, seed)])
         ci = invert(self.p_value, estimate, std_error, 1 - level, tol=1e-7)
         return BootTest(self.t_stat(null), self.p_value(null), ci, self._v.shape[0], kind,
                         enumerates(kind, self.H, replications), self.G, null)
