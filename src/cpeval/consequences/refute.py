@@ -2,10 +2,11 @@
 covariate-adjusted contrast of outcome by assignment), and a placebo-timing refuter for panels (the design's
 own estimator with a pretend start halfway through the periods before the real one, on those periods only).
 
-Each refuter's reading uses the design's standard error of the estimate refuted: a placebo effect (placebo
-treatment or timing) should be within its critical value times that SE of zero; a random common cause or an
-80% subset should leave the estimate within that distance of the original. Otherwise the estimate "does not
-survive" and the finding fails.
+dowhy's refuters read against the estimate refuted, its critical value times its SE: a placebo-treatment effect
+should be within that distance of zero, and a random common cause or an 80% subset should leave the estimate
+within that distance of the original. The placebo-timing effect should have zero inside its own interval, the
+one that leads (the bootstrap's or randomisation's, as for a subgroup; :func:`cpeval.consequences.refit.interval`).
+Otherwise the estimate "does not survive" and the finding fails.
 """
 
 from __future__ import annotations
