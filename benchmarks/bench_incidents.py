@@ -4,8 +4,9 @@
 
 Writes the records as Parquet (in chunks, so generating them needs little memory) and a DuckDB file, then, each
 in a fresh process so that its peak resident memory is its own: the aggregation alone (counts by offence
-category, with and without repeat victims, from Parquet and from the DuckDB file; and with the ward found from
-coordinates and the city's boundaries), and the whole ``cpeval run`` of a design on the Parquet file.
+category, with and without repeat victims, from Parquet and from the DuckDB file; with the ward found from
+coordinates and the city's boundaries; and split by one time-of-week band), and the whole ``cpeval run`` of a
+design on the Parquet file.
 Figures are printed as a Markdown table (copied to benchmarks/README.md). Peak memory is the child's own
 high-water mark (VmHWM in /proc/self/status; ``ru_maxrss`` would carry the generating parent's peak through exec).
 """
@@ -72,7 +73,10 @@ def generate(folder: Path, rows: int, seed: int = 2026, chunk: int = 2_000_000) 
         con.execute(f"CREATE TABLE incidents AS SELECT * FROM read_parquet('{folder / 'incidents.parquet'}')")
 
 
-def design(folder: Path, source: dict, victims: bool, boundaries: bool) -> dict:
+BAND = {"name": "patrol_hours", "days": ["thu", "fri", "sat"], "hours": "20:00-04:00"}
+
+
+def design(folder: Path, source: dict, victims: bool, boundaries: bool, bands: list | None = None) -> dict:
     area = ({"boundaries": str(CITY / "wards.geojson"), "id_property": "ward", "x": "x", "y": "y"} if boundaries
             else {"column": "ward"})
     return {
@@ -85,6 +89,7 @@ def design(folder: Path, source: dict, victims: bool, boundaries: bool) -> dict:
                            "start": "2018-01-01", "end": "2023-12-31"},
                 "offences": {"column": "offence_code", "map": MAP},
                 **({"victims": {"column": "victim_id"}} if victims else {}),
+                **({"bands": bands} if bands else {}),
                 "join": {"path": str(folder / "ward_months.csv"), "period": "month",
                          "columns": ["population", "treated"]},
             },
@@ -164,6 +169,8 @@ def main() -> None:
         ("DuckDB file, ward column, counts by category", design(folder, duck, False, False)),
         ("Parquet, ward column, counts + repeat victims", design(folder, parquet, True, False)),
         ("Parquet, ward from coordinates (40 polygons), counts", design(folder, parquet, False, True)),
+        ("Parquet, ward column, counts split by one band (Thu-Sat 20:00-04:00 local)",
+         design(folder, parquet, False, False, [BAND])),
     ]
     print(f"| case ({args.rows:,} incidents -> ward x month, {os.cpu_count()} cores) | seconds | CPU seconds "
           "(process) | peak RSS (MB) | load average (1 min, before -> after) |")
