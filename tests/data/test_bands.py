@@ -119,6 +119,22 @@ def test_row_order_does_not_matter(tmp_path):
     pd.testing.assert_frame_equal(*frames)
 
 
+def test_without_zero_filling_or_offence_codes(tmp_path):
+    """Only the observed unit-periods, and a band on the all-incidents count: the same counts as above."""
+    design = band_design(store(ROWS, "parquet", tmp_path))
+    design["data"]["aggregate"]["zero_fill"] = False
+    agg = aggregate(design, tmp_path)
+    assert nonzero(agg.frame) == REF["nonzero_cells"] and len(agg.frame) == len(REF["nonzero_cells"])
+    del design["data"]["aggregate"]["offences"]
+    design["treatment"]["indicator"] = design["outcomes"][0]["column"] = "incidents"
+    total = aggregate(design, tmp_path).frame
+    for band in BANDS:
+        for w in (band["name"], f"outside_{band['name']}"):
+            np.testing.assert_array_equal(total[f"incidents_{w}"], agg.frame[f"shoplifting_{w}"]
+                                          + agg.frame[f"robbery_{w}"])
+    assert_sums(total, BANDS, ["incidents"])
+
+
 def test_inside_and_outside_add_up_on_the_city_records():
     """The shipped city design with a band: each split adds up to the category's count in every ward-year,
     and the band takes a share of the records near its share of the week's hours (times are uniform)."""
