@@ -88,6 +88,8 @@ def test_hand_worked_band_counts(fmt, tmp_path):
     assert len(agg.frame) == REF["rows"]
     assert agg.provenance["incident_rows_read"] == REF["incident_rows_read"]
     assert agg.provenance["incidents_outside_window"] == REF["incidents_outside_window"]
+    assert agg.provenance["incident_bands"].startswith("patrol_hours: thu, fri, sat 20:00-04:00; weekend: sat, sun "
+                                                       "00:00-24:00; sunday_night: sun 22:00-02:00 (Europe/London")
     split = [f"{c}_{w}" for b in BANDS for c in CATEGORIES for w in (b["name"], f"outside_{b['name']}")]
     assert list(agg.frame.columns) == ["ward", "month", *CATEGORIES, *split]
     assert_sums(agg.frame, BANDS, CATEGORIES)

@@ -156,6 +156,10 @@ def run_aggregation(con, design: DesignBase, read: Read, label: str) -> Aggregat
                                                  sum(map(int, groups["h2"]))),
         "incident_periods": f"{agg.period.every} in {agg.period.time_zone} (rules of {rules_version()})",
     }
+    if agg.bands:
+        prov["incident_bands"] = "; ".join(
+            f"{b.name}: {', '.join(b.days)} {b.hours}" for b in agg.bands
+        ) + f" ({agg.period.time_zone} wall-clock time; hours past midnight belong to the day they start on)"
     warnings: list[str] = []
 
     def report(key: str, n: int, why: str) -> None:
