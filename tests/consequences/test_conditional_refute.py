@@ -83,3 +83,29 @@ def test_refuters_and_conditional_effects_checked_against_the_design_kind(trial_
     raw["consequences"] = {"displacement": {"roles_column": "ward"}}
     with pytest.raises(DesignError, match="displacement needs areas observed before and after"):
         prepare(design_from_dict(raw))
+
+
+def test_placebo_timing_read_by_a_randomisation_test_without_interval_uses_its_p_value(monkeypatch):
+    """With very few treated areas a Poisson (or Callaway & Sant'Anna) placebo is led by randomisation
+    inference, which gives no interval: the refuter reads its p-value, not the analytic interval beside it."""
+    import dataclasses
+
+    from cpeval.consequences import refit
+    from cpeval.results import AlternativeInference
+
+    design = load_design(DESIGNS / "hotspots_displacement.yaml")
+    frame = simulate_hotspot_city().panel
+    one = refit.variant(design, outcomes=[design.outcomes[0].model_dump(mode="json", by_alias=True)])
+    real = refit.fit(one, frame, "robbery", "t")
+    for p, analytic_half, status in ((0.40, 0.01, "pass"), (0.01, 100.0, "fail")):
+        # the analytic interval says the opposite of the randomisation test
+        alt = AlternativeInference(method="randomization", p_value=p, conf_int=(None, None), replications=999,
+                                   enumerated=False, headline=True, statistic="the estimate", reason="auto")
+        placebo = dataclasses.replace(real, estimate=0.2, std_error=analytic_half / 1.96, inference=alt,
+                                      ci_lower=0.2 - analytic_half, ci_upper=0.2 + analytic_half)
+        before = refute._finding("placebo_timing", "robbery", 0.2, 0.0, analytic_half, {})
+        assert before.status != status  # read by the analytic interval, the finding would be the opposite
+        monkeypatch.setattr(refit, "fit", lambda *a, placebo=placebo, **k: placebo)
+        (finding,) = refute.assess(design, frame, [real], ["placebo_timing"], 10)
+        assert finding.status == status, (p, finding.sentence)
+        assert f"randomisation p = {p:.3g}" in finding.sentence and finding.evidence["tolerance"] is None

@@ -33,17 +33,25 @@ WHAT = {
 }
 
 
-def _finding(name: str, outcome: str, value: float, reference: float, half: float, evidence: dict[str, Any]
-             ) -> Finding:
-    survives = abs(value - reference) <= half
+def _finding(name: str, outcome: str, value: float, reference: float, half: float, evidence: dict[str, Any],
+             p_value: tuple[float, float] | None = None) -> Finding:
+    """``p_value`` (p, level): a placebo read by a test without an interval (randomisation of a model not
+    linear in the outcome) survives when p is at least 1 - level; ``half`` is then not used."""
+    survives = abs(value - reference) <= half if p_value is None else not p_value[0] < 1 - p_value[1]
     verb = "survives" if survives else "does not survive"
     placebo = name in ("placebo_treatment", "placebo_timing")
     target = "zero" if placebo else f"the original {reference:.3g}"
+    if p_value is None:
+        reading = f"{'within' if survives else 'outside'} {half:.3g} of {target}"
+    else:
+        reading = (f"{'not ' if survives else ''}significantly different from zero (randomisation p = "
+                   f"{p_value[0]:.3g})")
     sentence = (f"The estimate for {outcome} {verb} {WHAT[name]}: the {'placebo ' if placebo else 'new '}effect is "
-                f"{value:.3g}, {'within' if survives else 'outside'} {half:.3g} of {target}.")
+                f"{value:.3g}, {reading}.")
     return Finding(topic="refutation", name=f"{name.replace('_', ' ')}: {outcome}",
                    status="pass" if survives else "fail", sentence=sentence, outcome=outcome,
-                   evidence={**evidence, "new_effect": value, "reference": reference, "tolerance": half})
+                   evidence={**evidence, "new_effect": value, "reference": reference,
+                             "tolerance": half if p_value is None else None})
 
 
 def _dowhy(design: DesignBase, frame: pd.DataFrame, effect: Effect, names: list[str], simulations: int
@@ -92,9 +100,11 @@ def _placebo_timing(design: DesignBase, frame: pd.DataFrame, effect: Effect, tag
     placebo = refit.fit(variant, pre, effect.outcome, f"{tag}:placebo_timing", lead=True)
     lo, hi = refit.interval(placebo)
     half = (hi - placebo.estimate) if placebo.estimate <= 0 else (placebo.estimate - lo)  # estimate to the bound
+    alt = placebo.inference  # a leading randomisation test without an interval decides by its p-value
+    by_p = (alt.p_value, placebo.level) if alt is not None and alt.headline and None in alt.conf_int else None
     return _finding("placebo_timing", effect.outcome, placebo.estimate, 0.0, half,
                     {"placebo_start": fake, "placebo_effect": refit.describe(placebo),
-                     "periods_used": len(periods)})
+                     "periods_used": len(periods)}, p_value=by_p)
 
 
 def assess(design: DesignBase, frame: pd.DataFrame, effects: list[Effect], refuters: list[str], simulations: int,
