@@ -4,7 +4,6 @@ the same bytes from CSV, Parquet and DuckDB; bad bands are design errors naming 
 
 from __future__ import annotations
 
-import copy
 import json
 
 import numpy as np
@@ -17,7 +16,7 @@ from cpeval.data.fingerprint import frame_sha256
 from cpeval.designs import design_from_dict, load_design
 from cpeval.errors import DesignError
 
-from .test_incidents import store
+from .test_incidents import CITY, results_without_location, store
 
 REF = json.loads((REFERENCE / "data" / "bands_hand.json").read_text())
 
@@ -138,19 +137,17 @@ def test_without_zero_filling_or_offence_codes(tmp_path):
 
 
 def test_inside_and_outside_add_up_on_the_city_records():
-    """The shipped city design with a band: each split adds up to the category's count in every ward-year,
-    and the band takes a share of the records near its share of the week's hours (times are uniform)."""
-    design = load_design(DESIGNS / "city_incidents.yaml")
-    raw = design.model_dump(mode="json", exclude_none=True)
-    spec = copy.deepcopy(raw)
-    spec["data"]["aggregate"]["bands"] = [BANDS[0]]
-    spec["data"]["aggregate"]["area"]["boundaries"] = str(DESIGNS / raw["data"]["aggregate"]["area"]["boundaries"])
-    spec["data"]["source"]["path"] = str(DESIGNS / raw["data"]["source"]["path"])
-    spec["data"]["aggregate"]["join"]["path"] = str(DESIGNS / raw["data"]["aggregate"]["join"]["path"])
-    frame = aggregate_incidents(design_from_dict(spec)).frame
+    """The shipped hours design (one band, Thursday to Saturday 20:00-04:00, on the city's records located from
+    their coordinates; with repeat victims): each split adds up to the category's count in every ward-year, and
+    the band takes a share of the records near its share of the week's hours (the simulated times are uniform
+    within their month)."""
+    design = hours_design_from({"kind": "files", "path": str(CITY / "incidents.parquet")},
+                               victims={"column": "victim_id"})  # a second scan of the records, bands and all
+    frame = aggregate_incidents(design).frame
+    assert frame["repeat_victims"].sum() > 0
     categories = design.data.aggregate.offences.categories
-    assert_sums(frame, [BANDS[0]], categories)
-    share = frame[[f"{c}_patrol_hours" for c in categories]].to_numpy().sum() / frame[categories].to_numpy().sum()
+    assert_sums(frame, [{"name": "warden_hours"}], categories)
+    share = frame[[f"{c}_warden_hours" for c in categories]].to_numpy().sum() / frame[categories].to_numpy().sum()
     assert abs(share - 24 / 168) < 0.01  # 3 x 8 of the week's 168 hours; 3 binomial SEs at 80,000 records ~ 0.004
 
 
@@ -205,3 +202,33 @@ def test_the_shipped_hours_design_finds_the_same_change_inside_and_outside_the_b
         whole = res.effect(name).estimate
         assert lo < whole < hi and outside["conf_int"][0] < whole < outside["conf_int"][1], name
     assert findings["shoplifting"]["status"] == "pass" and findings["shoplifting"]["positive"]
+
+
+def hours_design_from(source: dict, **aggregate):
+    """designs/city_incidents_hours.yaml reading the city's records from ``source`` (other paths as in the file),
+    with ``aggregate`` keys added to data.aggregate."""
+    path = DESIGNS / "city_incidents_hours.yaml"
+    d = load_design(path).model_dump(mode="json", by_alias=True, exclude_none=True)
+    d["data"]["source"] = source
+    d["data"]["aggregate"].update(aggregate)
+    design = design_from_dict(d)
+    design._origin = str(path.resolve())  # the boundaries and the join table stay relative to the design file
+    return design
+
+
+def stored(records: pd.DataFrame, fmt: str, tmp_path) -> dict:
+    """The records written as ``fmt`` in a folder of their own; the data.source reading them (absolute path)."""
+    folder = tmp_path / fmt
+    folder.mkdir()
+    source = store(records, fmt, folder)
+    return {**source, "path": str(folder / source["path"])}
+
+
+def test_the_hours_design_gives_the_same_results_from_csv_parquet_and_duckdb(tmp_path):
+    import cpeval
+
+    records = pd.read_parquet(CITY / "incidents.parquet")
+    outputs = {fmt: results_without_location(cpeval.evaluate(hours_design_from(stored(records, fmt, tmp_path)),
+                                                             quiet=True)) for fmt in ("csv", "parquet", "duckdb")}
+    assert outputs["csv"] == outputs["parquet"] == outputs["duckdb"]
+    assert "shoplifting_outside_warden_hours" in outputs["csv"]

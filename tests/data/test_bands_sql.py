@@ -33,3 +33,16 @@ def test_same_band_counts_from_postgresql_as_from_parquet(pg, tmp_path):  # noqa
     assert nonzero(from_pg.frame) == REF["nonzero_cells"]
     assert frame_sha256(from_pg.frame) == frame_sha256(from_files.frame)
     assert from_pg.provenance["incident_rows_sha256"] == from_files.provenance["incident_rows_sha256"]
+
+
+def test_the_hours_design_gives_the_same_results_from_postgresql(pg):  # noqa: F811
+    """designs/city_incidents_hours.yaml on the city's records in PostgreSQL (loaded by test_sql's fixture)."""
+    import cpeval
+
+    from .test_bands import hours_design_from
+    from .test_incidents import CITY, results_without_location
+
+    from_pg = cpeval.evaluate(hours_design_from(source(pg, table="incidents")), quiet=True)
+    from_files = cpeval.evaluate(hours_design_from({"kind": "files", "path": str(CITY / "incidents.parquet")}),
+                                 quiet=True)
+    assert results_without_location(from_pg) == results_without_location(from_files)
