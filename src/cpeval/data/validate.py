@@ -209,7 +209,9 @@ def _period_shown(value: Any, c: _Collector) -> Any:
 
 def _finite(df: pd.DataFrame, col: str, key: str, c: _Collector) -> bool:
     """False (with a problem naming the column and the rows) if a numeric column holds +/-inf."""
-    n_inf = int(np.isinf(df[col].to_numpy(dtype=float, na_value=np.nan)).sum())
+    s = df[col]
+    integers = isinstance(s.dtype, np.dtype) and s.dtype.kind in "iub"  # cannot hold inf
+    n_inf = 0 if integers else int(np.count_nonzero(np.isinf(_floats(s))))
     if n_inf:
         c.add(ProblemCode.NON_FINITE, col, f"{n_inf} of {len(df)} rows of {key} are infinite; replace them with "
               "finite values (an infinite log comes from log(0): see the outcome's zeros rule) or drop those rows")
@@ -239,6 +241,13 @@ def _coerce_time(s: pd.Series, col: str, c: _Collector, design: DesignBase) -> p
     if problem:
         c.add(ProblemCode.BAD_TIME, col, problem)
     return out
+
+
+def _floats(s: pd.Series) -> np.ndarray:
+    """A numeric column as floats, missing as NaN: the column's own array when it holds floats already."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
+        return s.to_numpy()
+    return s.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _sort_key(s: pd.Series) -> np.ndarray:
@@ -298,9 +307,9 @@ def _cohort_ranges(g: pd.Series, units: pd.Series, ordered: bool) -> pd.DataFram
     one and how many rows there are."""
     if ordered and len(g):  # rows in unit order: reductions over each unit's run of rows
         starts = _unit_starts(units)
-        values = g.to_numpy(dtype=float, na_value=np.nan)
+        values = _floats(g)
         return pd.DataFrame({"lo": np.fmin.reduceat(values, starts), "hi": np.fmax.reduceat(values, starts),
-                             "n": np.add.reduceat((~np.isnan(values)).astype(np.int64), starts),
+                             "n": np.add.reduceat(~np.isnan(values), starts, dtype=np.int64),
                              "size": np.diff(np.r_[starts, len(values)])}, index=pd.Index(units.iloc[starts]))
     by_unit = g.groupby(units, sort=False)
     return pd.DataFrame({"lo": by_unit.min(), "hi": by_unit.max(), "n": by_unit.count(), "size": by_unit.size()})
