@@ -104,6 +104,7 @@ def _leading(panel: Any, spec: Any, effect: Effect, estimator: Any) -> Effect:
     wild (or score) bootstrap whatever its cluster count, and randomisation inference with very few treated or
     untreated clusters (as ``auto`` chooses); an explicit method runs as declared; 'analytic' keeps the
     analytic inference (the finding says so). Estimators with no alternative keep the analytic one."""
+    from cpeval.errors import DesignError
     from cpeval.estimation.alternative import cluster_counts
     from cpeval.estimation.inference import FEW_TREATED_CLUSTERS
 
@@ -115,8 +116,13 @@ def _leading(panel: Any, spec: Any, effect: Effect, estimator: Any) -> Effect:
     caps = design.estimator.capabilities
     bootstraps = design.inference.requests("auto") and clustered and "wild_bootstrap" in caps.alternative_inference
     if bootstraps and min(cluster_counts(panel, design, effect)) >= FEW_TREATED_CLUSTERS:
-        panel = dataclasses.replace(panel, design=variant(design, inference_method="wild_bootstrap"))
-        reason = "subgroup estimate: the bootstrap leads whatever the cluster count"
+        try:
+            boot = variant(design, inference_method="wild_bootstrap")
+        except DesignError:  # the design does not admit it (a trial's CACE): its own inference stays
+            boot = None
+        if boot is not None:
+            panel = dataclasses.replace(panel, design=boot)
+            reason = "subgroup estimate: the bootstrap leads whatever the cluster count"
     effect = _alternative(panel, spec, effect, estimator, tolerant=True)
     if effect.inference is None:
         return effect

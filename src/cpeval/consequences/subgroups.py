@@ -136,7 +136,7 @@ def assess(design: DesignBase, frame: pd.DataFrame, spec: SubgroupSpec, levels: 
         label = outcomes[name].label or name
         harmed = [(r, e) for r, e in zip(rows, effects, strict=True) if r["harmful"]]
         leads = [(r, e) for r, e in zip(rows, effects, strict=True) if r["harmful_unadjusted"] and not r["harmful"]]
-        status = "fail" if harmed else "warn" if leads else "pass"
+        status = "fail" if harmed else "warn" if leads or not effects else "pass"
         if harmed:
             parts = "; ".join(f"{m} = {r['subgroup']}: {refit.change_words(e)}" for r, e in harmed)
             sentence = (f"The programme appears harmful for some: {label} worsened where {parts} (allowing for the "
@@ -145,6 +145,8 @@ def assess(design: DesignBase, frame: pd.DataFrame, spec: SubgroupSpec, levels: 
             parts = "; ".join(f"{m} = {r['subgroup']}" for r, _ in leads)
             sentence = (f"{label} looks worse where {parts}, but not once the {n_tests} subgroups examined are "
                         "allowed for: a lead to follow up, not a finding.")
+        elif not effects:
+            sentence = f"No subgroup by {m} could be estimated for {label}, so none was assessed for harm."
         else:
             sentence = f"No subgroup by {m} shows a clear harm on {label}."
         if test is not None:
