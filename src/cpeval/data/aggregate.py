@@ -84,7 +84,7 @@ WEEK_US = 7 * 86_400 * 1_000_000
 MONDAY_US = 4 * 86_400 * 1_000_000  # 1970-01-05 00:00, a Monday, in microseconds since 1970-01-01
 
 
-def _band_sql(agg: Any, read: Read, label: str) -> list[str]:
+def _band_sql(agg: Any, read: Read) -> list[str]:
     """SQL for each band: is the record's local wall-clock time ``t`` inside it?
 
     ``t`` is the local time of the declared zone (:func:`cpeval.data.incidents.local_time`), so the band follows
@@ -130,7 +130,7 @@ def run_aggregation(con, design: DesignBase, read: Read, label: str) -> Aggregat
             [f"t >= TIMESTAMP {sql_text(str(start))}"] * (start is not None)
             + [f"t < TIMESTAMP {sql_text(str(end + dt.timedelta(days=1)))}"] * (end is not None)
         ) or "t IS NOT NULL"
-        bands = "".join(f", {sql} AS band{i}" for i, sql in enumerate(_band_sql(agg, read, label)))
+        bands = "".join(f", {sql} AS band{i}" for i, sql in enumerate(_band_sql(agg, read)))
         rows = (f"(SELECT *, ((epoch_us(t) - {MONDAY_US}) % {WEEK_US} + {WEEK_US}) % {WEEK_US} AS w "
                 "FROM cpeval_rows)") if agg.bands else "cpeval_rows"
         con.execute(f"CREATE TEMP VIEW cpeval_keyed AS SELECT u, code, v, h1, h2, "
@@ -265,9 +265,9 @@ def _panel(counted: pd.DataFrame, categories: list[str], units: list[str], keys:
         within = counted.loc[counted[f"band{i}"].astype(bool)]
         split = within.pivot_table(index=["u", "p"], columns="cat", values="n", aggfunc="sum", fill_value=0)
         split = split.reindex(index=table.index, columns=categories, fill_value=0).astype("int64")
-        for c in categories:
-            table[f"{c}_{band.name}"] = split[c].to_numpy()
-            table[f"{c}_outside_{band.name}"] = table[c].to_numpy() - split[c].to_numpy()
+        for _, c, inside, outside in (t for t in agg.band_columns() if t[0] == band.name):
+            table[inside] = split[c].to_numpy()
+            table[outside] = table[c].to_numpy() - split[c].to_numpy()
     table.columns.name = None
     return table.reset_index()
 
