@@ -15,6 +15,16 @@ are several starts: pysyncon runs once from each, its time is the sum, and each 
 
     .venv/bin/python benchmarks/bench_synth.py                       # pysyncon defaults (Nelder-Mead)
     .venv/bin/python benchmarks/bench_synth.py --method BFGS --initial equal ols --placebos 38   # best config
+
+The V search is non-convex, so a change to the optimiser can move units to other optima. ``--losses FILE``
+writes every unit's fit-window MSPE (the treated unit and each placebo, as the placebo check fits them) for
+Proposition 99 and the Basque Country with whatever cpeval is importable (run it with PYTHONPATH set to an
+older checkout for its numbers); ``--compare A.json B.json ...`` lists, per unit, where the last file's loss
+exceeds the lowest of the others by more than 1e-9 relative.
+
+    PYTHONPATH=/tmp/old/src .venv/bin/python benchmarks/bench_synth.py --losses old.json
+    .venv/bin/python benchmarks/bench_synth.py --losses new.json && \
+        .venv/bin/python benchmarks/bench_synth.py --compare old.json new.json
 """
 
 from __future__ import annotations
@@ -152,6 +162,54 @@ def _child(tool: str, args: argparse.Namespace) -> dict:
     return {**json.loads(out.stdout.strip().splitlines()[-1]), "load_average": [load, os.getloadavg()[0]]}
 
 
+def unit_losses() -> dict:
+    """Fit-window MSPE, pre-period RMSPE and ATT of every unit of Proposition 99 and the Basque Country (the
+    treated unit, then each donor as a placebo with the other donors), and the CPU seconds of the fits."""
+    import yaml
+
+    from cpeval.estimation.synth.common import settings_for
+    from cpeval.estimation.synth.core import fit_unit
+    from cpeval.estimation.synth.prep import prepare
+    from cpeval.pipeline import check
+
+    out = {}
+    for name in ("prop99", "basque"):
+        raw = yaml.safe_load((ROOT / "designs" / f"{name}.yaml").read_text())
+        raw["data"]["path"] = str(ROOT / "case_studies" / "data" / Path(raw["data"]["path"]).name)
+        raw["checks"] = []
+        panel = check(raw)
+        data = prepare(panel, panel.design, panel.design.outcomes[0].column)
+        settings = settings_for(panel.design, data)
+        units = [(data.treated[0], list(data.donors))] + [(d, [x for x in data.donors if x != d]) for d in data.donors]
+        c0, rows = _cpu(), {}
+        for t, donors in units:
+            f = fit_unit(data.y[:, t], data.y[:, donors], data.x[:, t], data.x[:, donors], data.fit_mask,
+                         data.n_pre, settings)
+            rows[data.names[t]] = {"loss": f.loss_v, "pre_rmspe": f.pre_rmspe, "att": float(f.gap[data.n_pre:].mean())}
+        out[name] = {"cpu_seconds": _cpu() - c0, "units": rows}
+    return out
+
+
+def compare_losses(paths: list[str]) -> str:
+    """Per case: units whose loss in the last file exceeds the lowest of the others (1e-9 relative)."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    lines = []
+    for case in runs[-1]:
+        units = runs[-1][case]["units"]
+        short = {}
+        for u, row in units.items():
+            best = min(r[case]["units"][u]["loss"] for r in runs[:-1])
+            if row["loss"] > best * (1 + 1e-9):
+                short[u] = row["loss"] / best - 1
+        better = sum(row["loss"] < min(r[case]["units"][u]["loss"] for r in runs[:-1]) * (1 - 1e-9)
+                     for u, row in units.items())
+        cpu = ", ".join(f"{r[case]['cpu_seconds']:.1f}" for r in runs)
+        lines.append(f"{case}: {len(units)} units; {paths[-1]} lower than the best of the others for {better}, "
+                     f"higher for {len(short)} (CPU s of the fits: {cpu})")
+        lines += [f"  {u}: +{d:.3g} relative" for u, d in sorted(short.items(), key=lambda t: -t[1])]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--child", choices=["cpeval", "pysyncon"])
@@ -159,7 +217,15 @@ def main() -> None:
     ap.add_argument("--initial", nargs="+", default=["equal"],
                     help="pysyncon optim_initial (its default: equal); several values are several starts")
     ap.add_argument("--placebos", type=int, default=2, help="pysyncon placebos actually run (38 = all)")
+    ap.add_argument("--losses", metavar="FILE", help="write every unit's fit-window loss (Prop 99, Basque) and stop")
+    ap.add_argument("--compare", nargs="+", metavar="FILE", help="compare --losses files (the last against the rest)")
     args = ap.parse_args()
+    if args.losses:
+        Path(args.losses).write_text(json.dumps(unit_losses(), indent=1))
+        return
+    if args.compare:
+        print(compare_losses(args.compare))
+        return
     if args.child == "cpeval":
         print(json.dumps(run_cpeval()))
         return

@@ -190,7 +190,10 @@ class NestedInner:
     def solve(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(support, weights on it) of W(v); ``v`` (k,) non-negative, not all zero."""
         delta = RIDGE * max(float(v @ self.colsq), 1e-300)
-        tol = 1e-11 * max(float(v @ self.bound), delta / RIDGE, 1e-300)
+        # optimality tolerance well below the ridge: when the treated predictors lie inside the donors' hull
+        # many weight vectors fit them exactly and the ridge alone picks W(V); a donor's marginal gain is then
+        # of order delta / |support|, and a tolerance above it stops at a support that depends on the warm start
+        tol = min(1e-11 * max(float(v @ self.bound), delta / RIDGE, 1e-300), 1e-4 * delta)
         eps = self.EPS
         if self.p is None:
             vertex = 0.5 * (v @ self.sq + delta) - self.x0.T @ (v * self.x1)
