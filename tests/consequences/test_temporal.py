@@ -92,3 +92,26 @@ def test_bad_temporal_declarations_are_clear_errors(city, design):
     ok = {"window": "nights", "outcomes": [{"name": "s", "inside": "a", "outside": "b"}]}
     with pytest.raises(DesignError, match=r"consequences\.temporal .* needs a did or synthetic_control design"):
         prepare(design_from_dict({**trial, "consequences": {"temporal": ok}}))
+
+
+def test_the_shift_is_outside_minus_inside_with_their_joint_sampling(finding):
+    """Hand check of the difference's variance: se_out^2 + se_in^2 - 2 rho se_in se_out, rho from the same
+    influence values the net change uses."""
+    moved, e_in, e_out = (finding.evidence[k] for k in ("outside_minus_window", "window_effect", "outside_effect"))
+    rho = finding.evidence["total_net_effect"]["correlation"]
+    assert moved["difference"] == pytest.approx(e_out["estimate"] - e_in["estimate"], rel=1e-12)
+    var = e_out["std_error"] ** 2 + e_in["std_error"] ** 2 - 2 * rho * e_in["std_error"] * e_out["std_error"]
+    assert moved["std_error"] == pytest.approx(np.sqrt(var), rel=1e-12)
+    assert moved["conf_int"][0] > 0  # street crime fell 40% in the hours and rose 25% outside: a real shift
+
+
+def test_a_rise_at_all_hours_is_not_called_displacement_in_time(city, design):
+    """Street crime rises by the same 25% inside and outside the hours in the programme areas (the patrol-hours
+    counts replaced by other-hours counts scaled to their level): outside rises, but not more than inside."""
+    frame = city.panel.copy()
+    frame["street_crime_patrol_hours"] = np.round(frame["street_crime_other_hours"] * 12 / 18).astype(int)
+    f = _assess(design, frame)
+    assert f.evidence["outside_effect"]["conf_int"][0] > 0  # the rise outside the hours is clear ...
+    lo, hi = f.evidence["outside_minus_window"]["conf_int"]
+    assert lo < 0 < hi  # ... and no larger than within them
+    assert f.status == "warn" and f.sentence.startswith("A rise at all hours rather than a move to other hours")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cpeval.consequences.spatial import Roles
     from cpeval.designs.base import DesignBase
     from cpeval.designs.consequences import TemporalOutcome, TemporalSpec
+    from cpeval.results import Effect
 
 WINDOW, OUTSIDE = "in_window", "outside_window"
 
@@ -56,6 +57,30 @@ def treated_rows(frame: pd.DataFrame, design: DesignBase) -> np.ndarray:
     return (frame[treatment.indicator].astype(float) > 0).to_numpy()
 
 
+def shift(e_in: Effect, e_out: Effect) -> dict[str, Any]:
+    """The effect outside the window minus the effect within it, with the interval from their joint sampling
+    (both fitted on the same areas): displacement in time is a rise outside the hours beyond the change within
+    them; a rise as large within the hours is a rise at all hours. Analytic (cluster-robust) scale."""
+    import math
+
+    from cpeval.estimation.inference import effect_correlation
+    from cpeval.results import critical_value, p_value
+
+    rho = float(effect_correlation([e_in, e_out])[0][0, 1])
+    diff = e_out.estimate - e_in.estimate
+    var = e_out.std_error ** 2 + e_in.std_error ** 2 - 2 * rho * e_in.std_error * e_out.std_error
+    sd = math.sqrt(var) if var > 0 else float("nan")
+    dfs = [e.df for e in (e_in, e_out) if e.df is not None]
+    df = min(dfs) if dfs else None
+    if not math.isfinite(sd):
+        ci, p = [float("nan"), float("nan")], float("nan")
+    else:
+        crit = critical_value(e_in.level, df)
+        ci, p = [diff - crit * sd, diff + crit * sd], p_value(diff / sd, df)
+    return {"difference": diff, "std_error": sd, "conf_int": ci, "p_value": p, "level": e_in.level,
+            "correlation": rho, "scale": e_out.scale}
+
+
 def assess(design: DesignBase, frame: pd.DataFrame, spec: TemporalSpec, roles: Roles | None, tag: str
            ) -> list[Finding]:
     """One temporal-displacement finding per offence."""
@@ -79,7 +104,14 @@ def assess(design: DesignBase, frame: pd.DataFrame, spec: TemporalSpec, roles: R
         lo, hi = net["conf_int"]
         total = (f" Across all hours the net change in the programme areas is {net['net_change']:+.0f} crimes "
                  f"({net['level']:.0%} interval {lo:+.0f} to {hi:+.0f}).") if np.isfinite(lo) else ""
-        if status == "fail":
+        moved = shift(e_in, e_out)
+        if status == "fail" and not moved["conf_int"][0] > 0:  # as much (or more) of a rise within the hours
+            status = "warn"
+            sentence = (f"A rise at all hours rather than a move to other hours: {outside}, but not clearly more "
+                        f"than within its hours, where it {refit.change_words(e_in)} (difference of the two "
+                        f"effects {moved['difference']:+.3g}, {moved['level']:.0%} interval "
+                        f"{moved['conf_int'][0]:+.3g} to {moved['conf_int'][1]:+.3g}).{total}")
+        elif status == "fail":
             sentence = f"Displacement in time: {outside}, while {inside}.{total}"
             if net_reduction(net, "increase"):
                 status = "warn"
@@ -92,7 +124,8 @@ def assess(design: DesignBase, frame: pd.DataFrame, spec: TemporalSpec, roles: R
             topic="temporal", name=f"temporal displacement: {o.name}", status=status, sentence=sentence,
             outcome=o.name, positive=positive,
             evidence={"window": spec.window, "outside_effect": refit.describe(e_out),
-                      "window_effect": refit.describe(e_in), "total_net_effect": net, "comparison": comparison,
+                      "window_effect": refit.describe(e_in), "outside_minus_window": moved,
+                      "total_net_effect": net, "comparison": comparison,
                       "columns": {"inside": o.inside, "outside": o.outside},
                       "warnings": sorted({*e_in.warnings, *e_out.warnings})}))
     return findings
