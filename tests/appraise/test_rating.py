@@ -31,7 +31,7 @@ def effect(estimate: float = 0.0, se: float = 1.0, *, better_if: str = "decrease
     ("did", (check("pre_trends", "warn"),), (), 3, ("did_comparable", "pre_trends_warn")),
     ("did", (check("pre_trends", "fail"),), (), 2, ("did_comparable", "pre_trends_fail")),
     ("did", (check("pre_trends", "error"),), (), 3, ("did_untested",)),  # a test that errored tested nothing
-    ("did", (check("pre_trends", "info"),), (), 3, ("did_untested",)),  # "not tested" (no leads or no SE) tested nothing
+    ("did", (check("pre_trends", "info"),), (), 3, ("did_untested",)),  # "not tested": no leads or no SE
     ("synthetic_control", (), (), 4, ("synth",)),
     ("synthetic_control", (check("balance", "warn"),), (), 4, ("synth",)),
     ("synthetic_control", (check("balance", "fail"),), (), 3, ("synth", "synth_fit")),

@@ -197,3 +197,24 @@ def test_staggered_poisson_under_auto_is_randomised():
     frame.loc[frame["area"].isin(late) & (frame["month"] < 9), "post"] = 0  # a second adoption date
     e = run(did("poisson", {"permutations": 99}), frame).effects[0]
     assert e.payload(RateRatio).form == "extended" and e.inference.method == "randomization"
+
+
+def test_a_trial_with_one_treated_cluster_and_no_permutations_is_told_to_re_randomise():
+    """auto cannot bootstrap one treated cluster (refused) and the trial re-randomises only with
+    inference.permutations: no alternative inference runs, and the warning names the key to set."""
+    from cpeval.datasets.rct import simulate_rct
+
+    frame = simulate_rct(n_clusters=8, cluster_size=10, n_blocks=2, seed=3)
+    first = frame["cluster_id"].iloc[0]
+    frame["assigned"] = (frame["cluster_id"] == first).astype(int)
+    design = {"name": "one treated cluster", "kind": "rct", "data": {"path": "x.csv", "unit": "unit_id"},
+              "treatment": {"assignment": "assigned", "cluster": "cluster_id"},
+              "outcomes": [{"name": "y", "column": "y", "family": "crime", "measure": "level",
+                            "better_if": "decrease"}]}
+    e = run(design, frame).effects[0]
+    assert e.inference is None
+    assert any("set inference.permutations" in w for w in e.warnings)
+    assert not any("auto, which randomises here" in w or "wild bootstrap is refused" in w for w in e.warnings)
+    design["inference"] = {"permutations": 200}
+    e = run(design, frame).effects[0]
+    assert e.inference.method == "randomization" and e.inference.headline

@@ -40,7 +40,7 @@ def test_few_treated_clusters_warn_and_point_to_valid_inference():
     (e,) = evaluate(_design(), data=_trial(6, 34)).effects
     (note,) = [w for w in e.warnings if "clusters of 'beat' are treated" in w]
     assert note.startswith("only 6 of the 40 clusters of 'beat' are treated")
-    assert "inference.method: wild_bootstrap" in note
+    assert "inference.method: auto" in note and "wild_bootstrap or randomization" in note
 
 
 def test_many_clusters_in_each_arm_do_not_warn():

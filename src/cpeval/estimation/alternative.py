@@ -78,6 +78,8 @@ def chosen_method(design: Any, counts: tuple[int, int]) -> tuple[str | None, boo
         return None, False, ""
     if design.kind == "rct":  # the trial's own re-randomisation when it was asked for and clusters are very few
         rerandomised = design.inference.permutations > 0 and min(counts) < RANDOMISE_BELOW
+        if not rerandomised and min(counts) < 2:  # no wild bootstrap is valid; the warning says to re-randomise
+            return None, False, ""
         return ("randomization" if rerandomised else "wild_bootstrap", True,
                 f"auto: {reason} (fewer than {FEW_TREATED_CLUSTERS} on one side)")
     chosen = "randomization" if min(counts) < RANDOMISE_BELOW else "wild_bootstrap"

@@ -56,6 +56,8 @@ VALID_INFERENCE = ("set inference.method: auto (the wild bootstrap, or randomisa
                    f"{RANDOMISE_BELOW} treated or untreated clusters), wild_bootstrap or randomization")
 SINGLE_CLUSTER_INFERENCE = ("set inference.method: randomization (or auto, which randomises here; no wild "
                             "bootstrap is valid with a single treated or untreated cluster)")
+SINGLE_CLUSTER_TRIAL = ("set inference.permutations (e.g. 2000) for the trial's re-randomisation test, which auto "
+                        "then leads with (no wild bootstrap is valid with a single treated or untreated cluster)")
 NO_INTERVAL = Interval(float("nan"), float("nan"), float("nan"))
 
 
@@ -63,20 +65,21 @@ def _gstar(counts: ClusterCounts) -> str:
     return "" if counts.effective is None else f" (effective number of clusters G* = {counts.effective:.1f})"
 
 
-def cluster_warnings(counts: ClusterCounts) -> list[str]:
+def cluster_warnings(counts: ClusterCounts, trial: bool = False) -> list[str]:
     """Why cluster-robust inference may not be trusted with these clusters, with what to use instead ([] if
-    nothing)."""
+    nothing). A ``trial`` re-randomises by its own ``inference.permutations``."""
     col, g = counts.column, counts.total
+    single = SINGLE_CLUSTER_TRIAL if trial else SINGLE_CLUSTER_INFERENCE
     if g < 3:
         return []  # no analytic inference at all: see ``degenerate``
     if counts.treated == 1:
         return [f"only one of the {g} clusters of {col!r} is treated{_gstar(counts)}: cluster-robust standard "
                 "errors are unreliable with a single treated cluster whatever the total number of clusters "
-                f"(Conley & Taber 2011; MacKinnon & Webb 2017); {SINGLE_CLUSTER_INFERENCE}, or use a synthetic "
-                "control (kind: synthetic_control)"]
+                f"(Conley & Taber 2011; MacKinnon & Webb 2017); {single}"
+                + ("" if trial else ", or use a synthetic control (kind: synthetic_control)")]
     for n, what in ((counts.treated, "treated"), (counts.untreated, "untreated")):
         if 0 < n < FEW_TREATED_CLUSTERS:
-            fix = SINGLE_CLUSTER_INFERENCE if n == 1 else VALID_INFERENCE
+            fix = single if n == 1 else VALID_INFERENCE
             return [f"only {n} of the {g} clusters of {col!r} {'is' if n == 1 else 'are'} {what}{_gstar(counts)}: "
                     f"cluster-robust tests over-reject when fewer than about {FEW_TREATED_CLUSTERS} clusters are "
                     f"treated (or untreated), whatever the total (MacKinnon & Webb 2017, 2018); {fix}"]
