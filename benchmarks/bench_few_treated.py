@@ -36,6 +36,8 @@ from multiprocessing import Pool
 import numpy as np
 from scipy import stats
 
+from cpeval.estimation.inference import FEW_TREATED_CLUSTERS, RANDOMISE_BELOW
+
 AREAS, MONTHS, START, TREATED = 40, 36, 19, (1, 2, 3, 5, 10)
 B = 999
 METHODS = ("twfe analytic", "twfe WCR", "twfe WCU", "twfe WR-obs", "twfe randomisation", "poisson analytic",
@@ -98,7 +100,7 @@ def one(args):
         score = PoissonScoreTest(y, d, u, t, u, bootcluster=rows)
         score._v = np.vstack(list(weight_chunks("rademacher", score.H, B, seed)))
         p_score.append(score.p_value(0.0))
-    p_auto = p_ri if n_treated < 5 else (p_boot[2] if n_treated < 10 else p_an)
+    p_auto = p_ri if n_treated < RANDOMISE_BELOW else (p_boot[2] if n_treated < FEW_TREATED_CLUSTERS else p_an)
     return n_treated, np.array([p_an, *p_boot, p_ri, p_pan, *p_score, p_auto]) <= 0.05
 
 
@@ -107,8 +109,9 @@ def as_run(n_treated: int, rates: np.ndarray) -> list[float | None]:
     linear one with observation weights below 10 treated areas and refused with one; the score bootstrap with
     area weights, refused below 5."""
     col = {name: j for j, name in enumerate(METHODS)}
-    linear = None if n_treated == 1 else float(rates[col["twfe WR-obs" if n_treated < 10 else "twfe WCR"]])
-    score = None if n_treated < 5 else float(rates[col["poisson score, area weights"]])
+    rows = n_treated < FEW_TREATED_CLUSTERS
+    linear = None if n_treated == 1 else float(rates[col["twfe WR-obs" if rows else "twfe WCR"]])
+    score = None if n_treated < RANDOMISE_BELOW else float(rates[col["poisson score, area weights"]])
     return [linear, score]
 
 

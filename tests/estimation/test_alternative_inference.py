@@ -218,3 +218,25 @@ def test_a_trial_with_one_treated_cluster_and_no_permutations_is_told_to_re_rand
     design["inference"] = {"permutations": 200}
     e = run(design, frame).effects[0]
     assert e.inference.method == "randomization" and e.inference.headline
+
+
+@pytest.mark.parametrize(("counts", "expected"), [
+    ((1, 39), "randomization"), ((4, 36), "randomization"), ((36, 4), "randomization"),
+    ((5, 35), "wild_bootstrap"), ((9, 31), "wild_bootstrap"), ((31, 9), "wild_bootstrap"),
+    ((10, 30), None), ((20, 20), None),
+])
+def test_auto_thresholds_at_their_boundaries(counts, expected):
+    """auto randomises below RANDOMISE_BELOW = 5 treated (or untreated) clusters, bootstraps below
+    FEW_TREATED_CLUSTERS = 10, and adds nothing from 10 on; the bootstrap draws one weight per row below 10."""
+    from cpeval.errors import EstimationError
+    from cpeval.estimation.alternative import chosen_method, observation_weights, refuse_score_bootstrap
+
+    method, headline, _ = chosen_method(design_from_dict(did()), counts)
+    assert (method, headline) == (expected, expected is not None)
+    assert observation_weights("auto", counts) is (min(counts) < 10)
+    assert observation_weights("auto", counts, score=True) is False
+    if min(counts) < 5:
+        with pytest.raises(EstimationError, match="score bootstrap does not hold its size"):
+            refuse_score_bootstrap(counts, "burglary")
+    else:
+        refuse_score_bootstrap(counts, "burglary")
