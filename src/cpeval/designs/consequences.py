@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cpeval.designs.strict import StrictModel
+from cpeval.designs.strict import StrictModel, unique_names
 
 Role = Literal["treated", "buffer", "control"]
 ROLES: tuple[str, ...] = ("treated", "buffer", "control")
@@ -164,14 +164,6 @@ class SubgroupSpec(StrictModel):
     )
 
 
-def _unique_names(items: list, what: str) -> list:
-    names = [x.name for x in items]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValueError(f"{what} names must be unique; repeated: {', '.join(dupes)}")
-    return items
-
-
 class TemporalOutcome(StrictModel):
     """One offence counted separately in the programme's operating hours or days and outside them."""
 
@@ -202,7 +194,7 @@ class TemporalSpec(StrictModel):
     @field_validator("outcomes")
     @classmethod
     def _unique(cls, v: list[TemporalOutcome]) -> list[TemporalOutcome]:
-        return _unique_names(v, "temporal outcome")
+        return unique_names(v, "temporal outcome")
 
 
 class ConsequencesSpec(StrictModel):
@@ -222,7 +214,7 @@ class ConsequencesSpec(StrictModel):
     @field_validator("adverse")
     @classmethod
     def _unique(cls, v: list[AdverseIndicator]) -> list[AdverseIndicator]:
-        return _unique_names(v, "adverse indicator")
+        return unique_names(v, "adverse indicator")
 
     def data_columns(self) -> dict[str, str]:
         """Every data column this section names, mapped to its key."""

@@ -338,9 +338,9 @@ class AggregateSpec(StrictModel):
 
     @model_validator(mode="after")
     def _band_names(self) -> AggregateSpec:
-        from cpeval.designs.consequences import _unique_names
+        from cpeval.designs.strict import unique_names
 
-        _unique_names(self.bands, "band")
+        unique_names(self.bands, "band")
         taken = {c: "an offence category" for c in (self.offences.categories if self.offences else [self.count])}
         taken.update(dict.fromkeys(self.victims.columns() if self.victims else (), "a data.aggregate.victims column"))
         taken.update(dict.fromkeys(self.join.columns if self.join else (), "a data.aggregate.join column"))
