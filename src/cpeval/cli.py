@@ -138,6 +138,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         f"{s['rows']} rows, {s['units']} units"
         + (f", {s['periods']} periods ({s['first_period']}-{s['last_period']})" if s.get("periods") else "")
     )
+    if s.get("headline_comparison"):
+        print(f"note: {s['headline_comparison']}")
     for w in panel.warnings:
         print(f"warning: {w}")
     return 0

@@ -40,14 +40,14 @@ def check(design_or_path: DesignBase | str | Path | dict, data: pd.DataFrame | N
     design = resolve_design(design_or_path)
     derived = read_derived(design, data)
     panel = load_panel(design, derived=derived)
-    if design.cost_benefit is not None:  # tables, categories, baselines and prices
-        from cpeval.cba import prepare
-
-        prepare(design, panel)
     if design.consequences is not None:  # roles, residents and moderators against the data
         from cpeval.consequences.run import prepare as prepare_consequences
 
         panel = _headline_panel(design, derived, panel, prepare_consequences(design, data, derived))
+    if design.cost_benefit is not None:  # tables, categories, baselines and prices, on the headline's panel
+        from cpeval.cba import prepare
+
+        prepare(design, panel)
     return panel
 
 

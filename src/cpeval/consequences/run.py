@@ -152,6 +152,14 @@ def headline_exclusions(prepared: Prepared) -> tuple[list[Any], str | None]:
                     "(consequences.displacement.headline_comparison: all_untreated): crime displaced into them "
                     "makes the programme look more effective, diffusion of benefits less; set it to 'controls' "
                     "to leave them out")
+    donors = getattr(prepared.design.estimator, "donors", None)  # a synthetic control's declared donor pool
+    named = sorted({str(d) for d in donors or []} & {str(b) for b in buffers})
+    if named:
+        raise DesignError(f"{_where(prepared.design)}: estimator.donors names {len(named)} buffer areas "
+                          f"({', '.join(named[:5])}{', ...' if len(named) > 5 else ''}), which "
+                          "consequences.displacement.headline_comparison: controls leaves out of the comparison "
+                          "group (displacement or diffusion of benefits may reach them); remove them from "
+                          "estimator.donors, or set headline_comparison: all_untreated to keep them as donors")
     return buffers, (f"{len(buffers)} buffer areas are left out of the comparison group of the headline estimates, "
                      "since displacement or diffusion of benefits may reach them "
                      "(consequences.displacement.headline_comparison: controls); they are assessed under unintended "

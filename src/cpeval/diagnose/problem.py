@@ -45,7 +45,7 @@ def prepare(design_or_path: Any, data: Any = None, *, simulations: int | None = 
     from cpeval.diagnose.scenario import base_frame, fit_dgps, plan_outcomes, sim_design_dict
     from cpeval.diagnose.variants import apply_variant, label, parse_vary
     from cpeval.errors import DesignError
-    from cpeval.pipeline import resolve_design
+    from cpeval.pipeline import check, resolve_design
 
     design = resolve_design(design_or_path)
     if effect is not None or design.diagnose is None:  # command-line overrides go through validation too
@@ -61,7 +61,7 @@ def prepare(design_or_path: Any, data: Any = None, *, simulations: int | None = 
     sims = spec.simulations if simulations is None else simulations
     if isinstance(sims, bool) or not isinstance(sims, int) or sims < 1:
         raise DesignError(f"diagnose: simulations must be a whole number of at least 1, got {sims!r}")
-    panel = load_panel(design, data)
+    panel = check(design, data)  # the headline estimates' panel (buffer areas left out when the design says so)
     frequency = panel.periods.frequency if panel.periods is not None else design.data.frequency
     columns = {o.name: o.column for o in design.outcomes}
     raw = sim_design_dict(design, columns)
