@@ -13,8 +13,9 @@ import pytest
 from _support import DESIGNS, ROOT
 from cpeval import evaluate
 from cpeval.datasets.city import simulate_hotspot_city
+from cpeval.designs import load_design
 from cpeval.diagnose.problem import prepare as prepare_diagnosis
-from cpeval.errors import CpevalWarning, DesignError
+from cpeval.errors import CpevalWarning, DataError, DesignError, ProblemCode
 from cpeval.pipeline import check
 
 HOTSPOTS = DESIGNS / "hotspots_displacement.yaml"
@@ -85,3 +86,16 @@ def test_donors_naming_buffer_areas_are_a_design_error(small_city):
                                                           "headline_comparison": "all_untreated"}}}
     with pytest.warns(CpevalWarning, match="10 buffer areas stay in the comparison group"):
         assert check(kept, frame).n_units == 31  # every area kept; the declared pool is the estimator's
+
+
+def test_every_untreated_area_a_buffer_is_a_data_error_saying_what_to_change():
+    """600 m buffers of the 500 m grid leave 96 controls; 100 km buffers leave none, and no comparison group."""
+    design = load_design(HOTSPOTS).model_dump(mode="json", by_alias=True, exclude_none=True)
+    design["consequences"] = {"displacement": {
+        "centroids": {"x": "x", "y": "y", "coordinates": "metres", "buffer_distance": 100_000}, "overlap": "treated"}}
+    with pytest.raises(DataError) as info:
+        check(design)
+    (problem,) = info.value.problems
+    assert problem.code == ProblemCode.EMPTY_ROLE
+    assert problem.message.endswith("no area has the role 'control', so displacement cannot be assessed; narrow "
+                                    "centroids.buffer_distance (every untreated area lies within it)")

@@ -137,8 +137,10 @@ def assign_roles(frame: pd.DataFrame, design: DesignBase, spec: DisplacementSpec
                f"distance), buffer {c.buffer_distance:g} m")
     for r in ("treated", "buffer", "control"):
         if not problems and int((role == r).sum()) == 0:
-            fix = ("widen centroids.buffer_distance" if spec.centroids is not None and r == "buffer"
-                   else f"label some areas {spec.label(r)!r}")
+            fix = {"buffer": "widen centroids.buffer_distance",
+                   "control": "narrow centroids.buffer_distance (every untreated area lies within it)"}.get(r)
+            if spec.centroids is None or fix is None:
+                fix = f"label some areas {spec.label(r)!r}"
             problems.append(Problem(ProblemCode.EMPTY_ROLE, spec.roles_column or spec.centroids.x,  # type: ignore[union-attr]
                                     f"no area has the role {r!r}, so displacement cannot be assessed; {fix}"))
     if problems:
