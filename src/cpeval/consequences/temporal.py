@@ -81,6 +81,24 @@ def shift(e_in: Effect, e_out: Effect) -> dict[str, Any]:
             "correlation": rho, "scale": e_out.scale}
 
 
+def _clearly_more(moved: dict[str, Any], e_in: Effect, e_out: Effect) -> bool:
+    """Whether the rise outside the window clearly exceeds the change within it: the difference's interval
+    lies above zero; an estimator without standard errors (a synthetic control's conformal intervals) has no
+    joint interval, so there the two effects' own intervals must lie apart (a conservative reading)."""
+    if np.isfinite(moved["conf_int"][0]):
+        return bool(moved["conf_int"][0] > 0)
+    return refit.interval(e_out)[0] > refit.interval(e_in)[1]
+
+
+def _difference_words(moved: dict[str, Any]) -> str:
+    lo, hi = moved["conf_int"]
+    if np.isfinite(lo):
+        return (f"difference of the two effects {moved['difference']:+.3g}, {moved['level']:.0%} interval {lo:+.3g} "
+                f"to {hi:+.3g}")
+    return (f"difference of the two effects {moved['difference']:+.3g}; the estimator gives it no interval and "
+            "the two effects' intervals overlap")
+
+
 def assess(design: DesignBase, frame: pd.DataFrame, spec: TemporalSpec, roles: Roles | None, tag: str
            ) -> list[Finding]:
     """One temporal-displacement finding per offence."""
@@ -105,12 +123,11 @@ def assess(design: DesignBase, frame: pd.DataFrame, spec: TemporalSpec, roles: R
         total = (f" Across all hours the net change in the programme areas is {net['net_change']:+.0f} crimes "
                  f"({net['level']:.0%} interval {lo:+.0f} to {hi:+.0f}).") if np.isfinite(lo) else ""
         moved = shift(e_in, e_out)
-        if status == "fail" and not moved["conf_int"][0] > 0:  # as much (or more) of a rise within the hours
+        if status == "fail" and not _clearly_more(moved, e_in, e_out):  # as much (or more) of a rise within
             status = "warn"
             sentence = (f"A rise at all hours rather than a move to other hours: {outside}, but not clearly more "
-                        f"than within its hours, where it {refit.change_words(e_in)} (difference of the two "
-                        f"effects {moved['difference']:+.3g}, {moved['level']:.0%} interval "
-                        f"{moved['conf_int'][0]:+.3g} to {moved['conf_int'][1]:+.3g}).{total}")
+                        f"than within its hours, where it {refit.change_words(e_in)} ({_difference_words(moved)})."
+                        f"{total}")
         elif status == "fail":
             sentence = f"Displacement in time: {outside}, while {inside}.{total}"
             if net_reduction(net, "increase"):
