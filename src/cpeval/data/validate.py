@@ -99,6 +99,7 @@ def validate_panel(frame: pd.DataFrame, design: DesignBase, source: str = "<data
     # copy-on-write: the selection shares the caller's arrays until a column is replaced, and replacing one
     # here never writes into ``frame``
     df = frame.loc[:, list(needed)]
+    df.index = pd.RangeIndex(len(df))  # the caller's labels (unit and time levels, say) would make groupings ambiguous
     unit, time = design.data.unit, design.data.time
 
     # identifiers

@@ -84,6 +84,9 @@ def derive_with_info(
             info[o.name] = found
     if problems:
         raise DataError(source, problems)
+    # row positions for labels: the caller's index (say unit and time levels beside the unit and time columns)
+    # would make every grouping by those columns ambiguous
+    out.index = pd.RangeIndex(len(out))
     return out, info
 
 
