@@ -58,6 +58,9 @@ SINGLE_CLUSTER_INFERENCE = ("set inference.method: randomization (or auto, which
                             "bootstrap is valid with a single treated or untreated cluster)")
 SINGLE_CLUSTER_TRIAL = ("set inference.permutations (e.g. 2000) for the trial's re-randomisation test, which auto "
                         "then leads with (no wild bootstrap is valid with a single treated or untreated cluster)")
+# an estimator for which auto adds nothing (no wild bootstrap: Callaway & Sant'Anna) can only be randomised
+RANDOMISE_ONLY = ("set inference.method: randomization (auto adds no other inference for this estimator, which has "
+                  "no wild bootstrap)")
 NO_INTERVAL = Interval(float("nan"), float("nan"), float("nan"))
 
 
@@ -65,11 +68,13 @@ def _gstar(counts: ClusterCounts) -> str:
     return "" if counts.effective is None else f" (effective number of clusters G* = {counts.effective:.1f})"
 
 
-def cluster_warnings(counts: ClusterCounts, trial: bool = False) -> list[str]:
+def cluster_warnings(counts: ClusterCounts, trial: bool = False, auto: bool = True) -> list[str]:
     """Why cluster-robust inference may not be trusted with these clusters, with what to use instead ([] if
-    nothing). A ``trial`` re-randomises by its own ``inference.permutations``."""
+    nothing). A ``trial`` re-randomises by its own ``inference.permutations``; ``auto``: whether
+    ``inference.method: auto`` adds a wild bootstrap or randomisation for the estimator."""
     col, g = counts.column, counts.total
-    single = SINGLE_CLUSTER_TRIAL if trial else SINGLE_CLUSTER_INFERENCE
+    single = SINGLE_CLUSTER_TRIAL if trial else SINGLE_CLUSTER_INFERENCE if auto else RANDOMISE_ONLY
+    valid = VALID_INFERENCE if auto else RANDOMISE_ONLY
     if g < 3:
         return []  # no analytic inference at all: see ``degenerate``
     if counts.treated == 1:
@@ -79,13 +84,13 @@ def cluster_warnings(counts: ClusterCounts, trial: bool = False) -> list[str]:
                 + ("" if trial else ", or use a synthetic control (kind: synthetic_control)")]
     for n, what in ((counts.treated, "treated"), (counts.untreated, "untreated")):
         if 0 < n < FEW_TREATED_CLUSTERS:
-            fix = single if n == 1 else VALID_INFERENCE
+            fix = single if n == 1 else valid
             return [f"only {n} of the {g} clusters of {col!r} {'is' if n == 1 else 'are'} {what}{_gstar(counts)}: "
                     f"cluster-robust tests over-reject when fewer than about {FEW_TREATED_CLUSTERS} clusters are "
                     f"treated (or untreated), whatever the total (MacKinnon & Webb 2017, 2018); {fix}"]
     if g < FEW_CLUSTERS:
         return [f"only {g} clusters of {col!r}{_gstar(counts)}: cluster-robust standard errors can be too small "
-                f"with fewer than about {FEW_CLUSTERS}; {VALID_INFERENCE}"]
+                f"with fewer than about {FEW_CLUSTERS}; {valid}"]
     return []
 
 
@@ -121,11 +126,11 @@ def count_clusters(clusters: Any, treated: Any, column: str, leverage: Any = Non
     return ClusterCounts(column, len(labels), int(has_treated.sum()), int((~has_treated).sum()), effective)
 
 
-def cluster_inference(counts: ClusterCounts, std_error: float, scale: float
+def cluster_inference(counts: ClusterCounts, std_error: float, scale: float, auto: bool = True
                       ) -> tuple[float, Interval | None, list[str]]:
     """The standard error and interval to report with the notes on the clusters: NaN and a NaN interval when
     the design cannot estimate its own sampling error, else ``std_error`` and None (the Wald interval)."""
-    notes = cluster_warnings(counts)
+    notes = cluster_warnings(counts, auto=auto)
     why = degenerate(counts, std_error, scale)
     if why is None:
         return std_error, None, notes

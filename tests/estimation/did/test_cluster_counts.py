@@ -15,6 +15,8 @@ from cpeval.designs import design_from_dict
 from cpeval.errors import DataError
 from cpeval.payloads import ClusterCounts
 
+RANDOMISE_ONLY = ("set inference.method: randomization (auto adds no other inference for this estimator, which "
+                  "has no wild bootstrap)")
 ADVICE = ("set inference.method: auto (the wild bootstrap, or randomisation below 5 treated or untreated "
           "clusters), wild_bootstrap or randomization")
 
@@ -81,7 +83,8 @@ def test_three_treated_of_forty_warns(method):
     e = result.effect("y")
     assert (e.payload(ClusterCounts).treated, e.payload(ClusterCounts).untreated) == (3, 37)
     note = next(w for w in e.warnings if "only 3 of the 40 clusters of 'unit' are treated" in w)
-    assert ADVICE in note and "MacKinnon & Webb" in note
+    # auto adds no inference for Callaway & Sant'Anna (no wild bootstrap): the advice is randomisation alone
+    assert (RANDOMISE_ONLY if method == "callaway_santanna" else ADVICE) in note and "MacKinnon & Webb" in note
     assert any("only 3 of the 40 clusters" in m for m in caught)
     assert 1.0 < e.payload(ClusterCounts).effective < 10.0
     assert math.isfinite(e.std_error) and math.isfinite(e.p_value)

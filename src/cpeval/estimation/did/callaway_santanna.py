@@ -415,8 +415,8 @@ class CallawaySantAnna:
                                 data.unit_group > 0, self.design.cluster_column,
                                 unit_leverage(data, cells, aggs[est.aggregation], design))
         y_all = data.Y if data.Y is not None else data.y  # observed outcomes only (no missing values)
-        head_se, interval, cluster_notes = cluster_inference(counts, head_se,
-                                                             abs(head.overall) + float(np.std(y_all)))
+        head_se, interval, cluster_notes = cluster_inference(counts, head_se, abs(head.overall) + float(np.std(y_all)),
+                                                             auto=est.capabilities.wild_bootstrap is not None)
         notes += cluster_notes
         if pre["p_value"] is not None and pre["p_value"] < 1 - level:
             notes.append(
