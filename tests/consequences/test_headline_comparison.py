@@ -11,6 +11,7 @@ import pytest
 
 from cpeval import evaluate
 from cpeval.datasets.city import HOTSPOT_OFFENCES, simulate_hotspot_city
+from cpeval.designs import design_from_dict
 from cpeval.errors import CpevalWarning
 
 
@@ -67,3 +68,26 @@ def test_leaving_buffers_out_removes_the_displacement_bias(design):
         assert abs(unbiased) < 0.04, (k, unbiased)
         assert abs(biased) > 2 * abs(unbiased) and abs(biased) > 0.05, (k, biased, unbiased)
 
+
+
+def test_findings_that_compare_with_the_comparison_areas_leave_the_buffers_out_too(city, design):
+    """Adverse indicators, disproportionality, subgroups and refuters compare the treated areas with the same
+    areas as the headline: 120 (24 hot spots, 96 controls) without the buffers, 216 with them."""
+    from cpeval.consequences.run import evaluate as assess
+    from cpeval.consequences.run import prepare
+    from cpeval.data import load_panel
+
+    raw = design.model_dump(mode="json", by_alias=True, exclude_none=True)
+    sizes = {}
+    for comparison in ("controls", "all_untreated"):
+        raw["consequences"]["displacement"]["headline_comparison"] = comparison
+        raw["inference"] = {**raw["inference"], "method": "analytic"}
+        d = design_from_dict(raw)
+        prepared = prepare(d, city.panel)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CpevalWarning)
+            result = assess(prepared, load_panel(d, city.panel), [])
+        adverse = next(f for f in result.findings if f.topic == "adverse")
+        sizes[comparison] = (adverse.evidence["effect"]["n_units"], prepared.long["area"].nunique(),
+                             prepared.headline_frame["area"].nunique())
+    assert sizes == {"controls": (120, 120, 120), "all_untreated": (216, 216, 216)}

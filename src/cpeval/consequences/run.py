@@ -117,6 +117,13 @@ class Prepared:
     roles: Any = None
     long: Any = None
     levels: dict[str, list[Any]] | None = None
+    comparison: Any = None  # the frame without the buffer areas the headline leaves out (None: ``frame``)
+
+    @property
+    def headline_frame(self) -> Any:
+        """The rows the headline estimates use: the findings that compare treated areas with the design's
+        comparison areas (adverse indicators, disproportionality, subgroups, refuters) use them too."""
+        return self.frame if self.comparison is None else self.comparison
 
 
 def prepare(design: DesignBase, data: pd.DataFrame | None = None, derived: Derived | None = None) -> Prepared:
@@ -130,12 +137,16 @@ def prepare(design: DesignBase, data: pd.DataFrame | None = None, derived: Deriv
     assert c is not None
     frame, source = source_frame(design, data, derived)
     roles = assign_roles(frame, design, c.displacement, source) if c.displacement is not None else None
+    drop = headline_exclusions(Prepared(design=design, frame=frame, source=source, roles=roles))[0]
+    comparison = frame.loc[~frame[design.data.unit].isin(drop)] if drop else None
+    rows = frame if comparison is None else comparison
     long = None
     if c.disproportionality is not None:
-        ever, start = treated_areas(frame, design)
-        long = disproportionality.long_frame(frame, design, c.disproportionality, ever, start, source)
-    levels = subgroups.moderator_levels(frame, design, c.subgroups, source) if c.subgroups is not None else None
-    return Prepared(design=design, frame=frame, source=source, roles=roles, long=long, levels=levels)
+        ever, start = treated_areas(rows, design)
+        long = disproportionality.long_frame(rows, design, c.disproportionality, ever, start, source)
+    levels = subgroups.moderator_levels(rows, design, c.subgroups, source) if c.subgroups is not None else None
+    return Prepared(design=design, frame=frame, source=source, roles=roles, long=long, levels=levels,
+                    comparison=comparison)
 
 
 def headline_exclusions(prepared: Prepared) -> tuple[list[Any], str | None]:
@@ -185,23 +196,24 @@ def evaluate(prepared: Prepared, panel: Panel, effects: list[Effect]) -> Consequ
         from cpeval.consequences import temporal
 
         findings += temporal.assess(design, frame, c.temporal, prepared.roles, tag)
+    rows = prepared.headline_frame  # the headline's comparison group (buffers left out unless declared)
     if c.adverse:
-        findings += adverse.assess(design, frame, list(c.adverse), tag)
+        findings += adverse.assess(design, rows, list(c.adverse), tag)
     if prepared.long is not None:
         findings += disproportionality.assess(prepared.long, c.disproportionality, design.inference.level)
         caveats.append(disproportionality.CAVEAT)
     if prepared.levels is not None:
-        found = subgroups.assess(design, frame, c.subgroups, prepared.levels, tag)
+        found = subgroups.assess(design, rows, c.subgroups, prepared.levels, tag)
         findings += found
         if found:
             caveats.append(found[0].evidence["caveat"])
         if c.subgroups.conditional is not None:
             from cpeval.consequences import conditional
 
-            findings += conditional.assess(design, frame, c.subgroups)
+            findings += conditional.assess(design, rows, c.subgroups)
     if c.refute:
         from cpeval.consequences import refute
 
-        findings += refute.assess(design, frame, effects, list(c.refute), c.refute_simulations)
+        findings += refute.assess(design, rows, effects, list(c.refute), c.refute_simulations)
     roles = None if prepared.roles is None else prepared.roles.to_dict()
     return ConsequencesResult(findings=tuple(findings), roles=roles, caveats=tuple(caveats))
