@@ -115,3 +115,30 @@ def test_a_rise_at_all_hours_is_not_called_displacement_in_time(city, design):
     lo, hi = f.evidence["outside_minus_window"]["conf_int"]
     assert lo < 0 < hi  # ... and no larger than within them
     assert f.status == "warn" and f.sentence.startswith("A rise at all hours rather than a move to other hours")
+
+
+def test_with_a_leading_bootstrap_the_shift_needs_the_two_intervals_apart(city, design):
+    """Few treated or untreated clusters: the effects lead with a wild bootstrap or randomisation and the analytic
+    joint interval of their difference is too narrow to read, so the two leading intervals must lie apart."""
+    import dataclasses
+
+    from cpeval.consequences import refit
+    from cpeval.results import AlternativeInference
+
+    frame = city.panel.loc[city.panel["role"] != "buffer"]
+    o = design.consequences.temporal.outcomes[0]
+    v = temporal.variant(design, o)
+    e_in = refit.fit(v, frame, f"{o.name}_{temporal.WINDOW}", "t")
+    e_out = refit.fit(v, frame, f"{o.name}_{temporal.OUTSIDE}", "t")
+    assert temporal._clearly_more(temporal.shift(e_in, e_out), e_in, e_out)  # analytic: a clear shift
+
+    def lead(e, lo, hi):
+        return dataclasses.replace(e, inference=AlternativeInference(
+            method="wild_bootstrap", p_value=0.01, conf_int=(lo, hi), replications=999, enumerated=False,
+            headline=True, statistic="t"))
+
+    a, b = lead(e_in, -0.3, 0.5), lead(e_out, 0.1, 0.9)  # overlapping: not clearly more
+    assert not temporal._clearly_more(temporal.shift(a, b), a, b)
+    assert "too narrow to read" in temporal._difference_words(temporal.shift(a, b), a, b)
+    a, b = lead(e_in, -0.6, -0.2), lead(e_out, 0.1, 0.3)  # apart: clearly more
+    assert temporal._clearly_more(temporal.shift(a, b), a, b)

@@ -84,19 +84,28 @@ def shift(e_in: Effect, e_out: Effect) -> dict[str, Any]:
 def _clearly_more(moved: dict[str, Any], e_in: Effect, e_out: Effect) -> bool:
     """Whether the rise outside the window clearly exceeds the change within it: the difference's interval
     lies above zero; an estimator without standard errors (a synthetic control's conformal intervals) has no
-    joint interval, so there the two effects' own intervals must lie apart (a conservative reading)."""
-    if np.isfinite(moved["conf_int"][0]):
+    joint interval, so there the two effects' own intervals must lie apart (a conservative reading). So must
+    they when either effect leads with a wild bootstrap or randomisation (few treated or untreated clusters):
+    the joint interval is analytic, and cluster-robust intervals are too narrow there."""
+    if _joint(moved, e_in, e_out):
         return bool(moved["conf_int"][0] > 0)
     return refit.interval(e_out)[0] > refit.interval(e_in)[1]
 
 
-def _difference_words(moved: dict[str, Any]) -> str:
+def _joint(moved: dict[str, Any], e_in: Effect, e_out: Effect) -> bool:
+    """Whether the difference's analytic joint interval is the one to read (see :func:`_clearly_more`)."""
+    leads = any(e.inference is not None and e.inference.headline for e in (e_in, e_out))
+    return bool(np.isfinite(moved["conf_int"][0])) and not leads
+
+
+def _difference_words(moved: dict[str, Any], e_in: Effect, e_out: Effect) -> str:
     lo, hi = moved["conf_int"]
-    if np.isfinite(lo):
+    if _joint(moved, e_in, e_out):
         return (f"difference of the two effects {moved['difference']:+.3g}, {moved['level']:.0%} interval {lo:+.3g} "
                 f"to {hi:+.3g}")
-    return (f"difference of the two effects {moved['difference']:+.3g}; the estimator gives it no interval and "
-            "the two effects' intervals overlap")
+    why = ("with few treated or untreated clusters its analytic interval is too narrow to read" if np.isfinite(lo)
+           else "the estimator gives it no interval")
+    return f"difference of the two effects {moved['difference']:+.3g}; {why}, and the two effects' intervals overlap"
 
 
 def assess(design: DesignBase, frame: pd.DataFrame, spec: TemporalSpec, roles: Roles | None, tag: str
@@ -126,8 +135,8 @@ def assess(design: DesignBase, frame: pd.DataFrame, spec: TemporalSpec, roles: R
         if status == "fail" and not _clearly_more(moved, e_in, e_out):  # as much (or more) of a rise within
             status = "warn"
             sentence = (f"A rise at all hours rather than a move to other hours: {outside}, but not clearly more "
-                        f"than within its hours, where it {refit.change_words(e_in)} ({_difference_words(moved)})."
-                        f"{total}")
+                        f"than within its hours, where it {refit.change_words(e_in)} "
+                        f"({_difference_words(moved, e_in, e_out)}).{total}")
         elif status == "fail":
             sentence = f"Displacement in time: {outside}, while {inside}.{total}"
             if net_reduction(net, "increase"):
