@@ -32,7 +32,10 @@ Reading = Literal["effective", "promising", "no_effect", "inconclusive", "harmfu
 SHERMAN_1997 = "Sherman et al. (1997), Preventing Crime, ch. 2"
 FARRINGTON_2002 = "Farrington et al. (2002), The Maryland Scientific Methods Scale"
 CRIMESOLUTIONS = "CrimeSolutions.gov, How we review and rate a program (evidence ratings)"
-FEW_TREATED_CLUSTERS = 5  # below this many treated clusters, cluster-robust inference is unreliable
+# The rating's own rule, not the inference rule (estimation.inference.FEW_TREATED_FOR_RATING = 10 decides when a
+# wild bootstrap or randomisation leads): with fewer treated clusters than this the comparison itself rests on
+# too few independent units, whatever inference is used, so the rating goes one level down.
+FEW_TREATED_FOR_RATING = 5
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("synth_fit", "A poor synthetic fit: the treated pre-period outcome outside the donors' range (convex-hull "
          "check warns or fails) or predictor balance failing (a balance warning alone is not enough): at most "
          "level 3.", FARRINGTON_2002),
-    Rule("few_clusters", f"Fewer than {FEW_TREATED_CLUSTERS} treated clusters: one level down, as the comparison "
+    Rule("few_clusters", f"Fewer than {FEW_TREATED_FOR_RATING} treated clusters: one level down, as the comparison "
          "rests on too few independent units.", SHERMAN_1997),
     Rule("reading_floor", "Below level 3 a study does not count towards what works: the reading is inconclusive.",
          SHERMAN_1997),
@@ -153,7 +156,7 @@ def sms_level(
             level = cap
             reasons.append(rule)
     clusters = _treated_clusters(effects)
-    if kind != "synthetic_control" and clusters is not None and clusters < FEW_TREATED_CLUSTERS:
+    if kind != "synthetic_control" and clusters is not None and clusters < FEW_TREATED_FOR_RATING:
         level = max(1, level - 1)
         reasons.append("few_clusters")
     return level, base, tuple(reasons)
