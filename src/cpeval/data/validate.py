@@ -284,7 +284,7 @@ def _unit_cohorts(df: pd.DataFrame, unit: str, ordered: bool) -> pd.Series:
     if ordered and len(df):  # rows in unit order: the cohort of each unit's first row, no grouping
         starts = _unit_starts(df[unit])
         return pd.Series(df[COHORT].to_numpy()[starts], index=pd.Index(df[unit].iloc[starts], name=unit), name=COHORT)
-    return df.groupby(unit)[COHORT].first()
+    return df.groupby(unit, observed=True)[COHORT].first()
 
 
 def _cohort_or_missing(first_treated: pd.Series) -> pd.Series:
@@ -312,7 +312,7 @@ def _cohort_ranges(g: pd.Series, units: pd.Series, ordered: bool) -> pd.DataFram
         return pd.DataFrame({"lo": np.fmin.reduceat(values, starts), "hi": np.fmax.reduceat(values, starts),
                              "n": np.add.reduceat(~np.isnan(values), starts, dtype=np.int64),
                              "size": np.diff(np.r_[starts, len(values)])}, index=pd.Index(units.iloc[starts]))
-    by_unit = g.groupby(units, sort=False)
+    by_unit = g.groupby(units, sort=False, observed=True)
     return pd.DataFrame({"lo": by_unit.min(), "hi": by_unit.max(), "n": by_unit.count(), "size": by_unit.size()})
 
 
@@ -367,7 +367,7 @@ def _did(df: pd.DataFrame, design: DidDesign, c: _Collector) -> None:
     periods = np.sort(df[time].unique())
     if tr.indicator is not None:
         df[TREATED] = df[tr.indicator].astype("int8")
-        first = df.loc[df[TREATED] == 1].groupby(unit)[time].min()
+        first = df.loc[df[TREATED] == 1].groupby(unit, observed=True)[time].min()
         df[COHORT] = df[unit].map(first)
         switching = switching_units(df, unit, time)
         needs = absorbing_required_by(design)
@@ -503,7 +503,7 @@ def _synth(df: pd.DataFrame, design: SynthDesign, c: _Collector) -> None:
         )
     if not bool((periods >= start).any()):
         c.add(ProblemCode.TOO_FEW_POST_PERIODS, time, f"no periods at or after treatment.start {_show(start)}")
-    counts = df.groupby(unit)[time].nunique()
+    counts = df.groupby(unit, observed=True)[time].nunique()
     short = counts[counts < len(periods)]
     if len(short):
         c.add(
@@ -571,7 +571,7 @@ def _rct(df: pd.DataFrame, design: RctDesign, c: _Collector) -> None:
         if col and bool(df[col].isna().any()):
             c.add(ProblemCode.MISSING_VALUES, col, f"{int(df[col].isna().sum())} rows have no treatment.{key}")
     if tr.cluster:
-        varies = df.groupby(tr.cluster)[TREATED].nunique()
+        varies = df.groupby(tr.cluster, observed=True)[TREATED].nunique()
         if bool((varies > 1).any()):
             c.add(
                 ProblemCode.ASSIGNMENT_VARIES_IN_CLUSTER,
