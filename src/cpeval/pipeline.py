@@ -54,14 +54,13 @@ def check(design_or_path: DesignBase | str | Path | dict, data: pd.DataFrame | N
 def _headline_panel(design: DesignBase, derived, panel, prepared):
     """The panel of the headline estimates: without the buffer areas when the design's displacement roles
     leave them out of the comparison group (validated again on those rows), with a note either way."""
-    from cpeval.consequences.run import headline_exclusions
     from cpeval.data import load_panel
 
-    drop, note = headline_exclusions(prepared)
+    note = prepared.headline_note
     if note is None:
         return panel
-    if drop:
-        frame = derived.frame[~derived.frame[design.data.unit].isin(drop)]
+    if prepared.excluded:
+        frame = derived.frame[~derived.frame[design.data.unit].isin(prepared.excluded)]
         panel = load_panel(design, derived=dataclasses.replace(derived, frame=frame))
         return dataclasses.replace(panel, summary={**panel.summary, "headline_comparison": note})
     warnings.warn(note, CpevalWarning, stacklevel=3)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from cpeval.consequences.result import ConsequencesResult
+    from cpeval.consequences.spatial import Roles
     from cpeval.data import Derived
     from cpeval.data.panel import Panel
     from cpeval.designs.base import DesignBase
@@ -117,13 +118,9 @@ class Prepared:
     roles: Any = None
     long: Any = None
     levels: dict[str, list[Any]] | None = None
-    comparison: Any = None  # the frame without the buffer areas the headline leaves out (None: ``frame``)
-
-    @property
-    def headline_frame(self) -> Any:
-        """The rows the headline estimates use: the findings that compare treated areas with the design's
-        comparison areas (adverse indicators, disproportionality, subgroups, refuters) use them too."""
-        return self.frame if self.comparison is None else self.comparison
+    headline_frame: Any = None  # the headline's rows (``frame`` without the buffers it leaves out)
+    excluded: tuple[Any, ...] = ()  # the buffer areas left out of the headline's comparison group
+    headline_note: str | None = None  # the sentence saying so (or that they stay in)
 
 
 def prepare(design: DesignBase, data: pd.DataFrame | None = None, derived: Derived | None = None) -> Prepared:
@@ -137,25 +134,24 @@ def prepare(design: DesignBase, data: pd.DataFrame | None = None, derived: Deriv
     assert c is not None
     frame, source = source_frame(design, data, derived)
     roles = assign_roles(frame, design, c.displacement, source) if c.displacement is not None else None
-    drop = headline_exclusions(Prepared(design=design, frame=frame, source=source, roles=roles))[0]
-    comparison = frame.loc[~frame[design.data.unit].isin(drop)] if drop else None
-    rows = frame if comparison is None else comparison
+    drop, note = headline_exclusions(design, roles)
+    rows = frame.loc[~frame[design.data.unit].isin(drop)] if drop else frame  # the headline's comparison group
     long = None
     if c.disproportionality is not None:
         ever, start = treated_areas(rows, design)
         long = disproportionality.long_frame(rows, design, c.disproportionality, ever, start, source)
     levels = subgroups.moderator_levels(rows, design, c.subgroups, source) if c.subgroups is not None else None
     return Prepared(design=design, frame=frame, source=source, roles=roles, long=long, levels=levels,
-                    comparison=comparison)
+                    headline_frame=rows, excluded=tuple(drop), headline_note=note)
 
 
-def headline_exclusions(prepared: Prepared) -> tuple[list[Any], str | None]:
+def headline_exclusions(design: DesignBase, roles: Roles | None) -> tuple[list[Any], str | None]:
     """The buffer areas to leave out of the headline estimates' comparison group, and the sentence that says
     so (or, with ``headline_comparison: all_untreated``, no areas and the warning that they stay in)."""
-    spec = prepared.design.consequences.displacement
-    if prepared.roles is None or spec is None:
+    spec = design.consequences.displacement
+    if roles is None or spec is None:
         return [], None
-    buffers = list(prepared.roles.areas("buffer"))
+    buffers = list(roles.areas("buffer"))
     if not buffers:
         return [], None
     if spec.headline_comparison == "all_untreated":
@@ -163,10 +159,10 @@ def headline_exclusions(prepared: Prepared) -> tuple[list[Any], str | None]:
                     "(consequences.displacement.headline_comparison: all_untreated): crime displaced into them "
                     "makes the programme look more effective, diffusion of benefits less; set it to 'controls' "
                     "to leave them out")
-    donors = getattr(prepared.design.estimator, "donors", None)  # a synthetic control's declared donor pool
+    donors = getattr(design.estimator, "donors", None)  # a synthetic control's declared donor pool
     named = sorted({str(d) for d in donors or []} & {str(b) for b in buffers})
     if named:
-        raise DesignError(f"{_where(prepared.design)}: estimator.donors names {len(named)} buffer areas "
+        raise DesignError(f"{_where(design)}: estimator.donors names {len(named)} buffer areas "
                           f"({', '.join(named[:5])}{', ...' if len(named) > 5 else ''}), which "
                           "consequences.displacement.headline_comparison: controls leaves out of the comparison "
                           "group (displacement or diffusion of benefits may reach them); remove them from "
@@ -187,9 +183,8 @@ def evaluate(prepared: Prepared, panel: Panel, effects: list[Effect]) -> Consequ
     tag = f"consequences:{panel.sha256}"
     findings = []
     caveats: list[str] = []
-    headline_note = headline_exclusions(prepared)[1]
-    if headline_note is not None:
-        caveats.append(headline_note[0].upper() + headline_note[1:] + ".")
+    if prepared.headline_note is not None:
+        caveats.append(prepared.headline_note[0].upper() + prepared.headline_note[1:] + ".")
     if prepared.roles is not None:
         findings += displacement.assess(design, frame, prepared.roles, displacement_outcomes(design), tag)
     if c.temporal is not None:
