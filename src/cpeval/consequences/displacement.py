@@ -43,21 +43,37 @@ def role_counts(frame: pd.DataFrame, design: DesignBase, roles: Roles, column: s
     return out
 
 
+def combine(effects: list[Effect], value: float, grad: np.ndarray) -> dict[str, Any]:
+    """Standard error, interval and p-value of ``value``, a function of the effects' estimates with gradient
+    ``grad``: variance g' S g, S the effects' covariance from their sampling correlation (their influence
+    values; effects of unrelated data are independent). NaN when the variance is not positive."""
+    from cpeval.estimation.inference import effect_correlation
+    from cpeval.results import critical_value, p_value
+
+    corr, notes, _ = effect_correlation(effects)
+    se = np.array([e.std_error for e in effects])
+    var = float(grad @ (corr * np.outer(se, se)) @ grad)
+    sd = math.sqrt(var) if var > 0 else float("nan")
+    dfs = [e.df for e in effects if e.df is not None]
+    df = min(dfs) if dfs else None
+    level = effects[0].level
+    if not math.isfinite(sd):
+        ci, p = [float("nan"), float("nan")], float("nan")
+    else:
+        crit = critical_value(level, df)
+        ci, p = [value - crit * sd, value + crit * sd], p_value(value / sd, df)
+    return {"std_error": sd, "conf_int": ci, "p_value": p, "level": level, "correlation": float(corr[0, 1]),
+            "df": df, "notes": notes}
+
+
 def net_effect(treated: Effect, buffer: Effect, cells: tuple[float, float], observed: tuple[float, float]
                ) -> dict[str, Any]:
     """Change in crimes across treated and buffer areas from the two effects (negative: fewer crimes).
 
     Level-scale effects (per area-period) are multiplied by the post-programme area-periods ``cells``; log-scale
-    effects (rate ratios) turn the observed post counts ``observed`` into the change Y1 (1 - exp(-b)). The
-    variance is g' S g with S the two effects' covariance from their sampling correlation."""
-    from cpeval.estimation.inference import effect_correlation
-    from cpeval.results import critical_value, p_value
-
-    effects = [treated, buffer]
-    corr, notes, _ = effect_correlation(effects)
-    rho = float(corr[0, 1])
-    b = np.array([e.estimate for e in effects])
-    se = np.array([e.std_error for e in effects])
+    effects (rate ratios) turn the observed post counts ``observed`` into the change Y1 (1 - exp(-b)); the
+    interval from the two effects' joint sampling (:func:`combine`)."""
+    b = np.array([treated.estimate, buffer.estimate])
     if treated.scale == "log":
         y1 = np.asarray(observed, dtype=float)
         value = float((y1 * -np.expm1(-b)).sum())
@@ -65,18 +81,7 @@ def net_effect(treated: Effect, buffer: Effect, cells: tuple[float, float], obse
     else:
         grad = np.asarray(cells, dtype=float)
         value = float(grad @ b)
-    cov = np.array([[se[0] ** 2, rho * se[0] * se[1]], [rho * se[0] * se[1], se[1] ** 2]])
-    sd = math.sqrt(max(float(grad @ cov @ grad), 0.0))
-    dfs = [e.df for e in effects if e.df is not None]
-    df = min(dfs) if dfs else None
-    level = treated.level
-    if not math.isfinite(sd) or sd == 0:
-        ci, p = (float("nan"), float("nan")), float("nan")
-    else:
-        crit = critical_value(level, df)
-        ci, p = (value - crit * sd, value + crit * sd), p_value(value / sd, df)
-    return {"net_change": value, "std_error": sd, "conf_int": list(ci), "p_value": p, "level": level,
-            "correlation": rho, "df": df, "notes": notes}
+    return {"net_change": value, **combine([treated, buffer], value, grad)}
 
 
 def assess(design: DesignBase, frame: pd.DataFrame, roles: Roles, outcomes: list[str], tag: str) -> list[Finding]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cpeval.consequences import refit
-from cpeval.consequences.displacement import net_effect, net_reduction
+from cpeval.consequences.displacement import combine, net_effect, net_reduction
 from cpeval.consequences.result import Finding
 
 if TYPE_CHECKING:
@@ -61,24 +61,10 @@ def shift(e_in: Effect, e_out: Effect) -> dict[str, Any]:
     """The effect outside the window minus the effect within it, with the interval from their joint sampling
     (both fitted on the same areas): displacement in time is a rise outside the hours beyond the change within
     them; a rise as large within the hours is a rise at all hours. Analytic (cluster-robust) scale."""
-    import math
-
-    from cpeval.estimation.inference import effect_correlation
-    from cpeval.results import critical_value, p_value
-
-    rho = float(effect_correlation([e_in, e_out])[0][0, 1])
     diff = e_out.estimate - e_in.estimate
-    var = e_out.std_error ** 2 + e_in.std_error ** 2 - 2 * rho * e_in.std_error * e_out.std_error
-    sd = math.sqrt(var) if var > 0 else float("nan")
-    dfs = [e.df for e in (e_in, e_out) if e.df is not None]
-    df = min(dfs) if dfs else None
-    if not math.isfinite(sd):
-        ci, p = [float("nan"), float("nan")], float("nan")
-    else:
-        crit = critical_value(e_in.level, df)
-        ci, p = [diff - crit * sd, diff + crit * sd], p_value(diff / sd, df)
-    return {"difference": diff, "std_error": sd, "conf_int": ci, "p_value": p, "level": e_in.level,
-            "correlation": rho, "scale": e_out.scale}
+    joint = combine([e_in, e_out], diff, np.array([-1.0, 1.0]))
+    return {"difference": diff, **{k: joint[k] for k in ("std_error", "conf_int", "p_value", "level",
+                                                          "correlation")}, "scale": e_out.scale}
 
 
 def _clearly_more(moved: dict[str, Any], e_in: Effect, e_out: Effect) -> bool:
