@@ -56,8 +56,6 @@ VALID_INFERENCE = ("set inference.method: auto (the wild bootstrap, or randomisa
                    f"{RANDOMISE_BELOW} treated or untreated clusters), wild_bootstrap or randomization")
 SINGLE_CLUSTER_INFERENCE = ("set inference.method: randomization (or auto, which randomises here; no wild "
                             "bootstrap is valid with a single treated or untreated cluster)")
-SINGLE_CLUSTER_TRIAL = ("set inference.permutations (e.g. 2000) for the trial's re-randomisation test, which auto "
-                        "then leads with (no wild bootstrap is valid with a single treated or untreated cluster)")
 # an estimator for which auto adds nothing (no wild bootstrap: Callaway & Sant'Anna) can only be randomised
 RANDOMISE_ONLY = ("set inference.method: randomization (auto adds no other inference for this estimator, which has "
                   "no wild bootstrap)")
@@ -68,20 +66,20 @@ def _gstar(counts: ClusterCounts) -> str:
     return "" if counts.effective is None else f" (effective number of clusters G* = {counts.effective:.1f})"
 
 
-def cluster_warnings(counts: ClusterCounts, trial: bool = False, auto: bool = True) -> list[str]:
+def cluster_warnings(counts: ClusterCounts, auto: bool = True) -> list[str]:
     """Why cluster-robust inference may not be trusted with these clusters, with what to use instead ([] if
-    nothing). A ``trial`` re-randomises by its own ``inference.permutations``; ``auto``: whether
-    ``inference.method: auto`` adds a wild bootstrap or randomisation for the estimator."""
+    nothing). ``auto``: whether ``inference.method: auto`` adds a wild bootstrap or randomisation for the
+    estimator. (A trial with a single cluster in an arm never gets here: it cannot estimate its variance.)"""
     col, g = counts.column, counts.total
-    single = SINGLE_CLUSTER_TRIAL if trial else SINGLE_CLUSTER_INFERENCE if auto else RANDOMISE_ONLY
+    single = SINGLE_CLUSTER_INFERENCE if auto else RANDOMISE_ONLY
     valid = VALID_INFERENCE if auto else RANDOMISE_ONLY
     if g < 3:
         return []  # no analytic inference at all: see ``degenerate``
     if counts.treated == 1:
         return [f"only one of the {g} clusters of {col!r} is treated{_gstar(counts)}: cluster-robust standard "
                 "errors are unreliable with a single treated cluster whatever the total number of clusters "
-                f"(Conley & Taber 2011; MacKinnon & Webb 2017); {single}"
-                + ("" if trial else ", or use a synthetic control (kind: synthetic_control)")]
+                f"(Conley & Taber 2011; MacKinnon & Webb 2017); {single}, or use a synthetic control "
+                "(kind: synthetic_control)"]
     for n, what in ((counts.treated, "treated"), (counts.untreated, "untreated")):
         if 0 < n < FEW_TREATED_CLUSTERS:
             fix = single if n == 1 else valid

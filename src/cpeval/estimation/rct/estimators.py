@@ -271,7 +271,7 @@ class RctEstimatorBase:
                 "cpeval uses CR2 with Bell-McCaffrey degrees of freedom, but read the randomisation-inference "
                 "p-value (set inference.permutations) alongside it",
             )
-            notes += cluster_warnings(counts, trial=True) if few_arm else [few] if few else []
+            notes += cluster_warnings(counts) if few_arm else [few] if few else []
         diagnostics: dict = {
             "arms": _arms(trial),
             "blocks": int(trial.block.max()) + 1 if trial.block is not None else None,
