@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cpeval.errors import DataError, Problem, ProblemCode
+from cpeval.errors import DataError, DesignError, Problem, ProblemCode
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -143,8 +143,6 @@ def read_sidecar(path: Path, key: str) -> dict:
     import json
 
     import yaml
-
-    from cpeval.errors import DesignError
 
     if not path.is_file():
         return {}
